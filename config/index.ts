@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+// Values people put in examples; a service started with one of them is misconfigured, not insecure-by-choice.
+const PLACEHOLDERS = new Set(['changeme', 'change-me', 'secret', 'password', 'xxx', 'todo', 'token', '<secret>']);
+
+const secret = (what: string) =>
+  z
+    .string({ error: `required: ${what}` })
+    .min(16, `${what} must be at least 16 characters`)
+    .refine((v) => !PLACEHOLDERS.has(v.toLowerCase()), `${what} is a placeholder; generate a real one`);
+
+const url = (what: string) =>
+  z.url({ protocol: /^https?$/, error: `${what} must be an http(s) URL` }).transform((v) => v.replace(/\/+$/, ''));
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const hostList = z
+  .string()
+  .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean));
+
+export const configSchema = z.object({
+  PORT: int(0, 65535).default(8080).describe('HTTP port of the API, bound to HOST'),
+  HOST: z.string().default('127.0.0.1').describe('address the API listens on'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL')
+    .default('postgres://postgres@127.0.0.1:5432/releasedesk').describe('PostgreSQL connection string'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// URL')
+    .default('redis://127.0.0.1:6379').describe('Redis for the BullMQ queues'),
+  QUEUE_PREFIX: z.string().regex(/^[a-z0-9_-]+$/).default('releasedesk').describe('BullMQ key prefix'),
+  RT_URL: url('RT_URL').default('http://127.0.0.1:8085').describe('Request Tracker base URL (REST2 lives under /REST/2.0)'),
+  RT_TOKEN: secret('RT_TOKEN (an RT auth token of the service user)').describe('RT REST2 auth token of the service user'),
+  RT_USER: z.string().min(1).default('releasedesk').describe("the service's own RT user; its transactions are ignored"),
+  RT_QUEUE: z.string().min(1).default('Releases').describe('RT queue holding release tickets'),
+  WEBHOOK_SECRET: secret('WEBHOOK_SECRET').describe('HMAC-SHA256 key of X-RT-Signature'),
+  STORAGE_DIR: z.string().startsWith('/', 'STORAGE_DIR must be an absolute path').default('/var/lib/releasedesk')
+    .describe('blobs, repositories and scratch space'),
+  PUBLIC_URL: url('PUBLIC_URL').default('http://127.0.0.1:8080').describe('URL under which repositories are served'),
+  ALLOWED_DOWNLOAD_HOSTS: hostList.default([]).describe(
+    'comma-separated hosts allowed even if loopback/private (e.g. 127.0.0.1); public hosts are always allowed',
+  ),
+  MAX_DOWNLOAD_BYTES: int(1, 2 ** 45).default(4 * 2 ** 30).describe('size cap of one download'),
+  DOWNLOAD_TIMEOUT_MS: int(100, 3_600_000).default(30_000).describe('connect and idle-read timeout of a download'),
+  MAX_BUNDLE_ENTRIES: int(1, 1_000_000).default(10_000).describe('entries allowed in one bundle'),
+  MAX_BUNDLE_BYTES: int(1, 2 ** 45).default(8 * 2 ** 30).describe('unpacked bytes allowed in one bundle'),
+  RECONCILE_INTERVAL_MS: int(0, 86_400_000).default(60_000).describe('how often RT is polled for missed RepoAction changes; 0 = never'),
+  OUTBOX_INTERVAL_MS: int(50, 600_000).default(1_000).describe('how often undelivered ticket write-backs are retried'),
+  WORKER_CONCURRENCY: int(1, 64).default(4).describe('jobs processed at once per worker process'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** All problems at once, one line per bad value, so a operator fixes the environment in one go. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input = Object.fromEntries(Object.keys(configSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const parsed = configSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+}

@@ -1,0 +1,13 @@
+import type { Knex } from 'knex';
+import * as init from './20261121_001_init.ts';
+
+// Static imports: under vitest and tsx a directory of .ts migrations cannot be loaded by knex itself.
+const migrations: Record<string, Knex.Migration> = {
+  '20261121_001_init': init,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

@@ -1,0 +1,63 @@
+import express, { type Express } from 'express';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { IntakeDeps } from '../intake.ts';
+import { httpErrorHandler } from './http-errors.ts';
+import { webhookRouter } from './webhook.ts';
+
+const schemasDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schemas');
+
+export type HealthCheck = () => Promise<void>;
+
+export interface AppDeps extends IntakeDeps {
+  secret: string;
+  metrics: Metrics;
+  log: Logger;
+  storageDir: string;
+  health: Record<string, HealthCheck>;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(webhookRouter(deps));
+
+  app.get('/healthz', async (_req, res) => {
+    const checks = await Promise.all(
+      Object.entries(deps.health).map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), 2_000);
+          return [name, 'ok'] as const;
+        } catch (e) {
+          return [name, `down: ${(e as Error).message}`] as const;
+        }
+      }),
+    );
+    const down = checks.filter(([, v]) => v !== 'ok');
+    res.status(down.length ? 503 : 200).json({ status: down.length ? 'degraded' : 'ok', checks: Object.fromEntries(checks) });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  app.get('/schemas/release-v0.2.xsd', (_req, res) => {
+    res.type('application/xml').sendFile(path.join(schemasDir, 'release-v0.2.xsd'));
+  });
+
+  // Published repositories: what dnf and apt read. Symlinks are followed (each repository is a link
+  // to its current version directory); dotfiles (the version store) are not served.
+  app.use('/repos', express.static(path.join(deps.storageDir, 'repos'), { dotfiles: 'ignore', index: false, fallthrough: true }));
+
+  app.use(httpErrorHandler(deps.log));
+  return app;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
+}

@@ -1,0 +1,17 @@
+import { afterAll, beforeEach } from 'vitest';
+import { createDb, type Db } from '../../services/db/knex.ts';
+import { TEST_DATABASE_URL } from './env.ts';
+
+const TABLES = ['checkpoints', 'outbox', 'transitions', 'packages', 'blobs', 'releases', 'inbox', 'kv'];
+
+/** A knex handle on the test database, emptied before each test of the calling file. */
+export function useTestDb(): { db: Db } {
+  const holder = { db: createDb(TEST_DATABASE_URL) };
+  beforeEach(async () => {
+    await holder.db.raw(`TRUNCATE ${TABLES.join(', ')} RESTART IDENTITY CASCADE`);
+  });
+  afterAll(async () => {
+    await holder.db.destroy();
+  });
+  return holder;
+}

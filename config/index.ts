@@ -30,6 +30,8 @@ export const configSchema = z.object({
   RT_TOKEN: secret('RT_TOKEN (an RT auth token of the service user)').describe('RT REST2 auth token of the service user'),
   RT_USER: z.string().min(1).default('releasedesk').describe("the service's own RT user; its transactions are ignored"),
   RT_QUEUE: z.string().min(1).default('Releases').describe('RT queue holding release tickets'),
+  TECHNOLOGY_UNIT_GROUP: z.string().min(1).default('TechnologyUnit').describe('RT group whose members review releases'),
+  ROLLOUT_GROUP: z.string().min(1).default('RolloutCoordinators').describe('RT group whose members publish to Production'),
   WEBHOOK_SECRET: secret('WEBHOOK_SECRET').describe('HMAC-SHA256 key of X-RT-Signature'),
   STORAGE_DIR: z.string().startsWith('/', 'STORAGE_DIR must be an absolute path').default('/var/lib/releasedesk')
     .describe('blobs, repositories and scratch space'),

@@ -1,0 +1,32 @@
+import { catalog, isRdError } from '../errors.ts';
+import type { Role } from '../workflow/transitions.ts';
+import type { Decision } from '../workflow/transitions.ts';
+
+/**
+ * The one place that turns errors into ticket comments: `[CODE] what failed` and what to do next.
+ * Unknown errors become a reference; the stack stays in the log.
+ */
+export function errorComment(err: unknown, action: string, ref: string): { code: string; text: string } {
+  if (isRdError(err)) {
+    return { code: err.code, text: `${action} failed.\n\n[${err.code}] ${err.message}\n\nWhat to do: ${catalog[err.code].next}` };
+  }
+  return {
+    code: 'RD_INTERNAL',
+    text: `${action} failed.\n\n[RD_INTERNAL] internal error, reference ${ref}\n\nWhat to do: ${catalog.RD_INTERNAL.next}`,
+  };
+}
+
+export function refusalComment(d: Extract<Decision, { ok: false }>, actor: string, groupOf: Record<Role, string>): string {
+  switch (d.code) {
+    case 'RD_ROLE_FORBIDDEN': {
+      const who = d.allowedRoles.map((r) => (r === 'provider' ? 'the ticket requestor (software provider)' : `group ${groupOf[r]}`));
+      return `[RD_ROLE_FORBIDDEN] ${actor} may not ${d.action}; allowed: ${who.join(' or ')}. Nothing was changed.`;
+    }
+    case 'RD_ACTION_NOT_ALLOWED': {
+      const now = d.validNow.length ? d.validNow.join(', ') : 'none';
+      return `[RD_ACTION_NOT_ALLOWED] ${d.action} is not valid while RepoStatus is ${d.status}; actions valid now: ${now}. Nothing was changed.`;
+    }
+    case 'RD_ACTION_NOT_AVAILABLE':
+      return `[RD_ACTION_NOT_AVAILABLE] ${d.action} is not available in this releasedesk version yet; ${catalog.RD_ACTION_NOT_AVAILABLE.next} Nothing was changed.`;
+  }
+}

@@ -1,0 +1,75 @@
+import type { Knex } from 'knex';
+import type { Db } from '../db/knex.ts';
+import { isRdError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Helpdesk } from './port.ts';
+
+type Exec = Db | Knex.Transaction;
+
+export type OutboxItem =
+  | { kind: 'fields'; fields: Record<string, string> }
+  | { kind: 'comment'; text: string };
+
+/**
+ * Queues a write-back inside the caller's transaction. The marker names the operation: the same marker
+ * twice (a rerun after kill -9) is one write-back, and a comment carries it so a retry can tell that RT
+ * already has it.
+ */
+export async function enqueueWriteBack(trx: Exec, ticketId: number, marker: string, item: OutboxItem): Promise<void> {
+  await trx('outbox').insert({ ticket_id: ticketId, marker, kind: item.kind, payload: JSON.stringify(item) })
+    .onConflict('marker').ignore();
+}
+
+export const markerLine = (marker: string) => `-- releasedesk op ${marker}`;
+
+interface OutboxRow { id: number; ticket_id: number; marker: string; kind: string; payload: OutboxItem; attempts: number }
+
+const backoffMs = (attempts: number) => Math.min(60_000, 500 * 2 ** Math.min(attempts, 7));
+
+/**
+ * Delivers due write-backs, oldest first and strictly in order per ticket: a ticket whose oldest row is
+ * not yet due or fails waits, so RT never shows a later status before an earlier one.
+ */
+export async function deliverDue(db: Db, rt: Helpdesk, log: Logger, limit = 100): Promise<{ delivered: number; failed: number }> {
+  const heads: OutboxRow[] = (await db.raw(`
+    SELECT DISTINCT ON (ticket_id) id, ticket_id, marker, kind, payload, attempts, next_attempt_at
+      FROM outbox WHERE delivered_at IS NULL ORDER BY ticket_id, id`)).rows;
+  const due = heads.filter((h) => new Date((h as unknown as { next_attempt_at: Date }).next_attempt_at) <= new Date()).slice(0, limit);
+  let delivered = 0;
+  let failed = 0;
+  await Promise.all(due.map(async (head) => {
+    let row: OutboxRow | undefined = head;
+    while (row) {
+      try {
+        // counted before the call: a process killed after RT accepted a comment must check for it next time
+        await db('outbox').where({ id: row.id }).increment('attempts', 1);
+        await deliverOne(rt, row);
+        await db('outbox').where({ id: row.id }).update({ delivered_at: db.fn.now(), last_error: null });
+        delivered++;
+      } catch (e) {
+        failed++;
+        const msg = isRdError(e) ? `[${e.code}] ${e.message}` : String((e as Error).message ?? e);
+        log.warn({ ticket: row.ticket_id, outbox: row.id, attempts: row.attempts + 1, err: msg }, 'write-back failed; will retry');
+        await db('outbox').where({ id: row.id }).update({
+          last_error: msg.slice(0, 2000), next_attempt_at: new Date(Date.now() + backoffMs(row.attempts)),
+        });
+        return;
+      }
+      row = await db('outbox').where({ ticket_id: row.ticket_id }).whereNull('delivered_at').orderBy('id').first();
+    }
+  }));
+  return { delivered, failed };
+}
+
+async function deliverOne(rt: Helpdesk, row: OutboxRow): Promise<void> {
+  const item = row.payload;
+  if (item.kind === 'fields') return rt.setCustomFields(row.ticket_id, item.fields);
+  // the first attempt cannot have a predecessor on the ticket; later ones may have posted before dying
+  if (row.attempts > 0 && (await rt.hasComment(row.ticket_id, markerLine(row.marker)))) return;
+  await rt.comment(row.ticket_id, `${item.text}\n\n${markerLine(row.marker)}`);
+}
+
+export async function pendingCount(db: Db): Promise<number> {
+  const [r] = await db('outbox').whereNull('delivered_at').count({ n: '*' });
+  return Number(r?.n ?? 0);
+}

@@ -1,0 +1,33 @@
+/** What the workflow needs from a helpdesk; RtClient implements it against RT's REST2 API. */
+export interface TicketInfo {
+  id: number;
+  queue: string;
+  subject: string;
+  /** requestor e-mail addresses, lower-case */
+  requestors: string[];
+  customFields: Record<string, string[]>;
+}
+
+export interface FieldChange {
+  id: number;
+  type: string;
+  field: string;
+  oldValue: string | null;
+  newValue: string | null;
+  creator: string;
+  created: string;
+}
+
+export interface Helpdesk {
+  getTicket(id: number): Promise<TicketInfo>;
+  /** the ticket's transactions that matter to the workflow: Create and CustomField changes */
+  getTransaction(ticketId: number, transactionId: number): Promise<FieldChange | undefined>;
+  getReleaseXml(ticketId: number): Promise<{ filename: string; content: Buffer; attachmentId: number }>;
+  getUserEmail(name: string): Promise<string | undefined>;
+  userGroups(name: string): Promise<string[]>;
+  setCustomFields(ticketId: number, fields: Record<string, string>): Promise<void>;
+  comment(ticketId: number, text: string): Promise<void>;
+  /** true when a comment containing `marker` is already on the ticket (a retry must not post twice) */
+  hasComment(ticketId: number, marker: string): Promise<boolean>;
+  ping(): Promise<void>;
+}

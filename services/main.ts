@@ -1,0 +1,85 @@
+import type { Server } from 'node:http';
+import { Redis } from 'ioredis';
+import { loadConfig, ConfigError, type Config } from '../config/index.ts';
+import { createApp } from './api/app.ts';
+import { createDb, ensureDatabase, migrate } from './db/knex.ts';
+import { createHelpdesk } from './helpdesk/index.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics } from './metrics.ts';
+import { ActionQueue, redisConnection } from './queue.ts';
+import { createActionWorker } from '../workers/action-worker.ts';
+import { outboxLoop, relayLoop, type Loop } from '../workers/loops.ts';
+import { reconcileLoop } from '../workers/reconciler.ts';
+import { plans } from '../workers/steps/index.ts';
+
+export type Role = 'all' | 'api' | 'worker';
+
+/** Starts the API, the worker, or both in one process; returns a stop function for tests and signals. */
+export async function startService(config: Config, role: Role = 'all', log: Logger = createLogger(config.LOG_LEVEL)) {
+  await ensureDatabase(config.DATABASE_URL);
+  const db = createDb(config.DATABASE_URL);
+  await migrate(db);
+  const connection = redisConnection(config.REDIS_URL);
+  const queue = new ActionQueue(connection, config.QUEUE_PREFIX);
+  const metrics = createMetrics();
+  const rt = createHelpdesk(config, log);
+  const redis = new Redis({ ...(connection as object), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined); // health answers for it; ioredis reconnects by itself
+  await redis.connect().catch(() => undefined);
+  const intake = { db, queue, log, rtQueue: config.RT_QUEUE, rtUser: config.RT_USER };
+  const stops: Array<() => Promise<unknown>> = [];
+
+  let server: Server | undefined;
+  if (role !== 'worker') {
+    const app = createApp({
+      ...intake, secret: config.WEBHOOK_SECRET, metrics, storageDir: config.STORAGE_DIR,
+      health: {
+        postgres: async () => { await db.raw('SELECT 1'); },
+        redis: async () => { await redis.ping(); },
+        helpdesk: () => rt.ping(),
+      },
+    });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.PORT, config.HOST, () => resolve(s)).on('error', reject);
+    });
+    stops.push(() => new Promise((r) => server!.close(r)));
+    log.info({ url: `http://${config.HOST}:${config.PORT}`, publicUrl: config.PUBLIC_URL }, 'api listening');
+  }
+  if (role !== 'api') {
+    const worker = createActionWorker({ db, rt, config, metrics, log, plans }, connection, config.QUEUE_PREFIX, config.WORKER_CONCURRENCY);
+    const loops: Loop[] = [
+      outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS),
+      relayLoop(db, queue, log, 5_000),
+    ];
+    if (config.RECONCILE_INTERVAL_MS > 0) loops.push(reconcileLoop({ db, rt, log, intake, config }, config.RECONCILE_INTERVAL_MS));
+    stops.push(() => worker.close(), ...loops.map((l) => () => l.stop()));
+    log.info({ concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+  }
+  stops.push(() => queue.close(), async () => redis.disconnect(), () => db.destroy());
+  return {
+    server, db, queue, metrics,
+    stop: async () => { for (const s of stops) await s().catch((e) => log.warn({ err: e }, 'stop step failed')); },
+  };
+}
+
+async function main() {
+  const roleArg = process.argv.indexOf('--role');
+  const role = (roleArg > 0 ? process.argv[roleArg + 1] : 'all') as Role;
+  if (!['all', 'api', 'worker'].includes(role)) throw new Error(`--role must be all, api or worker, not ${role}`);
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) { console.error(e.message); process.exit(2); }
+    throw e;
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  const svc = await startService(config, role, log);
+  const shutdown = async (sig: string) => { log.info({ sig }, 'stopping'); await svc.stop(); process.exit(0); };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((e) => { console.error(e); process.exit(1); });
+}

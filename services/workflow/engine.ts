@@ -1,0 +1,160 @@
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Step, StepContext, StepDeps } from '../../workers/steps/types.ts';
+import { finishEvent, pendingForTicket, type InboxRow } from '../db/inbox.ts';
+import { casStatus, ensureRelease, type ReleaseRow } from '../db/releases.ts';
+import { isRdError } from '../errors.ts';
+import { errorComment, refusalComment } from '../helpdesk/comments.ts';
+import { enqueueWriteBack } from '../helpdesk/outbox.ts';
+import type { TicketInfo } from '../helpdesk/port.ts';
+import { lockKeys, withLocks } from '../locks.ts';
+import type { Logger } from '../log.ts';
+import { resolveRoles } from './roles.ts';
+import { runSteps, undoSteps } from './run-steps.ts';
+import { decide, isRepoAction, transitions, type RepoAction, type Role } from './transitions.ts';
+
+/** What an action does: its steps, and the ticket write-back once they all succeeded. */
+export interface ActionPlan {
+  steps: readonly Step[];
+  summary(ctx: StepContext): { repoUri?: string; comment: string; release?: Partial<ReleaseRow> };
+}
+
+export interface EngineDeps extends StepDeps {
+  log: Logger;
+  plans: Partial<Record<RepoAction, ActionPlan>>;
+}
+
+/** Handles every pending event of one ticket, in transaction order, holding the ticket's lock. */
+export async function processTicket(deps: EngineDeps, ticketId: number, opts: { finalAttempt?: boolean; onProgress?: (p: object) => Promise<void> } = {}) {
+  await withLocks(deps.db, [lockKeys.ticket(ticketId)], async () => {
+    for (const row of await pendingForTicket(deps.db, ticketId)) await processEvent(deps, row, opts);
+  });
+}
+
+async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttempt?: boolean; onProgress?: (p: object) => Promise<void> }) {
+  const log = deps.log.child({ ticket: row.ticket_id, inbox: row.id, txn: row.transaction_id });
+  const verified = await verifyWithHelpdesk(deps, row);
+  if ('ignore' in verified) {
+    log.info({ why: verified.ignore }, 'event ignored');
+    await finishEvent(deps.db, row.id, 'ignored', verified.ignore);
+    return;
+  }
+  const { action, actor, ticket } = verified;
+  const alog = log.child({ action, actor });
+  let release = await ensureRelease(deps.db, row.ticket_id);
+  const resuming = release.status === 'Processing' && release.active_inbox_id === row.id;
+  if (!resuming) {
+    const roles = await resolveRoles(deps.rt, actor, ticket, {
+      technologyUnit: deps.config.TECHNOLOGY_UNIT_GROUP, rolloutCoordinator: deps.config.ROLLOUT_GROUP,
+    });
+    const started = await start(deps, row, release, action, actor, roles, alog);
+    if (!started) return;
+    release = started;
+  } else alog.info('resuming an action that was interrupted');
+
+  const plan = deps.plans[action]!;
+  const t = transitions[action];
+  const ctx: StepContext = {
+    deps, log: alog, ticketId: row.ticket_id, inboxId: row.id, releaseId: release.id, outputs: {},
+    workDir: path.join(deps.config.STORAGE_DIR, 'tmp', `inbox-${row.id}`),
+    progress: async (p) => { alog.info(p, 'progress'); await opts.onProgress?.(p); },
+  };
+  await mkdir(ctx.workDir, { recursive: true });
+  const t0 = Date.now();
+  try {
+    await runSteps(ctx, plan.steps);
+    const s = plan.summary(ctx);
+    await finish(deps, row, action, 'ok', t.success, s.comment, { ...s.release, repo_uri: s.repoUri ?? null }, s.repoUri);
+    deps.metrics.jobs.inc({ action, outcome: 'ok' });
+    deps.metrics.jobSeconds.observe({ action, outcome: 'ok' }, (Date.now() - t0) / 1000);
+    alog.info({ ms: Date.now() - t0, status: t.success }, 'action done');
+  } catch (e) {
+    const permanent = isRdError(e) && e.permanent;
+    if (!permanent && !opts.finalAttempt) {
+      alog.warn({ err: e }, 'transient failure; will retry');
+      throw e;
+    }
+    alog.error({ err: e }, 'action failed');
+    await undoSteps(ctx, plan.steps);
+    const c = errorComment(e, action, `inbox-${row.id}`);
+    await finish(deps, row, action, 'failed', t.failure, c.text, {}, undefined, c.code);
+    deps.metrics.jobs.inc({ action, outcome: 'failed' });
+    deps.metrics.jobSeconds.observe({ action, outcome: 'failed' }, (Date.now() - t0) / 1000);
+  } finally {
+    await rm(ctx.workDir, { recursive: true, force: true });
+  }
+}
+
+/** The webhook is a trigger, not the truth: the action, its author and the ticket come from RT. */
+type Verified = { ignore: string } | { action: RepoAction; actor: string; ticket: TicketInfo };
+
+async function verifyWithHelpdesk(deps: EngineDeps, row: InboxRow): Promise<Verified> {
+  let ticket;
+  try {
+    ticket = await deps.rt.getTicket(row.ticket_id);
+  } catch (e) {
+    if (isRdError(e) && e.code === 'RD_TICKET_NOT_FOUND') return { ignore: `ticket ${row.ticket_id} not found in RT` };
+    throw e;
+  }
+  if (ticket.queue !== deps.config.RT_QUEUE) return { ignore: `ticket is in queue ${ticket.queue}` };
+  const txn = await deps.rt.getTransaction(row.ticket_id, row.transaction_id);
+  if (!txn) return { ignore: `transaction ${row.transaction_id} is not a RepoAction change of ticket ${row.ticket_id} in RT` };
+  const action = txn.type === 'Create' ? ticket.customFields.RepoAction?.[0] ?? null : txn.newValue;
+  if (txn.creator === deps.config.RT_USER) return { ignore: 'made by the service user' };
+  if (!isRepoAction(action)) return { ignore: `RepoAction value ${JSON.stringify(action)} is not an action` };
+  return { action, actor: txn.creator, ticket };
+}
+
+async function start(deps: EngineDeps, row: InboxRow, release: ReleaseRow, action: RepoAction, actor: string, roles: Role[], log: Logger) {
+  for (let tries = 0; tries < 3; tries++) {
+    const d = decide(release.status, action, roles);
+    if (!d.ok) {
+      const text = refusalComment(d, actor, { provider: 'provider', technologyUnit: deps.config.TECHNOLOGY_UNIT_GROUP, rolloutCoordinator: deps.config.ROLLOUT_GROUP });
+      await deps.db.transaction(async (trx) => {
+        await trx('transitions').insert({
+          ticket_id: row.ticket_id, inbox_id: row.id, transaction_id: row.transaction_id, action, actor,
+          from_status: release.status, to_status: release.status, outcome: 'refused', code: d.code, reason: text,
+          finished_at: trx.fn.now(), duration_ms: 0,
+        });
+        await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:refused`, { kind: 'comment', text });
+        await trx('inbox').where({ id: row.id }).update({ state: 'done', outcome: d.code, finished_at: trx.fn.now() });
+      });
+      deps.metrics.jobs.inc({ action, outcome: 'refused' });
+      log.info({ code: d.code, status: release.status, roles }, 'action refused');
+      return null;
+    }
+    const t = d.transition;
+    const ok = await deps.db.transaction(async (trx) => {
+      if (!(await casStatus(trx, row.ticket_id, release.status, t.running, { requested_action: action, active_inbox_id: row.id }))) return false;
+      await trx('transitions').insert({
+        ticket_id: row.ticket_id, inbox_id: row.id, transaction_id: row.transaction_id, action, actor,
+        from_status: release.status, to_status: t.running, outcome: 'running',
+      });
+      await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:start`, { kind: 'fields', fields: { RepoStatus: t.running } });
+      return true;
+    });
+    if (ok) return { ...release, status: t.running, active_inbox_id: row.id };
+    release = await ensureRelease(deps.db, row.ticket_id); // lost a race: read again and decide again
+  }
+  throw new Error(`release of ticket ${row.ticket_id} keeps changing under us`);
+}
+
+async function finish(
+  deps: EngineDeps, row: InboxRow, action: RepoAction, outcome: 'ok' | 'failed', to: ReleaseRow['status'],
+  comment: string, update: Partial<ReleaseRow>, repoUri?: string, code?: string,
+) {
+  await deps.db.transaction(async (trx) => {
+    const moved = await casStatus(trx, row.ticket_id, 'Processing', to, { ...update, active_inbox_id: null });
+    if (!moved) throw new Error(`release of ticket ${row.ticket_id} left Processing while inbox ${row.id} ran`);
+    const running = await trx('transitions').where({ inbox_id: row.id, outcome: 'running' }).first();
+    await trx('transitions').where({ id: running.id }).update({
+      outcome, to_status: to, code: code ?? null, reason: outcome === 'failed' ? comment : null,
+      finished_at: trx.fn.now(), duration_ms: Date.now() - new Date(running.started_at).getTime(),
+    });
+    const fields: Record<string, string> = { RepoStatus: to };
+    if (repoUri !== undefined) fields.RepoURI = repoUri;
+    await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:fields`, { kind: 'fields', fields });
+    await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:comment`, { kind: 'comment', text: comment });
+    await trx('inbox').where({ id: row.id }).update({ state: outcome === 'ok' ? 'done' : 'failed', outcome: code ?? 'ok', finished_at: trx.fn.now() });
+  });
+}

@@ -1,0 +1,41 @@
+import type { Step, StepContext } from '../../workers/steps/types.ts';
+
+/**
+ * Runs steps in order, checkpointing each output, so a rerun after kill -9 skips what is done
+ * (Bodhi's @checkpoint). Outputs must be JSON.
+ */
+export async function runSteps(ctx: StepContext, steps: readonly Step[]): Promise<void> {
+  const db = ctx.deps.db;
+  const done = new Map<string, unknown>(
+    (await db('checkpoints').where({ inbox_id: ctx.inboxId }).select('step', 'output')).map((r) => [r.step, r.output]),
+  );
+  for (const step of steps) {
+    if (done.has(step.id)) {
+      ctx.outputs[step.id] = done.get(step.id);
+      ctx.log.debug({ step: step.id }, 'step already done');
+      continue;
+    }
+    const t0 = Date.now();
+    ctx.log.info({ step: step.id }, 'step start');
+    const out = (await step.run(ctx)) ?? null;
+    await db('checkpoints').insert({ inbox_id: ctx.inboxId, step: step.id, output: JSON.stringify(out) })
+      .onConflict(['inbox_id', 'step']).merge();
+    ctx.outputs[step.id] = out;
+    ctx.log.info({ step: step.id, ms: Date.now() - t0 }, 'step done');
+  }
+}
+
+/** Takes back every checkpointed step, newest first; an undo that fails is logged and the rest go on. */
+export async function undoSteps(ctx: StepContext, steps: readonly Step[]): Promise<void> {
+  const rows = await ctx.deps.db('checkpoints').where({ inbox_id: ctx.inboxId }).select('step', 'output');
+  const byId = new Map(rows.map((r) => [r.step as string, r.output]));
+  for (const step of [...steps].reverse()) {
+    if (!byId.has(step.id) || !step.undo) continue;
+    try {
+      await step.undo(ctx, byId.get(step.id));
+      ctx.log.info({ step: step.id }, 'step undone');
+    } catch (e) {
+      ctx.log.error({ step: step.id, err: e }, 'undo failed');
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import type { Db } from '../services/db/knex.ts';
+import { markEnqueued, staleEvents } from '../services/db/inbox.ts';
+import { deliverDue, pendingCount } from '../services/helpdesk/outbox.ts';
+import type { Helpdesk } from '../services/helpdesk/port.ts';
+import type { Logger } from '../services/log.ts';
+import type { Metrics } from '../services/metrics.ts';
+import type { ActionQueue } from '../services/queue.ts';
+
+export interface Loop { stop(): Promise<void> }
+
+/** Runs `tick` every `ms` while holding a PostgreSQL try-lock, so only one process does it at a time. */
+export function every(db: Db, name: string, ms: number, log: Logger, tick: () => Promise<void>): Loop {
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  const run = async () => {
+    const conn = await db.client.acquireConnection();
+    try {
+      const got = await conn.query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [`loop:${name}`]);
+      if (!got.rows[0].ok) return;
+      try {
+        await tick();
+      } finally {
+        await conn.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`loop:${name}`]);
+      }
+    } finally {
+      await db.client.releaseConnection(conn);
+    }
+  };
+  const timer = setInterval(() => {
+    if (stopped) return;
+    running = running.then(run).catch((err) => log.warn({ loop: name, err: String(err?.message ?? err) }, 'loop tick failed'));
+  }, ms);
+  return { stop: async () => { stopped = true; clearInterval(timer); await running; } };
+}
+
+/** Write-backs to the helpdesk, retried until RT accepts them. */
+export const outboxLoop = (db: Db, rt: Helpdesk, log: Logger, metrics: Metrics, ms: number) =>
+  every(db, 'outbox', ms, log, async () => {
+    await deliverDue(db, rt, log);
+    metrics.outboxPending.set(await pendingCount(db));
+  });
+
+/** Events persisted but never enqueued (Redis was away) or whose job Redis lost: hand them over again. */
+export const relayLoop = (db: Db, queue: ActionQueue, log: Logger, ms: number, staleAfterMs = 60_000) =>
+  every(db, 'relay', ms, log, async () => {
+    for (const row of await staleEvents(db, staleAfterMs)) {
+      const job = await queue.queue.getJob(`inbox-${row.id}`);
+      const state = job ? await job.getState() : 'missing';
+      if (state === 'missing' || state === 'completed' || state === 'failed' || state === 'unknown') {
+        if (job) await job.remove().catch(() => undefined);
+        await queue.enqueue(row);
+        log.info({ ticket: row.ticket_id, inbox: row.id, state }, 're-enqueued');
+      }
+      await markEnqueued(db, row.id);
+    }
+  });

@@ -1,0 +1,37 @@
+import type { Config } from '../../config/index.ts';
+import type { Db } from '../../services/db/knex.ts';
+import type { Helpdesk } from '../../services/helpdesk/port.ts';
+import type { Logger } from '../../services/log.ts';
+import type { Metrics } from '../../services/metrics.ts';
+
+export interface StepDeps {
+  db: Db;
+  rt: Helpdesk;
+  config: Config;
+  metrics: Metrics;
+}
+
+export interface StepContext {
+  deps: StepDeps;
+  log: Logger;
+  ticketId: number;
+  inboxId: number;
+  releaseId: number;
+  /** scratch space of this action, under STORAGE_DIR/tmp, removed when the action ends */
+  workDir: string;
+  /** outputs of the steps before this one, by step id (restored from checkpoints on a rerun) */
+  outputs: Record<string, unknown>;
+  progress(p: Record<string, unknown>): Promise<void>;
+}
+
+/** A job step: `run` returns its output (checkpointed, JSON) and what `undo` needs to take it back. */
+export interface Step<O = unknown> {
+  id: string;
+  run(ctx: StepContext): Promise<O>;
+  undo?(ctx: StepContext, output: O): Promise<void>;
+}
+
+export const outputOf = <O>(ctx: StepContext, step: Step<O>): O => {
+  if (!(step.id in ctx.outputs)) throw new Error(`step ${step.id} has not run`);
+  return ctx.outputs[step.id] as O;
+};

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-APT_PKGS="postgresql redis-server rpm createrepo-c dnf dnf-plugins-core apt-utils dpkg-dev curl"
+APT_PKGS="postgresql redis-server rpm createrepo-c dnf dnf-plugins-core apt-utils dpkg-dev curl libxml2-utils"
 missing=""
 for p in $APT_PKGS; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing="$missing $p"

@@ -43,8 +43,10 @@ export function createApp(deps: AppDeps): Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
-  app.get('/schemas/release-v0.2.xsd', (_req, res) => {
-    res.type('application/xml').sendFile(path.join(schemasDir, 'release-v0.2.xsd'));
+  // The release.xml schema (and the per-namespace files it imports), for providers and their tools.
+  app.get('/schemas/:file', (req, res, next) => {
+    if (!/^release-v[0-9.]+(-[A-Za-z]+)?\.xsd$/.test(req.params.file)) return next();
+    res.type('application/xml').sendFile(path.join(schemasDir, req.params.file));
   });
 
   // Published repositories: what dnf and apt read. Symlinks are followed (each repository is a link

@@ -1,0 +1,146 @@
+import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobStore } from '../../../services/storage/blobs.ts';
+import { publishRepository, type PublishOptions } from '../../../services/storage/publish.ts';
+import type { RepoPackage, RepoRef, Stage } from '../../../services/storage/repo-ref.ts';
+import { adoptTestPackages, buildTestPackages, type TestPackages } from '../../support/packages.ts';
+import { checkAptRepo, checkYumRepo, serveDirectory, type StaticServer } from '../../support/repo-clients.ts';
+
+// Published repositories as dnf and apt-get see them over HTTP: publish, republish, withdraw, promote.
+let root: string;
+let storageDir: string;
+let server: StaticServer;
+let pk: TestPackages; // testpkg, testpkg-dep, testpkg-broken, testfill-0004..0100
+let extra: TestPackages; // extra-0001: "one more package"
+let rpms: RepoPackage[];
+let debs: RepoPackage[];
+let opts: PublishOptions;
+
+const yum = (stage: Stage = 'unverified'): RepoRef => ({ stage, product: 'EXAMPLETP.testpkg.el9.noarch', kind: 'yum' });
+const apt = (stage: Stage = 'unverified'): RepoRef => ({ stage, product: 'EXAMPLETP.testpkg.debian12.all', kind: 'apt' });
+const core = (list: RepoPackage[]) => list.filter((p) => p.filename.startsWith('testpkg'));
+const timings: Record<string, number> = {};
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'rd-publish-'));
+  storageDir = join(root, 'storage');
+  [pk, extra] = await Promise.all([
+    buildTestPackages(join(root, 'pkgs'), 100),
+    buildTestPackages(join(root, 'extra'), 1, { core: false, fillPrefix: 'extra', fillStart: 1 }),
+  ]);
+  const store = new BlobStore(storageDir);
+  await store.init();
+  rpms = await adoptTestPackages(store, [...pk.rpms, ...extra.rpms]);
+  debs = await adoptTestPackages(store, [...pk.debs, ...extra.debs]);
+  server = await serveDirectory(join(storageDir, 'repos'));
+  opts = { storageDir, publicUrl: server.url };
+});
+afterAll(async () => {
+  await server?.close();
+  console.info('publish timings (ms):', timings);
+  await rm(root, { recursive: true, force: true });
+});
+
+const extraRpm = () => rpms.find((p) => p.filename.startsWith('extra-0001'))!;
+const extraDeb = () => debs.find((p) => p.filename.startsWith('extra-0001'))!;
+const versionsOf = async (repo: RepoRef) => (await readdir(join(storageDir, 'repos', '.versions', repo.stage, repo.product))).sort();
+
+describe('YUM', () => {
+  it('publishes a repository dnf reads over HTTP, with a .repo client file', async () => {
+    const r = await publishRepository(yum(), core(rpms), opts);
+    expect(r).toMatchObject({
+      url: `${server.url}/repos/unverified/EXAMPLETP.testpkg.el9.noarch/`,
+      version: 1,
+      previousVersion: null,
+      packages: 3,
+      packagesRead: 3,
+      clientFile: {
+        name: 'EXAMPLETP.testpkg.el9.noarch.repo',
+        url: `${server.url}/repos/unverified/EXAMPLETP.testpkg.el9.noarch/EXAMPLETP.testpkg.el9.noarch.repo`,
+      },
+    });
+    expect(await readlink(join(storageDir, 'repos', 'unverified', yum().product))).toBe('../.versions/unverified/EXAMPLETP.testpkg.el9.noarch/1');
+    const check = await checkYumRepo(r.url, 'testpkg-dep', { RESOLVE: '1' });
+    expect(check.output).toMatch(/^OK: dnf sees testpkg-dep-1.0.0-1.noarch/m);
+    expect(check.ok).toBe(true);
+    const repoFile = await (await fetch(r.clientFile.url)).text();
+    expect(repoFile).toBe(`[EXAMPLETP.testpkg.el9.noarch-unverified]\nname=EXAMPLETP.testpkg.el9.noarch (unverified)\nbaseurl=${r.url}\nenabled=1\ngpgcheck=0\n`);
+  });
+
+  it('republishes with one more package: dnf sees old and new, only the new one is read', async () => {
+    const r = await publishRepository(yum(), [...core(rpms), extraRpm()], opts);
+    expect(r).toMatchObject({ version: 2, previousVersion: 1, packages: 4, packagesRead: 1 });
+    timings['yum republish 3+1'] = r.durationMs;
+    expect((await checkYumRepo(r.url, 'extra-0001')).ok).toBe(true);
+    expect((await checkYumRepo(r.url, 'testpkg')).ok).toBe(true);
+  });
+
+  it('republishes empty: the index stays valid and lists nothing; older versions are pruned', async () => {
+    const r = await publishRepository(yum(), [], opts);
+    expect(r).toMatchObject({ version: 3, packages: 0 });
+    const check = await checkYumRepo(r.url, 'testpkg');
+    expect(check.code).toBe(4); // metadata read fine (1 would mean unreadable), package not there
+    expect(await versionsOf(yum())).toEqual(['2', '3']);
+  });
+});
+
+describe('APT', () => {
+  it('publishes a flat repository apt-get reads over HTTP, with a .list client file', async () => {
+    const r = await publishRepository(apt(), core(debs), opts);
+    expect(r).toMatchObject({ version: 1, packages: 3, packagesRead: null, clientFile: { name: 'EXAMPLETP.testpkg.debian12.all.list' } });
+    const check = await checkAptRepo(r.url, 'testpkg-dep', { RESOLVE: '1' });
+    expect(check.output).toMatch(/^OK: apt sees testpkg-dep 1.0.0-1/m);
+    expect(await (await fetch(r.clientFile.url)).text()).toBe(`deb [trusted=yes] ${r.url} ./\n`);
+    const release = await readFile(join(r.dir, 'Release'), 'utf8');
+    expect(release).toMatch(/^Origin: releasedesk$/m);
+    expect(release).toMatch(/^Suite: unverified$/m);
+    expect(release).toMatch(/^Label: EXAMPLETP.testpkg.debian12.all$/m);
+    expect(release).not.toMatch(/ Release$/m); // Release never lists itself
+  });
+
+  it('republishes with one more package, then empty', async () => {
+    const r = await publishRepository(apt(), [...core(debs), extraDeb()], opts);
+    timings['apt republish 3+1'] = r.durationMs;
+    expect((await checkAptRepo(r.url, 'extra-0001')).ok).toBe(true);
+    expect((await checkAptRepo(r.url, 'testpkg')).ok).toBe(true);
+    const empty = await publishRepository(apt(), [], opts);
+    expect(await readFile(join(empty.dir, 'Packages'), 'utf8')).toBe('');
+    expect((await checkAptRepo(empty.url, 'testpkg')).code).toBe(4); // apt-get update --error-on=any passed
+  });
+});
+
+describe('100 packages and promotion', () => {
+  it('publishes 100 packages fast, and republishes +1 reading only the new package', async () => {
+    const hundred = rpms.filter((p) => !p.filename.startsWith('extra'));
+    const y = await publishRepository(yum(), hundred, opts);
+    const y1 = await publishRepository(yum(), [...hundred, extraRpm()], opts);
+    const hundredDebs = debs.filter((p) => !p.filename.startsWith('extra'));
+    const a = await publishRepository(apt(), hundredDebs, opts);
+    const a1 = await publishRepository(apt(), [...hundredDebs, extraDeb()], opts);
+    Object.assign(timings, { 'yum 100': y.durationMs, 'yum 100+1': y1.durationMs, 'apt 100': a.durationMs, 'apt 100+1': a1.durationMs });
+    expect([y.packages, y1.packages, a1.packages]).toEqual([100, 101, 101]);
+    expect(y1.packagesRead).toBe(1);
+    for (const r of [y, y1, a, a1]) expect(r.durationMs).toBeLessThan(5000);
+    expect((await checkYumRepo(y1.url, 'testfill-0100')).ok).toBe(true);
+    expect((await checkAptRepo(a1.url, 'testfill-0100')).ok).toBe(true);
+  });
+
+  it('promotion to another stage moves no bytes and reuses the source checksums', async () => {
+    const all = rpms;
+    await publishRepository(yum('unverified'), all, opts);
+    const r = await publishRepository(yum('stage-rollout'), all, { ...opts, reuseFrom: [yum('unverified')] });
+    timings['yum promote 101'] = r.durationMs;
+    expect(r).toMatchObject({ packages: 101, packagesRead: 0, url: `${server.url}/repos/stage-rollout/${yum().product}/` });
+    const store = new BlobStore(storageDir);
+    for (const p of all) expect((await stat(join(r.dir, 'Packages', p.filename))).ino).toBe((await stat(store.path(p.sha256))).ino);
+    expect((await checkYumRepo(r.url, 'extra-0001')).ok).toBe(true);
+
+    await publishRepository(apt('unverified'), debs, opts);
+    const a = await publishRepository(apt('stage-rollout'), debs, { ...opts, reuseFrom: [apt('unverified')] });
+    timings['apt promote 101'] = a.durationMs;
+    for (const p of debs) expect((await stat(join(a.dir, p.filename))).ino).toBe((await stat(store.path(p.sha256))).ino);
+    expect((await checkAptRepo(a.url, 'extra-0001')).ok).toBe(true);
+  });
+});

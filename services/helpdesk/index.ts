@@ -1,0 +1,35 @@
+import type { Config } from '../../config/index.ts';
+import type { Logger } from '../log.ts';
+import type { FieldChange, Helpdesk } from './port.ts';
+import { RtClient } from './rt-client.ts';
+
+/** The workflow's view of RT: RtClient plus the few lookups the engine combines from it. */
+export class RtHelpdesk implements Helpdesk {
+  private readonly emails = new Map<string, string | undefined>();
+  constructor(readonly client: RtClient) {}
+
+  getTicket(id: number) { return this.client.getTicket(id); }
+  getReleaseXml(ticketId: number) { return this.client.getReleaseXml(ticketId); }
+  userGroups(name: string) { return this.client.userGroups(name); }
+  comment(ticketId: number, text: string) { return this.client.comment(ticketId, text); }
+  hasComment(ticketId: number, marker: string) { return this.client.hasComment(ticketId, marker); }
+  async setCustomFields(ticketId: number, fields: Record<string, string>) { await this.client.setCustomFields(ticketId, fields); }
+  async ping() { await this.client.ping(); }
+
+  async getTransaction(ticketId: number, transactionId: number): Promise<FieldChange | undefined> {
+    const t = await this.client.findTransaction(ticketId, transactionId);
+    if (!t) return undefined;
+    if (t.type === 'Create') return { ...t, field: '' };
+    if (t.type !== 'CustomField' || t.field !== (await this.client.customFieldId('RepoAction'))) return undefined;
+    return { ...t, field: 'RepoAction' };
+  }
+
+  async getUserEmail(name: string): Promise<string | undefined> {
+    if (!this.emails.has(name)) this.emails.set(name, (await this.client.getUser(name))?.email || undefined);
+    return this.emails.get(name);
+  }
+}
+
+export function createHelpdesk(config: Config, log: Logger): RtHelpdesk {
+  return new RtHelpdesk(new RtClient({ baseUrl: config.RT_URL, token: config.RT_TOKEN, queue: config.RT_QUEUE, logger: log }));
+}

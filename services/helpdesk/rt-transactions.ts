@@ -1,0 +1,45 @@
+import { collect, sqlString } from './rt-pages.ts';
+import type { RtSession } from './rt-session.ts';
+import {
+  notFound, toCfTransaction, toTransaction, type RtCfTransaction, type RtTransaction, type WireTransaction,
+} from './rt-types.ts';
+
+/**
+ * Transactions, read with `fields=` (without it items are bare links; and a single
+ * `GET /transaction/:id` has no OldValue/NewValue for CF changes, only references).
+ */
+const TXN_FIELDS = 'Type,Field,ObjectId,OldValue,NewValue,Creator,Created';
+
+export async function customFieldTransactions(session: RtSession, ticketId: number): Promise<RtCfTransaction[]> {
+  const items = await collect<WireTransaction>(session, { path: `/ticket/${ticketId}/history`, params: { fields: TXN_FIELDS } });
+  // RT answers 200 with no items for a ticket that does not exist; every real one has its Create
+  if (items.length === 0) throw notFound(ticketId);
+  return items.filter((t) => t.Type === 'CustomField').map((t) => toCfTransaction(toTransaction(t, ticketId)));
+}
+
+export async function findTransaction(session: RtSession, ticketId: number, txnId: number): Promise<RtTransaction | null> {
+  const res = await session.request<{ items?: WireTransaction[] }>({
+    method: 'GET',
+    path: '/transactions',
+    params: { query: `id = ${txnId} AND ObjectType = 'RT::Ticket' AND ObjectId = ${ticketId}`, fields: TXN_FIELDS },
+  });
+  const found = res.data?.items?.[0];
+  return found ? toTransaction(found) : null;
+}
+
+/** TransactionSQL across the queue's tickets, by id ascending (stable pages while new ones arrive). */
+export async function searchCustomFieldTransactions(
+  session: RtSession,
+  queue: string,
+  fieldId: number,
+  afterId: number,
+): Promise<RtCfTransaction[]> {
+  const query =
+    `Type = 'CustomField' AND Field = ${fieldId} AND ObjectType = 'RT::Ticket'` +
+    ` AND TicketQueue = ${sqlString(queue)} AND id > ${Math.max(0, Math.trunc(afterId) || 0)}`;
+  const items = await collect<WireTransaction>(session, {
+    path: '/transactions',
+    params: { query, fields: TXN_FIELDS, orderby: 'id', order: 'ASC' },
+  });
+  return items.map((t) => toCfTransaction(toTransaction(t)));
+}

@@ -51,7 +51,7 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
       outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS),
       relayLoop(db, queue, log, 5_000),
     ];
-    if (config.RECONCILE_INTERVAL_MS > 0) loops.push(reconcileLoop({ db, rt, log, intake, config }, config.RECONCILE_INTERVAL_MS));
+    if (config.RECONCILE_INTERVAL_MS > 0) loops.push(reconcileLoop({ db, rt: rt.client, log, intake, config }, config.RECONCILE_INTERVAL_MS));
     stops.push(() => worker.close(), ...loops.map((l) => () => l.stop()));
     log.info({ concurrency: config.WORKER_CONCURRENCY }, 'worker started');
   }

@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto';
+import { rename, stat, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RdError, isRdError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { fetchToTemp, StallError, type Progress } from './http-fetch.ts';
+import { parseHttpUrl, redact } from './url-policy.ts';
+
+export type { Progress };
+
+/** The blob store, seen from here: a digest already stored is not fetched again. */
+export type DownloadCache = {
+  has(sha256: string): boolean | Promise<boolean>;
+  path(sha256: string): string;
+};
+
+export type DownloadOptions = {
+  destDir: string;
+  maxBytes: number;
+  /** Connect timeout and idle-read timeout of one attempt. */
+  timeoutMs: number;
+  allowedHosts: readonly string[];
+  expectedSha256?: string;
+  onProgress?: (p: Progress) => void;
+  logger?: Logger;
+  /** Extra attempts after a transient failure; default 3. */
+  retries?: number;
+  /** First back-off delay, doubled at each retry (capped at 30 s); default 1000 ms. */
+  retryDelayMs?: number;
+  /** Overall limit for all attempts and back-offs together; default 1 hour. */
+  deadlineMs?: number;
+  /** Redirects followed; default 3. */
+  maxRedirects?: number;
+  cache?: DownloadCache;
+};
+
+export type DownloadResult = {
+  /** destDir/<sha256>.<random> (mode 0600), or the cache's path when cached. */
+  path: string;
+  sha256: string;
+  size: number;
+  url: string;
+  finalUrl: string;
+  durationMs: number;
+  cached: boolean;
+  attempts: number;
+};
+
+const DEFAULT_DEADLINE_MS = 60 * 60_000;
+
+/**
+ * Streams `url` into destDir, hashing on the way, with the URL policy checked at every redirect
+ * and again at connect time. Throws RdError: RD_URL_FORBIDDEN, RD_DOWNLOAD_FAILED (4xx, bad
+ * redirects), RD_DOWNLOAD_TOO_LARGE, RD_DIGEST_MISMATCH (permanent), RD_DOWNLOAD_UNAVAILABLE (5xx,
+ * network, timeouts, short bodies; transient, after `retries` attempts here). No temp file survives
+ * a failure. Errors of our own disk (ENOSPC...) are rethrown unchanged.
+ */
+export async function download(url: string, opts: DownloadOptions): Promise<DownloadResult> {
+  const startedAt = Date.now();
+  const expected = normalizeDigest(opts.expectedSha256);
+  const start = parseHttpUrl(url);
+  const shown = redact(start);
+  const log = opts.logger?.child({ url: shown });
+  const done = (r: Omit<DownloadResult, 'url' | 'durationMs'>): DownloadResult => ({ ...r, url: shown, durationMs: Date.now() - startedAt });
+
+  const hit = expected && opts.cache ? await fromCache(opts.cache, expected) : undefined;
+  if (hit) {
+    log?.info({ sha256: expected }, 'download skipped: digest already stored');
+    return done({ ...hit, finalUrl: shown, cached: true, attempts: 0 });
+  }
+
+  const deadline = AbortSignal.timeout(opts.deadlineMs ?? DEFAULT_DEADLINE_MS);
+  const retries = opts.retries ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const got = await fetchToTemp(start, { ...opts, maxRedirects: opts.maxRedirects ?? 3, deadline });
+      if (expected && got.sha256 !== expected) {
+        await unlink(got.tmpPath).catch(() => undefined);
+        throw digestMismatch(start, got.sha256, expected);
+      }
+      // unique even for the same bytes: concurrent jobs share destDir and each adopts its own file
+      const path = join(opts.destDir, `${got.sha256}.${randomBytes(4).toString('hex')}`);
+      await rename(got.tmpPath, path).catch(async (e: unknown) => {
+        await unlink(got.tmpPath).catch(() => undefined);
+        throw e;
+      });
+      log?.info({ sha256: got.sha256, size: got.size, attempt, finalUrl: got.finalUrl }, 'downloaded');
+      return done({ path, sha256: got.sha256, size: got.size, finalUrl: redact(got.finalUrl), cached: false, attempts: attempt });
+    } catch (e) {
+      const err = classify(e, shown, deadline, opts);
+      if (!isRdError(err) || err.permanent || deadline.aborted || attempt > retries) throw finalError(err, attempt);
+      const delay = Math.min(30_000, (opts.retryDelayMs ?? 1000) * 2 ** (attempt - 1));
+      log?.warn({ err: err.message, attempt, delayMs: delay }, 'download failed, will retry');
+      await sleep(delay, undefined, { signal: deadline }).catch(() => undefined);
+      if (deadline.aborted) throw finalError(classify(deadline.reason, shown, deadline, opts), attempt);
+    }
+  }
+}
+
+async function fromCache(cache: DownloadCache, sha256: string) {
+  if (!(await cache.has(sha256))) return undefined;
+  const path = cache.path(sha256);
+  const st = await stat(path).catch(() => undefined);
+  return st?.isFile() ? { path, sha256, size: st.size } : undefined;
+}
+
+function normalizeDigest(d: string | undefined): string | undefined {
+  if (d === undefined) return undefined;
+  const hex = d.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(hex)) {
+    throw new RdError('RD_DIGEST_MISMATCH', `expected sha256 "${d}" is not 64 hexadecimal digits`, { expected: d });
+  }
+  return hex;
+}
+
+function digestMismatch(url: URL, actual: string, expected: string): RdError {
+  const file = safeDecode(basename(url.pathname)) || url.host;
+  return new RdError('RD_DIGEST_MISMATCH', `${file}: sha256 ${actual}, expected ${expected}`, {
+    file, expected, actual, url: redact(url),
+  });
+}
+
+const safeDecode = (s: string) => {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+};
+
+/** Network trouble becomes RD_DOWNLOAD_UNAVAILABLE (or FAILED for a host that does not exist); RdErrors and disk errors pass. */
+function classify(e: unknown, url: string, deadline: AbortSignal, opts: DownloadOptions): unknown {
+  if (isRdError(e)) return e;
+  if (deadline.aborted) {
+    const limit = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    return new RdError('RD_DOWNLOAD_UNAVAILABLE', `GET ${url}: not finished within ${limit} ms`, { url, deadlineMs: limit });
+  }
+  if (e instanceof StallError) return new RdError('RD_DOWNLOAD_UNAVAILABLE', e.message, { url, timeoutMs: opts.timeoutMs });
+  const err = e as NodeJS.ErrnoException;
+  if (err?.path !== undefined && err.syscall !== undefined) return e; // our own file system
+  const code = err?.code ?? (err?.cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOTFOUND') {
+    return new RdError('RD_DOWNLOAD_FAILED', `GET ${url}: host name not found`, { url, code });
+  }
+  const why = [code, err?.message].filter(Boolean).join(' ') || String(e);
+  return new RdError('RD_DOWNLOAD_UNAVAILABLE', `GET ${url}: ${why}`, { url, code });
+}
+
+function finalError(err: unknown, attempts: number): unknown {
+  if (!isRdError(err) || err.permanent || attempts === 1) return err;
+  return new RdError(err.code, `${err.message} (gave up after ${attempts} attempts)`, { ...err.details, attempts });
+}

@@ -1,0 +1,180 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import axios from 'axios';
+import { RdError } from '../errors.ts';
+import { checkUrl, guardedLookup, redact } from './url-policy.ts';
+
+/** One GET (and its redirects) streamed into a temp file: the network half of download(). */
+
+export type Progress = { bytes: number; total?: number; url: string };
+
+export type FetchContext = {
+  destDir: string;
+  maxBytes: number;
+  timeoutMs: number;
+  allowedHosts: readonly string[];
+  maxRedirects: number;
+  /** Aborts everything when the overall deadline passes. */
+  deadline: AbortSignal;
+  onProgress?: (p: Progress) => void;
+};
+
+export type Fetched = { tmpPath: string; sha256: string; size: number; finalUrl: string };
+
+/** A timeout of one attempt (no answer, or no data for timeoutMs): transient. */
+export class StallError extends Error {
+  override name = 'StallError';
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** 4xx that mean "try again later" rather than "this URL is wrong". */
+const TRANSIENT_4XX = new Set([408, 425, 429]);
+
+export async function fetchToTemp(startUrl: URL, ctx: FetchContext): Promise<Fetched> {
+  let url = startUrl;
+  for (let hop = 0; ; hop++) {
+    await checkUrl(url, ctx.allowedHosts);
+    const r = await fetchOnce(url, ctx);
+    if (!('location' in r)) return { ...r, finalUrl: url.href };
+    if (hop >= ctx.maxRedirects) {
+      throw new RdError('RD_DOWNLOAD_FAILED', `GET ${redact(startUrl)}: more than ${ctx.maxRedirects} redirects`, {
+        url: redact(startUrl), lastUrl: redact(url),
+      });
+    }
+    url = nextHop(url, r.location);
+  }
+}
+
+/** The next URL of a redirect; an https -> http downgrade is refused. */
+export function nextHop(from: URL, location: string): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new RdError('RD_DOWNLOAD_FAILED', `GET ${redact(from)} redirected to an invalid URL`, { url: redact(from), location });
+  }
+  if (from.protocol === 'https:' && next.protocol === 'http:') {
+    throw new RdError('RD_URL_FORBIDDEN', `${redact(from)}: redirect from https to http (${redact(next)}) is not allowed`, {
+      url: redact(from), location: redact(next),
+    });
+  }
+  return next;
+}
+
+async function fetchOnce(url: URL, ctx: FetchContext): Promise<Omit<Fetched, 'finalUrl'> | { location: string }> {
+  const shown = redact(url);
+  const stall = new AbortController();
+  const signal = AbortSignal.any([stall.signal, ctx.deadline]);
+  let timer: NodeJS.Timeout | undefined;
+  const watch = (why: string) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => stall.abort(new StallError(`GET ${shown}: ${why} for ${ctx.timeoutMs} ms`)), ctx.timeoutMs);
+  };
+  let refused: RdError | undefined;
+  const agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false });
+  try {
+    watch('no answer');
+    const res = await axios.get<Readable>(url.href, {
+      responseType: 'stream', maxRedirects: 0, decompress: false, proxy: false, maxContentLength: -1,
+      validateStatus: () => true, signal, httpAgent: agent, httpsAgent: agent,
+      lookup: guardedLookup(ctx.allowedHosts, (e) => (refused = e)),
+      headers: { 'accept-encoding': 'identity', 'user-agent': 'releasedesk' },
+    }).catch((e: unknown) => {
+      throw refused ?? signal.reason ?? e;
+    });
+    const body = res.data;
+    if (res.status !== 200) {
+      body.destroy();
+      const location = res.headers.location;
+      if (REDIRECTS.has(res.status) && typeof location === 'string') return { location };
+      throw statusError(shown, res.status);
+    }
+    const declared = contentLength(res.headers['content-length']);
+    if (declared !== undefined && declared > ctx.maxBytes) {
+      body.destroy();
+      throw tooLarge(shown, ctx.maxBytes, `Content-Length ${declared}`);
+    }
+    const got = await streamToTemp(body, { ...ctx, url: shown, total: declared, signal, onChunk: () => watch('no data') });
+    if (declared !== undefined && got.size !== declared) {
+      await unlink(got.tmpPath).catch(() => undefined);
+      throw new RdError('RD_DOWNLOAD_UNAVAILABLE', `GET ${shown}: got ${got.size} bytes, Content-Length said ${declared}`, {
+        url: shown, size: got.size, declared,
+      });
+    }
+    return got;
+  } catch (e) {
+    throw refused ?? (signal.aborted ? signal.reason : e);
+  } finally {
+    clearTimeout(timer);
+    agent.destroy();
+  }
+}
+
+type StreamCtx = FetchContext & { url: string; total?: number; signal: AbortSignal; onChunk: () => void };
+
+async function streamToTemp(body: Readable, ctx: StreamCtx): Promise<Omit<Fetched, 'finalUrl'>> {
+  const tmpPath = join(ctx.destDir, `.download-${randomBytes(8).toString('hex')}.part`);
+  const hash = createHash('sha256');
+  const report = progressReporter(ctx);
+  let size = 0;
+  try {
+    await pipeline(
+      body,
+      async function* meter(source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          size += chunk.length;
+          if (size > ctx.maxBytes) throw tooLarge(ctx.url, ctx.maxBytes, `more than ${ctx.maxBytes} bytes`);
+          ctx.onChunk();
+          hash.update(chunk);
+          report(size);
+          yield chunk;
+        }
+      },
+      // 0600 until verified; flush = fsync before close, so a "downloaded" checkpoint survives a crash
+      createWriteStream(tmpPath, { flags: 'wx', mode: 0o600, flush: true }),
+      { signal: ctx.signal },
+    );
+    report(size, true);
+    return { tmpPath, sha256: hash.digest('hex'), size };
+  } catch (e) {
+    await unlink(tmpPath).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Calls onProgress at most every 500 ms or every 10 % of the declared size, and once at the end. */
+function progressReporter(ctx: StreamCtx): (bytes: number, last?: boolean) => void {
+  let lastAt = Date.now();
+  let lastTenth = 0;
+  return (bytes, last = false) => {
+    if (!ctx.onProgress) return;
+    const tenth = ctx.total ? Math.floor((bytes * 10) / ctx.total) : 0;
+    if (!last && Date.now() - lastAt < 500 && tenth <= lastTenth) return;
+    lastAt = Date.now();
+    lastTenth = tenth;
+    try {
+      ctx.onProgress({ bytes, ...(ctx.total !== undefined && { total: ctx.total }), url: ctx.url });
+    } catch {
+      // a failing progress display must not fail the download
+    }
+  };
+}
+
+function contentLength(v: unknown): number | undefined {
+  return typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+const tooLarge = (url: string, limit: number, what: string) =>
+  new RdError('RD_DOWNLOAD_TOO_LARGE', `GET ${url}: ${what} exceeds the limit of ${limit} bytes`, { url, limit });
+
+function statusError(url: string, status: number): RdError {
+  const message = `GET ${url} answered HTTP ${status}`;
+  const transient = status >= 500 || TRANSIENT_4XX.has(status);
+  return new RdError(transient ? 'RD_DOWNLOAD_UNAVAILABLE' : 'RD_DOWNLOAD_FAILED', message, { url, status });
+}

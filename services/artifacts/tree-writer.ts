@@ -1,0 +1,87 @@
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { ReadEntry } from 'tar';
+import { unsafe } from './bundle-rules.ts';
+
+/** The write side of unpackBundle: an empty destDir, then only directories and regular files in it. */
+
+/** Makes destDir exist and be empty; says whether it was created. */
+export async function prepare(root: string): Promise<boolean> {
+  if (root === resolve('/')) throw new Error('unpackBundle: refusing to use / as destDir');
+  const made = await mkdir(root, { recursive: true, mode: 0o755 });
+  await clear(root);
+  return made !== undefined;
+}
+
+export async function clear(root: string): Promise<void> {
+  for (const name of await readdir(root)) await rm(join(root, name), { recursive: true, force: true });
+}
+
+/** Writes the entries of pass 2: directories and regular files only, fixed modes, never over anything. */
+export class TreeWriter {
+  private readonly dirs = new Map<string, Promise<void>>([['', Promise.resolve()]]);
+  private readonly writes = new Set<Promise<void>>();
+  private readonly open = new Set<NodeJS.WritableStream & { destroy(): void }>();
+  private error: unknown;
+
+  constructor(private readonly root: string) {}
+
+  /** Starts writing one entry; the promise rejects with the first I/O error. */
+  take(entry: ReadEntry, info: { path: string; kind: 'file' | 'dir' }): Promise<void> {
+    const p = info.kind === 'dir' ? (entry.resume(), this.dir(info.path)) : this.file(entry, info.path);
+    const tracked = p.catch((e) => void (this.error ??= e)).finally(() => this.writes.delete(tracked));
+    this.writes.add(tracked);
+    return p;
+  }
+
+  /** Waits for every file to be closed; throws the first write error. */
+  async settle(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all(this.writes);
+    if (this.error) throw this.error;
+  }
+
+  async abort(): Promise<void> {
+    for (const s of this.open) s.destroy();
+    await Promise.allSettled(this.writes);
+  }
+
+  private inside(rel: string): string {
+    const abs = resolve(this.root, rel);
+    if (!abs.startsWith(this.root + sep)) throw unsafe(rel, 'points outside the bundle');
+    return abs;
+  }
+
+  private dir(rel: string): Promise<void> {
+    let p = this.dirs.get(rel);
+    if (!p) {
+      const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+      const abs = this.inside(rel);
+      p = this.dir(parent).then(async () => {
+        await mkdir(abs, { mode: 0o755 });
+        await chmod(abs, 0o755);
+      });
+      this.dirs.set(rel, p);
+    }
+    return p;
+  }
+
+  private async file(entry: ReadEntry, rel: string): Promise<void> {
+    const abs = this.inside(rel);
+    try {
+      await this.dir(rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+    } catch (e) {
+      entry.resume();
+      throw e;
+    }
+    const out = createWriteStream(abs, { flags: 'wx', mode: 0o644 });
+    this.open.add(out);
+    try {
+      await pipeline(entry, out);
+      await chmod(abs, 0o644);
+    } finally {
+      this.open.delete(out);
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../config/index.ts';
+import { createLogger } from '../../services/log.ts';
+import { startService } from '../../services/main.ts';
+import { uniquePrefix } from './app.ts';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from './env.ts';
+import { RT_URL, rtTokens } from './rt.ts';
+
+export const E2E_SECRET = 'e2e-webhook-secret-0123456789abcdef';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    }).on('error', reject);
+  });
+}
+
+/** The whole service (API + worker + loops) on a free loopback port, against the real RT, PG, Redis. */
+export async function startTestService(over: Partial<Record<keyof Config, string>> = {}) {
+  const port = await freePort();
+  const storage = await mkdtemp(path.join(process.env.STORAGE_TMP ?? tmpdir(), 'rd-storage-'));
+  const config = loadConfig({
+    PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL,
+    QUEUE_PREFIX: uniquePrefix('e2e'), RT_URL, RT_TOKEN: rtTokens().releasedesk, WEBHOOK_SECRET: E2E_SECRET,
+    STORAGE_DIR: storage, ALLOWED_DOWNLOAD_HOSTS: '127.0.0.1', RECONCILE_INTERVAL_MS: '0', OUTBOX_INTERVAL_MS: '200',
+    DOWNLOAD_TIMEOUT_MS: '5000', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...over,
+  });
+  const svc = await startService(config, 'all', createLogger(config.LOG_LEVEL));
+  return {
+    ...svc, config, url: `http://127.0.0.1:${port}`, storage,
+    webhookUrl: `http://127.0.0.1:${port}/webhooks/rt`,
+    close: async () => {
+      await svc.stop();
+      await rm(storage, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import { BlobStore } from '../../services/storage/blobs.ts';
+import { checkPackageAgainstSpec, readPackageHeader, type PackageHeader } from '../../services/storage/package-header.ts';
+import { fetchMetadata } from './fetch-metadata.ts';
+import { fetchPackages } from './fetch-packages.ts';
+import { outputOf, type Step } from './types.ts';
+
+export interface HeadersOutput { headers: Record<string, PackageHeader> }
+
+/** Name, version, release and arch come from the package itself and must agree with release.xml. */
+export const checkHeaders: Step<HeadersOutput> = {
+  id: 'check-headers',
+  async run(ctx) {
+    const { metadata } = outputOf(ctx, fetchMetadata);
+    const { packages } = outputOf(ctx, fetchPackages);
+    const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
+    const headers: Record<string, PackageHeader> = {};
+    for (const spec of metadata.packages) {
+      const stored = packages.find((p) => p.filename === spec.filename)!;
+      const header = await readPackageHeader(blobs.path(stored.sha256), spec.format, spec.filename);
+      checkPackageAgainstSpec(header, spec);
+      headers[spec.filename] = header;
+    }
+    return { headers };
+  },
+};

@@ -1,0 +1,85 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { download, type Progress } from '../../services/artifacts/download.ts';
+import { findPackageFiles, unpackBundle } from '../../services/artifacts/unpack.ts';
+import { RdError } from '../../services/errors.ts';
+import type { PackageSpec } from '../../services/metadata/release-xml.ts';
+import { BlobStore, sha256File } from '../../services/storage/blobs.ts';
+import { fetchMetadata } from './fetch-metadata.ts';
+import { outputOf, type Step, type StepContext } from './types.ts';
+
+export interface FetchedPackage { filename: string; sha256: string; size: number; url: string | null }
+export interface PackagesOutput { packages: FetchedPackage[]; extras: string[]; adopted: string[]; bytes: number }
+
+/** Downloads every package (or the bundle), verifies digests, stores each blob once by sha256. */
+export const fetchPackages: Step<PackagesOutput> = {
+  id: 'fetch-packages',
+  async run(ctx) {
+    const { metadata } = outputOf(ctx, fetchMetadata);
+    const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
+    await blobs.init();
+    const got = metadata.synchURL ? await fromBundle(ctx, blobs, metadata.synchURL, metadata.synchSha256, metadata.packages)
+      : await oneByOne(ctx, blobs, metadata.packages);
+    return { ...got, bytes: got.packages.reduce((n, p) => n + p.size, 0) };
+  },
+  // Blobs are shared by digest; only those this step added and no release references are removed.
+  async undo(ctx, out) {
+    const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
+    const used = new Set((await ctx.deps.db('packages').whereIn('sha256', out.adopted).select('sha256')).map((r) => r.sha256));
+    const { unlink } = await import('node:fs/promises');
+    for (const sha of out.adopted.filter((s) => !used.has(s))) await unlink(blobs.path(sha)).catch(() => undefined);
+  },
+};
+
+function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: string) {
+  const c = ctx.deps.config;
+  let last = 0;
+  return {
+    destDir: blobs.tmpDir, maxBytes: c.MAX_DOWNLOAD_BYTES, timeoutMs: c.DOWNLOAD_TIMEOUT_MS,
+    allowedHosts: c.ALLOWED_DOWNLOAD_HOSTS, expectedSha256, cache: blobs, logger: ctx.log,
+    onProgress: (p: Progress) => {
+      // a retried attempt starts again from zero
+      if (p.bytes < last) last = 0;
+      ctx.deps.metrics.downloadedBytes.inc(p.bytes - last);
+      last = p.bytes;
+      void ctx.progress({ step: 'download', url: p.url, bytes: p.bytes, total: p.total });
+    },
+  };
+}
+
+async function oneByOne(ctx: StepContext, blobs: BlobStore, specs: PackageSpec[]) {
+  const packages: FetchedPackage[] = [];
+  const adopted: string[] = [];
+  for (const spec of specs) {
+    const r = await download(spec.url!, downloadOpts(ctx, blobs, spec.sha256));
+    if (!r.cached) {
+      const { existed } = await blobs.adopt(r.path, r.sha256, r.size);
+      if (!existed) adopted.push(r.sha256);
+    }
+    packages.push({ filename: spec.filename, sha256: r.sha256, size: r.size, url: spec.url! });
+    ctx.log.info({ file: spec.filename, sha256: r.sha256, size: r.size, cached: r.cached }, 'package stored');
+  }
+  return { packages, extras: [], adopted };
+}
+
+async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha256: string | undefined, specs: PackageSpec[]) {
+  const c = ctx.deps.config;
+  const bundle = await download(url, downloadOpts(ctx, blobs, sha256));
+  const dir = path.join(ctx.workDir, 'bundle');
+  await mkdir(dir, { recursive: true });
+  const { files } = await unpackBundle(bundle.path, dir, { maxEntries: c.MAX_BUNDLE_ENTRIES, maxBytes: c.MAX_BUNDLE_BYTES });
+  const { found, extras } = findPackageFiles(files, specs.map((s) => s.filename));
+  const packages: FetchedPackage[] = [];
+  const adopted: string[] = [];
+  for (const spec of specs) {
+    const file = path.join(dir, found[spec.filename]!);
+    const { sha256: digest, size } = await sha256File(file);
+    if (spec.sha256 && spec.sha256 !== digest) {
+      throw new RdError('RD_DIGEST_MISMATCH', `${spec.filename}: sha256 ${digest}, expected ${spec.sha256}`, { file: spec.filename, expected: spec.sha256, actual: digest });
+    }
+    const { existed } = await blobs.adopt(file, digest, size);
+    if (!existed) adopted.push(digest);
+    packages.push({ filename: spec.filename, sha256: digest, size, url: null });
+  }
+  return { packages, extras, adopted };
+}

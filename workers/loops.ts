@@ -9,7 +9,7 @@ import type { ActionQueue } from '../services/queue.ts';
 export interface Loop { stop(): Promise<void> }
 
 /** Runs `tick` every `ms` while holding a PostgreSQL try-lock, so only one process does it at a time. */
-export function every(db: Db, name: string, ms: number, log: Logger, tick: () => Promise<void>): Loop {
+export function every(db: Db, name: string, ms: number, log: Logger, tick: () => Promise<void>, immediate = false): Loop {
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
   const run = async () => {
@@ -26,10 +26,12 @@ export function every(db: Db, name: string, ms: number, log: Logger, tick: () =>
       await db.client.releaseConnection(conn);
     }
   };
-  const timer = setInterval(() => {
+  const schedule = () => {
     if (stopped) return;
     running = running.then(run).catch((err) => log.warn({ loop: name, err: String(err?.message ?? err) }, 'loop tick failed'));
-  }, ms);
+  };
+  const timer = setInterval(schedule, ms);
+  if (immediate) schedule();
   return { stop: async () => { stopped = true; clearInterval(timer); await running; } };
 }
 

@@ -21,8 +21,16 @@ export interface ReconcileDeps {
  */
 export async function reconcileOnce(deps: ReconcileDeps): Promise<{ seen: number; queued: number }> {
   const fieldId = await deps.rt.customFieldId('RepoAction');
-  const last = Number((await deps.db('kv').where({ key: KEY }).first())?.value ?? 0);
+  const cursor = await deps.db('kv').where({ key: KEY }).first();
+  const last = Number(cursor?.value ?? 0);
   const changes = await deps.rt.searchCustomFieldTransactions(fieldId, last);
+  if (!cursor) {
+    // First start against an RT with history: old changes were someone else's to act on, not ours.
+    const start = changes.reduce((m, c) => Math.max(m, c.id), 0);
+    await deps.db('kv').insert({ key: KEY, value: String(start) }).onConflict('key').ignore();
+    deps.log.info({ fromTransaction: start }, 'reconciler starts after the newest RepoAction change in RT');
+    return { seen: 0, queued: 0 };
+  }
   let queued = 0;
   let max = last;
   for (const c of changes) {
@@ -44,4 +52,5 @@ export async function reconcileOnce(deps: ReconcileDeps): Promise<{ seen: number
 }
 
 export const reconcileLoop = (deps: ReconcileDeps, ms: number) =>
-  every(deps.db, 'reconcile', ms, deps.log, async () => { await reconcileOnce(deps); });
+  // first tick at start: the cursor must exist before any webhook can be missed
+  every(deps.db, 'reconcile', ms, deps.log, async () => { await reconcileOnce(deps); }, true);

@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
-import { Header, Pax, type HeaderData } from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findPackageFiles, unpackBundle } from '../../../services/artifacts/unpack.ts';
 import { RdError } from '../../../services/errors.ts';
+import { Header } from 'tar';
+import { END, entry, tarOf } from '../../support/tar.ts';
 
 const LIMITS = { maxEntries: 100, maxBytes: 10 * 2 ** 20 };
 
@@ -24,16 +25,7 @@ beforeEach(async () => {
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
 
-/** One raw tar entry: a 512-byte header (encoded by node-tar, after a pax header for a long path) and its padded body. */
-function entry(h: HeaderData & { body?: Buffer | string }): Buffer {
-  const body = Buffer.from(h.body ?? '');
-  const header = Buffer.alloc(512);
-  new Header({ mode: 0o644, uid: 0, gid: 0, mtime: new Date(0), type: 'File', size: body.length, ...h }).encode(header, 0);
-  const pax = Buffer.byteLength(h.path ?? '') > 100 ? new Pax({ path: h.path, mtime: new Date(0) }).encode() : Buffer.alloc(0);
-  return Buffer.concat([pax, header, body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
-}
-const END = Buffer.alloc(1024);
-const tarOf = (...entries: Buffer[]) => Buffer.concat([...entries, END]);
+
 
 async function fails(p: Promise<unknown>, code: RdError['code']): Promise<RdError> {
   const e = await p.then(() => undefined, (err: unknown) => err);

@@ -57,7 +57,7 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
   }
   stops.push(() => queue.close(), async () => redis.disconnect(), () => db.destroy());
   return {
-    server, db, queue, metrics,
+    server, db, queue, metrics, log,
     stop: async () => { for (const s of stops) await s().catch((e) => log.warn({ err: e }, 'stop step failed')); },
   };
 }

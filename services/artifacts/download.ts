@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RdError, isRdError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { fetchToTemp, StallError, type Progress } from './http-fetch.ts';
-import { parseHttpUrl, redact } from './url-policy.ts';
+import { checkUrl, parseHttpUrl, redact } from './url-policy.ts';
 
 export type { Progress };
 
@@ -64,6 +64,8 @@ export async function download(url: string, opts: DownloadOptions): Promise<Down
   const log = opts.logger?.child({ url: shown });
   const done = (r: Omit<DownloadResult, 'url' | 'durationMs'>): DownloadResult => ({ ...r, url: shown, durationMs: Date.now() - startedAt });
 
+  // the policy holds for cached digests too: a release may not name a host it could not fetch from
+  if (expected && opts.cache) await checkUrl(start, opts.allowedHosts);
   const hit = expected && opts.cache ? await fromCache(opts.cache, expected) : undefined;
   if (hit) {
     log?.info({ sha256: expected }, 'download skipped: digest already stored');

@@ -16,7 +16,7 @@ import { decide, isRepoAction, transitions, type RepoAction, type Role } from '.
 /** What an action does: its steps, and the ticket write-back once they all succeeded. */
 export interface ActionPlan {
   steps: readonly Step[];
-  summary(ctx: StepContext): { repoUri?: string; comment: string; release?: Partial<ReleaseRow> };
+  summary(ctx: StepContext, elapsedMs: number): { repoUri?: string; comment: string; release?: Partial<ReleaseRow> };
 }
 
 export interface EngineDeps extends StepDeps {
@@ -63,7 +63,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttemp
   const t0 = Date.now();
   try {
     await runSteps(ctx, plan.steps);
-    const s = plan.summary(ctx);
+    const s = plan.summary(ctx, Date.now() - t0);
     await finish(deps, row, action, 'ok', t.success, s.comment, { ...s.release, repo_uri: s.repoUri ?? null }, s.repoUri);
     deps.metrics.jobs.inc({ action, outcome: 'ok' });
     deps.metrics.jobSeconds.observe({ action, outcome: 'ok' }, (Date.now() - t0) / 1000);

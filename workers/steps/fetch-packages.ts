@@ -35,7 +35,8 @@ function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: strin
   const c = ctx.deps.config;
   let last = 0;
   return {
-    destDir: blobs.tmpDir, maxBytes: c.MAX_DOWNLOAD_BYTES, timeoutMs: c.DOWNLOAD_TIMEOUT_MS,
+    // scratch of this action (same filesystem as the blobs): whatever is not adopted goes with it
+    destDir: ctx.workDir, maxBytes: c.MAX_DOWNLOAD_BYTES, timeoutMs: c.DOWNLOAD_TIMEOUT_MS,
     allowedHosts: c.ALLOWED_DOWNLOAD_HOSTS, expectedSha256, cache: blobs, logger: ctx.log,
     onProgress: (p: Progress) => {
       // a retried attempt starts again from zero

@@ -7,7 +7,7 @@ import { publishUnverified } from './publish-unverified.ts';
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 3 : 1)} MiB`;
 
 /** The success comment after MoveToUnverified: what was published, its digests, and where. */
-export function unverifiedSummary(ctx: StepContext) {
+export function unverifiedSummary(ctx: StepContext, elapsedMs: number) {
   const { metadata: m } = outputOf(ctx, fetchMetadata);
   const { packages, extras, bytes } = outputOf(ctx, fetchPackages);
   const pub = outputOf(ctx, publishUnverified);
@@ -21,6 +21,7 @@ export function unverifiedSummary(ctx: StepContext) {
     ...packages.map((p) => `  ${p.filename}  sha256 ${p.sha256}  ${p.size} bytes`),
   ];
   if (extras.length) lines.push('', `Files in the bundle that release.xml does not name (not published): ${extras.join(', ')}`);
+  lines.push('', `Time taken: ${(elapsedMs / 1000).toFixed(1)} s (repository index ${pub.durationMs} ms).`);
   lines.push('', `Next: a member of the technology unit reviews it and sets RepoAction to MoveToStageRollOut or Reject.`);
   return {
     repoUri: pub.url,

@@ -66,6 +66,14 @@ describe('download: success', () => {
     expect(provider.requests).toHaveLength(0);
   });
 
+  it('refuses a forbidden host even when its digest is already stored', async () => {
+    const stored = join(root, 'blob');
+    await writeFile(stored, RPM);
+    const cache = { has: (d: string) => d === sha(RPM), path: () => stored };
+    await fails(download(`http://localhost:${provider.port}/el9/a.rpm`, opts({ expectedSha256: sha(RPM), cache })), 'RD_URL_FORBIDDEN');
+    expect(provider.requests).toHaveLength(0);
+  });
+
   it('retries after a 500 and succeeds, logging the retry', async () => {
     provider.route('/flaky.rpm', { body: RPM, failFirst: 1 });
     const lines: Array<Record<string, unknown>> = [];

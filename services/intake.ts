@@ -13,6 +13,8 @@ export interface IntakeDeps {
   rtQueue: string;
   rtUser: string;
   actionField?: string;
+  /** the webhook answers before the job is enqueued; the reconciler waits for it */
+  answerBeforeEnqueue?: boolean;
 }
 
 /**
@@ -29,11 +31,12 @@ export async function accept(deps: IntakeDeps, ev: RtWebhookV1, source: 'webhook
     oldValue: ev.old_value, actorName: ev.actor.name, source, payload: ev,
   });
   if (!row) return { outcome: 'duplicate' };
-  try {
-    await deps.queue.enqueue(row);
-    await markEnqueued(deps.db, row.id);
-  } catch (e) {
-    deps.log.warn({ err: e, ticket: row.ticket_id, inbox: row.id }, 'enqueue failed; the relay will retry');
-  }
+  // Persisted is accepted: RT waits for our answer inside the user's update, so the hand-over to the
+  // queue happens after it. A failed hand-over leaves enqueued_at empty for the relay.
+  const handOver = deps.queue.enqueue(row).then(
+    () => markEnqueued(deps.db, row.id),
+    (e) => deps.log.warn({ err: e, ticket: row.ticket_id, inbox: row.id }, 'enqueue failed; the relay will retry'),
+  );
+  if (!deps.answerBeforeEnqueue) await handOver;
   return { outcome: 'queued', row };
 }

@@ -13,7 +13,7 @@ export function webhookRouter(deps: IntakeDeps & { secret: string; metrics: Metr
     try {
       verifySignature(raw, req.get('x-rt-signature'), deps.secret);
       if (!req.is('application/json')) throw new RdError('RD_UNSUPPORTED_MEDIA', `Content-Type ${req.get('content-type') ?? '(none)'} is not application/json`);
-      const result = await accept(deps, parse(raw), 'webhook');
+      const result = await accept({ ...deps, answerBeforeEnqueue: true }, parse(raw), 'webhook');
       deps.metrics.webhooks.inc({ outcome: result.outcome });
       if (result.outcome === 'duplicate') res.status(200).json({ status: 'duplicate' });
       else if (result.outcome === 'ignored') res.status(202).json({ status: 'ignored', why: result.why });

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../config/index.ts';
+
+const ok = { RT_TOKEN: '1-22-0123456789abcdef0123456789abcdef', WEBHOOK_SECRET: 'a-real-secret-of-some-length' };
+
+describe('loadConfig', () => {
+  it('has a default for everything but the two secrets', () => {
+    const c = loadConfig(ok);
+    expect(c).toMatchObject({ PORT: 8080, RT_QUEUE: 'Releases', PUBLIC_URL: 'http://127.0.0.1:8080', ALLOWED_DOWNLOAD_HOSTS: [] });
+  });
+  it('reports every bad value at once, one line each, naming the variable', () => {
+    let err: ConfigError | undefined;
+    try {
+      loadConfig({ PORT: 'eighty', RT_URL: 'ftp://rt', WEBHOOK_SECRET: 'changeme', STORAGE_DIR: 'relative/dir', DATABASE_URL: 'mysql://x' });
+    } catch (e) { err = e as ConfigError; }
+    expect(err).toBeInstanceOf(ConfigError);
+    const names = err!.problems.map((p) => p.split(':')[0]);
+    expect(new Set(names)).toEqual(new Set(['PORT', 'RT_URL', 'RT_TOKEN', 'WEBHOOK_SECRET', 'STORAGE_DIR', 'DATABASE_URL']));
+    expect(err!.message).toMatch(/WEBHOOK_SECRET: .*placeholder/);
+    expect(err!.message).toMatch(/RT_TOKEN: required/);
+  });
+  it('refuses short secrets and trims URLs and host lists', () => {
+    expect(() => loadConfig({ ...ok, WEBHOOK_SECRET: 'short' })).toThrow(/at least 16/);
+    const c = loadConfig({ ...ok, PUBLIC_URL: 'https://repo.example.org/', ALLOWED_DOWNLOAD_HOSTS: ' 127.0.0.1, Mirror.Local ,' });
+    expect(c.PUBLIC_URL).toBe('https://repo.example.org');
+    expect(c.ALLOWED_DOWNLOAD_HOSTS).toEqual(['127.0.0.1', 'mirror.local']);
+  });
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ ...ok, PORT: '' }).PORT).toBe(8080);
+  });
+});

@@ -1,0 +1,61 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RtHelpdesk } from '../../../services/helpdesk/index.ts';
+import { deliverDue, enqueueWriteBack, markerLine, pendingCount } from '../../../services/helpdesk/outbox.ts';
+import { RtClient } from '../../../services/helpdesk/rt-client.ts';
+import { createLogger } from '../../../services/log.ts';
+import { useTestDb } from '../../support/db.ts';
+import { ensureRtRunning, rtClient, rtTokens } from '../../support/rt.ts';
+
+const t = useTestDb();
+const log = createLogger('silent');
+let rt: RtHelpdesk;
+let ticket: number;
+
+beforeAll(async () => {
+  await ensureRtRunning();
+  rt = new RtHelpdesk(rtClient('releasedesk'));
+  ticket = await rtClient('provider1').createTicket({ subject: `outbox ${Date.now()}`, requestor: 'provider1', content: 'x' });
+}, 120_000);
+
+const ours = async () => (await rt.client.textParts(ticket)).filter((x) => x.includes('-- releasedesk op ')).reverse();
+
+describe('outbox delivery to the real RT', () => {
+  it('keeps everything while RT is unreachable, then delivers in order, once', async () => {
+    const tag = Date.now();
+    await enqueueWriteBack(t.db, ticket, `o-${tag}-1`, { kind: 'fields', fields: { RepoStatus: 'Processing' } });
+    await enqueueWriteBack(t.db, ticket, `o-${tag}-2`, { kind: 'comment', text: `first ${tag}` });
+    await enqueueWriteBack(t.db, ticket, `o-${tag}-3`, { kind: 'fields', fields: { RepoStatus: 'Unverified', RepoURI: `http://x/${tag}/` } });
+    await enqueueWriteBack(t.db, ticket, `o-${tag}-3`, { kind: 'comment', text: 'same marker: ignored' });
+    expect(await pendingCount(t.db)).toBe(3);
+
+    const down = new RtHelpdesk(new RtClient({ baseUrl: 'http://127.0.0.1:9', token: rtTokens().releasedesk, timeoutMs: 1000 }));
+    expect(await deliverDue(t.db, down, log)).toEqual({ delivered: 0, failed: 1 });
+    const head = await t.db('outbox').orderBy('id').first();
+    expect(head).toMatchObject({ attempts: 1, delivered_at: null });
+    expect(head.last_error).toMatch(/RD_HELPDESK_UNAVAILABLE/);
+    expect(new Date(head.next_attempt_at).getTime()).toBeGreaterThan(Date.now());
+    // not due yet: nothing happens even though RT is back
+    expect(await deliverDue(t.db, rt, log)).toEqual({ delivered: 0, failed: 0 });
+
+    await t.db('outbox').update({ next_attempt_at: new Date(0) });
+    expect(await deliverDue(t.db, rt, log)).toEqual({ delivered: 3, failed: 0 });
+    const tk = await rt.getTicket(ticket);
+    expect(tk.customFields.RepoStatus).toEqual(['Unverified']);
+    expect(tk.customFields.RepoURI).toEqual([`http://x/${tag}/`]);
+    const statusField = await rt.client.customFieldId('RepoStatus');
+    const hist = (await rt.client.getCustomFieldTransactions(ticket)).filter((h) => h.field === statusField).map((h) => h.newValue);
+    expect(hist.slice(-2)).toEqual(['Processing', 'Unverified']);
+    expect((await ours()).filter((c) => c.includes(`first ${tag}`))).toEqual([`first ${tag}\n\n${markerLine(`o-${tag}-2`)}`]);
+    expect(await pendingCount(t.db)).toBe(0);
+  });
+
+  it('does not post a comment twice when RT took it but the delivery was not recorded (kill -9)', async () => {
+    const marker = `o-${Date.now()}-crash`;
+    await enqueueWriteBack(t.db, ticket, marker, { kind: 'comment', text: 'posted once' });
+    // the process died right after RT accepted: RT has it, the row says "attempted, not delivered"
+    await rt.comment(ticket, `posted once\n\n${markerLine(marker)}`);
+    await t.db('outbox').where({ marker }).update({ attempts: 1 });
+    expect(await deliverDue(t.db, rt, log)).toEqual({ delivered: 1, failed: 0 });
+    expect((await ours()).filter((c) => c.includes(markerLine(marker)))).toHaveLength(1);
+  });
+});

@@ -46,7 +46,7 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
     log.info({ url: `http://${config.HOST}:${config.PORT}`, publicUrl: config.PUBLIC_URL }, 'api listening');
   }
   if (role !== 'api') {
-    const worker = createActionWorker({ db, rt, config, metrics, log, plans }, connection, config.QUEUE_PREFIX, config.WORKER_CONCURRENCY);
+    const worker = createActionWorker({ db, rt, config, metrics, log, plans }, connection, config.QUEUE_PREFIX, config.WORKER_CONCURRENCY, config.WORKER_LOCK_MS);
     const loops: Loop[] = [
       outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS),
       relayLoop(db, queue, log, 5_000),

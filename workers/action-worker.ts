@@ -4,7 +4,7 @@ import { ACTION_QUEUE } from '../services/queue.ts';
 import { processTicket, type EngineDeps } from '../services/workflow/engine.ts';
 
 /** The shim between BullMQ and services/workflow: validate the job, hand it over. */
-export function createActionWorker(deps: EngineDeps, connection: ConnectionOptions, prefix: string, concurrency: number): Worker {
+export function createActionWorker(deps: EngineDeps, connection: ConnectionOptions, prefix: string, concurrency: number, lockMs = 30_000): Worker {
   const worker = new Worker(
     ACTION_QUEUE,
     async (job) => {
@@ -12,7 +12,7 @@ export function createActionWorker(deps: EngineDeps, connection: ConnectionOptio
       const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       await processTicket(deps, data.ticketId, { finalAttempt, onProgress: (p) => job.updateProgress(p) });
     },
-    { connection, prefix, concurrency },
+    { connection, prefix, concurrency, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: 100 },
   );
   worker.on('failed', (job, err) => deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job attempt failed'));
   worker.on('error', (err) => deps.log.error({ err }, 'worker error'));

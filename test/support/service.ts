@@ -21,18 +21,19 @@ export async function freePort(): Promise<number> {
 }
 
 /** The whole service (API + worker + loops) on a free loopback port, against the real RT, PG, Redis. */
-export async function startTestService(over: Partial<Record<keyof Config, string>> = {}) {
+export async function startTestService(over: Partial<Record<keyof Config, string>> = {}, role: 'all' | 'api' = 'all') {
   const port = await freePort();
   const storage = await mkdtemp(path.join(process.env.STORAGE_TMP ?? tmpdir(), 'rd-storage-'));
-  const config = loadConfig({
+  const env = {
     PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL,
     QUEUE_PREFIX: uniquePrefix('e2e'), RT_URL, RT_TOKEN: rtTokens().releasedesk, WEBHOOK_SECRET: E2E_SECRET,
     STORAGE_DIR: storage, ALLOWED_DOWNLOAD_HOSTS: '127.0.0.1', RECONCILE_INTERVAL_MS: '0', OUTBOX_INTERVAL_MS: '200',
     DOWNLOAD_TIMEOUT_MS: '5000', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...over,
-  });
-  const svc = await startService(config, 'all', createLogger(config.LOG_LEVEL));
+  };
+  const config = loadConfig(env);
+  const svc = await startService(config, role, createLogger(config.LOG_LEVEL));
   return {
-    ...svc, config, url: `http://127.0.0.1:${port}`, storage,
+    ...svc, config, env, url: `http://127.0.0.1:${port}`, storage,
     webhookUrl: `http://127.0.0.1:${port}/webhooks/rt`,
     close: async () => {
       await svc.stop();

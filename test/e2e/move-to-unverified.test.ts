@@ -60,6 +60,17 @@ describe('MoveToUnverified from a real RT ticket', () => {
     expect(c).toMatch(/not name \(not published\): .*testpkg-broken/);
   });
 
+  it('acts on a ticket created with RepoAction already set (the scrip\'s ticket.created event)', async () => {
+    const product = `TESTTP.oncreate.${e.run}`;
+    const t = await e.prov.createTicket({
+      subject: `created with action ${e.run}`, requestor: 'provider1', content: 'Please publish.',
+      attachments: [{ filename: 'release.xml', contentType: 'application/xml', content: Buffer.from(releaseXml({ product, packages: [rpmSpec(e, 'testpkg')] })) }],
+      customFields: { RepoAction: 'MoveToUnverified' },
+    });
+    expect(await waitForStatus(e, t, ['Unverified', 'Failed'])).toBe('Unverified');
+    expect(await e.svc.db('inbox').where({ ticket_id: t }).select('event', 'source')).toEqual([{ event: 'ticket.created', source: 'webhook' }]);
+  });
+
   it('refuses MoveToUnverified from someone who is not the requestor, and changes nothing', async () => {
     const product = `TESTTP.refused.${e.run}`;
     const t = await openTicket(e, releaseXml({ product, packages: [rpmSpec(e, 'testpkg')] }), 'wrong actor');

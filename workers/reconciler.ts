@@ -5,50 +5,66 @@ import { accept, type IntakeDeps } from '../services/intake.ts';
 import type { Logger } from '../services/log.ts';
 import { every } from './loops.ts';
 
-const KEY = 'reconcile:last_transaction';
-
 export interface ReconcileDeps {
   db: Db;
-  rt: Pick<RtClient, 'customFieldId' | 'searchCustomFieldTransactions'>;
+  rt: Pick<RtClient, 'customFieldId' | 'searchCustomFieldTransactions' | 'searchCreateTransactions' | 'getTicket'>;
   log: Logger;
   intake: IntakeDeps;
   config: Config;
 }
 
+interface Change { id: number; ticketId: number; event: 'customfield.changed' | 'ticket.created'; oldValue: string | null; newValue: string | null; creator: string; created: string }
+
 /**
- * A missed webhook is not a lost action: RepoAction changes RT has and the inbox has not are fed
- * through the same intake as webhooks (the inbox's uniqueness makes the overlap harmless).
+ * A missed webhook is not a lost action: RepoAction changes, and tickets created with RepoAction set,
+ * that RT has and the inbox has not, go through the same intake as webhooks (the inbox's uniqueness
+ * makes the overlap harmless). Each kind keeps its own cursor of RT transaction ids.
  */
 export async function reconcileOnce(deps: ReconcileDeps): Promise<{ seen: number; queued: number }> {
   const fieldId = await deps.rt.customFieldId('RepoAction');
-  const cursor = await deps.db('kv').where({ key: KEY }).first();
-  const last = Number(cursor?.value ?? 0);
-  const changes = await deps.rt.searchCustomFieldTransactions(fieldId, last);
-  if (!cursor) {
-    // First start against an RT with history: old changes were someone else's to act on, not ours.
-    const start = changes.reduce((m, c) => Math.max(m, c.id), 0);
-    await deps.db('kv').insert({ key: KEY, value: String(start) }).onConflict('key').ignore();
-    deps.log.info({ fromTransaction: start }, 'reconciler starts after the newest RepoAction change in RT');
-    return { seen: 0, queued: 0 };
-  }
+  const changes = await withCursor(deps, 'reconcile:last_transaction', async (after) =>
+    (await deps.rt.searchCustomFieldTransactions(fieldId, after)).map((c) => ({ ...c, event: 'customfield.changed' as const })));
+  const creations = await withCursor(deps, 'reconcile:last_create', async (after, first) => {
+    const created = await deps.rt.searchCreateTransactions(after);
+    if (first) return created.map((c) => ({ ...c, event: 'ticket.created' as const }));
+    const out: Change[] = [];
+    for (const c of created) {
+      // the engine re-reads the action the ticket was created with; here it only matters that there is one
+      const value = (await deps.rt.getTicket(c.ticketId).catch(() => undefined))?.customFields.RepoAction?.[0] ?? null;
+      if (value !== null) out.push({ ...c, event: 'ticket.created', oldValue: null, newValue: value });
+    }
+    return out;
+  });
   let queued = 0;
-  let max = last;
-  for (const c of changes) {
+  for (const c of [...changes, ...creations]) {
     const r = await accept(deps.intake, {
-      event: 'customfield.changed', ticket_id: c.ticketId, queue: deps.config.RT_QUEUE, subject: '',
-      transaction_id: c.id, field: 'RepoAction', field_id: fieldId, old_value: c.oldValue || null,
-      new_value: c.newValue || null, actor: { id: 0, name: c.creator }, created: c.created, rt_url: deps.config.RT_URL,
+      event: c.event, ticket_id: c.ticketId, queue: deps.config.RT_QUEUE, subject: '', transaction_id: c.id, field: 'RepoAction',
+      field_id: fieldId, old_value: c.oldValue || null, new_value: c.newValue || null, actor: { id: 0, name: c.creator },
+      created: c.created, rt_url: deps.config.RT_URL,
     }, 'reconciler');
     if (r.outcome === 'queued') {
       queued++;
-      deps.log.info({ ticket: c.ticketId, txn: c.id }, 'reconciler found a change the webhook missed');
+      deps.log.info({ ticket: c.ticketId, txn: c.id, event: c.event }, 'reconciler found a change the webhook missed');
     }
-    max = Math.max(max, c.id);
   }
-  if (max > last) {
-    await deps.db('kv').insert({ key: KEY, value: String(max) }).onConflict('key').merge();
+  return { seen: changes.length + creations.length, queued };
+}
+
+/**
+ * Reads what came after the cursor and moves it past. The first time there is no cursor: it starts
+ * after RT's newest transaction, since old changes were someone else's to act on, not ours.
+ */
+async function withCursor(deps: ReconcileDeps, key: string, fetch: (after: number, first: boolean) => Promise<Change[]>): Promise<Change[]> {
+  const cursor = await deps.db('kv').where({ key }).first();
+  const after = Number(cursor?.value ?? 0);
+  const found = await fetch(after, !cursor);
+  const max = found.reduce((m, c) => Math.max(m, c.id), after);
+  if (max > after || !cursor) await deps.db('kv').insert({ key, value: String(max) }).onConflict('key').merge();
+  if (!cursor) {
+    deps.log.info({ key, fromTransaction: max }, 'reconciler starts after the newest transaction in RT');
+    return [];
   }
-  return { seen: changes.length, queued };
+  return found;
 }
 
 export const reconcileLoop = (deps: ReconcileDeps, ms: number) =>

@@ -19,9 +19,17 @@ export class RtHelpdesk implements Helpdesk {
   async getTransaction(ticketId: number, transactionId: number): Promise<FieldChange | undefined> {
     const t = await this.client.findTransaction(ticketId, transactionId);
     if (!t) return undefined;
-    if (t.type === 'Create') return { ...t, field: '' };
-    if (t.type !== 'CustomField' || t.field !== (await this.client.customFieldId('RepoAction'))) return undefined;
+    const fieldId = await this.client.customFieldId('RepoAction');
+    if (t.type === 'Create') return { ...t, field: 'RepoAction', newValue: await this.initialAction(ticketId, fieldId) };
+    if (t.type !== 'CustomField' || t.field !== fieldId) return undefined;
     return { ...t, field: 'RepoAction' };
+  }
+
+  /** The RepoAction a ticket was created with: before any later change, the first change's old value. */
+  private async initialAction(ticketId: number, fieldId: number): Promise<string | null> {
+    const first = (await this.client.getCustomFieldTransactions(ticketId)).find((c) => c.field === fieldId);
+    if (first) return first.oldValue;
+    return (await this.client.getTicket(ticketId)).customFields.RepoAction?.[0] ?? null;
   }
 
   async getUserEmail(name: string): Promise<string | undefined> {

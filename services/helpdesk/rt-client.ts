@@ -132,6 +132,10 @@ export class RtClient {
   }
 
   /** Changes of one custom field on tickets of the queue, with transaction id > afterId, oldest first (reconciler). */
+  searchCreateTransactions(afterId: number): Promise<RtTransaction[]> {
+    return txns.searchCreateTransactions(this.session, this.queue, afterId);
+  }
+
   searchCustomFieldTransactions(fieldId: number, afterId: number): Promise<RtCfTransaction[]> {
     return txns.searchCustomFieldTransactions(this.session, this.queue, positive(fieldId, 'custom field id'), afterId);
   }

@@ -43,3 +43,10 @@ export async function searchCustomFieldTransactions(
   });
   return items.map((t) => toCfTransaction(toTransaction(t)));
 }
+
+/** Ticket creations in the queue after `afterId` (a ticket created with RepoAction set has no CF transaction). */
+export async function searchCreateTransactions(session: RtSession, queue: string, afterId: number): Promise<RtTransaction[]> {
+  const query = `Type = 'Create' AND ObjectType = 'RT::Ticket' AND TicketQueue = ${sqlString(queue)} AND id > ${Math.max(0, Math.trunc(afterId) || 0)}`;
+  const items = await collect<WireTransaction>(session, { path: '/transactions', params: { query, fields: TXN_FIELDS, orderby: 'id', order: 'ASC' } });
+  return items.map((t) => toTransaction(t));
+}

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { RdError } from '../errors.ts';
+import type { PackageSpec as ReleasePackageSpec } from '../metadata/release-xml.ts';
 import { runTool, ToolError } from './run-tool.ts';
 
 /**
@@ -24,13 +25,7 @@ export interface PackageHeader {
 export type PackageFormat = 'rpm' | 'deb';
 
 /** The package fields of one UMDmeta:package element of release.xml. */
-export interface PackageSpec {
-  filename: string;
-  pkgname: string;
-  version: string;
-  release: string;
-  arch: string;
-}
+export type PackageSpec = Pick<ReleasePackageSpec, 'filename' | 'pkgname' | 'version' | 'release' | 'arch'>;
 
 const TIMEOUT_MS = 30_000;
 

@@ -99,7 +99,7 @@ async function verifyWithHelpdesk(deps: EngineDeps, row: InboxRow): Promise<Veri
   if (ticket.queue !== deps.config.RT_QUEUE) return { ignore: `ticket is in queue ${ticket.queue}` };
   const txn = await deps.rt.getTransaction(row.ticket_id, row.transaction_id);
   if (!txn) return { ignore: `transaction ${row.transaction_id} is not a RepoAction change of ticket ${row.ticket_id} in RT` };
-  const action = txn.type === 'Create' ? ticket.customFields.RepoAction?.[0] ?? null : txn.newValue;
+  const action = txn.newValue;
   if (txn.creator === deps.config.RT_USER) return { ignore: 'made by the service user' };
   if (!isRepoAction(action)) return { ignore: `RepoAction value ${JSON.stringify(action)} is not an action` };
   return { action, actor: txn.creator, ticket };

@@ -110,7 +110,8 @@ describe('MoveToUnverified from a real RT ticket', () => {
   it('acts on a change whose webhook was lost, found by the reconciler', async () => {
     const intake = { db: e.svc.db, queue: e.svc.queue, log: e.svc.log, rtQueue: 'Releases', rtUser: 'releasedesk' };
     const deps = { db: e.svc.db, rt: e.rt, log: e.svc.log, intake, config: e.svc.config };
-    await reconcileOnce(deps); // sets the cursor after RT's history
+    await reconcileOnce(deps); // sets the cursors after RT's history
+    expect(await reconcileOnce(deps)).toEqual({ seen: 0, queued: 0 });
     const lost = await pointWebhookAt('http://127.0.0.1:9/webhooks/rt', E2E_SECRET); // nothing listens there
     try {
       const t = await openTicket(e, releaseXml({ product: `TESTTP.lost.${e.run}`, packages: [rpmSpec(e, 'testpkg')] }), 'lost webhook');
@@ -119,6 +120,14 @@ describe('MoveToUnverified from a real RT ticket', () => {
       expect(await reconcileOnce(deps)).toMatchObject({ queued: 1 });
       expect(await waitForStatus(e, t, ['Unverified', 'Failed'])).toBe('Unverified');
       expect((await e.svc.db('inbox').where({ ticket_id: t }).first()).source).toBe('reconciler');
+      // a ticket created with RepoAction already set leaves no CustomField transaction: found all the same
+      const c = await e.prov.createTicket({
+        subject: `lost create ${e.run}`, requestor: 'provider1', content: 'x', customFields: { RepoAction: 'MoveToUnverified' },
+        attachments: [{ filename: 'release.xml', contentType: 'application/xml', content: Buffer.from(releaseXml({ product: `TESTTP.lostc.${e.run}`, packages: [rpmSpec(e, 'testpkg')] })) }],
+      });
+      expect(await reconcileOnce(deps)).toMatchObject({ queued: 1 });
+      expect(await waitForStatus(e, c, ['Unverified', 'Failed'])).toBe('Unverified');
+      expect(await e.svc.db('inbox').where({ ticket_id: c }).select('event', 'source')).toEqual([{ event: 'ticket.created', source: 'reconciler' }]);
     } finally {
       await pointWebhookAt(e.svc.webhookUrl, E2E_SECRET);
       void lost;

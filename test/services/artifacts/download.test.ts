@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { download, type DownloadOptions } from '../../../services/artifacts/download.ts';
 import { nextHop } from '../../../services/artifacts/http-fetch.ts';
 import { RdError } from '../../../services/errors.ts';
+import { fails } from '../../support/errors.ts';
 import { startProviderServer, type ProviderServer } from '../../support/provider-server.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -20,12 +21,6 @@ const opts = (o: Partial<DownloadOptions> = {}): DownloadOptions => ({
   destDir, maxBytes: 1_000_000, timeoutMs: 2000, allowedHosts: ['127.0.0.1'], retries: 2, retryDelayMs: 10, ...o,
 });
 
-async function fails(p: Promise<unknown>, code: RdError['code']): Promise<RdError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(RdError);
-  expect((e as RdError).code).toBe(code);
-  return e as RdError;
-}
 
 /** After a failure: destDir is empty (no temp file) and nothing was written beside it. */
 async function expectNothingWritten() {

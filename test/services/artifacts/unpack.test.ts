@@ -8,6 +8,7 @@ import * as tar from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findPackageFiles, unpackBundle } from '../../../services/artifacts/unpack.ts';
 import { RdError } from '../../../services/errors.ts';
+import { fails } from '../../support/errors.ts';
 import { Header } from 'tar';
 import { END, entry, tarOf } from '../../support/tar.ts';
 
@@ -27,12 +28,6 @@ afterEach(() => rm(root, { recursive: true, force: true }));
 
 
 
-async function fails(p: Promise<unknown>, code: RdError['code']): Promise<RdError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(RdError);
-  expect((e as RdError).code).toBe(code);
-  return e as RdError;
-}
 
 /** Refused: dest is empty, and root still holds only what the test put there. */
 async function expectNothingWritten() {

@@ -49,7 +49,7 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
     const worker = createActionWorker({ db, rt, config, metrics, log, plans }, connection, config.QUEUE_PREFIX, config.WORKER_CONCURRENCY, config.WORKER_LOCK_MS);
     const loops: Loop[] = [
       outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS),
-      relayLoop(db, queue, log, 5_000),
+      relayLoop(db, queue, log, 5_000, config.STORAGE_DIR),
     ];
     if (config.RECONCILE_INTERVAL_MS > 0) loops.push(reconcileLoop({ db, rt: rt.client, log, intake, config }, config.RECONCILE_INTERVAL_MS));
     stops.push(() => worker.close(), ...loops.map((l) => () => l.stop()));

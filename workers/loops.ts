@@ -1,3 +1,5 @@
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Db } from '../services/db/knex.ts';
 import { markEnqueued, staleEvents } from '../services/db/inbox.ts';
 import { deliverDue, pendingCount } from '../services/helpdesk/outbox.ts';
@@ -42,17 +44,38 @@ export const outboxLoop = (db: Db, rt: Helpdesk, log: Logger, metrics: Metrics, 
     metrics.outboxPending.set(await pendingCount(db));
   });
 
+/** Scratch of actions that are over (a worker killed mid-action never ran its own clean-up). */
+export async function sweepScratch(db: Db, storageDir: string, log: Logger): Promise<number> {
+  const dir = path.join(storageDir, 'tmp');
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^inbox-\d+$/.test(n));
+  if (!names.length) return 0;
+  const pending = new Set((await db('inbox').whereIn('id', names.map((n) => Number(n.slice(6)))).where({ state: 'pending' }).select('id')).map((r) => `inbox-${r.id}`));
+  let removed = 0;
+  for (const n of names.filter((x) => !pending.has(x))) {
+    await rm(path.join(dir, n), { recursive: true, force: true });
+    removed++;
+  }
+  if (removed) log.info({ removed }, 'removed scratch of finished actions');
+  return removed;
+}
+
 /** Events persisted but never enqueued (Redis was away) or whose job Redis lost: hand them over again. */
-export const relayLoop = (db: Db, queue: ActionQueue, log: Logger, ms: number, staleAfterMs = 60_000) =>
-  every(db, 'relay', ms, log, async () => {
-    for (const row of await staleEvents(db, staleAfterMs)) {
-      const job = await queue.queue.getJob(`inbox-${row.id}`);
-      const state = job ? await job.getState() : 'missing';
-      if (state === 'missing' || state === 'completed' || state === 'failed' || state === 'unknown') {
-        if (job) await job.remove().catch(() => undefined);
-        await queue.enqueue(row);
-        log.info({ ticket: row.ticket_id, inbox: row.id, state }, 're-enqueued');
-      }
-      await markEnqueued(db, row.id);
+export async function relayOnce(db: Db, queue: ActionQueue, log: Logger, storageDir: string, staleAfterMs = 60_000): Promise<number> {
+  await sweepScratch(db, storageDir, log);
+  let n = 0;
+  for (const row of await staleEvents(db, staleAfterMs)) {
+    const job = await queue.queue.getJob(`inbox-${row.id}`);
+    const state = job ? await job.getState() : 'missing';
+    if (state === 'missing' || state === 'completed' || state === 'failed' || state === 'unknown') {
+      if (job) await job.remove().catch(() => undefined);
+      await queue.enqueue(row);
+      n++;
+      log.info({ ticket: row.ticket_id, inbox: row.id, state }, 're-enqueued');
     }
-  });
+    await markEnqueued(db, row.id);
+  }
+  return n;
+}
+
+export const relayLoop = (db: Db, queue: ActionQueue, log: Logger, ms: number, storageDir: string, staleAfterMs = 60_000) =>
+  every(db, 'relay', ms, log, async () => { await relayOnce(db, queue, log, storageDir, staleAfterMs); });

@@ -1,0 +1,55 @@
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertEvent } from '../../services/db/inbox.ts';
+import { createLogger } from '../../services/log.ts';
+import { ActionQueue, redisConnection } from '../../services/queue.ts';
+import { relayOnce } from '../../workers/loops.ts';
+import { uniquePrefix } from '../support/app.ts';
+import { useTestDb } from '../support/db.ts';
+import { TEST_REDIS_URL } from '../support/env.ts';
+
+const t = useTestDb();
+const log = createLogger('silent');
+let queue: ActionQueue;
+let storage: string;
+beforeAll(async () => {
+  queue = new ActionQueue(redisConnection(TEST_REDIS_URL), uniquePrefix('relay'));
+  await queue.queue.waitUntilReady();
+  storage = await mkdtemp(path.join(tmpdir(), 'rd-relay-'));
+});
+afterAll(async () => {
+  await queue.queue.obliterate({ force: true });
+  await queue.close();
+  await rm(storage, { recursive: true, force: true });
+});
+
+const event = (transactionId: number) => insertEvent(t.db, {
+  ticketId: 7, transactionId, event: 'customfield.changed', action: 'MoveToUnverified', oldValue: null, actorName: 'provider1', source: 'webhook', payload: {},
+});
+
+describe('the relay', () => {
+  it('hands over events that were persisted but never enqueued, and those whose job Redis lost', async () => {
+    const never = (await event(1))!;
+    const lost = (await event(2))!;
+    await t.db('inbox').where({ id: lost.id }).update({ enqueued_at: new Date(Date.now() - 120_000) });
+    const fine = (await event(3))!;
+    await queue.enqueue(fine);
+    await t.db('inbox').where({ id: fine.id }).update({ enqueued_at: new Date(Date.now() - 120_000) });
+    expect(await relayOnce(t.db, queue, log, storage)).toBe(2);
+    for (const r of [never, lost, fine]) expect(await queue.queue.getJob(`inbox-${r.id}`)).toBeDefined();
+    expect(await t.db('inbox').whereNull('enqueued_at')).toEqual([]);
+    // a second pass finds nothing to do
+    expect(await relayOnce(t.db, queue, log, storage)).toBe(0);
+  });
+
+  it('removes the scratch of finished actions and keeps that of pending ones', async () => {
+    const done = (await event(10))!;
+    const pending = (await event(11))!;
+    await t.db('inbox').where({ id: done.id }).update({ state: 'done' });
+    for (const r of [done, pending]) await mkdir(path.join(storage, 'tmp', `inbox-${r.id}`, 'bundle'), { recursive: true });
+    await relayOnce(t.db, queue, log, storage);
+    expect(await readdir(path.join(storage, 'tmp'))).toEqual([`inbox-${pending.id}`]);
+  });
+});

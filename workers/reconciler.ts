@@ -7,7 +7,7 @@ import { every } from './loops.ts';
 
 export interface ReconcileDeps {
   db: Db;
-  rt: Pick<RtClient, 'customFieldId' | 'searchCustomFieldTransactions' | 'searchCreateTransactions' | 'getTicket'>;
+  rt: Pick<RtClient, 'customFieldId' | 'searchCustomFieldTransactions' | 'searchCreateTransactions' | 'initialCustomFieldValue'>;
   log: Logger;
   intake: IntakeDeps;
   config: Config;
@@ -29,8 +29,7 @@ export async function reconcileOnce(deps: ReconcileDeps): Promise<{ seen: number
     if (first) return created.map((c) => ({ ...c, event: 'ticket.created' as const }));
     const out: Change[] = [];
     for (const c of created) {
-      // the engine re-reads the action the ticket was created with; here it only matters that there is one
-      const value = (await deps.rt.getTicket(c.ticketId).catch(() => undefined))?.customFields.RepoAction?.[0] ?? null;
+      const value = await deps.rt.initialCustomFieldValue(c.ticketId, 'RepoAction').catch(() => null);
       if (value !== null) out.push({ ...c, event: 'ticket.created', oldValue: null, newValue: value });
     }
     return out;

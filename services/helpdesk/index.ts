@@ -20,16 +20,9 @@ export class RtHelpdesk implements Helpdesk {
     const t = await this.client.findTransaction(ticketId, transactionId);
     if (!t) return undefined;
     const fieldId = await this.client.customFieldId('RepoAction');
-    if (t.type === 'Create') return { ...t, field: 'RepoAction', newValue: await this.initialAction(ticketId, fieldId) };
+    if (t.type === 'Create') return { ...t, field: 'RepoAction', newValue: await this.client.initialCustomFieldValue(ticketId, 'RepoAction') };
     if (t.type !== 'CustomField' || t.field !== fieldId) return undefined;
     return { ...t, field: 'RepoAction' };
-  }
-
-  /** The RepoAction a ticket was created with: before any later change, the first change's old value. */
-  private async initialAction(ticketId: number, fieldId: number): Promise<string | null> {
-    const first = (await this.client.getCustomFieldTransactions(ticketId)).find((c) => c.field === fieldId);
-    if (first) return first.oldValue;
-    return (await this.client.getTicket(ticketId)).customFields.RepoAction?.[0] ?? null;
   }
 
   async getUserEmail(name: string): Promise<string | undefined> {

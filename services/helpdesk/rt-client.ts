@@ -132,6 +132,14 @@ export class RtClient {
   }
 
   /** Changes of one custom field on tickets of the queue, with transaction id > afterId, oldest first (reconciler). */
+  /** The value a ticket was created with: before any later change, the first change's old value. */
+  async initialCustomFieldValue(ticketId: number, name: string): Promise<string | null> {
+    const fieldId = await this.customFieldId(name);
+    const first = (await this.getCustomFieldTransactions(ticketId)).find((c) => c.field === fieldId);
+    if (first) return first.oldValue;
+    return (await this.getTicket(ticketId)).customFields[name]?.[0] ?? null;
+  }
+
   searchCreateTransactions(afterId: number): Promise<RtTransaction[]> {
     return txns.searchCreateTransactions(this.session, this.queue, afterId);
   }

@@ -20,6 +20,8 @@ export interface ReleaseRow {
   xml_sha256: string | null;
   repo_uri: string | null;
   revision: number | null;
+  deprecated_at: Date | null;
+  tombstone: unknown;
   updated_at: Date;
 }
 

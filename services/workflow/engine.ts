@@ -54,8 +54,9 @@ async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttemp
 
   const plan = deps.plans[action]!;
   const t = transitions[action];
+  const running = await deps.db('transitions').where({ inbox_id: row.id, outcome: 'running' }).first();
   const ctx: StepContext = {
-    deps, log: alog, ticketId: row.ticket_id, inboxId: row.id, releaseId: release.id, outputs: {},
+    deps, log: alog, ticketId: row.ticket_id, inboxId: row.id, releaseId: release.id, fromStatus: running.from_status, outputs: {},
     workDir: path.join(deps.config.STORAGE_DIR, 'tmp', `inbox-${row.id}`),
     progress: async (p) => { alog.info(p, 'progress'); await opts.onProgress?.(p); },
   };
@@ -77,7 +78,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttemp
     alog.error({ err: e }, 'action failed');
     await undoSteps(ctx, plan.steps);
     const c = errorComment(e, action, `inbox-${row.id}`);
-    await finish(deps, row, action, 'failed', t.failure, c.text, {}, undefined, c.code);
+    await finish(deps, row, action, 'failed', t.failure === 'unchanged' ? ctx.fromStatus : t.failure, c.text, {}, undefined, c.code);
     deps.metrics.jobs.inc({ action, outcome: 'failed' });
     deps.metrics.jobSeconds.observe({ action, outcome: 'failed' }, (Date.now() - t0) / 1000);
   } finally {
@@ -107,7 +108,8 @@ async function verifyWithHelpdesk(deps: EngineDeps, row: InboxRow): Promise<Veri
 
 async function start(deps: EngineDeps, row: InboxRow, release: ReleaseRow, action: RepoAction, actor: string, roles: Role[], log: Logger) {
   for (let tries = 0; tries < 3; tries++) {
-    const d = decide(release.status, action, roles);
+    const meta = release.metadata as { emergency?: boolean } | null;
+    const d = decide(release.status, action, roles, { emergency: deps.config.ALLOW_EMERGENCY && meta?.emergency === true });
     if (!d.ok) {
       const text = refusalComment(d, actor, { provider: 'provider', technologyUnit: deps.config.TECHNOLOGY_UNIT_GROUP, rolloutCoordinator: deps.config.ROLLOUT_GROUP });
       await deps.db.transaction(async (trx) => {

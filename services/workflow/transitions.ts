@@ -13,13 +13,21 @@ export type RepoStatus = (typeof REPO_STATUSES)[number];
 export const ROLES = ['provider', 'technologyUnit', 'rolloutCoordinator'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** What the workflow knows about a release besides its status (read from its release.xml and config). */
+export interface Facts {
+  /** release.xml says emergency=true and the configuration allows emergencies */
+  emergency: boolean;
+}
+
 export interface Transition {
   from: readonly RepoStatus[];
+  /** further statuses it may start from when a fact holds */
+  fromIf?: Partial<Record<RepoStatus, keyof Facts>>;
   roles: readonly Role[];
   running: RepoStatus;
   success: RepoStatus;
-  /** where a permanent failure leaves the release */
-  failure: RepoStatus;
+  /** where a permanent failure leaves the release: a status, or back where it was */
+  failure: RepoStatus | 'unchanged';
   /** false until the action's job steps exist; refused with a comment meanwhile */
   available: boolean;
 }
@@ -31,19 +39,19 @@ export const transitions: Record<RepoAction, Transition> = {
   },
   MoveToStageRollOut: {
     from: ['Unverified'], roles: ['technologyUnit'],
-    running: 'Processing', success: 'StageRollOut', failure: 'Unverified', available: false,
+    running: 'Processing', success: 'StageRollOut', failure: 'unchanged', available: true,
   },
   MoveToProduction: {
-    from: ['StageRollOut', 'Deprecated'], roles: ['rolloutCoordinator'],
-    running: 'Processing', success: 'Production', failure: 'StageRollOut', available: false,
+    from: ['StageRollOut', 'Deprecated'], fromIf: { Unverified: 'emergency' }, roles: ['rolloutCoordinator'],
+    running: 'Processing', success: 'Production', failure: 'unchanged', available: true,
   },
   Reject: {
     from: ['Unverified', 'StageRollOut', 'Incomplete'], roles: ['technologyUnit'],
-    running: 'Processing', success: 'Rejected', failure: 'Failed', available: false,
+    running: 'Processing', success: 'Rejected', failure: 'unchanged', available: true,
   },
   Deprecate: {
     from: ['Production'], roles: ['technologyUnit', 'rolloutCoordinator'],
-    running: 'Processing', success: 'Deprecated', failure: 'Production', available: false,
+    running: 'Processing', success: 'Deprecated', failure: 'unchanged', available: true,
   },
 };
 
@@ -51,22 +59,36 @@ export type Decision =
   | { ok: true; action: RepoAction; transition: Transition }
   | { ok: false; code: 'RD_ROLE_FORBIDDEN'; action: RepoAction; allowedRoles: readonly Role[] }
   | { ok: false; code: 'RD_ACTION_NOT_ALLOWED'; action: RepoAction; status: RepoStatus; validNow: RepoAction[] }
-  | { ok: false; code: 'RD_ACTION_NOT_AVAILABLE'; action: RepoAction };
+  | { ok: false; code: 'RD_ACTION_NOT_AVAILABLE'; action: RepoAction }
+  | { ok: false; code: 'RD_RELEASE_PUBLISHED'; action: RepoAction; status: RepoStatus };
+
+/** A release that reached Production is immutable: its content never changes again. */
+const PUBLISHED: readonly RepoStatus[] = ['Production', 'Deprecated'];
 
 export const isRepoAction = (v: unknown): v is RepoAction => REPO_ACTIONS.includes(v as RepoAction);
 
+const NO_FACTS: Facts = { emergency: false };
+
+const startsFrom = (t: Transition, status: RepoStatus, facts: Facts) => {
+  const fact = t.fromIf?.[status];
+  return t.from.includes(status) || (fact !== undefined && facts[fact]);
+};
+
 /** Actions that the given roles could take from `status` right now. */
-export function validActions(status: RepoStatus, roles?: readonly Role[]): RepoAction[] {
+export function validActions(status: RepoStatus, roles?: readonly Role[], facts: Facts = NO_FACTS): RepoAction[] {
   return REPO_ACTIONS.filter((a) => {
     const t = transitions[a];
-    return t.available && t.from.includes(status) && (!roles || t.roles.some((r) => roles.includes(r)));
+    return t.available && startsFrom(t, status, facts) && (!roles || t.roles.some((r) => roles.includes(r)));
   });
 }
 
-export function decide(status: RepoStatus, action: RepoAction, roles: readonly Role[]): Decision {
+export function decide(status: RepoStatus, action: RepoAction, roles: readonly Role[], facts: Facts = NO_FACTS): Decision {
   const t = transitions[action];
   if (!t.roles.some((r) => roles.includes(r))) return { ok: false, code: 'RD_ROLE_FORBIDDEN', action, allowedRoles: t.roles };
-  if (!t.from.includes(status)) return { ok: false, code: 'RD_ACTION_NOT_ALLOWED', action, status, validNow: validActions(status) };
+  if (!startsFrom(t, status, facts)) {
+    if (action === 'MoveToUnverified' && PUBLISHED.includes(status)) return { ok: false, code: 'RD_RELEASE_PUBLISHED', action, status };
+    return { ok: false, code: 'RD_ACTION_NOT_ALLOWED', action, status, validNow: validActions(status, undefined, facts) };
+  }
   if (!t.available) return { ok: false, code: 'RD_ACTION_NOT_AVAILABLE', action };
   return { ok: true, action, transition: t };
 }

@@ -6,11 +6,20 @@ import { fetchPackages } from './fetch-packages.ts';
 import { publishUnverified } from './publish-unverified.ts';
 import { recordRelease } from './record-release.ts';
 import { unverifiedSummary } from './summary.ts';
+import { allocateRevision } from './allocate-revision.ts';
+import { findSuccessor } from './deprecate.ts';
+import { loadRelease } from './load-release.ts';
+import { promoteInto, withdrawFromSource } from './promote.ts';
+import { deprecateSummary, productionSummary, rejectSummary, stageSummary } from './summaries.ts';
 
-/** Which steps each RepoAction runs; actions not listed are refused by the workflow table until they exist. */
+/** Which steps each RepoAction runs, and what it writes back to the ticket once they all succeeded. */
 export const plans: Partial<Record<RepoAction, ActionPlan>> = {
   MoveToUnverified: {
     steps: [fetchMetadata, fetchPackages, checkHeaders, recordRelease, publishUnverified],
     summary: unverifiedSummary,
   },
+  MoveToStageRollOut: { steps: [loadRelease, promoteInto('stage-rollout'), withdrawFromSource], summary: stageSummary },
+  MoveToProduction: { steps: [loadRelease, allocateRevision, promoteInto('production'), withdrawFromSource], summary: productionSummary },
+  Reject: { steps: [loadRelease, withdrawFromSource], summary: rejectSummary },
+  Deprecate: { steps: [loadRelease, findSuccessor, withdrawFromSource], summary: deprecateSummary },
 };

@@ -3,6 +3,7 @@ import type { Db } from '../../services/db/knex.ts';
 import type { Helpdesk } from '../../services/helpdesk/port.ts';
 import type { Logger } from '../../services/log.ts';
 import type { Metrics } from '../../services/metrics.ts';
+import type { RepoStatus } from '../../services/workflow/transitions.ts';
 
 export interface StepDeps {
   db: Db;
@@ -17,6 +18,8 @@ export interface StepContext {
   ticketId: number;
   inboxId: number;
   releaseId: number;
+  /** the RepoStatus the release had when this action started */
+  fromStatus: RepoStatus;
   /** scratch space of this action, under STORAGE_DIR/tmp, removed when the action ends */
   workDir: string;
   /** outputs of the steps before this one, by step id (restored from checkpoints on a rerun) */

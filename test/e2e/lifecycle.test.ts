@@ -1,0 +1,105 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildTestPackages, type TestPackages } from '../support/packages.ts';
+import { comments, openTicket, repoStatus, rpmSpec, useE2E, waitForComment, waitForStatus } from '../support/e2e.ts';
+import { checkYumRepo } from '../support/repo-clients.ts';
+import { releaseXml } from '../support/release-xml.ts';
+import { rtClient } from '../support/rt.ts';
+
+const e = useE2E();
+let v2: TestPackages;
+beforeAll(async () => {
+  v2 = await buildTestPackages(await mkdtemp(path.join(tmpdir(), 'rd-pkgs2-')), 3, { version: '2.0.0' });
+  for (const p of v2.rpms) e.provider.file(`/v2/${p.filename}`, await import('node:fs/promises').then((f) => f.readFile(p.path)));
+}, 120_000);
+
+const tug1 = () => rtClient('tug1');
+const rollout1 = () => rtClient('rollout1');
+const repo = (stage: string, product: string) => `${e.svc.url}/repos/${stage}/${product}/`;
+const sees = async (stage: string, product: string, pkg: string) => (await checkYumRepo(repo(stage, product), pkg)).code;
+
+async function act(who: ReturnType<typeof rtClient>, t: number, action: string, want: string) {
+  await who.setCustomFields(t, { RepoAction: action });
+  expect(await waitForStatus(e, t, [want, 'Failed'], 60_000), `${action} on ${t}`).toBe(want);
+}
+
+describe('the whole lifecycle on real RT, dnf and repositories', () => {
+  it('provider -> technology unit -> rollout coordinator, v1 and v2, deprecate and restore', async () => {
+    const product = `TESTTP.life.${e.run}`;
+    const a = await openTicket(e, releaseXml({ product, packages: [rpmSpec(e, 'testpkg')] }), 'lifecycle v1');
+    await act(e.prov, a, 'MoveToUnverified', 'Unverified');
+    await act(tug1(), a, 'MoveToStageRollOut', 'StageRollOut');
+    expect((await e.rt.getTicket(a)).customFields.RepoURI).toEqual([repo('stage-rollout', product)]);
+    expect(await sees('stage-rollout', product, 'testpkg')).toBe(0);
+    expect(await sees('unverified', product, 'testpkg')).toBe(4); // not visible any more
+    await waitForComment(e, a, /Stage-Rollout repository/);
+
+    await act(rollout1(), a, 'MoveToProduction', 'Production');
+    expect(await waitForComment(e, a, /in Production as revision v1/)).toBeTruthy();
+    expect((await e.rt.getTicket(a)).customFields.RepoURI).toEqual([repo('production', product)]);
+    expect(await sees('production', product, 'testpkg-1.0.0')).toBe(0);
+    expect(await sees('stage-rollout', product, 'testpkg')).toBe(4);
+    // blobs moved by links: the production file is the blob itself
+    const rel = await e.svc.db('releases').where({ ticket_id: a }).first();
+    expect(rel).toMatchObject({ status: 'Production', revision: 1 });
+
+    // a second release of the product becomes v2
+    const p2 = v2.rpm('testpkg');
+    const b = await openTicket(e, releaseXml({
+      product, version: ['2', '0', '0'],
+      packages: [{ filename: p2.filename, pkgname: 'testpkg', version: '2.0.0', release: '1', arch: 'noarch', url: `${e.provider.url}/v2/${p2.filename}`, sha256: p2.sha256 }],
+    }), 'lifecycle v2');
+    await act(e.prov, b, 'MoveToUnverified', 'Unverified');
+    await act(tug1(), b, 'MoveToStageRollOut', 'StageRollOut');
+    await act(rollout1(), b, 'MoveToProduction', 'Production');
+    await waitForComment(e, b, /in Production as revision v2/);
+    expect(await sees('production', product, 'testpkg-2.0.0')).toBe(0);
+
+    // deprecating the newest rolls clients back to v1; the record and blobs stay
+    await act(tug1(), b, 'Deprecate', 'Deprecated');
+    expect(await waitForComment(e, b, /deprecated/)).toMatch(/Clients now get revision v1/);
+    expect(await sees('production', product, 'testpkg-2.0.0')).toBe(4);
+    expect(await sees('production', product, 'testpkg')).toBe(0);
+    const dep = await e.svc.db('releases').where({ ticket_id: b }).first();
+    expect(dep).toMatchObject({ status: 'Deprecated', revision: 2 });
+    expect(dep.tombstone).toMatchObject({ revision: 2, fallback: 1 });
+
+    // restore: the same revision comes back
+    await act(rollout1(), b, 'MoveToProduction', 'Production');
+    await waitForComment(e, b, /revision v2 \(restored/);
+    expect(await sees('production', product, 'testpkg-2.0.0')).toBe(0);
+    expect(await e.svc.db('product_revisions').where({ product_short_name: product }).first()).toMatchObject({ last: 2 });
+
+    // a published revision is immutable
+    await e.prov.setCustomFields(a, { RepoAction: 'Reject' }); // the provider may not, either
+    await waitForComment(e, a, /RD_ROLE_FORBIDDEN.*provider1 may not Reject; allowed: group TechnologyUnit/);
+    await e.prov.setCustomFields(a, { RepoAction: 'MoveToUnverified' });
+    await waitForComment(e, a, /RD_RELEASE_PUBLISHED/);
+    expect(await repoStatus(e, a)).toBe('Production');
+  }, 300_000);
+
+  it('a rejected release disappears from Unverified; invalid actions leave comments and no change', async () => {
+    const product = `TESTTP.reject.${e.run}`;
+    const c = await openTicket(e, releaseXml({ product, packages: [rpmSpec(e, 'testpkg-dep'), rpmSpec(e, 'testpkg')] }), 'reject');
+    await act(e.prov, c, 'MoveToUnverified', 'Unverified');
+    expect(await sees('unverified', product, 'testpkg-dep')).toBe(0);
+
+    await rollout1().setCustomFields(c, { RepoAction: 'MoveToStageRollOut' });
+    expect(await waitForComment(e, c, /RD_ROLE_FORBIDDEN/)).toContain('rollout1 may not MoveToStageRollOut; allowed: group TechnologyUnit');
+    await tug1().setCustomFields(c, { RepoAction: 'Deprecate' });
+    expect(await waitForComment(e, c, /RD_ACTION_NOT_ALLOWED/)).toContain('actions valid now: MoveToStageRollOut, Reject');
+    expect(await repoStatus(e, c)).toBe('Unverified');
+
+    await act(tug1(), c, 'Reject', 'Rejected');
+    expect(await sees('unverified', product, 'testpkg-dep')).toBe(4);
+    expect((await e.rt.getTicket(c)).customFields.RepoURI).toEqual([]);
+    const tr = await e.svc.db('transitions').where({ ticket_id: c }).orderBy('id');
+    expect(tr.map((r) => [r.action, r.outcome, r.to_status])).toEqual([
+      ['MoveToUnverified', 'ok', 'Unverified'], ['MoveToStageRollOut', 'refused', 'Unverified'],
+      ['Deprecate', 'refused', 'Unverified'], ['Reject', 'ok', 'Rejected'],
+    ]);
+    expect((await comments(e, c)).length).toBe(4);
+  }, 180_000);
+});

@@ -1,0 +1,38 @@
+import { stat } from 'node:fs/promises';
+import { RdError } from '../../services/errors.ts';
+import { BlobStore } from '../../services/storage/blobs.ts';
+import type { RepoKind } from '../../services/storage/repo-ref.ts';
+import type { Step } from './types.ts';
+
+export interface LoadedRelease {
+  product: string;
+  productName: string;
+  version: string;
+  kind: RepoKind;
+  revision: number | null;
+  deprecatedAt: string | null;
+  packages: Array<{ filename: string; sha256: string; size: number }>;
+}
+
+/**
+ * A promotion works on what was verified at Unverified: the recorded digests, nothing downloaded again.
+ * Each blob must still be in the store with its recorded size (its name is its digest; reading it all
+ * again would make promotion cost grow with the release's size).
+ */
+export const loadRelease: Step<LoadedRelease> = {
+  id: 'load-release',
+  async run(ctx) {
+    const { db, config } = ctx.deps;
+    const r = await db('releases').where({ id: ctx.releaseId }).first();
+    const packages = await db('packages').where({ release_id: ctx.releaseId }).orderBy('filename').select('filename', 'sha256', 'size');
+    if (!r.product_short_name || packages.length === 0) throw new RdError('RD_CONTENT_MISSING', `release of ticket ${ctx.ticketId} has no recorded packages`);
+    const blobs = new BlobStore(config.STORAGE_DIR);
+    for (const p of packages) {
+      const st = await stat(blobs.path(p.sha256)).catch(() => null);
+      if (!st || st.size !== Number(p.size)) {
+        throw new RdError('RD_CONTENT_MISSING', `${p.filename}: stored blob sha256 ${p.sha256} is ${st ? `${st.size} bytes, recorded ${p.size}` : 'missing'}`, { file: p.filename });
+      }
+    }
+    return { product: r.product_short_name, productName: r.product_name, version: r.version, kind: r.repo_kind, revision: r.revision, deprecatedAt: r.deprecated_at ? new Date(r.deprecated_at).toISOString() : null, packages };
+  },
+};

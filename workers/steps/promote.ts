@@ -1,0 +1,42 @@
+import type { Stage } from '../../services/storage/repo-ref.ts';
+import type { RepoStatus } from '../../services/workflow/transitions.ts';
+import { loadRelease } from './load-release.ts';
+import { outputOf, type Step, type StepContext } from './types.ts';
+import { publishView, type PublishOutput } from './views.ts';
+
+const STAGE_OF_STATUS: Partial<Record<RepoStatus, Stage>> = { Unverified: 'unverified', StageRollOut: 'stage-rollout', Production: 'production' };
+
+/** The stage the release is leaving, if the status it started from is shown in one. */
+export const sourceStage = (ctx: StepContext): Stage | undefined => STAGE_OF_STATUS[ctx.fromStatus];
+
+/** Puts the release into `stage`'s index: links to the same blobs, checksums reused from the source index. */
+export function promoteInto(stage: Stage): Step<PublishOutput> {
+  return {
+    id: `promote-${stage}`,
+    async run(ctx) {
+      const r = outputOf(ctx, loadRelease);
+      return publishView(ctx, stage, r.product, r.kind, { include: ctx.releaseId, reuseFrom: sourceStage(ctx) });
+    },
+    async undo(ctx) {
+      const r = outputOf(ctx, loadRelease);
+      await publishView(ctx, stage, r.product, r.kind, { exclude: ctx.releaseId });
+    },
+  };
+}
+
+/** Takes the release out of the index of the stage it is leaving (nothing to do from Deprecated or Incomplete). */
+export const withdrawFromSource: Step<{ stage: Stage | null; url: string | null }> = {
+  id: 'withdraw-from-source',
+  async run(ctx) {
+    const stage = sourceStage(ctx);
+    if (!stage) return { stage: null, url: null };
+    const r = outputOf(ctx, loadRelease);
+    const out = await publishView(ctx, stage, r.product, r.kind, { exclude: ctx.releaseId });
+    return { stage, url: out.url };
+  },
+  async undo(ctx, out) {
+    if (!out.stage) return;
+    const r = outputOf(ctx, loadRelease);
+    await publishView(ctx, out.stage, r.product, r.kind, { include: ctx.releaseId });
+  },
+};

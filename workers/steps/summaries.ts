@@ -1,0 +1,56 @@
+import { allocateRevision } from './allocate-revision.ts';
+import { findSuccessor } from './deprecate.ts';
+import { loadRelease } from './load-release.ts';
+import { promoteInto, withdrawFromSource } from './promote.ts';
+import { outputOf, type StepContext } from './types.ts';
+
+const took = (ms: number) => `Time taken: ${(ms / 1000).toFixed(1)} s.`;
+const name = (ctx: StepContext) => {
+  const r = outputOf(ctx, loadRelease);
+  return `${r.productName} ${r.version}`;
+};
+
+export const stageSummary = (ctx: StepContext, ms: number) => {
+  const pub = outputOf(ctx, promoteInto('stage-rollout'));
+  return {
+    repoUri: pub.url,
+    comment: [`${name(ctx)} is in the Stage-Rollout repository (the same verified packages; nothing was downloaded again).`, '',
+      `Repository: ${pub.url}`, `Client file: ${pub.clientFileUrl}`, 'It is no longer in Unverified.', '', took(ms), '',
+      'Next: a rollout coordinator sets RepoAction to MoveToProduction, or the technology unit to Reject.'].join('\n'),
+  };
+};
+
+export const productionSummary = (ctx: StepContext, ms: number) => {
+  const pub = outputOf(ctx, promoteInto('production'));
+  const { revision, restored } = outputOf(ctx, allocateRevision);
+  return {
+    repoUri: pub.url,
+    release: { revision, deprecated_at: null, tombstone: null },
+    comment: [`${name(ctx)} is in Production as revision v${revision}${restored ? ' (restored; same revision as before)' : ''}.`, '',
+      `Repository: ${pub.url}`, `Client file: ${pub.clientFileUrl}`, '', took(ms), '',
+      'This revision is immutable; a change needs a new release ticket. Deprecate takes it out of the index.'].join('\n'),
+  };
+};
+
+export const rejectSummary = (ctx: StepContext, ms: number) => {
+  const w = outputOf(ctx, withdrawFromSource);
+  return {
+    repoUri: '',
+    comment: [`${name(ctx)} was rejected${w.url ? ` and withdrawn from ${w.url}` : ''}.`, '', took(ms), '',
+      'The provider may submit a corrected release: attach a new release.xml and set RepoAction to MoveToUnverified.'].join('\n'),
+  };
+};
+
+export const deprecateSummary = (ctx: StepContext, ms: number) => {
+  const r = outputOf(ctx, loadRelease);
+  const w = outputOf(ctx, withdrawFromSource);
+  const s = outputOf(ctx, findSuccessor);
+  const tombstone = { revision: r.revision, fallback: s.fallback, supersededBy: s.newer, at: new Date().toISOString() };
+  const falls = s.newer ? `Revision v${s.newer} stays the newest.` : s.fallback ? `Clients now get revision v${s.fallback}.` : 'No other revision of this product is in Production.';
+  return {
+    repoUri: '',
+    release: { deprecated_at: new Date(), tombstone },
+    comment: [`${name(ctx)} (revision v${r.revision}) is deprecated: out of the Production index ${w.url ?? ''}, kept archived.`,
+      falls, '', took(ms), '', 'A rollout coordinator can restore it with RepoAction=MoveToProduction.'].join('\n'),
+  };
+};

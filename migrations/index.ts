@@ -1,11 +1,13 @@
 import type { Knex } from 'knex';
 import * as init from './20261121_001_init.ts';
 import * as revisions from './20261121_002_revisions.ts';
+import * as retry from './20261121_003_retry.ts';
 
 // Static imports: under vitest and tsx a directory of .ts migrations cannot be loaded by knex itself.
 const migrations: Record<string, Knex.Migration> = {
   '20261121_001_init': init,
   '20261121_002_revisions': revisions,
+  '20261121_003_retry': retry,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

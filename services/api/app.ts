@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { IntakeDeps } from '../intake.ts';
 import { httpErrorHandler } from './http-errors.ts';
+import { releasesRouter } from './releases.ts';
 import { webhookRouter } from './webhook.ts';
 
 const schemasDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schemas');
@@ -23,6 +24,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(webhookRouter(deps));
+  app.use(express.json({ limit: '16kb' }), releasesRouter(deps.db, deps.queue));
 
   app.get('/healthz', async (_req, res) => {
     const checks = await Promise.all(

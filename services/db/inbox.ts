@@ -7,7 +7,7 @@ export interface InboxEvent {
   action: string | null;
   oldValue: string | null;
   actorName: string;
-  source: 'webhook' | 'reconciler';
+  source: 'webhook' | 'reconciler' | 'retry';
   payload: unknown;
 }
 
@@ -28,21 +28,29 @@ export interface InboxRow {
 
 /** Inserts once per (ticket, transaction); returns null for a duplicate delivery. */
 export async function insertEvent(db: Db, e: InboxEvent): Promise<InboxRow | null> {
-  const rows = await db('inbox')
-    .insert({
-      ticket_id: e.ticketId, transaction_id: e.transactionId, event: e.event, action: e.action,
-      old_value: e.oldValue, actor_name: e.actorName, source: e.source, payload: JSON.stringify(e.payload),
-    })
-    .onConflict(['ticket_id', 'transaction_id']).ignore()
-    .returning('*');
+  const { rows } = await db.raw(
+    `INSERT INTO inbox (ticket_id, transaction_id, event, action, old_value, actor_name, source, payload)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (ticket_id, transaction_id) WHERE retry_of IS NULL DO NOTHING RETURNING *`,
+    [e.ticketId, e.transactionId, e.event, e.action, e.oldValue, e.actorName, e.source, JSON.stringify(e.payload)],
+  );
   return (rows[0] as InboxRow | undefined) ?? null;
+}
+
+/** A new event for the transaction of an earlier one whose action failed: `releasedesk retry`. */
+export async function insertRetry(db: Db, of: InboxRow): Promise<InboxRow> {
+  const [row] = await db('inbox').insert({
+    ticket_id: of.ticket_id, transaction_id: of.transaction_id, event: of.event, action: of.action, old_value: of.old_value,
+    actor_name: of.actor_name, source: 'retry', payload: JSON.stringify({ retryOf: of.id }), retry_of: of.id,
+  }).returning('*');
+  return row as InboxRow;
 }
 
 export const markEnqueued = (db: Db, id: number) => db('inbox').where({ id }).update({ enqueued_at: db.fn.now() });
 
 /** Pending events of one ticket, oldest transaction first: the order in which they must take effect. */
 export const pendingForTicket = (db: Db, ticketId: number): Promise<InboxRow[]> =>
-  db('inbox').where({ ticket_id: ticketId, state: 'pending' }).orderBy('transaction_id', 'asc');
+  db('inbox').where({ ticket_id: ticketId, state: 'pending' }).orderBy([{ column: 'transaction_id', order: 'asc' }, { column: 'id', order: 'asc' }]);
 
 export const getInbox = (db: Db, id: number): Promise<InboxRow | undefined> => db('inbox').where({ id }).first();
 

@@ -1,0 +1,80 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Db } from '../db/knex.ts';
+import { getInbox, insertRetry, markEnqueued } from '../db/inbox.ts';
+import type { ActionQueue } from '../queue.ts';
+import { RdError } from '../errors.ts';
+import { REPO_STATUSES } from '../workflow/transitions.ts';
+
+const listQuery = z.object({
+  status: z.enum(REPO_STATUSES).optional(),
+  product: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+const ticketParam = z.coerce.number().int().positive();
+
+const summary = (r: Record<string, unknown>) => ({
+  ticket: r.ticket_id, product: r.product_short_name, name: r.product_name, version: r.version, revision: r.revision,
+  platform: r.platform, arch: r.arch, kind: r.repo_kind, status: r.status, requestedAction: r.requested_action,
+  repoUri: r.repo_uri || null, updatedAt: r.updated_at,
+});
+
+function ticketOf(raw: string): number {
+  const p = ticketParam.safeParse(raw);
+  if (!p.success) throw new RdError('RD_PAYLOAD_INVALID', `ticket: ${JSON.stringify(raw)} is not a ticket number`, { field: 'ticket' });
+  return p.data;
+}
+
+/** Read-only views of releases for people and the CLI; the truth stays in the database rows. */
+export function releasesRouter(db: Db, queue: ActionQueue): Router {
+  const r = Router();
+  r.get('/releases', async (req, res) => {
+    const q = listQuery.safeParse(req.query);
+    if (!q.success) {
+      const i = q.error.issues[0]!;
+      throw new RdError('RD_PAYLOAD_INVALID', `${i.path.join('.')}: ${i.message}`, { field: i.path.join('.') });
+    }
+    const rows = await db('releases').modify((b) => {
+      if (q.data.status) b.where({ status: q.data.status });
+      if (q.data.product) b.where({ product_short_name: q.data.product });
+    }).orderBy('updated_at', 'desc').limit(q.data.limit);
+    res.json({ releases: rows.map(summary) });
+  });
+
+  r.get('/releases/:ticket', async (req, res) => {
+    const ticket = ticketOf(req.params.ticket);
+    const rel = await db('releases').where({ ticket_id: ticket }).first();
+    if (!rel) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
+    const packages = await db('packages').where({ release_id: rel.id }).orderBy('filename')
+      .select('filename', 'pkgname', 'version', 'rel as release', 'arch', 'sha256', 'size', 'url');
+    res.json({ ...summary(rel), xmlSha256: rel.xml_sha256, deprecatedAt: rel.deprecated_at, tombstone: rel.tombstone, packages });
+  });
+
+  r.get('/releases/:ticket/history', async (req, res) => {
+    const ticket = ticketOf(req.params.ticket);
+    const rows = await db('transitions').where({ ticket_id: ticket }).orderBy('id');
+    if (!rows.length && !(await db('releases').where({ ticket_id: ticket }).first())) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
+    res.json({
+      ticket,
+      transitions: rows.map((t) => ({
+        at: t.started_at, actor: t.actor, action: t.action, from: t.from_status, to: t.to_status, outcome: t.outcome,
+        code: t.code, reason: t.reason, durationMs: t.duration_ms, transaction: t.transaction_id,
+      })),
+    });
+  });
+  // Re-runs the action whose last attempt failed, as the same RT transaction; the workflow decides again.
+  r.post('/releases/:ticket/retry', async (req, res) => {
+    const ticket = ticketOf(req.params.ticket);
+    const last = await db('transitions').where({ ticket_id: ticket }).whereNot({ outcome: 'refused' }).orderBy('id', 'desc').first();
+    if (!last) throw new RdError('RD_NOT_FOUND', `no action has run for ticket ${ticket}`);
+    if (last.outcome !== 'failed') {
+      throw new RdError('RD_ACTION_NOT_ALLOWED', `the last action of ticket ${ticket} (${last.action}) is ${last.outcome}, not failed: nothing to retry`);
+    }
+    const of = await getInbox(db, last.inbox_id);
+    const row = await insertRetry(db, of!);
+    await queue.enqueue(row);
+    await markEnqueued(db, row.id);
+    res.status(202).json({ status: 'queued', ticket, action: last.action, inbox: row.id, retryOf: of!.id });
+  });
+  return r;
+}

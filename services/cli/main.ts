@@ -1,0 +1,105 @@
+import { Command, Option } from 'commander';
+import Table from 'cli-table3';
+
+/** Exit codes: 0 done, 1 the service said no (not found, not allowed), 2 usage, 3 the service is unreachable. */
+const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
+
+interface Globals { url: string; json: boolean }
+
+class CliError extends Error {
+  constructor(message: string, readonly exitCode: number) { super(message); }
+}
+
+async function call(g: Globals, method: string, path: string): Promise<Record<string, unknown>> {
+  let res: Response;
+  try {
+    res = await fetch(`${g.url}${path}`, { method, headers: { accept: 'application/json' } });
+  } catch (e) {
+    throw new CliError(`cannot reach releasedesk at ${g.url}: ${(e as Error).cause ?? (e as Error).message} (set --url or RELEASEDESK_URL)`, EXIT.unreachable);
+  }
+  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!res.ok) throw new CliError(`[${body.error ?? res.status}] ${body.message ?? res.statusText}${body.next ? `\n${body.next}` : ''}`, res.status >= 500 ? EXIT.unreachable : EXIT.refused);
+  return body;
+}
+
+const when = (v: unknown) => (v ? String(v).replace('T', ' ').slice(0, 19) : '');
+const dash = (v: unknown) => (v === null || v === undefined || v === '' ? '-' : String(v));
+
+function table(head: string[], rows: unknown[][]): string {
+  const t = new Table({ head, style: { head: [], border: [] } });
+  t.push(...rows.map((r) => r.map(dash)));
+  return t.toString();
+}
+
+type Rel = Record<string, unknown>;
+const releaseRows = (rs: Rel[]) => table(
+  ['TICKET', 'PRODUCT', 'VERSION', 'REVISION', 'PLATFORM', 'ARCH', 'STATUS', 'UPDATED'],
+  rs.map((r) => [r.ticket, r.product, r.version, r.revision ? `v${r.revision}` : null, r.platform, r.arch, r.status, when(r.updatedAt)]),
+);
+
+function out(g: Globals, data: unknown, text: () => string) {
+  console.log(g.json ? JSON.stringify(data, null, 2) : text());
+}
+
+export function cli(): Command {
+  const program = new Command('releasedesk')
+    .description('releasedesk: releases, their history and retries, from the service\'s HTTP API')
+    .addOption(new Option('--url <url>', 'service URL').env('RELEASEDESK_URL').default('http://127.0.0.1:8080'))
+    .option('--json', 'print JSON for scripts', false)
+    .showHelpAfterError()
+    .exitOverride();
+  const g = () => program.opts() as Globals;
+
+  program.command('get').argument('[ticket]', 'one release; without it, the newest releases').description('show a release, or list the newest')
+    .action(async (ticket?: string) => {
+      if (!ticket) {
+        const r = await call(g(), 'GET', '/releases');
+        return out(g(), r, () => releaseRows(r.releases as Rel[]));
+      }
+      const r = await call(g(), 'GET', `/releases/${encodeURIComponent(ticket)}`);
+      out(g(), r, () => [
+        releaseRows([r]),
+        `repository: ${dash(r.repoUri)}`,
+        r.tombstone ? `tombstone: ${JSON.stringify(r.tombstone)}` : '',
+        table(['PACKAGE', 'SHA256', 'SIZE'], (r.packages as Rel[]).map((p) => [p.filename, p.sha256, p.size])),
+      ].filter(Boolean).join('\n'));
+    });
+
+  program.command('list').description('list releases').option('--status <status>', 'only this RepoStatus').option('--product <name>', 'only this productShortName')
+    .action(async (o: { status?: string; product?: string }) => {
+      const q = new URLSearchParams(Object.entries(o).filter(([, v]) => v) as [string, string][]);
+      const r = await call(g(), 'GET', `/releases${q.size ? `?${q}` : ''}`);
+      out(g(), r, () => releaseRows(r.releases as Rel[]));
+    });
+
+  program.command('history').argument('<ticket>').description('every transition of a release: who, when, from, to, outcome')
+    .action(async (ticket: string) => {
+      const r = await call(g(), 'GET', `/releases/${encodeURIComponent(ticket)}/history`);
+      out(g(), r, () => table(['WHEN', 'ACTOR', 'ACTION', 'FROM', 'TO', 'OUTCOME', 'CODE', 'MS'],
+        (r.transitions as Rel[]).map((t) => [when(t.at), t.actor, t.action, t.from, t.to, t.outcome, t.code, t.durationMs])));
+    });
+
+  program.command('retry').argument('<ticket>').description('re-run the last failed action of a release')
+    .action(async (ticket: string) => {
+      const r = await call(g(), 'POST', `/releases/${encodeURIComponent(ticket)}/retry`);
+      out(g(), r, () => `queued: ${r.action} on ticket ${r.ticket} again (inbox ${r.inbox}, retry of ${r.retryOf})`);
+    });
+  return program;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    await cli().parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') return EXIT.ok;
+    if (code?.startsWith('commander.')) return EXIT.usage;
+    console.error((e as Error).message);
+    return e instanceof CliError ? e.exitCode : EXIT.refused;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('bin/releasedesk.js')) {
+  process.exitCode = await run(process.argv.slice(2));
+}

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { run } from '../../../services/cli/main.ts';
+import { useTestDb } from '../../support/db.ts';
+import { startApp } from '../../support/app.ts';
+
+const t = useTestDb();
+let app: Awaited<ReturnType<typeof startApp>>;
+beforeAll(async () => { app = await startApp(t.db); });
+afterAll(async () => { await app?.close(); });
+
+let printed: string[];
+beforeEach(async () => {
+  printed = [];
+  vi.spyOn(console, 'log').mockImplementation((s: string) => void printed.push(s));
+  vi.spyOn(console, 'error').mockImplementation((s: string) => void printed.push(s));
+  const [inbox] = await t.db('inbox').insert({
+    ticket_id: 42, transaction_id: 900, event: 'customfield.changed', action: 'MoveToStageRollOut', actor_name: 'tug1', source: 'webhook', payload: '{}', state: 'failed',
+  }).returning('id');
+  const [rel] = await t.db('releases').insert({
+    ticket_id: 42, status: 'Unverified', product_short_name: 'TP.tool.el9.noarch', product_name: 'tool', version: '1.2.3',
+    platform: 'el9', arch: 'noarch', repo_kind: 'yum', repo_uri: 'http://127.0.0.1:8080/repos/unverified/TP.tool.el9.noarch/',
+  }).returning('id');
+  await t.db('blobs').insert({ sha256: 'a'.repeat(64), size: 10 });
+  await t.db('packages').insert({ release_id: rel.id, filename: 'tool-1.2.3-1.noarch.rpm', pkgname: 'tool', version: '1.2.3', rel: '1', arch: 'noarch', format: 'rpm', sha256: 'a'.repeat(64), size: 10 });
+  await t.db('transitions').insert([
+    { ticket_id: 42, action: 'MoveToUnverified', actor: 'provider1', from_status: 'New', to_status: 'Unverified', outcome: 'ok', duration_ms: 1200 },
+    { ticket_id: 42, inbox_id: inbox.id, transaction_id: 900, action: 'MoveToStageRollOut', actor: 'tug1', from_status: 'Unverified', to_status: 'Unverified', outcome: 'failed', code: 'RD_CONTENT_MISSING', duration_ms: 30 },
+  ]);
+});
+
+const cli = (...args: string[]) => run(['--url', app.url, ...args]);
+
+describe('releasedesk CLI', () => {
+  it('get TICKET prints the release table, its repository and packages', async () => {
+    expect(await cli('get', '42')).toBe(0);
+    const text = printed.join('\n');
+    for (const col of ['TICKET', 'PRODUCT', 'VERSION', 'REVISION', 'PLATFORM', 'ARCH', 'STATUS', 'UPDATED']) expect(text).toContain(col);
+    expect(text).toMatch(/42\s+│ TP\.tool\.el9\.noarch │ 1\.2\.3\s+│ -\s+│ el9\s+│ noarch │ Unverified/);
+    expect(text).toContain('tool-1.2.3-1.noarch.rpm');
+  });
+  it('list --status filters, and --json prints what scripts read', async () => {
+    expect(await cli('--json', 'list', '--status', 'Unverified')).toBe(0);
+    expect(JSON.parse(printed[0]!).releases).toMatchObject([{ ticket: 42, status: 'Unverified' }]);
+    printed.length = 0;
+    expect(await cli('--json', 'list', '--status', 'Production')).toBe(0);
+    expect(JSON.parse(printed[0]!).releases).toEqual([]);
+    expect(await cli('list', '--status', 'Bogus')).toBe(1);
+    expect(printed.at(-1)).toMatch(/RD_PAYLOAD_INVALID.*status/);
+  });
+  it('history prints every transition with its outcome and code', async () => {
+    expect(await cli('history', '42')).toBe(0);
+    expect(printed.join('\n')).toMatch(/tug1\s+│ MoveToStageRollOut │ Unverified │ Unverified │ failed\s+│ RD_CONTENT_MISSING/);
+  });
+  it('retry queues the failed action again as a new event of the same transaction', async () => {
+    expect(await cli('retry', '42')).toBe(0);
+    expect(printed[0]).toMatch(/queued: MoveToStageRollOut on ticket 42 again/);
+    const rows = await t.db('inbox').where({ ticket_id: 42 }).orderBy('id');
+    expect(rows.map((r) => [r.transaction_id, r.source, r.state, r.retry_of])).toEqual([[900, 'webhook', 'failed', null], [900, 'retry', 'pending', rows[0].id]]);
+    expect(await app.queue.queue.getJob(`inbox-${rows[1].id}`)).toBeDefined();
+  });
+  it('exits 1 with the service\'s reason for an unknown ticket, 2 for bad usage, 3 when the service is away', async () => {
+    expect(await cli('get', '7')).toBe(1);
+    expect(printed.at(-1)).toMatch(/RD_NOT_FOUND.*ticket 7/);
+    expect(await cli('history')).toBe(2);
+    expect(await run(['--url', 'http://127.0.0.1:9', 'get'])).toBe(3);
+    expect(printed.at(-1)).toMatch(/cannot reach releasedesk/);
+  });
+});

@@ -34,6 +34,8 @@ export const configSchema = z.object({
   ROLLOUT_GROUP: z.string().min(1).default('RolloutCoordinators').describe('RT group whose members publish to Production'),
   ALLOW_EMERGENCY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true')
     .describe('true: a release whose release.xml says emergency=true may go from Unverified straight to Production'),
+  BASE_PROVIDES: z.string().transform((v) => v.split(',').map((c) => c.trim()).filter(Boolean)).default([])
+    .describe('comma-separated capabilities the base system (the OS) provides, e.g. "glibc, bash, /bin/sh"'),
   DEPRECATED_RETENTION_DAYS: int(0, 36_500).default(90).describe('how long a Deprecated release can be restored to Production'),
   WEBHOOK_SECRET: secret('WEBHOOK_SECRET').describe('HMAC-SHA256 key of X-RT-Signature'),
   STORAGE_DIR: z.string().startsWith('/', 'STORAGE_DIR must be an absolute path').default('/var/lib/releasedesk')

@@ -11,12 +11,13 @@ import { lockKeys, withLocks } from '../locks.ts';
 import type { Logger } from '../log.ts';
 import { resolveRoles } from './roles.ts';
 import { runSteps, undoSteps } from './run-steps.ts';
+import { wakeWaiting } from './waiting.ts';
 import { decide, isRepoAction, transitions, type RepoAction, type Role } from './transitions.ts';
 
 /** What an action does: its steps, and the ticket write-back once they all succeeded. */
 export interface ActionPlan {
   steps: readonly Step[];
-  summary(ctx: StepContext, elapsedMs: number): { repoUri?: string; comment: string; release?: Partial<ReleaseRow> };
+  summary(ctx: StepContext, elapsedMs: number): { repoUri?: string; comment: string; release?: Partial<ReleaseRow>; waits?: boolean };
 }
 
 export interface EngineDeps extends StepDeps {
@@ -65,10 +66,13 @@ async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttemp
   try {
     await runSteps(ctx, plan.steps);
     const s = plan.summary(ctx, Date.now() - t0);
-    await finish(deps, row, action, 'ok', t.success, s.comment, { ...s.release, repo_uri: s.repoUri ?? null }, s.repoUri);
-    deps.metrics.jobs.inc({ action, outcome: 'ok' });
-    deps.metrics.jobSeconds.observe({ action, outcome: 'ok' }, (Date.now() - t0) / 1000);
-    alog.info({ ms: Date.now() - t0, status: t.success }, 'action done');
+    const to = s.waits && t.waits ? t.waits : t.success;
+    const outcome = to === t.success ? 'ok' : 'waiting';
+    await finish(deps, row, action, outcome, to, s.comment, { ...s.release, repo_uri: s.repoUri ?? null }, s.repoUri);
+    deps.metrics.jobs.inc({ action, outcome });
+    deps.metrics.jobSeconds.observe({ action, outcome }, (Date.now() - t0) / 1000);
+    alog.info({ ms: Date.now() - t0, status: to }, 'action done');
+    if (outcome === 'ok') await wakeWaiting(deps, release.id, alog);
   } catch (e) {
     const permanent = isRdError(e) && e.permanent;
     if (!permanent && !opts.finalAttempt) {
@@ -142,7 +146,7 @@ async function start(deps: EngineDeps, row: InboxRow, release: ReleaseRow, actio
 }
 
 async function finish(
-  deps: EngineDeps, row: InboxRow, action: RepoAction, outcome: 'ok' | 'failed', to: ReleaseRow['status'],
+  deps: EngineDeps, row: InboxRow, action: RepoAction, outcome: 'ok' | 'failed' | 'waiting', to: ReleaseRow['status'],
   comment: string, update: Partial<ReleaseRow>, repoUri?: string, code?: string,
 ) {
   await deps.db.transaction(async (trx) => {
@@ -157,6 +161,6 @@ async function finish(
     if (repoUri !== undefined) fields.RepoURI = repoUri;
     await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:fields`, { kind: 'fields', fields });
     await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:comment`, { kind: 'comment', text: comment });
-    await trx('inbox').where({ id: row.id }).update({ state: outcome === 'ok' ? 'done' : 'failed', outcome: code ?? 'ok', finished_at: trx.fn.now() });
+    await trx('inbox').where({ id: row.id }).update({ state: outcome === 'failed' ? 'failed' : 'done', outcome: code ?? outcome, finished_at: trx.fn.now() });
   });
 }

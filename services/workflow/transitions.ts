@@ -26,6 +26,8 @@ export interface Transition {
   roles: readonly Role[];
   running: RepoStatus;
   success: RepoStatus;
+  /** where it ends instead when the target cannot take it yet (unmet dependencies): it waits there */
+  waits?: RepoStatus;
   /** where a permanent failure leaves the release: a status, or back where it was */
   failure: RepoStatus | 'unchanged';
   /** false until the action's job steps exist; refused with a comment meanwhile */
@@ -38,12 +40,12 @@ export const transitions: Record<RepoAction, Transition> = {
     running: 'Processing', success: 'Unverified', failure: 'Failed', available: true,
   },
   MoveToStageRollOut: {
-    from: ['Unverified'], roles: ['technologyUnit'],
-    running: 'Processing', success: 'StageRollOut', failure: 'unchanged', available: true,
+    from: ['Unverified', 'Incomplete'], roles: ['technologyUnit'],
+    running: 'Processing', success: 'StageRollOut', waits: 'Incomplete', failure: 'unchanged', available: true,
   },
   MoveToProduction: {
-    from: ['StageRollOut', 'Deprecated'], fromIf: { Unverified: 'emergency' }, roles: ['rolloutCoordinator'],
-    running: 'Processing', success: 'Production', failure: 'unchanged', available: true,
+    from: ['StageRollOut', 'Deprecated', 'Incomplete'], fromIf: { Unverified: 'emergency' }, roles: ['rolloutCoordinator'],
+    running: 'Processing', success: 'Production', waits: 'Incomplete', failure: 'unchanged', available: true,
   },
   Reject: {
     from: ['Unverified', 'StageRollOut', 'Incomplete'], roles: ['technologyUnit'],

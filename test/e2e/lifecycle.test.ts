@@ -102,4 +102,27 @@ describe('the whole lifecycle on real RT, dnf and repositories', () => {
     ]);
     expect((await comments(e, c)).length).toBe(4);
   }, 180_000);
+
+  it('an Incomplete release is published by itself when its dependency\'s release lands', async () => {
+    const product = `TESTTP.deps.${e.run}`;
+    const needy = await openTicket(e, releaseXml({ product, packages: [rpmSpec(e, 'testpkg-dep')] }), 'needs testpkg');
+    await act(e.prov, needy, 'MoveToUnverified', 'Unverified');
+    expect(await waitForComment(e, needy, /Unverified repository/)).toMatch(/stage-rollout: 1 requirement\(s\) missing:\n\s+testpkg-dep-1\.0\.0-1\.noarch\.rpm needs testpkg = 1\.0\.0-1/);
+
+    await act(tug1(), needy, 'MoveToStageRollOut', 'Incomplete');
+    expect(await waitForComment(e, needy, /RD_DEPENDENCIES_UNMET/)).toContain('testpkg-dep-1.0.0-1.noarch.rpm needs testpkg = 1.0.0-1');
+    expect(await sees('stage-rollout', product, 'testpkg-dep')).not.toBe(0);
+    expect(await sees('unverified', product, 'testpkg-dep')).not.toBe(0);
+
+    const provider = await openTicket(e, releaseXml({ product, packages: [rpmSpec(e, 'testpkg')] }), 'provides testpkg');
+    await act(e.prov, provider, 'MoveToUnverified', 'Unverified');
+    await act(tug1(), provider, 'MoveToStageRollOut', 'StageRollOut');
+    // nobody touches the waiting ticket: it moves by itself
+    expect(await waitForStatus(e, needy, ['StageRollOut'], 60_000)).toBe('StageRollOut');
+    expect((await checkYumRepo(repo('stage-rollout', product), 'testpkg-dep', { RESOLVE: '1' })).ok).toBe(true);
+    const tr = await e.svc.db('transitions').where({ ticket_id: needy }).orderBy('id');
+    expect(tr.map((r) => [r.action, r.outcome, r.to_status])).toEqual([
+      ['MoveToUnverified', 'ok', 'Unverified'], ['MoveToStageRollOut', 'waiting', 'Incomplete'], ['MoveToStageRollOut', 'ok', 'StageRollOut'],
+    ]);
+  }, 180_000);
 });

@@ -1,5 +1,6 @@
 import { RdError } from '../../services/errors.ts';
 import { loadRelease } from './load-release.ts';
+import { mustWait } from './promote.ts';
 import { outputOf, type Step } from './types.ts';
 
 /**
@@ -7,10 +8,11 @@ import { outputOf, type Step } from './types.ts';
  * per-product counter, and a unique index on (product, revision) as the last guard. A release restored
  * from Deprecated keeps the revision it had. Checkpointed, so a rerun keeps the same number.
  */
-export const allocateRevision: Step<{ revision: number; restored: boolean }> = {
+export const allocateRevision: Step<{ revision: number | null; restored: boolean }> = {
   id: 'allocate-revision',
   async run(ctx) {
     const r = outputOf(ctx, loadRelease);
+    if (mustWait(ctx, 'production')) return { revision: r.revision, restored: false };
     if (r.revision !== null) {
       const days = ctx.deps.config.DEPRECATED_RETENTION_DAYS;
       if (r.deprecatedAt && Date.now() - Date.parse(r.deprecatedAt) > days * 86_400_000) {

@@ -8,6 +8,7 @@ import { recordRelease } from './record-release.ts';
 import { unverifiedSummary } from './summary.ts';
 import { allocateRevision } from './allocate-revision.ts';
 import { findSuccessor } from './deprecate.ts';
+import { checkTarget, planPromotion } from './dependencies.ts';
 import { loadRelease } from './load-release.ts';
 import { promoteInto, withdrawFromSource } from './promote.ts';
 import { deprecateSummary, productionSummary, rejectSummary, stageSummary } from './summaries.ts';
@@ -15,11 +16,14 @@ import { deprecateSummary, productionSummary, rejectSummary, stageSummary } from
 /** Which steps each RepoAction runs, and what it writes back to the ticket once they all succeeded. */
 export const plans: Partial<Record<RepoAction, ActionPlan>> = {
   MoveToUnverified: {
-    steps: [fetchMetadata, fetchPackages, checkHeaders, recordRelease, publishUnverified],
+    steps: [fetchMetadata, fetchPackages, checkHeaders, recordRelease, publishUnverified, planPromotion],
     summary: unverifiedSummary,
   },
-  MoveToStageRollOut: { steps: [loadRelease, promoteInto('stage-rollout'), withdrawFromSource], summary: stageSummary },
-  MoveToProduction: { steps: [loadRelease, allocateRevision, promoteInto('production'), withdrawFromSource], summary: productionSummary },
+  MoveToStageRollOut: { steps: [loadRelease, checkTarget('stage-rollout'), promoteInto('stage-rollout'), withdrawFromSource], summary: stageSummary },
+  MoveToProduction: {
+    steps: [loadRelease, checkTarget('production'), allocateRevision, promoteInto('production'), withdrawFromSource],
+    summary: productionSummary,
+  },
   Reject: { steps: [loadRelease, withdrawFromSource], summary: rejectSummary },
   Deprecate: { steps: [loadRelease, findSuccessor, withdrawFromSource], summary: deprecateSummary },
 };

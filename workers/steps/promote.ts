@@ -1,5 +1,6 @@
 import type { Stage } from '../../services/storage/repo-ref.ts';
 import type { RepoStatus } from '../../services/workflow/transitions.ts';
+import { checkTarget } from './dependencies.ts';
 import { loadRelease } from './load-release.ts';
 import { outputOf, type Step, type StepContext } from './types.ts';
 import { publishView, type PublishOutput } from './views.ts';
@@ -9,15 +10,23 @@ const STAGE_OF_STATUS: Partial<Record<RepoStatus, Stage>> = { Unverified: 'unver
 /** The stage the release is leaving, if the status it started from is shown in one. */
 export const sourceStage = (ctx: StepContext): Stage | undefined => STAGE_OF_STATUS[ctx.fromStatus];
 
-/** Puts the release into `stage`'s index: links to the same blobs, checksums reused from the source index. */
-export function promoteInto(stage: Stage): Step<PublishOutput> {
+/** True when the release has to wait: the target cannot satisfy its requirements yet. */
+export const mustWait = (ctx: StepContext, stage: Stage) => !outputOf(ctx, checkTarget(stage)).satisfied;
+
+/**
+ * Puts the release into `stage`'s index: links to the same blobs, checksums reused from the source index.
+ * Nothing when it must wait (null).
+ */
+export function promoteInto(stage: Stage): Step<PublishOutput | null> {
   return {
     id: `promote-${stage}`,
     async run(ctx) {
+      if (mustWait(ctx, stage)) return null;
       const r = outputOf(ctx, loadRelease);
       return publishView(ctx, stage, r.product, r.kind, { include: ctx.releaseId, reuseFrom: sourceStage(ctx) });
     },
-    async undo(ctx) {
+    async undo(ctx, out) {
+      if (!out) return;
       const r = outputOf(ctx, loadRelease);
       await publishView(ctx, stage, r.product, r.kind, { exclude: ctx.releaseId });
     },

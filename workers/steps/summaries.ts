@@ -1,7 +1,11 @@
 import { allocateRevision } from './allocate-revision.ts';
 import { findSuccessor } from './deprecate.ts';
 import { loadRelease } from './load-release.ts';
-import { promoteInto, withdrawFromSource } from './promote.ts';
+import { mustWait, promoteInto, withdrawFromSource } from './promote.ts';
+import { checkTarget } from './dependencies.ts';
+import { describeCheck } from '../../services/deps/check.ts';
+import { catalog } from '../../services/errors.ts';
+import type { Stage } from '../../services/storage/repo-ref.ts';
 import { outputOf, type StepContext } from './types.ts';
 
 const took = (ms: number) => `Time taken: ${(ms / 1000).toFixed(1)} s.`;
@@ -10,8 +14,22 @@ const name = (ctx: StepContext) => {
   return `${r.productName} ${r.version}`;
 };
 
+/** The release waits as Incomplete: what is missing, and that it will move by itself. */
+function waiting(ctx: StepContext, stage: Stage, ms: number) {
+  const check = outputOf(ctx, checkTarget(stage));
+  const w = outputOf(ctx, withdrawFromSource);
+  return {
+    waits: true,
+    repoUri: '',
+    comment: [`${name(ctx)} cannot enter ${stage} yet: requirements are missing there. It is Incomplete${w.url ? ` and out of ${w.url}` : ''}.`, '',
+      `[RD_DEPENDENCIES_UNMET] ${describeCheck(check)}`, '',
+      `What to do: ${catalog.RD_DEPENDENCIES_UNMET.next}`, '', took(ms)].join('\n'),
+  };
+}
+
 export const stageSummary = (ctx: StepContext, ms: number) => {
-  const pub = outputOf(ctx, promoteInto('stage-rollout'));
+  if (mustWait(ctx, 'stage-rollout')) return waiting(ctx, 'stage-rollout', ms);
+  const pub = outputOf(ctx, promoteInto('stage-rollout'))!;
   return {
     repoUri: pub.url,
     comment: [`${name(ctx)} is in the Stage-Rollout repository (the same verified packages; nothing was downloaded again).`, '',
@@ -21,11 +39,12 @@ export const stageSummary = (ctx: StepContext, ms: number) => {
 };
 
 export const productionSummary = (ctx: StepContext, ms: number) => {
-  const pub = outputOf(ctx, promoteInto('production'));
+  if (mustWait(ctx, 'production')) return waiting(ctx, 'production', ms);
+  const pub = outputOf(ctx, promoteInto('production'))!;
   const { revision, restored } = outputOf(ctx, allocateRevision);
   return {
     repoUri: pub.url,
-    release: { revision, deprecated_at: null, tombstone: null },
+    release: { revision: revision!, deprecated_at: null, tombstone: null },
     comment: [`${name(ctx)} is in Production as revision v${revision}${restored ? ' (restored; same revision as before)' : ''}.`, '',
       `Repository: ${pub.url}`, `Client file: ${pub.clientFileUrl}`, '', took(ms), '',
       'This revision is immutable; a change needs a new release ticket. Deprecate takes it out of the index.'].join('\n'),

@@ -4,6 +4,7 @@ import { createLogger } from '../../../services/log.ts';
 import { createMetrics } from '../../../services/metrics.ts';
 import { allocateRevision } from '../../../workers/steps/allocate-revision.ts';
 import { loadRelease } from '../../../workers/steps/load-release.ts';
+import { checkTarget } from '../../../workers/steps/dependencies.ts';
 import type { StepContext } from '../../../workers/steps/types.ts';
 import { useTestDb } from '../../support/db.ts';
 
@@ -14,7 +15,7 @@ function ctx(releaseId: number, loaded: Partial<ReturnType<typeof base>> = {}): 
   return {
     deps: { db: t.db, rt: undefined as never, config, metrics: createMetrics() }, log: createLogger('silent'),
     ticketId: releaseId, inboxId: releaseId, releaseId, fromStatus: 'StageRollOut', workDir: '/nonexistent',
-    outputs: { [loadRelease.id]: { ...base(), ...loaded } }, progress: async () => undefined,
+    outputs: { [loadRelease.id]: { ...base(), ...loaded }, [checkTarget('production').id]: { satisfied: true } }, progress: async () => undefined,
   };
 }
 const base = () => ({ product: 'P.x', productName: 'x', version: '1', kind: 'yum', revision: null as number | null, deprecatedAt: null as string | null, packages: [] });
@@ -22,10 +23,10 @@ const base = () => ({ product: 'P.x', productName: 'x', version: '1', kind: 'yum
 describe('allocate-revision', () => {
   it('hands out 1..N exactly once to N parallel publications of one product', async () => {
     const runs = Array.from({ length: 25 }, (_, i) => allocateRevision.run(ctx(i + 1)));
-    const got = (await Promise.all(runs)).map((r) => r.revision).sort((a, b) => a - b);
+    const got = (await Promise.all(runs)).map((r) => r.revision!).sort((a, b) => a - b);
     expect(got).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
     // another product counts on its own
-    expect(await allocateRevision.run({ ...ctx(99), outputs: { [loadRelease.id]: { ...base(), product: 'Q.y' } } })).toEqual({ revision: 1, restored: false });
+    expect(await allocateRevision.run({ ...ctx(99), outputs: { ...ctx(99).outputs, [loadRelease.id]: { ...base(), product: 'Q.y' } } })).toEqual({ revision: 1, restored: false });
   });
 
   it('never reuses a number: the database refuses two releases with one revision of a product', async () => {

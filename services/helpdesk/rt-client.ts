@@ -3,6 +3,7 @@ import * as attachments from './rt-attachments.ts';
 import { getUser, userGroups } from './rt-directory.ts';
 import { collect } from './rt-pages.ts';
 import * as txns from './rt-transactions.ts';
+import * as watchers from './rt-watchers.ts';
 import { rtMessage, RtSession, type RtSessionOptions, type RtStats } from './rt-session.ts';
 import {
   notFound,
@@ -202,6 +203,18 @@ export class RtClient {
       params: { fields: 'ContentType,Content', orderby: 'id', order: 'DESC' },
     });
     return parts.filter((p) => p.ContentType === 'text/plain' && typeof p.Content === 'string').map((p) => p.Content!);
+  }
+
+  /**
+   * Makes the RT group (user-defined, by name) an AdminCc watcher of the ticket, so it gets the
+   * ticket's notifications; other watchers are kept. Idempotent, verified by re-reading the ticket.
+   * RD_HELPDESK_REFUSED when the group is unknown (or not visible: SeeGroup) or RT refuses
+   * (ModifyTicket); RD_TICKET_NOT_FOUND outside the queue. See rt-watchers.ts.
+   */
+  async addAdminCcGroup(ticketId: number, groupName: string): Promise<void> {
+    const id = ticketNumber(ticketId);
+    if (typeof groupName !== 'string' || !groupName.trim()) throw new TypeError(`group name must be a non-empty string, got ${JSON.stringify(groupName)}`);
+    await watchers.addAdminCcGroup(this.session, id, groupName.trim(), { id: await this.queueId(), name: this.queue });
   }
 
   userGroups(userName: string): Promise<string[]> {

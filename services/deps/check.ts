@@ -1,9 +1,9 @@
 import type { Db } from '../db/knex.ts';
 import type { PackageHeader } from '../storage/package-header.ts';
 import type { Stage } from '../storage/repo-ref.ts';
+import { STATUS_OF_STAGE } from '../workflow/transitions.ts';
 import { resolve, type Kind, type Resolution } from './resolve.ts';
 
-export const STAGE_STATUS: Record<Stage, string> = { unverified: 'Unverified', 'stage-rollout': 'StageRollOut', production: 'Production' };
 
 export interface DependencyCheck extends Resolution {
   target: Stage;
@@ -19,7 +19,7 @@ export async function checkDependencies(db: Db, releaseId: number, target: Stage
   const rel = await db('releases').where({ id: releaseId }).first();
   const own: Array<{ filename: string; header: PackageHeader }> = await db('packages').where({ release_id: releaseId }).select('filename', 'header');
   const there: Array<{ header: PackageHeader }> = await db('packages as p').join('releases as r', 'r.id', 'p.release_id')
-    .where({ 'r.product_short_name': rel.product_short_name, 'r.status': STAGE_STATUS[target] }).whereNot('r.id', releaseId)
+    .where({ 'r.product_short_name': rel.product_short_name, 'r.status': STATUS_OF_STAGE[target] }).whereNot('r.id', releaseId)
     .select('p.header');
   const kind: Kind = rel.repo_kind === 'apt' ? 'deb' : 'rpm';
   const provides = [...baseProvides, ...there.flatMap((p) => p.header?.provides ?? []), ...own.flatMap((p) => p.header?.provides ?? [])];

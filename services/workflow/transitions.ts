@@ -10,6 +10,11 @@ export const REPO_STATUSES = [
 ] as const;
 export type RepoStatus = (typeof REPO_STATUSES)[number];
 
+/** The statuses a repository shows, and the stage (repository) that shows each. */
+export const STAGE_OF_STATUS = { Unverified: 'unverified', StageRollOut: 'stage-rollout', Production: 'production' } as const;
+export type StageName = (typeof STAGE_OF_STATUS)[keyof typeof STAGE_OF_STATUS];
+export const STATUS_OF_STAGE = Object.fromEntries(Object.entries(STAGE_OF_STATUS).map(([s, g]) => [g, s])) as Record<StageName, RepoStatus>;
+
 export const ROLES = ['provider', 'technologyUnit', 'rolloutCoordinator'] as const;
 export type Role = (typeof ROLES)[number];
 

@@ -1,15 +1,8 @@
 import { lockKeys, withLocks } from '../../services/locks.ts';
 import { publishRepository } from '../../services/storage/publish.ts';
 import type { RepoKind, Stage } from '../../services/storage/repo-ref.ts';
-import type { RepoStatus } from '../../services/workflow/transitions.ts';
+import { STATUS_OF_STAGE } from '../../services/workflow/transitions.ts';
 import type { StepContext } from './types.ts';
-
-/** Which RepoStatus a stage's repository shows. A repository is a view: rows, rendered as an index. */
-export const STATUS_OF_STAGE: Record<Stage, RepoStatus> = {
-  unverified: 'Unverified',
-  'stage-rollout': 'StageRollOut',
-  production: 'Production',
-};
 
 export interface PublishOutput { url: string; clientFileUrl: string; version: number; durationMs: number }
 

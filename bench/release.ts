@@ -5,10 +5,10 @@
  *   node --import tsx bench/release.ts [packages=100] [payloadKiB=64]
  *   node --import tsx bench/release.ts 20 104858      # ~2 GiB bundle: peak RSS while ingesting it
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,7 +31,7 @@ async function sha256(file: string): Promise<string> {
 }
 
 function peakRssMiB(pid: number): number {
-  const status = execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' });
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
@@ -41,7 +41,7 @@ async function main() {
   const t0 = Date.now();
   const pkgs = await buildTestPackages(path.join(work, 'pkgs'), Math.max(3, n), { payloadKb });
   const bundleSha = await sha256(pkgs.bundle);
-  const bundleBytes = (await import('node:fs')).statSync(pkgs.bundle).size;
+  const bundleBytes = statSync(pkgs.bundle).size;
   console.log(`built ${pkgs.rpms.length} rpm + ${pkgs.debs.length} deb (${payloadKb} KiB payload each), bundle ${(bundleBytes / 2 ** 20).toFixed(1)} MiB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const provider = await startProviderServer({ routes: {} });
   provider.route('/bundle.tar.gz', { handler: (_req, res) => { res.writeHead(200, { 'content-length': String(bundleBytes) }); createReadStream(pkgs.bundle).pipe(res); } });

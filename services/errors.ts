@@ -70,8 +70,3 @@ export class RdError extends Error {
 
 export const isRdError = (e: unknown): e is RdError =>
   e instanceof RdError || (e instanceof Error && e.name === 'RdError' && typeof (e as RdError).code === 'string' && (e as RdError).code in catalog);
-
-/** Recreates an RdError from its serialized form (BullMQ stores failedReason as text across processes). */
-export function rdErrorFrom(e: unknown): RdError | undefined {
-  return isRdError(e) ? (e as RdError) : undefined;
-}

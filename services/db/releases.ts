@@ -30,9 +30,6 @@ export async function ensureRelease(db: Db, ticketId: number): Promise<ReleaseRo
   return db('releases').where({ ticket_id: ticketId }).first();
 }
 
-export const getRelease = (db: Exec, ticketId: number): Promise<ReleaseRow | undefined> =>
-  db('releases').where({ ticket_id: ticketId }).first();
-
 /**
  * Compare-and-set on RepoStatus (Pulp's set_completed): changes the row only if it is still in `from`.
  * False means someone else moved it; the caller re-reads and decides again.

@@ -31,10 +31,10 @@ const backoffMs = (attempts: number) => Math.min(60_000, 500 * 2 ** Math.min(att
  * not yet due or fails waits, so RT never shows a later status before an earlier one.
  */
 export async function deliverDue(db: Db, rt: Helpdesk, log: Logger, limit = 100): Promise<{ delivered: number; failed: number }> {
-  const heads: OutboxRow[] = (await db.raw(`
-    SELECT DISTINCT ON (ticket_id) id, ticket_id, marker, kind, payload, attempts, next_attempt_at
-      FROM outbox WHERE delivered_at IS NULL ORDER BY ticket_id, id`)).rows;
-  const due = heads.filter((h) => new Date((h as unknown as { next_attempt_at: Date }).next_attempt_at) <= new Date()).slice(0, limit);
+  const due: OutboxRow[] = (await db.raw(`
+    SELECT * FROM (SELECT DISTINCT ON (ticket_id) id, ticket_id, marker, kind, payload, attempts, next_attempt_at
+                     FROM outbox WHERE delivered_at IS NULL ORDER BY ticket_id, id) heads
+     WHERE next_attempt_at <= now() ORDER BY id LIMIT ?`, [limit])).rows;
   let delivered = 0;
   let failed = 0;
   await Promise.all(due.map(async (head) => {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { comments, filesUnder, openTicket, rpmSpec, useE2E, waitForStatus } from '../support/e2e.ts';
@@ -22,7 +23,7 @@ describe('kill -9 of the worker at any point', () => {
     // slow packages: each takes ~1.5 s to download, so kills land in downloads, publishing and write-back
     for (const name of ['testpkg', 'testpkg-dep', 'testpkg-broken']) {
       const p = e.pkgs.rpm(name);
-      e.provider.route(`/slow/${p.filename}`, { body: await import('node:fs/promises').then((f) => f.readFile(p.path)), intervalMs: 25, chunkSize: 100 });
+      e.provider.route(`/slow/${p.filename}`, { body: await readFile(p.path), intervalMs: 25, chunkSize: 100 });
     }
     const product = `TESTTP.kill9.${e.run}`;
     const specs = ['testpkg', 'testpkg-dep', 'testpkg-broken'].map((n) => rpmSpec(e, n, { url: `${e.provider.url}/slow/${e.pkgs.rpm(n).filename}` }));

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ const e = useE2E();
 let v2: TestPackages;
 beforeAll(async () => {
   v2 = await buildTestPackages(await mkdtemp(path.join(tmpdir(), 'rd-pkgs2-')), 3, { version: '2.0.0' });
-  for (const p of v2.rpms) e.provider.file(`/v2/${p.filename}`, await import('node:fs/promises').then((f) => f.readFile(p.path)));
+  for (const p of v2.rpms) e.provider.file(`/v2/${p.filename}`, await readFile(p.path));
 }, 120_000);
 
 const tug1 = () => rtClient('tug1');

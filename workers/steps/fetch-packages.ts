@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { download, type Progress } from '../../services/artifacts/download.ts';
 import { findPackageFiles, unpackBundle } from '../../services/artifacts/unpack.ts';
@@ -26,7 +26,6 @@ export const fetchPackages: Step<PackagesOutput> = {
   async undo(ctx, out) {
     const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
     const used = new Set((await ctx.deps.db('packages').whereIn('sha256', out.adopted).select('sha256')).map((r) => r.sha256));
-    const { unlink } = await import('node:fs/promises');
     for (const sha of out.adopted.filter((s) => !used.has(s))) await unlink(blobs.path(sha)).catch(() => undefined);
   },
 };

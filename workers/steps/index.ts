@@ -5,13 +5,12 @@ import { fetchMetadata } from './fetch-metadata.ts';
 import { fetchPackages } from './fetch-packages.ts';
 import { publishUnverified } from './publish-unverified.ts';
 import { recordRelease } from './record-release.ts';
-import { unverifiedSummary } from './summary.ts';
 import { allocateRevision } from './allocate-revision.ts';
 import { findSuccessor } from './deprecate.ts';
 import { checkTarget, planPromotion } from './dependencies.ts';
 import { loadRelease } from './load-release.ts';
 import { promoteInto, withdrawFromSource } from './promote.ts';
-import { deprecateSummary, productionSummary, rejectSummary, stageSummary } from './summaries.ts';
+import { deprecateSummary, productionSummary, rejectSummary, stageSummary, unverifiedSummary } from './summaries.ts';
 
 /** Which steps each RepoAction runs, and what it writes back to the ticket once they all succeeded. */
 export const plans: Partial<Record<RepoAction, ActionPlan>> = {

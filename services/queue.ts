@@ -22,6 +22,12 @@ export function redisConnection(redisUrl: string): ConnectionOptions {
   };
 }
 
+/**
+ * The job of an inbox row. The row's receipt time is part of it: Redis outlives a recreated database,
+ * and a completed job under a reused row id would make BullMQ drop the new one as a duplicate.
+ */
+export const jobIdOf = (row: { id: number; received_at: Date | string }) => `inbox-${row.id}-${new Date(row.received_at).getTime()}`;
+
 export class ActionQueue {
   readonly queue: Queue<ActionJobV1>;
   constructor(connection: ConnectionOptions, prefix: string) {
@@ -31,9 +37,9 @@ export class ActionQueue {
   }
 
   /** Idempotent: the job id is the inbox row, so a re-enqueue of a waiting job is a no-op. */
-  async enqueue(row: { id: number; ticket_id: number }): Promise<void> {
+  async enqueue(row: { id: number; ticket_id: number; received_at: Date | string }): Promise<void> {
     const data: ActionJobV1 = { v: 1, ticketId: row.ticket_id, inboxId: row.id, exclusive: [lockKeys.ticket(row.ticket_id)] };
-    await this.queue.add('action', data, { ...ACTION_JOB_OPTIONS, jobId: `inbox-${row.id}` });
+    await this.queue.add('action', data, { ...ACTION_JOB_OPTIONS, jobId: jobIdOf(row) });
   }
 
   close(): Promise<void> {

@@ -6,7 +6,7 @@ import { deliverDue, pendingCount } from '../services/helpdesk/outbox.ts';
 import type { Helpdesk } from '../services/helpdesk/port.ts';
 import type { Logger } from '../services/log.ts';
 import type { Metrics } from '../services/metrics.ts';
-import type { ActionQueue } from '../services/queue.ts';
+import { jobIdOf, type ActionQueue } from '../services/queue.ts';
 
 export interface Loop { stop(): Promise<void> }
 
@@ -64,7 +64,7 @@ export async function relayOnce(db: Db, queue: ActionQueue, log: Logger, storage
   await sweepScratch(db, storageDir, log);
   let n = 0;
   for (const row of await staleEvents(db, staleAfterMs)) {
-    const job = await queue.queue.getJob(`inbox-${row.id}`);
+    const job = await queue.queue.getJob(jobIdOf(row));
     const state = job ? await job.getState() : 'missing';
     if (state === 'missing' || state === 'completed' || state === 'failed' || state === 'unknown') {
       if (job) await job.remove().catch(() => undefined);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertEvent } from '../../services/db/inbox.ts';
 import { createLogger } from '../../services/log.ts';
-import { ActionQueue, redisConnection } from '../../services/queue.ts';
+import { ActionQueue, jobIdOf, redisConnection } from '../../services/queue.ts';
 import { relayOnce } from '../../workers/loops.ts';
 import { uniquePrefix } from '../support/app.ts';
 import { useTestDb } from '../support/db.ts';
@@ -38,7 +38,7 @@ describe('the relay', () => {
     await queue.enqueue(fine);
     await t.db('inbox').where({ id: fine.id }).update({ enqueued_at: new Date(Date.now() - 120_000) });
     expect(await relayOnce(t.db, queue, log, storage)).toBe(2);
-    for (const r of [never, lost, fine]) expect(await queue.queue.getJob(`inbox-${r.id}`)).toBeDefined();
+    for (const r of [never, lost, fine]) expect(await queue.queue.getJob(jobIdOf(r))).toBeDefined();
     expect(await t.db('inbox').whereNull('enqueued_at')).toEqual([]);
     // a second pass finds nothing to do
     expect(await relayOnce(t.db, queue, log, storage)).toBe(0);
@@ -51,5 +51,19 @@ describe('the relay', () => {
     for (const r of [done, pending]) await mkdir(path.join(storage, 'tmp', `inbox-${r.id}`, 'bundle'), { recursive: true });
     await relayOnce(t.db, queue, log, storage);
     expect(await readdir(path.join(storage, 'tmp'))).toEqual([`inbox-${pending.id}`]);
+  });
+});
+
+describe('job ids', () => {
+  it('a recreated database reusing row ids still gets its events run (Redis remembers old completed jobs)', async () => {
+    const old = (await event(20))!;
+    await queue.enqueue(old);
+    const job = await queue.queue.getJob(jobIdOf(old));
+    await job!.moveToCompleted('done', '0', false).catch(() => undefined); // a previous life of this row id
+    await t.db.raw('TRUNCATE inbox RESTART IDENTITY CASCADE');
+    const fresh = (await event(21))!;
+    expect(fresh.id).toBe(old.id);
+    await queue.enqueue(fresh);
+    expect(await (await queue.queue.getJob(jobIdOf(fresh)))!.getState()).toBe('waiting');
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from '../../../services/api/signature.ts';
+import { jobIdOf } from '../../../services/queue.ts';
 import { useTestDb } from '../../support/db.ts';
 import { startApp, TEST_SECRET } from '../../support/app.ts';
 
@@ -7,6 +8,11 @@ const t = useTestDb();
 let app: Awaited<ReturnType<typeof startApp>>;
 beforeAll(async () => { app = await startApp(t.db); });
 afterAll(async () => { await app?.close(); });
+
+/** The hand-over to the queue follows the 202: wait until the row says it happened. */
+async function handedOver() {
+  for (let i = 0; i < 100 && !(await t.db('inbox').whereNotNull('enqueued_at').first()); i++) await new Promise((r) => setTimeout(r, 20));
+}
 
 const countInbox = async () => Number((await t.db('inbox').count({ n: '*' }))[0]!.n);
 
@@ -27,20 +33,24 @@ describe('POST /webhooks/rt', () => {
   it('persists a signed RepoAction change, enqueues one job and answers 202', async () => {
     const r = await post(JSON.stringify(event()));
     expect(r).toMatchObject({ status: 202, body: { status: 'queued' } });
+    await handedOver();
     const rows = await t.db('inbox').select();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ ticket_id: 123, transaction_id: 456, action: 'MoveToUnverified', state: 'pending', source: 'webhook' });
     expect(rows[0].enqueued_at).not.toBeNull();
-    const job = await app.queue.queue.getJob(`inbox-${rows[0].id}`);
+    const job = await app.queue.queue.getJob(jobIdOf(rows[0]));
     expect(job?.data).toEqual({ v: 1, ticketId: 123, inboxId: rows[0].id, exclusive: ['ticket:123'] });
   });
 
   it('answers 200 duplicate for the same ticket + transaction and makes no second job', async () => {
     const body = JSON.stringify(event());
     expect((await post(body)).status).toBe(202);
+    const jobs = () => app.queue.queue.getJobCountByTypes('waiting', 'delayed', 'active', 'prioritized');
+    await handedOver();
+    const before = await jobs();
     expect(await post(body)).toMatchObject({ status: 200, body: { status: 'duplicate' } });
     expect(await countInbox()).toBe(1);
-    expect(await app.queue.queue.getJobCountByTypes('waiting', 'delayed', 'active', 'prioritized')).toBe(1);
+    expect(await jobs()).toBe(before);
   });
 
   it('ignores other fields, other queues and the service user with 202 and writes nothing', async () => {

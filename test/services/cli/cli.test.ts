@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { run } from '../../../services/cli/main.ts';
+import { jobIdOf } from '../../../services/queue.ts';
 import { useTestDb } from '../../support/db.ts';
 import { startApp } from '../../support/app.ts';
 
@@ -56,7 +57,7 @@ describe('releasedesk CLI', () => {
     expect(printed[0]).toMatch(/queued: MoveToStageRollOut on ticket 42 again/);
     const rows = await t.db('inbox').where({ ticket_id: 42 }).orderBy('id');
     expect(rows.map((r) => [r.transaction_id, r.source, r.state, r.retry_of])).toEqual([[900, 'webhook', 'failed', null], [900, 'retry', 'pending', rows[0].id]]);
-    expect(await app.queue.queue.getJob(`inbox-${rows[1].id}`)).toBeDefined();
+    expect(await app.queue.queue.getJob(jobIdOf(rows[1]))).toBeDefined();
   });
   it('exits 1 with the service\'s reason for an unknown ticket, 2 for bad usage, 3 when the service is away', async () => {
     expect(await cli('get', '7')).toBe(1);

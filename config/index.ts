@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REPO_STATUSES, type RepoStatus } from '../services/workflow/transitions.ts';
 
 // Values people put in examples; a service started with one of them is misconfigured, not insecure-by-choice.
 const PLACEHOLDERS = new Set(['changeme', 'change-me', 'secret', 'password', 'xxx', 'todo', 'token', '<secret>']);
@@ -13,6 +14,21 @@ const url = (what: string) =>
   z.url({ protocol: /^https?$/, error: `${what} must be an http(s) URL` }).transform((v) => v.replace(/\/+$/, ''));
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** "Unverified=TechnologyUnit,StageRollOut=RolloutCoordinators": which RT group watches (AdminCc) a ticket once it reaches a status. */
+const noticeGroups = z.string().transform((v, ctx) => {
+  const out: Partial<Record<RepoStatus, string>> = {};
+  if (v.trim().toLowerCase() === 'none') return out;
+  for (const pair of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z]+)\s*=\s*(\S(?:.*\S)?)$/.exec(pair);
+    if (!m || !REPO_STATUSES.includes(m[1] as RepoStatus)) {
+      ctx.addIssue({ code: 'custom', message: `"${pair}" is not STATUS=GROUP with STATUS one of ${REPO_STATUSES.join(', ')} (or the whole value "none")` });
+      continue;
+    }
+    out[m[1] as RepoStatus] = m[2]!;
+  }
+  return out;
+});
 
 const hostList = z
   .string()
@@ -32,6 +48,10 @@ export const configSchema = z.object({
   RT_QUEUE: z.string().min(1).default('Releases').describe('RT queue holding release tickets'),
   TECHNOLOGY_UNIT_GROUP: z.string().min(1).default('TechnologyUnit').describe('RT group whose members review releases'),
   ROLLOUT_GROUP: z.string().min(1).default('RolloutCoordinators').describe('RT group whose members publish to Production'),
+  NOTICE_GROUPS: noticeGroups.optional().describe(
+    'STATUS=GROUP pairs: the RT group made AdminCc of a ticket when it reaches STATUS ("none" = no notices); '
+    + 'default: Unverified=<TECHNOLOGY_UNIT_GROUP>,StageRollOut=<ROLLOUT_GROUP>',
+  ),
   ALLOW_EMERGENCY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true')
     .describe('true: a release whose release.xml says emergency=true may go from Unverified straight to Production'),
   BASE_PROVIDES: z.string().transform((v) => v.split(',').map((c) => c.trim()).filter(Boolean)).default([])
@@ -55,7 +75,8 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type Config = z.infer<typeof configSchema>;
+type Parsed = z.infer<typeof configSchema>;
+export type Config = Omit<Parsed, 'NOTICE_GROUPS'> & { NOTICE_GROUPS: Partial<Record<RepoStatus, string>> };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -68,6 +89,10 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const input = Object.fromEntries(Object.keys(configSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
   const parsed = configSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    const c = parsed.data;
+    // the hand-offs of the seed workflow follow the role groups unless set apart
+    return { ...c, NOTICE_GROUPS: c.NOTICE_GROUPS ?? { Unverified: c.TECHNOLOGY_UNIT_GROUP, StageRollOut: c.ROLLOUT_GROUP } };
+  }
   throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
 }

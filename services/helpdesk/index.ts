@@ -13,6 +13,10 @@ export class RtHelpdesk implements Helpdesk {
   userGroups(name: string) { return this.client.userGroups(name); }
   comment(ticketId: number, text: string) { return this.client.comment(ticketId, text); }
   hasComment(ticketId: number, marker: string) { return this.client.hasComment(ticketId, marker); }
+  addAdminCcGroup(ticketId: number, group: string) { return this.client.addAdminCcGroup(ticketId, group); }
+  async actionNote(ticketId: number, transactionId: number) {
+    return this.client.actionNote(ticketId, transactionId, await this.client.customFieldId('RepoAction'));
+  }
   async setCustomFields(ticketId: number, fields: Record<string, string>) { await this.client.setCustomFields(ticketId, fields); }
   async ping() { await this.client.ping(); }
 

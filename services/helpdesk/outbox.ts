@@ -8,7 +8,9 @@ type Exec = Db | Knex.Transaction;
 
 export type OutboxItem =
   | { kind: 'fields'; fields: Record<string, string> }
-  | { kind: 'comment'; text: string };
+  | { kind: 'comment'; text: string }
+  /** a hand-off notice: the group becomes an AdminCc watcher of the ticket */
+  | { kind: 'watchers'; adminCcGroup: string };
 
 /**
  * Queues a write-back inside the caller's transaction. The marker names the operation: the same marker
@@ -64,9 +66,25 @@ export async function deliverDue(db: Db, rt: Helpdesk, log: Logger, limit = 100)
 async function deliverOne(rt: Helpdesk, row: OutboxRow): Promise<void> {
   const item = row.payload;
   if (item.kind === 'fields') return rt.setCustomFields(row.ticket_id, item.fields);
+  if (item.kind === 'comment') return postOnce(rt, row, item.text);
+  try {
+    await rt.addAdminCcGroup(row.ticket_id, item.adminCcGroup);
+  } catch (e) {
+    // a notice RT will not take (unknown group, missing right) must not hold up the ticket's later write-backs
+    if (!isRdError(e) || e.code !== 'RD_HELPDESK_REFUSED') throw e;
+    await postOnce(rt, row, [
+      `releasedesk could not add the group ${item.adminCcGroup} as AdminCc of this ticket, so its members were not notified.`,
+      `RT said: ${e.message}`, '',
+      'What to do: an RT administrator checks that the group exists and that the service user may see it (SeeGroup) and '
+      + 'change watchers (ModifyTicket), or corrects NOTICE_GROUPS. Meanwhile tell the group yourself.',
+    ].join('\n'));
+  }
+}
+
+async function postOnce(rt: Helpdesk, row: OutboxRow, text: string): Promise<void> {
   // the first attempt cannot have a predecessor on the ticket; later ones may have posted before dying
   if (row.attempts > 0 && (await rt.hasComment(row.ticket_id, markerLine(row.marker)))) return;
-  await rt.comment(row.ticket_id, `${item.text}\n\n${markerLine(row.marker)}`);
+  await rt.comment(row.ticket_id, `${text}\n\n${markerLine(row.marker)}`);
 }
 
 export async function pendingCount(db: Db): Promise<number> {

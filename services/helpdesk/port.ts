@@ -27,6 +27,13 @@ export interface Helpdesk {
   userGroups(name: string): Promise<string[]>;
   setCustomFields(ticketId: number, fields: Record<string, string>): Promise<void>;
   comment(ticketId: number, text: string): Promise<void>;
+  /** makes the RT group an AdminCc (watcher) of the ticket, keeping the others; idempotent */
+  addAdminCcGroup(ticketId: number, group: string): Promise<void>;
+  /**
+   * What the author of a RepoAction change wrote with it: the newest comment or reply they made on the
+   * ticket since the previous RepoAction change (RT's update page records it just before). null when none.
+   */
+  actionNote(ticketId: number, transactionId: number): Promise<string | null>;
   /** true when a comment containing `marker` is already on the ticket (a retry must not post twice) */
   hasComment(ticketId: number, marker: string): Promise<boolean>;
   ping(): Promise<void>;

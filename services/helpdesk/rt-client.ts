@@ -205,6 +205,11 @@ export class RtClient {
     return parts.filter((p) => p.ContentType === 'text/plain' && typeof p.Content === 'string').map((p) => p.Content!);
   }
 
+  /** The note the author of RepoAction change `txnId` wrote with it (see rt-transactions.ts), or null. */
+  actionNote(ticketId: number, txnId: number, repoActionFieldId: number): Promise<string | null> {
+    return txns.actionNote(this.session, ticketNumber(ticketId), positive(txnId, 'transaction id'), repoActionFieldId);
+  }
+
   /**
    * Makes the RT group (user-defined, by name) an AdminCc watcher of the ticket, so it gets the
    * ticket's notifications; other watchers are kept. Idempotent, verified by re-reading the ticket.

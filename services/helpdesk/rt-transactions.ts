@@ -50,3 +50,29 @@ export async function searchCreateTransactions(session: RtSession, queue: string
   const items = await collect<WireTransaction>(session, { path: '/transactions', params: { query, fields: TXN_FIELDS, orderby: 'id', order: 'ASC' } });
   return items.map((t) => toTransaction(t));
 }
+
+const NOTE_TYPES = new Set(['Comment', 'Correspond']);
+const MAX_NOTE_CHARS = 4000;
+
+/**
+ * What the author of RepoAction change `txnId` wrote with it: RT's update page (Ticket/Display.html)
+ * records the comment first and the field change after it, so it is the newest comment or reply by the
+ * same author after the previous RepoAction change and before this one.
+ */
+export async function actionNote(session: RtSession, ticketId: number, txnId: number, fieldId: number): Promise<string | null> {
+  const history = (await collect<WireTransaction>(session, { path: `/ticket/${ticketId}/history`, params: { fields: TXN_FIELDS } }))
+    .map((t) => toTransaction(t, ticketId));
+  const change = history.find((t) => t.id === txnId);
+  if (!change) return null;
+  const previous = Math.max(0, ...history.filter((t) => t.id < txnId && (t.type === 'Create' || (t.type === 'CustomField' && t.field === fieldId))).map((t) => t.id));
+  const notes = new Set(history
+    .filter((t) => NOTE_TYPES.has(t.type) && t.creator === change.creator && t.id > previous && t.id < txnId)
+    .map((t) => t.id));
+  if (notes.size === 0) return null;
+  const parts = await collect<{ TransactionId?: string; ContentType?: string; Content?: string }>(session, {
+    path: `/ticket/${ticketId}/attachments`, params: { fields: 'TransactionId,ContentType,Content', orderby: 'id', order: 'DESC' },
+  });
+  const text = parts.find((p) => notes.has(Number(p.TransactionId)) && p.ContentType === 'text/plain' && p.Content?.trim())?.Content?.trim();
+  if (!text) return null;
+  return text.length > MAX_NOTE_CHARS ? `${text.slice(0, MAX_NOTE_CHARS)}…` : text;
+}

@@ -57,7 +57,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttemp
   const t = transitions[action];
   const running = await deps.db('transitions').where({ inbox_id: row.id, outcome: 'running' }).first();
   const ctx: StepContext = {
-    deps, log: alog, ticketId: row.ticket_id, inboxId: row.id, releaseId: release.id, fromStatus: running.from_status, outputs: {},
+    deps, log: alog, ticketId: row.ticket_id, inboxId: row.id, transactionId: row.transaction_id, actor, releaseId: release.id, fromStatus: running.from_status, outputs: {},
     workDir: path.join(deps.config.STORAGE_DIR, 'tmp', `inbox-${row.id}`),
     progress: async (p) => { alog.info(p, 'progress'); await opts.onProgress?.(p); },
   };
@@ -161,6 +161,8 @@ async function finish(
     if (repoUri !== undefined) fields.RepoURI = repoUri;
     await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:fields`, { kind: 'fields', fields });
     await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:comment`, { kind: 'comment', text: comment });
+    const group = deps.config.NOTICE_GROUPS[to];
+    if (group) await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:notice`, { kind: 'watchers', adminCcGroup: group });
     await trx('inbox').where({ id: row.id }).update({ state: outcome === 'failed' ? 'failed' : 'done', outcome: code ?? outcome, finished_at: trx.fn.now() });
   });
 }

@@ -28,4 +28,12 @@ describe('loadConfig', () => {
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ ...ok, PORT: '' }).PORT).toBe(8080);
   });
+  it('NOTICE_GROUPS: follows the role groups by default, takes STATUS=GROUP pairs or "none", names a bad pair', () => {
+    expect(loadConfig(ok).NOTICE_GROUPS).toEqual({ Unverified: 'TechnologyUnit', StageRollOut: 'RolloutCoordinators' });
+    expect(loadConfig({ ...ok, TECHNOLOGY_UNIT_GROUP: 'Reviewers' }).NOTICE_GROUPS.Unverified).toBe('Reviewers');
+    expect(loadConfig({ ...ok, NOTICE_GROUPS: 'Incomplete=Ops Team, Production=Rollout' }).NOTICE_GROUPS)
+      .toEqual({ Incomplete: 'Ops Team', Production: 'Rollout' });
+    expect(loadConfig({ ...ok, NOTICE_GROUPS: 'none' }).NOTICE_GROUPS).toEqual({});
+    expect(() => loadConfig({ ...ok, NOTICE_GROUPS: 'Unverified=A,Staging=B' })).toThrow(/NOTICE_GROUPS: "Staging=B" is not STATUS=GROUP/);
+  });
 });

@@ -20,6 +20,18 @@ const rollout1 = () => rtClient('rollout1');
 const repo = (stage: string, product: string) => `${e.svc.url}/repos/${stage}/${product}/`;
 const sees = async (stage: string, product: string, pkg: string) => (await checkYumRepo(repo(stage, product), pkg)).code;
 
+/** Names of the RT groups that are AdminCc of the ticket, once `want` is among them (the notice is delivered after the status). */
+async function watchingGroups(t: number, want: string): Promise<string[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const res = await e.rt.session.request<{ AdminCc?: { type: string; id: string }[] }>({ method: 'GET', path: `/ticket/${t}` });
+    const names = await Promise.all((res.data.AdminCc ?? []).filter((m) => m.type === 'group')
+      .map(async (m) => (await e.rt.session.request<{ Name: string }>({ method: 'GET', path: `/group/${m.id}` })).data.Name));
+    if (names.includes(want) || Date.now() > deadline) return names.sort();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function act(who: ReturnType<typeof rtClient>, t: number, action: string, want: string) {
   await who.setCustomFields(t, { RepoAction: action });
   expect(await waitForStatus(e, t, [want, 'Failed'], 60_000), `${action} on ${t}`).toBe(want);
@@ -30,7 +42,10 @@ describe('the whole lifecycle on real RT, dnf and repositories', () => {
     const product = `TESTTP.life.${e.run}`;
     const a = await openTicket(e, releaseXml({ product, packages: [rpmSpec(e, 'testpkg')] }), 'lifecycle v1');
     await act(e.prov, a, 'MoveToUnverified', 'Unverified');
+    // the hand-offs: the group whose turn it is watches the ticket
+    expect(await watchingGroups(a, 'TechnologyUnit')).toEqual(['TechnologyUnit']);
     await act(tug1(), a, 'MoveToStageRollOut', 'StageRollOut');
+    expect(await watchingGroups(a, 'RolloutCoordinators')).toEqual(['RolloutCoordinators', 'TechnologyUnit']);
     expect((await e.rt.getTicket(a)).customFields.RepoURI).toEqual([repo('stage-rollout', product)]);
     expect(await sees('stage-rollout', product, 'testpkg')).toBe(0);
     expect(await sees('unverified', product, 'testpkg')).toBe(4); // not visible any more
@@ -58,13 +73,14 @@ describe('the whole lifecycle on real RT, dnf and repositories', () => {
     expect(await sees('production', product, 'testpkg-2.0.0')).toBe(0);
 
     // deprecating the newest rolls clients back to v1; the record and blobs stay
+    await tug1().comment(b, 'v2 breaks the scheduler on EL9');
     await act(tug1(), b, 'Deprecate', 'Deprecated');
-    expect(await waitForComment(e, b, /deprecated/)).toMatch(/Clients now get revision v1/);
+    expect(await waitForComment(e, b, /deprecated/)).toMatch(/Clients now get revision v1\.\n\nReason given by tug1:\n> v2 breaks the scheduler on EL9/);
     expect(await sees('production', product, 'testpkg-2.0.0')).toBe(4);
     expect(await sees('production', product, 'testpkg')).toBe(0);
     const dep = await e.svc.db('releases').where({ ticket_id: b }).first();
     expect(dep).toMatchObject({ status: 'Deprecated', revision: 2 });
-    expect(dep.tombstone).toMatchObject({ revision: 2, fallback: 1 });
+    expect(dep.tombstone).toMatchObject({ revision: 2, fallback: 1, by: 'tug1', reason: 'v2 breaks the scheduler on EL9' });
 
     // restore: the same revision comes back
     await act(rollout1(), b, 'MoveToProduction', 'Production');
@@ -92,7 +108,10 @@ describe('the whole lifecycle on real RT, dnf and repositories', () => {
     expect(await waitForComment(e, c, /RD_ACTION_NOT_ALLOWED/)).toContain('actions valid now: MoveToStageRollOut, Reject');
     expect(await repoStatus(e, c)).toBe('Unverified');
 
+    await tug1().comment(c, 'testpkg-dep pulls in an unsigned library.\nPlease rebuild against libfoo 2.');
     await act(tug1(), c, 'Reject', 'Rejected');
+    expect(await waitForComment(e, c, /was rejected/))
+      .toContain('Reason given by tug1:\n> testpkg-dep pulls in an unsigned library.\n> Please rebuild against libfoo 2.');
     expect(await sees('unverified', product, 'testpkg-dep')).toBe(4);
     expect((await e.rt.getTicket(c)).customFields.RepoURI).toEqual([]);
     const tr = await e.svc.db('transitions').where({ ticket_id: c }).orderBy('id');

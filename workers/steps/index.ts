@@ -9,6 +9,7 @@ import { allocateRevision } from './allocate-revision.ts';
 import { findSuccessor } from './deprecate.ts';
 import { checkTarget, planPromotion } from './dependencies.ts';
 import { loadRelease } from './load-release.ts';
+import { readActionNote } from './action-note.ts';
 import { promoteInto, withdrawFromSource } from './promote.ts';
 import { deprecateSummary, productionSummary, rejectSummary, stageSummary, unverifiedSummary } from './summaries.ts';
 
@@ -23,6 +24,6 @@ export const plans: Partial<Record<RepoAction, ActionPlan>> = {
     steps: [loadRelease, checkTarget('production'), allocateRevision, promoteInto('production'), withdrawFromSource],
     summary: productionSummary,
   },
-  Reject: { steps: [loadRelease, withdrawFromSource], summary: rejectSummary },
-  Deprecate: { steps: [loadRelease, findSuccessor, withdrawFromSource], summary: deprecateSummary },
+  Reject: { steps: [loadRelease, readActionNote, withdrawFromSource], summary: rejectSummary },
+  Deprecate: { steps: [loadRelease, readActionNote, findSuccessor, withdrawFromSource], summary: deprecateSummary },
 };

@@ -1,5 +1,6 @@
 import { allocateRevision } from './allocate-revision.ts';
 import { findSuccessor } from './deprecate.ts';
+import { quotedNote, readActionNote } from './action-note.ts';
 import { loadRelease } from './load-release.ts';
 import { mustWait, promoteInto, withdrawFromSource } from './promote.ts';
 import { checkTarget, planPromotion } from './dependencies.ts';
@@ -58,7 +59,7 @@ export const rejectSummary = (ctx: StepContext, ms: number) => {
   const w = outputOf(ctx, withdrawFromSource);
   return {
     repoUri: '',
-    comment: [`${name(ctx)} was rejected${w.url ? ` and withdrawn from ${w.url}` : ''}.`, '', took(ms), '',
+    comment: [`${name(ctx)} was rejected${w.url ? ` and withdrawn from ${w.url}` : ''}.`, '', ...quotedNote(ctx), '', took(ms), '',
       'The provider may submit a corrected release: attach a new release.xml and set RepoAction to MoveToUnverified.'].join('\n'),
   };
 };
@@ -67,13 +68,16 @@ export const deprecateSummary = (ctx: StepContext, ms: number) => {
   const r = outputOf(ctx, loadRelease);
   const w = outputOf(ctx, withdrawFromSource);
   const s = outputOf(ctx, findSuccessor);
-  const tombstone = { revision: r.revision, fallback: s.fallback, supersededBy: s.newer, at: new Date().toISOString() };
+  const tombstone = {
+    revision: r.revision, fallback: s.fallback, supersededBy: s.newer, at: new Date().toISOString(),
+    by: ctx.actor, reason: outputOf(ctx, readActionNote).note,
+  };
   const falls = s.newer ? `Revision v${s.newer} stays the newest.` : s.fallback ? `Clients now get revision v${s.fallback}.` : 'No other revision of this product is in Production.';
   return {
     repoUri: '',
     release: { deprecated_at: new Date(), tombstone },
     comment: [`${name(ctx)} (revision v${r.revision}) is deprecated: out of the Production index ${w.url ?? ''}, kept archived.`,
-      falls, '', took(ms), '', 'A rollout coordinator can restore it with RepoAction=MoveToProduction.'].join('\n'),
+      falls, '', ...quotedNote(ctx), '', took(ms), '', 'A rollout coordinator can restore it with RepoAction=MoveToProduction.'].join('\n'),
   };
 };
 

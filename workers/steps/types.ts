@@ -17,6 +17,9 @@ export interface StepContext {
   log: Logger;
   ticketId: number;
   inboxId: number;
+  /** the RT transaction that asked for this action, and its author */
+  transactionId: number;
+  actor: string;
   releaseId: number;
   /** the RepoStatus the release had when this action started */
   fromStatus: RepoStatus;

@@ -58,4 +58,23 @@ describe('outbox delivery to the real RT', () => {
     expect(await deliverDue(t.db, rt, log)).toEqual({ delivered: 1, failed: 0 });
     expect((await ours()).filter((c) => c.includes(markerLine(marker)))).toHaveLength(1);
   });
+
+  it('a notice makes the group an AdminCc; one RT refuses becomes a comment saying so and holds up nothing', async () => {
+    const tag = Date.now();
+    const tk = await rtClient('provider1').createTicket({ subject: `outbox notice ${tag}`, requestor: 'provider1', content: 'x' });
+    await enqueueWriteBack(t.db, tk, `n-${tag}-1`, { kind: 'watchers', adminCcGroup: 'TechnologyUnit' });
+    await enqueueWriteBack(t.db, tk, `n-${tag}-2`, { kind: 'watchers', adminCcGroup: `NoSuchGroup${tag}` });
+    await enqueueWriteBack(t.db, tk, `n-${tag}-3`, { kind: 'fields', fields: { RepoStatus: 'Unverified' } });
+    expect(await deliverDue(t.db, rt, log)).toEqual({ delivered: 3, failed: 0 });
+    const res = await rt.client.session.request<{ AdminCc?: { type: string; id: string }[] }>({ method: 'GET', path: `/ticket/${tk}` });
+    const groupIds = (res.data.AdminCc ?? []).filter((m) => m.type === 'group').map((m) => m.id);
+    expect(groupIds).toHaveLength(1);
+    const g = await rt.client.session.request<{ Name: string }>({ method: 'GET', path: `/group/${groupIds[0]}` });
+    expect(g.data.Name).toBe('TechnologyUnit');
+    const refused = (await rt.client.textParts(tk)).filter((c) => c.includes(markerLine(`n-${tag}-2`)));
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toContain(`could not add the group NoSuchGroup${tag} as AdminCc`);
+    expect(refused[0]).toMatch(/What to do: .*NOTICE_GROUPS/s);
+    expect((await rt.getTicket(tk)).customFields.RepoStatus).toEqual(['Unverified']);
+  });
 });

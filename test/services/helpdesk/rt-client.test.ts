@@ -155,6 +155,28 @@ describe('RepoAction changes and their transactions', () => {
   });
 });
 
+describe('the note written with a RepoAction change (the reason of a Reject)', () => {
+  it('is the newest comment by the same author since the previous RepoAction change; null when there is none', async () => {
+    const fieldId = await rd.customFieldId('RepoAction');
+    const t = await provider.createTicket({ subject: `note ${run}`, requestor: 'provider1', content: 'x' });
+    await provider.comment(t, `provider note ${run}`);
+    await provider.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
+    await tug.comment(t, `looks fine ${run}`);
+    await tug.setCustomFields(t, { RepoAction: 'MoveToStageRollOut' });
+    await tug.comment(t, `first thought ${run}`);
+    await tug.comment(t, `Signature of foo.rpm is wrong ${run}\nsecond line`);
+    await rd.comment(t, `the service's own comment ${run}`);
+    await tug.setCustomFields(t, { RepoAction: 'Reject' });
+    await tug.setCustomFields(t, { RepoAction: 'MoveToStageRollOut' });
+    const ids = (await rd.getCustomFieldTransactions(t)).filter((c) => c.field === fieldId).map((c) => c.id);
+    expect(ids).toHaveLength(4);
+    expect(await rd.actionNote(t, ids[0]!, fieldId)).toBe(`provider note ${run}`);
+    expect(await rd.actionNote(t, ids[1]!, fieldId)).toBe(`looks fine ${run}`); // not the later ones in the same second
+    expect(await rd.actionNote(t, ids[2]!, fieldId)).toBe(`Signature of foo.rpm is wrong ${run}\nsecond line`);
+    expect(await rd.actionNote(t, ids[3]!, fieldId)).toBeNull();
+  });
+});
+
 describe('write-back as the service user', () => {
   it('sets RepoStatus + RepoURI and proves it by re-reading; "" clears', async () => {
     const uri = `https://repo.example.test/unverified/demo-tool/1.2.${run}`;

@@ -7,6 +7,7 @@
 import autocannon from 'autocannon';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../config/index.ts';
 import { sign } from '../services/api/signature.ts';
 import { createApp } from '../services/api/app.ts';
 import { createDb, ensureDatabase, migrate } from '../services/db/knex.ts';
@@ -48,7 +49,7 @@ async function main() {
 
   const app = createApp({
     db, queue, log: createLogger('silent'), metrics: createMetrics(), secret: SECRET, rtQueue: 'Releases', rtUser: 'releasedesk',
-    storageDir: '/nonexistent', health: {},
+    storageDir: '/nonexistent', health: {}, config: loadConfig({ RT_TOKEN: 'bench-token-0123456789abcdef', WEBHOOK_SECRET: SECRET }),
   });
   const s = await listen(app);
   let txn = 0;

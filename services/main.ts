@@ -32,7 +32,7 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
   let server: Server | undefined;
   if (role !== 'worker') {
     const app = createApp({
-      ...intake, secret: config.WEBHOOK_SECRET, metrics, storageDir: config.STORAGE_DIR,
+      ...intake, secret: config.WEBHOOK_SECRET, metrics, storageDir: config.STORAGE_DIR, config,
       health: {
         postgres: async () => { await db.raw('SELECT 1'); },
         redis: async () => { await redis.ping(); },

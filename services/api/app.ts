@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../../config/index.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { IntakeDeps } from '../intake.ts';
@@ -17,6 +18,8 @@ export interface AppDeps extends IntakeDeps {
   metrics: Metrics;
   log: Logger;
   storageDir: string;
+  /** what read-only checks (validate) need to judge like the worker does */
+  config: Config;
   health: Record<string, HealthCheck>;
 }
 
@@ -24,7 +27,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(webhookRouter(deps));
-  app.use(express.json({ limit: '16kb' }), releasesRouter(deps.db, deps.queue));
+  app.use(express.json({ limit: '16kb' }), releasesRouter(deps.db, deps.queue, deps.config));
 
   app.get('/healthz', async (_req, res) => {
     const checks = await Promise.all(

@@ -5,6 +5,8 @@ import { getInbox, insertRetry, markEnqueued } from '../db/inbox.ts';
 import type { ActionQueue } from '../queue.ts';
 import { RdError } from '../errors.ts';
 import { REPO_STATUSES } from '../workflow/transitions.ts';
+import type { Config } from '../../config/index.ts';
+import { checkDependencies, describeCheck } from '../deps/check.ts';
 
 const listQuery = z.object({
   status: z.enum(REPO_STATUSES).optional(),
@@ -12,6 +14,7 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 const ticketParam = z.coerce.number().int().positive();
+const validateQuery = z.object({ target: z.enum(['stage-rollout', 'production']) });
 
 const summary = (r: Record<string, unknown>) => ({
   ticket: r.ticket_id, product: r.product_short_name, name: r.product_name, version: r.version, revision: r.revision,
@@ -26,7 +29,7 @@ function ticketOf(raw: string): number {
 }
 
 /** Read-only views of releases for people and the CLI; the truth stays in the database rows. */
-export function releasesRouter(db: Db, queue: ActionQueue): Router {
+export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Router {
   const r = Router();
   r.get('/releases', async (req, res) => {
     const q = listQuery.safeParse(req.query);
@@ -62,6 +65,20 @@ export function releasesRouter(db: Db, queue: ActionQueue): Router {
       })),
     });
   });
+  // The dependency check a promotion would run now, without moving anything.
+  r.get('/releases/:ticket/validate', async (req, res) => {
+    const ticket = ticketOf(req.params.ticket);
+    const q = validateQuery.safeParse(req.query);
+    if (!q.success) throw new RdError('RD_PAYLOAD_INVALID', 'target: must be stage-rollout or production', { field: 'target' });
+    const rel = await db('releases').where({ ticket_id: ticket }).first();
+    if (!rel) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
+    if (!(await db('packages').where({ release_id: rel.id }).first())) {
+      throw new RdError('RD_ACTION_NOT_ALLOWED', `ticket ${ticket} has no verified packages yet (RepoStatus ${rel.status}): MoveToUnverified first`);
+    }
+    const check = await checkDependencies(db, rel.id, q.data.target, config.BASE_PROVIDES);
+    res.json({ ticket, status: rel.status, ...check, summary: describeCheck(check) });
+  });
+
   // Re-runs the action whose last attempt failed, as the same RT transaction; the workflow decides again.
   r.post('/releases/:ticket/retry', async (req, res) => {
     const ticket = ticketOf(req.params.ticket);

@@ -1,8 +1,11 @@
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 
-/** Exit codes: 0 done, 1 the service said no (not found, not allowed), 2 usage, 3 the service is unreachable. */
-const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
+/**
+ * Exit codes: 0 done, 1 the service said no (not found, not allowed), 2 usage, 3 the service is unreachable,
+ * 4 validate found requirements the target would not meet.
+ */
+const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3, unmet: 4 } as const;
 
 interface Globals { url: string; json: boolean }
 
@@ -79,6 +82,19 @@ export function cli(): Command {
         (r.transitions as Rel[]).map((t) => [when(t.at), t.actor, t.action, t.from, t.to, t.outcome, t.code, t.durationMs])));
     });
 
+  program.command('validate').argument('<ticket>').description('would the release pass into a repository now? the dependency check, nothing moves')
+    .addOption(new Option('--target <stage>', 'the repository it would enter').choices(['stage-rollout', 'production']).makeOptionMandatory())
+    .action(async (ticket: string, o: { target: string }) => {
+      const r = await call(g(), 'GET', `/releases/${encodeURIComponent(ticket)}/validate?target=${o.target}`);
+      const missing = (r.unmet as Rel[]).map((u) => [u.package, u.requirement, 'missing']);
+      const unchecked = (r.unchecked as Rel[]).map((u) => [u.package, u.requirement, 'not checked (file or rich dependency)']);
+      out(g(), r, () => [
+        `ticket ${r.ticket} (${r.status}) into ${r.target}: ${r.satisfied ? 'every requirement is met' : `${missing.length} requirement(s) missing`}`,
+        missing.length + unchecked.length ? table(['PACKAGE', 'REQUIREMENT', 'RESULT'], [...missing, ...unchecked]) : '',
+      ].filter(Boolean).join('\n'));
+      if (!r.satisfied) throw new CliError('', EXIT.unmet);
+    });
+
   program.command('retry').argument('<ticket>').description('re-run the last failed action of a release')
     .action(async (ticket: string) => {
       const r = await call(g(), 'POST', `/releases/${encodeURIComponent(ticket)}/retry`);
@@ -95,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
     const code = (e as { code?: string }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version') return EXIT.ok;
     if (code?.startsWith('commander.')) return EXIT.usage;
-    console.error((e as Error).message);
+    if ((e as Error).message) console.error((e as Error).message);
     return e instanceof CliError ? e.exitCode : EXIT.refused;
   }
 }

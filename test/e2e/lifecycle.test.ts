@@ -7,6 +7,7 @@ import { comments, openTicket, repoStatus, rpmSpec, useE2E, waitForComment, wait
 import { checkYumRepo } from '../support/repo-clients.ts';
 import { releaseXml } from '../support/release-xml.ts';
 import { rtClient } from '../support/rt.ts';
+import { run as releasedesk } from '../../services/cli/main.ts';
 
 const e = useE2E();
 let v2: TestPackages;
@@ -133,12 +134,16 @@ describe('the whole lifecycle on real RT, dnf and repositories', () => {
     expect(await sees('stage-rollout', product, 'testpkg-dep')).not.toBe(0);
     expect(await sees('unverified', product, 'testpkg-dep')).not.toBe(0);
 
+    // the CLI asks the same question without moving anything: exit 4 while something is missing
+    expect(await releasedesk(['--url', e.svc.url, '--json', 'validate', String(needy), '--target', 'stage-rollout'])).toBe(4);
+
     const provider = await openTicket(e, releaseXml({ product, packages: [rpmSpec(e, 'testpkg')] }), 'provides testpkg');
     await act(e.prov, provider, 'MoveToUnverified', 'Unverified');
     await act(tug1(), provider, 'MoveToStageRollOut', 'StageRollOut');
     // nobody touches the waiting ticket: it moves by itself
     expect(await waitForStatus(e, needy, ['StageRollOut'], 60_000)).toBe('StageRollOut');
     expect((await checkYumRepo(repo('stage-rollout', product), 'testpkg-dep', { RESOLVE: '1' })).ok).toBe(true);
+    expect(await releasedesk(['--url', e.svc.url, '--json', 'validate', String(needy), '--target', 'stage-rollout'])).toBe(0);
     const tr = await e.svc.db('transitions').where({ ticket_id: needy }).orderBy('id');
     expect(tr.map((r) => [r.action, r.outcome, r.to_status])).toEqual([
       ['MoveToUnverified', 'ok', 'Unverified'], ['MoveToStageRollOut', 'waiting', 'Incomplete'], ['MoveToStageRollOut', 'ok', 'StageRollOut'],

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { createApp, type AppDeps } from '../../services/api/app.ts';
+import { loadConfig } from '../../config/index.ts';
 import { createLogger } from '../../services/log.ts';
 import { createMetrics } from '../../services/metrics.ts';
 import { ActionQueue, redisConnection } from '../../services/queue.ts';
@@ -18,7 +19,8 @@ export async function startApp(db: Db, overrides: Partial<AppDeps> = {}) {
   await queue.queue.waitUntilReady();
   const deps: AppDeps = {
     db, queue, log: createLogger('silent'), metrics: createMetrics(), secret: TEST_SECRET,
-    rtQueue: 'Releases', rtUser: 'releasedesk', storageDir: '/nonexistent', health: {}, ...overrides,
+    rtQueue: 'Releases', rtUser: 'releasedesk', storageDir: '/nonexistent', health: {},
+    config: loadConfig({ RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SECRET: TEST_SECRET }), ...overrides,
   };
   const server: Server = await new Promise((resolve) => {
     const s = createApp(deps).listen(0, '127.0.0.1', () => resolve(s));

@@ -22,7 +22,10 @@ beforeEach(async () => {
     platform: 'el9', arch: 'noarch', repo_kind: 'yum', repo_uri: 'http://127.0.0.1:8080/repos/unverified/TP.tool.el9.noarch/',
   }).returning('id');
   await t.db('blobs').insert({ sha256: 'a'.repeat(64), size: 10 });
-  await t.db('packages').insert({ release_id: rel.id, filename: 'tool-1.2.3-1.noarch.rpm', pkgname: 'tool', version: '1.2.3', rel: '1', arch: 'noarch', format: 'rpm', sha256: 'a'.repeat(64), size: 10 });
+  await t.db('packages').insert({
+    release_id: rel.id, filename: 'tool-1.2.3-1.noarch.rpm', pkgname: 'tool', version: '1.2.3', rel: '1', arch: 'noarch', format: 'rpm', sha256: 'a'.repeat(64), size: 10,
+    header: JSON.stringify({ requires: ['libfoo >= 2', '/bin/sh'], provides: ['tool = 1.2.3-1'] }),
+  });
   await t.db('transitions').insert([
     { ticket_id: 42, action: 'MoveToUnverified', actor: 'provider1', from_status: 'New', to_status: 'Unverified', outcome: 'ok', duration_ms: 1200 },
     { ticket_id: 42, inbox_id: inbox.id, transaction_id: 900, action: 'MoveToStageRollOut', actor: 'tug1', from_status: 'Unverified', to_status: 'Unverified', outcome: 'failed', code: 'RD_CONTENT_MISSING', duration_ms: 30 },
@@ -65,5 +68,36 @@ describe('releasedesk CLI', () => {
     expect(await cli('history')).toBe(2);
     expect(await run(['--url', 'http://127.0.0.1:9', 'get'])).toBe(3);
     expect(printed.at(-1)).toMatch(/cannot reach releasedesk/);
+  });
+  it('validate prints the dependency check for a target and exits 4 while a requirement is missing; nothing moves', async () => {
+    expect(await cli('validate', '42', '--target', 'stage-rollout')).toBe(4);
+    let text = printed.join('\n');
+    expect(text).toContain('ticket 42 (Unverified) into stage-rollout: 1 requirement(s) missing');
+    expect(text).toMatch(/tool-1\.2\.3-1\.noarch\.rpm │ libfoo >= 2\s+│ missing/);
+    expect(text).toMatch(/\/bin\/sh\s+│ not checked/);
+
+    // another release of the product in Stage-Rollout provides it: met there, still missing in Production
+    const [lib] = await t.db('releases').insert({ ticket_id: 43, status: 'StageRollOut', product_short_name: 'TP.tool.el9.noarch', repo_kind: 'yum' }).returning('id');
+    await t.db('blobs').insert({ sha256: 'b'.repeat(64), size: 10 });
+    await t.db('packages').insert({
+      release_id: lib.id, filename: 'libfoo-2.1-1.noarch.rpm', pkgname: 'libfoo', version: '2.1', rel: '1', arch: 'noarch', format: 'rpm', sha256: 'b'.repeat(64), size: 10,
+      header: JSON.stringify({ requires: [], provides: ['libfoo = 2.1-1'] }),
+    });
+    printed.length = 0;
+    expect(await cli('validate', '42', '--target', 'stage-rollout')).toBe(0);
+    expect(printed.join('\n')).toContain('into stage-rollout: every requirement is met');
+    printed.length = 0;
+    expect(await cli('--json', 'validate', '42', '--target', 'production')).toBe(4);
+    expect(JSON.parse(printed[0]!)).toMatchObject({ ticket: 42, target: 'production', satisfied: false, unmet: [{ package: 'tool-1.2.3-1.noarch.rpm', requirement: 'libfoo >= 2' }] });
+    expect(await t.db('releases').where({ ticket_id: 42 }).first()).toMatchObject({ status: 'Unverified' });
+
+    expect(await cli('validate', '42')).toBe(2);
+    expect(await cli('validate', '42', '--target', 'unverified')).toBe(2);
+    await t.db('releases').insert({ ticket_id: 44, status: 'New' });
+    expect(await cli('validate', '44', '--target', 'production')).toBe(1);
+    expect(printed.at(-1)).toMatch(/RD_ACTION_NOT_ALLOWED.*no verified packages yet.*MoveToUnverified first/);
+    const res = await fetch(`${app.url}/releases/42/validate?target=nowhere`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'RD_PAYLOAD_INVALID', message: expect.stringContaining('target') });
   });
 });

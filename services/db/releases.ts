@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { RepoStatus } from '../workflow/transitions.ts';
+import type { RepoAction, RepoStatus } from '../workflow/transitions.ts';
 import type { Db } from './knex.ts';
 
 type Exec = Db | Knex.Transaction;
@@ -8,7 +8,7 @@ export interface ReleaseRow {
   id: number;
   ticket_id: number;
   status: RepoStatus;
-  requested_action: string | null;
+  requested_action: RepoAction | null;
   active_inbox_id: number | null;
   product_short_name: string | null;
   product_name: string | null;

@@ -12,7 +12,7 @@ import type { Logger } from '../log.ts';
 import { resolveRoles } from './roles.ts';
 import { runSteps, undoSteps } from './run-steps.ts';
 import { wakeWaiting } from './waiting.ts';
-import { decide, isRepoAction, transitions, type RepoAction, type Role } from './transitions.ts';
+import { decide, factsOf, isRepoAction, transitions, type RepoAction, type Role } from './transitions.ts';
 
 /** What an action does: its steps, and the ticket write-back once they all succeeded. */
 export interface ActionPlan {
@@ -113,7 +113,8 @@ async function verifyWithHelpdesk(deps: EngineDeps, row: InboxRow): Promise<Veri
 async function start(deps: EngineDeps, row: InboxRow, release: ReleaseRow, action: RepoAction, actor: string, roles: Role[], log: Logger) {
   for (let tries = 0; tries < 3; tries++) {
     const meta = release.metadata as { emergency?: boolean } | null;
-    const d = decide(release.status, action, roles, { emergency: deps.config.ALLOW_EMERGENCY && meta?.emergency === true });
+    const facts = factsOf(release.status, release.requested_action, deps.config.ALLOW_EMERGENCY && meta?.emergency === true);
+    const d = decide(release.status, action, roles, facts);
     if (!d.ok) {
       const text = refusalComment(d, actor, { provider: 'provider', technologyUnit: deps.config.TECHNOLOGY_UNIT_GROUP, rolloutCoordinator: deps.config.ROLLOUT_GROUP });
       await deps.db.transaction(async (trx) => {

@@ -22,6 +22,10 @@ export type Role = (typeof ROLES)[number];
 export interface Facts {
   /** release.xml says emergency=true and the configuration allows emergencies */
   emergency: boolean;
+  /** the release is Incomplete waiting to enter Stage-Rollout (it has not been there) */
+  waitsForStage: boolean;
+  /** the release is Incomplete waiting to enter Production (it passed Stage-Rollout, or is an emergency) */
+  waitsForProduction: boolean;
 }
 
 export interface Transition {
@@ -45,11 +49,11 @@ export const transitions: Record<RepoAction, Transition> = {
     running: 'Processing', success: 'Unverified', failure: 'Failed', available: true,
   },
   MoveToStageRollOut: {
-    from: ['Unverified', 'Incomplete'], roles: ['technologyUnit'],
+    from: ['Unverified'], fromIf: { Incomplete: 'waitsForStage' }, roles: ['technologyUnit'],
     running: 'Processing', success: 'StageRollOut', waits: 'Incomplete', failure: 'unchanged', available: true,
   },
   MoveToProduction: {
-    from: ['StageRollOut', 'Deprecated', 'Incomplete'], fromIf: { Unverified: 'emergency' }, roles: ['rolloutCoordinator'],
+    from: ['StageRollOut', 'Deprecated'], fromIf: { Unverified: 'emergency', Incomplete: 'waitsForProduction' }, roles: ['rolloutCoordinator'],
     running: 'Processing', success: 'Production', waits: 'Incomplete', failure: 'unchanged', available: true,
   },
   Reject: {
@@ -74,7 +78,17 @@ const PUBLISHED: readonly RepoStatus[] = ['Production', 'Deprecated'];
 
 export const isRepoAction = (v: unknown): v is RepoAction => REPO_ACTIONS.includes(v as RepoAction);
 
-const NO_FACTS: Facts = { emergency: false };
+const NO_FACTS: Facts = { emergency: false, waitsForStage: false, waitsForProduction: false };
+
+/** An Incomplete release waits to enter the target of the action that found it unmet: only that action (or Reject) moves it on. */
+export function factsOf(status: RepoStatus, requestedAction: RepoAction | null, emergency: boolean): Facts {
+  const incomplete = status === 'Incomplete';
+  return {
+    emergency,
+    waitsForStage: incomplete && requestedAction === 'MoveToStageRollOut',
+    waitsForProduction: incomplete && requestedAction === 'MoveToProduction',
+  };
+}
 
 const startsFrom = (t: Transition, status: RepoStatus, facts: Facts) => {
   const fact = t.fromIf?.[status];

@@ -1,34 +1,80 @@
 import { describe, expect, it } from 'vitest';
 import {
-  REPO_ACTIONS, REPO_STATUSES, ROLES, decide, transitions, validActions, type Role,
+  REPO_ACTIONS, REPO_STATUSES, ROLES, decide, factsOf, transitions, validActions, type Facts, type RepoAction, type RepoStatus, type Role,
 } from '../../../services/workflow/transitions.ts';
 
 // Every subset of roles, so that "no role" and "several roles" are covered too.
 const roleSets: Role[][] = [[], ...ROLES.map((r) => [r]), [...ROLES]];
+const noFacts: Facts = { emergency: false, waitsForStage: false, waitsForProduction: false };
+const factSets: Array<[string, Facts]> = [
+  ['no facts', noFacts],
+  ['emergency', { ...noFacts, emergency: true }],
+  ['waits for stage', { ...noFacts, waitsForStage: true }],
+  ['waits for production', { ...noFacts, waitsForProduction: true }],
+];
 
-describe('decide(): every action x status x role set', () => {
+/**
+ * The workflow of the issue, written out by hand (not derived from the table under test): who may ask for
+ * what, and from which status (with which fact) it starts. ok = starts; published = refused as immutable.
+ */
+const WHO: Record<RepoAction, Role[]> = {
+  MoveToUnverified: ['provider'], MoveToStageRollOut: ['technologyUnit'], MoveToProduction: ['rolloutCoordinator'],
+  Reject: ['technologyUnit'], Deprecate: ['technologyUnit', 'rolloutCoordinator'],
+};
+function expected(action: RepoAction, status: RepoStatus, f: Facts): 'ok' | 'published' | 'not now' {
+  switch (action) {
+    case 'MoveToUnverified':
+      return ['New', 'Failed', 'Rejected'].includes(status) ? 'ok' : ['Production', 'Deprecated'].includes(status) ? 'published' : 'not now';
+    case 'MoveToStageRollOut':
+      return status === 'Unverified' || (status === 'Incomplete' && f.waitsForStage) ? 'ok' : 'not now';
+    case 'MoveToProduction':
+      return status === 'StageRollOut' || status === 'Deprecated' || (status === 'Unverified' && f.emergency)
+        || (status === 'Incomplete' && f.waitsForProduction) ? 'ok' : 'not now';
+    case 'Reject':
+      return ['Unverified', 'StageRollOut', 'Incomplete'].includes(status) ? 'ok' : 'not now';
+    case 'Deprecate':
+      return status === 'Production' ? 'ok' : 'not now';
+  }
+}
+
+describe('decide(): every action x status x role set x facts, against the workflow written out by hand', () => {
   for (const action of REPO_ACTIONS) {
     for (const status of REPO_STATUSES) {
       for (const roles of roleSets) {
         it(`${action} from ${status} by [${roles.join(',')}]`, () => {
-          const t = transitions[action];
-          const d = decide(status, action, roles);
-          const hasRole = t.roles.some((r) => roles.includes(r));
-          if (!hasRole) {
-            expect(d).toEqual({ ok: false, code: 'RD_ROLE_FORBIDDEN', action, allowedRoles: t.roles });
-          } else if (!t.from.includes(status)) {
-            const published = action === 'MoveToUnverified' && (status === 'Production' || status === 'Deprecated');
-            expect(d.ok).toBe(false);
-            expect(d.ok === false && d.code).toBe(published ? 'RD_RELEASE_PUBLISHED' : 'RD_ACTION_NOT_ALLOWED');
-          } else if (!t.available) {
-            expect(d).toEqual({ ok: false, code: 'RD_ACTION_NOT_AVAILABLE', action });
-          } else {
-            expect(d).toEqual({ ok: true, action, transition: t });
+          for (const [, facts] of factSets) {
+            const d = decide(status, action, roles, facts);
+            if (!WHO[action].some((r) => roles.includes(r))) {
+              expect(d).toEqual({ ok: false, code: 'RD_ROLE_FORBIDDEN', action, allowedRoles: WHO[action] });
+              continue;
+            }
+            const want = expected(action, status, facts);
+            if (want === 'ok') expect(d).toEqual({ ok: true, action, transition: transitions[action] });
+            else if (want === 'published') expect(d).toEqual({ ok: false, code: 'RD_RELEASE_PUBLISHED', action, status });
+            else {
+              expect(d).toMatchObject({ ok: false, code: 'RD_ACTION_NOT_ALLOWED', action, status });
+              const validNow = REPO_ACTIONS.filter((a) => expected(a, status, facts) === 'ok');
+              expect(d.ok === false && 'validNow' in d && d.validNow).toEqual(validNow);
+            }
           }
         });
       }
     }
   }
+});
+
+describe('factsOf: what an Incomplete release waits for', () => {
+  it('comes from the action that found it unmet', () => {
+    expect(factsOf('Incomplete', 'MoveToStageRollOut', false)).toEqual({ emergency: false, waitsForStage: true, waitsForProduction: false });
+    expect(factsOf('Incomplete', 'MoveToProduction', true)).toEqual({ emergency: true, waitsForStage: false, waitsForProduction: true });
+    expect(factsOf('StageRollOut', 'MoveToStageRollOut', false)).toEqual(noFacts);
+  });
+  it('a release waiting to enter Stage-Rollout cannot be sent to Production past it', () => {
+    const facts = factsOf('Incomplete', 'MoveToStageRollOut', false);
+    expect(decide('Incomplete', 'MoveToProduction', ['rolloutCoordinator'], facts))
+      .toMatchObject({ code: 'RD_ACTION_NOT_ALLOWED', validNow: ['MoveToStageRollOut', 'Reject'] });
+    expect(decide('Incomplete', 'MoveToStageRollOut', ['technologyUnit'], facts).ok).toBe(true);
+  });
 });
 
 describe('the table itself', () => {
@@ -45,8 +91,8 @@ describe('the table itself', () => {
   });
   it('lets an emergency release skip Stage-Rollout only when the fact holds', () => {
     expect(decide('Unverified', 'MoveToProduction', ['rolloutCoordinator'])).toMatchObject({ code: 'RD_ACTION_NOT_ALLOWED' });
-    expect(decide('Unverified', 'MoveToProduction', ['rolloutCoordinator'], { emergency: true }).ok).toBe(true);
-    expect(validActions('Unverified', ['rolloutCoordinator'], { emergency: true })).toEqual(['MoveToProduction']);
+    expect(decide('Unverified', 'MoveToProduction', ['rolloutCoordinator'], { ...noFacts, emergency: true }).ok).toBe(true);
+    expect(validActions('Unverified', ['rolloutCoordinator'], { ...noFacts, emergency: true })).toEqual(['MoveToProduction']);
   });
   it('restores a Deprecated release to Production, by a rollout coordinator only', () => {
     expect(decide('Deprecated', 'MoveToProduction', ['rolloutCoordinator']).ok).toBe(true);

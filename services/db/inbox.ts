@@ -7,7 +7,7 @@ export interface InboxEvent {
   action: string | null;
   oldValue: string | null;
   actorName: string;
-  source: 'webhook' | 'reconciler' | 'retry';
+  source: 'webhook' | 'reconciler' | 'retry' | 'backfill';
   payload: unknown;
 }
 
@@ -21,6 +21,7 @@ export interface InboxRow {
   actor_name: string | null;
   source: string;
   state: 'pending' | 'done' | 'ignored' | 'failed';
+  retry_of: number | null;
   outcome: string | null;
   received_at: Date;
   enqueued_at: Date | null;
@@ -51,6 +52,12 @@ export const markEnqueued = (db: Db, id: number) => db('inbox').where({ id }).up
 /** Pending events of one ticket, oldest transaction first: the order in which they must take effect. */
 export const pendingForTicket = (db: Db, ticketId: number): Promise<InboxRow[]> =>
   db('inbox').where({ ticket_id: ticketId, state: 'pending' }).orderBy([{ column: 'transaction_id', order: 'asc' }, { column: 'id', order: 'asc' }]);
+
+/** The newest RT transaction of the ticket whose event has been handled (taken, refused or ignored). */
+export async function lastHandledTransaction(db: Db, ticketId: number): Promise<number> {
+  const [r] = await db('inbox').where({ ticket_id: ticketId }).whereNot({ state: 'pending' }).max({ m: 'transaction_id' });
+  return Number(r?.m ?? 0);
+}
 
 export const getInbox = (db: Db, id: number): Promise<InboxRow | undefined> => db('inbox').where({ id }).first();
 

@@ -29,6 +29,16 @@ export class RtHelpdesk implements Helpdesk {
     return { ...t, field: 'RepoAction' };
   }
 
+  async actionHistory(ticketId: number): Promise<FieldChange[]> {
+    const fieldId = await this.client.customFieldId('RepoAction');
+    const all = await this.client.getHistory(ticketId);
+    const changes: FieldChange[] = all.filter((t) => t.type === 'CustomField' && t.field === fieldId).map((t) => ({ ...t, field: 'RepoAction' }));
+    // a ticket created with RepoAction set records no change for that first value; the first change's old value is it
+    const create = all.find((t) => t.type === 'Create');
+    if (create && changes[0]?.oldValue) changes.unshift({ ...create, field: 'RepoAction', oldValue: null, newValue: changes[0].oldValue });
+    return changes;
+  }
+
   async getUserEmail(name: string): Promise<string | undefined> {
     if (!this.emails.has(name)) this.emails.set(name, (await this.client.getUser(name))?.email || undefined);
     return this.emails.get(name);

@@ -22,6 +22,8 @@ export interface Helpdesk {
   getTicket(id: number): Promise<TicketInfo>;
   /** the ticket's transactions that matter to the workflow: Create and CustomField changes */
   getTransaction(ticketId: number, transactionId: number): Promise<FieldChange | undefined>;
+  /** Every RepoAction change of the ticket, oldest first (its Create too, when it set the first value). */
+  actionHistory(ticketId: number): Promise<FieldChange[]>;
   getReleaseXml(ticketId: number): Promise<{ filename: string; content: Buffer; attachmentId: number }>;
   getUserEmail(name: string): Promise<string | undefined>;
   userGroups(name: string): Promise<string[]>;

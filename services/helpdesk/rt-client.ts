@@ -123,6 +123,11 @@ export class RtClient {
   }
 
   /** Custom field changes of the ticket, oldest first (from its history); RD_TICKET_NOT_FOUND if it has none at all. */
+  /** Every transaction of the ticket, oldest first; RD_TICKET_NOT_FOUND when there is no such ticket. */
+  getHistory(ticketId: number): Promise<RtTransaction[]> {
+    return txns.ticketHistory(this.session, ticketNumber(ticketId));
+  }
+
   getCustomFieldTransactions(ticketId: number): Promise<RtCfTransaction[]> {
     return txns.customFieldTransactions(this.session, ticketNumber(ticketId));
   }

@@ -10,11 +10,16 @@ import {
  */
 const TXN_FIELDS = 'Type,Field,ObjectId,OldValue,NewValue,Creator,Created';
 
-export async function customFieldTransactions(session: RtSession, ticketId: number): Promise<RtCfTransaction[]> {
+/** Every transaction of the ticket, oldest first. */
+export async function ticketHistory(session: RtSession, ticketId: number): Promise<RtTransaction[]> {
   const items = await collect<WireTransaction>(session, { path: `/ticket/${ticketId}/history`, params: { fields: TXN_FIELDS } });
   // RT answers 200 with no items for a ticket that does not exist; every real one has its Create
   if (items.length === 0) throw notFound(ticketId);
-  return items.filter((t) => t.Type === 'CustomField').map((t) => toCfTransaction(toTransaction(t, ticketId)));
+  return items.map((t) => toTransaction(t, ticketId));
+}
+
+export async function customFieldTransactions(session: RtSession, ticketId: number): Promise<RtCfTransaction[]> {
+  return (await ticketHistory(session, ticketId)).filter((t) => t.type === 'CustomField').map(toCfTransaction);
 }
 
 export async function findTransaction(session: RtSession, ticketId: number, txnId: number): Promise<RtTransaction | null> {
@@ -60,8 +65,7 @@ const MAX_NOTE_CHARS = 4000;
  * same author after the previous RepoAction change and before this one.
  */
 export async function actionNote(session: RtSession, ticketId: number, txnId: number, fieldId: number): Promise<string | null> {
-  const history = (await collect<WireTransaction>(session, { path: `/ticket/${ticketId}/history`, params: { fields: TXN_FIELDS } }))
-    .map((t) => toTransaction(t, ticketId));
+  const history = await ticketHistory(session, ticketId);
   const change = history.find((t) => t.id === txnId);
   if (!change) return null;
   const previous = Math.max(0, ...history.filter((t) => t.id < txnId && (t.type === 'Create' || (t.type === 'CustomField' && t.field === fieldId))).map((t) => t.id));

@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Step, StepContext, StepDeps } from '../../workers/steps/types.ts';
-import { finishEvent, pendingForTicket, type InboxRow } from '../db/inbox.ts';
+import { finishEvent, insertEvent, lastHandledTransaction, markEnqueued, pendingForTicket, type InboxRow } from '../db/inbox.ts';
 import { casStatus, ensureRelease, type ReleaseRow } from '../db/releases.ts';
 import { isRdError } from '../errors.ts';
 import { errorComment, refusalComment } from '../helpdesk/comments.ts';
@@ -28,8 +28,37 @@ export interface EngineDeps extends StepDeps {
 /** Handles every pending event of one ticket, in transaction order, holding the ticket's lock. */
 export async function processTicket(deps: EngineDeps, ticketId: number, opts: { finalAttempt?: boolean; onProgress?: (p: object) => Promise<void> } = {}) {
   await withLocks(deps.db, [lockKeys.ticket(ticketId)], async () => {
+    await backfill(deps, ticketId);
     for (const row of await pendingForTicket(deps.db, ticketId)) await processEvent(deps, row, opts);
   });
+}
+
+/**
+ * Webhooks arrive in any order, and some never: before acting on a change, every earlier RepoAction change
+ * of the ticket that RT has and the inbox has not is taken in, so that it runs first.
+ */
+async function backfill(deps: EngineDeps, ticketId: number) {
+  const pending = await pendingForTicket(deps.db, ticketId);
+  if (!pending.length) return;
+  const upTo = Math.max(...pending.map((r) => r.transaction_id));
+  const after = await lastHandledTransaction(deps.db, ticketId);
+  let history;
+  try {
+    history = await deps.rt.actionHistory(ticketId);
+  } catch (e) {
+    if (isRdError(e) && e.code === 'RD_TICKET_NOT_FOUND') return; // each event is then ignored with the reason
+    throw e;
+  }
+  for (const c of history.filter((h) => h.id > after && h.id < upTo)) {
+    const row = await insertEvent(deps.db, {
+      ticketId, transactionId: c.id, event: c.type === 'Create' ? 'ticket.created' : 'customfield.changed', action: c.newValue,
+      oldValue: c.oldValue, actorName: c.creator, source: 'backfill', payload: { backfilledBefore: upTo },
+    });
+    if (row) {
+      await markEnqueued(deps.db, row.id); // it runs now, in this job
+      deps.log.warn({ ticket: ticketId, txn: c.id, before: upTo }, 'an earlier RepoAction change had not arrived; taking it first');
+    }
+  }
 }
 
 async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttempt?: boolean; onProgress?: (p: object) => Promise<void> }) {
@@ -41,6 +70,13 @@ async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttemp
     return;
   }
   const { action, actor, ticket } = verified;
+  const handled = await lastHandledTransaction(deps.db, row.ticket_id);
+  if (row.retry_of === null && row.transaction_id < handled) {
+    // a change older than one already acted on arrived too late to take effect in its place
+    log.warn({ handled }, 'event older than an action already taken; ignored');
+    await finishEvent(deps.db, row.id, 'ignored', `older than transaction ${handled}, which was already acted on`);
+    return;
+  }
   const alog = log.child({ action, actor });
   let release = await ensureRelease(deps.db, row.ticket_id);
   const resuming = release.status === 'Processing' && release.active_inbox_id === row.id;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { BaseRepo } from '../services/deps/base-repos.ts';
 import { REPO_STATUSES, type RepoStatus } from '../services/workflow/transitions.ts';
 
 // Values people put in examples; a service started with one of them is misconfigured, not insecure-by-choice.
@@ -30,6 +31,39 @@ const noticeGroups = z.string().transform((v, ctx) => {
   return out;
 });
 
+const BASE_REPO_EXAMPLE = 'el9=yum:http://mirror.example/el9/BaseOS/x86_64/os/';
+
+/** One BASE_REPOS entry, or why it is not one. */
+function baseRepo(entry: string): BaseRepo | string {
+  const shown = `"${entry.replace(/\/\/[^/@\s]*@/, '//***@')}"`; // a message never shows a password
+  const m = /^([^=\s]+)\s*=\s*([^:\s]*):(.*)$/.exec(entry);
+  if (!m) return `${shown} is not PLATFORM=KIND:URL, e.g. ${BASE_REPO_EXAMPLE}`;
+  const [, platform, kind, url] = m as unknown as [string, string, string, string];
+  if (platform !== '*' && !/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(platform)) return `${shown}: PLATFORM must be a platform name such as el9 or bookworm, or * for every platform`;
+  if (kind !== 'yum' && kind !== 'apt') return `${shown}: KIND must be yum (for rpm releases) or apt (for deb releases), not "${kind}"`;
+  let u: URL;
+  try {
+    u = new URL(url.trim());
+  } catch {
+    return `${shown}: the URL is not a valid URL`;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `${shown}: the URL must be http(s)`;
+  if (u.search || u.hash) return `${shown}: the URL must not have a query or fragment`;
+  if (!u.pathname.endsWith('/')) u.pathname += '/';
+  return { platform: platform.toLowerCase(), kind, url: u.href };
+}
+
+/** "el9=yum:URL, bookworm=apt:URL": repositories whose packages count as the base (the OS) of releases of PLATFORM. */
+const baseRepos = z.string().transform((v, ctx) => {
+  const out: BaseRepo[] = [];
+  for (const entry of v.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const r = baseRepo(entry);
+    if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+    else if (!out.some((o) => o.kind === r.kind && o.url === r.url && o.platform === r.platform)) out.push(r);
+  }
+  return out;
+});
+
 const hostList = z
   .string()
   .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean));
@@ -56,6 +90,13 @@ export const configSchema = z.object({
     .describe('true: a release whose release.xml says emergency=true may go from Unverified straight to Production'),
   BASE_PROVIDES: z.string().transform((v) => v.split(',').map((c) => c.trim()).filter(Boolean)).default([])
     .describe('comma-separated capabilities the base system (the OS) provides, e.g. "glibc, bash, /bin/sh"'),
+  BASE_REPOS: baseRepos.default([]).describe(
+    'comma-separated PLATFORM=KIND:URL base repositories (the OS) whose packages count as provided for releases of PLATFORM '
+    + '(the release\'s targetPlatform, or * for all); KIND yum: URL is the repository base (repodata/repomd.xml), for rpm releases; '
+    + `KIND apt: URL is the directory holding Packages.gz or Packages, for deb releases. e.g. "${BASE_REPO_EXAMPLE}"`,
+  ),
+  BASE_REPOS_REFRESH_MS: int(1_000, 7 * 86_400_000).default(3_600_000)
+    .describe('how long a read base repository is used before it is fetched again; a failed refresh keeps the last good copy'),
   DEPRECATED_RETENTION_DAYS: int(0, 36_500).default(90).describe('how long a Deprecated release can be restored to Production'),
   WEBHOOK_SECRET: secret('WEBHOOK_SECRET').describe('HMAC-SHA256 key of X-RT-Signature'),
   STORAGE_DIR: z.string().startsWith('/', 'STORAGE_DIR must be an absolute path').default('/var/lib/releasedesk')

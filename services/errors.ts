@@ -48,6 +48,7 @@ export const catalog = {
   RD_PUBLISH_FAILED: { http: 500, permanent: false, next: 'Publishing the repository index failed; releasedesk retries by itself.' },
   RD_HELPDESK_UNAVAILABLE: { http: 503, permanent: false, next: 'RT did not answer; releasedesk retries by itself.' },
   RD_HELPDESK_REFUSED: { http: 502, permanent: false, next: 'RT refused the change; check the service user rights in RT.' },
+  RD_BASE_REPO_UNAVAILABLE: { http: 503, permanent: false, next: 'A base repository of BASE_REPOS could not be read and no earlier copy is at hand; releasedesk retries by itself, and the repository team should check the named URL.' },
   RD_BUSY: { http: 503, permanent: false, next: 'Another action on the same ticket or repository is running; retried by itself.' },
   RD_INTERNAL: { http: 500, permanent: false, next: 'Quote the reference to the repository team.' },
 } as const satisfies Record<string, { http: number; permanent: boolean; next: string }>;

@@ -75,7 +75,7 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
     if (!(await db('packages').where({ release_id: rel.id }).first())) {
       throw new RdError('RD_ACTION_NOT_ALLOWED', `ticket ${ticket} has no verified packages yet (RepoStatus ${rel.status}): MoveToUnverified first`);
     }
-    const check = await checkDependencies(db, rel.id, q.data.target, config.BASE_PROVIDES);
+    const check = await checkDependencies(db, rel.id, q.data.target, config);
     res.json({ ticket, status: rel.status, ...check, summary: describeCheck(check) });
   });
 

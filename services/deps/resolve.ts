@@ -39,8 +39,21 @@ function satisfies(provide: Capability, need: Capability, kind: Kind): boolean {
   }
 }
 
-/** Requirements rpm cannot state as capabilities we know: files, rich dependencies. Reported, not judged. */
+/**
+ * Requirements rpm cannot state as capabilities we know: files, rich dependencies. A file someone
+ * provides (a base repository's primary.xml lists the usual ones, BASE_PROVIDES may name it) is met;
+ * otherwise these are reported, not judged.
+ */
 const uncheckable = (req: string, kind: Kind) => kind === 'rpm' && (req.startsWith('/') || req.startsWith('('));
+
+const alternatives = (req: string, kind: Kind) => (kind === 'deb' ? req.split('|') : [req]);
+
+/** The capability names these requirements ask about, every alternative of a Debian dependency included. */
+export function requiredNames(needs: Needs[], kind: Kind): Set<string> {
+  const names = new Set<string>();
+  for (const n of needs) for (const req of n.requires) for (const alt of alternatives(req, kind)) names.add(parseCapability(alt, kind).name);
+  return names;
+}
 
 export function resolve(needs: Needs[], provides: string[], kind: Kind): Resolution {
   const byName = new Map<string, Capability[]>();
@@ -56,8 +69,9 @@ export function resolve(needs: Needs[], provides: string[], kind: Kind): Resolut
   const unchecked: Unmet[] = [];
   for (const n of needs) {
     for (const req of n.requires) {
+      if (alternatives(req, kind).some(ok)) continue;
       if (uncheckable(req, kind)) unchecked.push({ package: n.package, requirement: req });
-      else if (!(kind === 'deb' ? req.split('|') : [req]).some(ok)) unmet.push({ package: n.package, requirement: req.trim() });
+      else unmet.push({ package: n.package, requirement: req.trim() });
     }
   }
   return { unmet, unchecked };

@@ -108,7 +108,8 @@ async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttemp
     deps.metrics.jobs.inc({ action, outcome });
     deps.metrics.jobSeconds.observe({ action, outcome }, (Date.now() - t0) / 1000);
     alog.info({ ms: Date.now() - t0, status: to }, 'action done');
-    if (outcome === 'ok') await wakeWaiting(deps, release.id, alog);
+    // the action has landed; a failure to wake the releases waiting on it must not undo it
+    if (outcome === 'ok') await wakeWaiting(deps, release.id, alog).catch((e) => alog.error({ err: e }, 'could not re-check the releases waiting for this one'));
   } catch (e) {
     const permanent = isRdError(e) && e.permanent;
     if (!permanent && !opts.finalAttempt) {

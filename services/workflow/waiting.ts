@@ -1,6 +1,7 @@
 import { insertRetry } from '../db/inbox.ts';
 import type { Db } from '../db/knex.ts';
-import { checkDependencies } from '../deps/check.ts';
+import { isRdError } from '../errors.ts';
+import { checkDependencies, type DepsConfig } from '../deps/check.ts';
 import type { Logger } from '../log.ts';
 import type { Stage } from '../storage/repo-ref.ts';
 
@@ -10,7 +11,7 @@ const TARGET: Record<string, Stage> = { MoveToStageRollOut: 'stage-rollout', Mov
  * Something landed: every Incomplete release of the same product whose requirements are now met is
  * re-run (as a retry of the action that left it waiting). The relay hands the new events to the queue.
  */
-export async function wakeWaiting(deps: { db: Db; config: { BASE_PROVIDES: string[] } }, landedReleaseId: number, log: Logger): Promise<number> {
+export async function wakeWaiting(deps: { db: Db; config: DepsConfig }, landedReleaseId: number, log: Logger): Promise<number> {
   const { db } = deps;
   const landed = await db('releases').where({ id: landedReleaseId }).first();
   const waiting = await db('releases').where({ product_short_name: landed.product_short_name, status: 'Incomplete' });
@@ -18,8 +19,13 @@ export async function wakeWaiting(deps: { db: Db; config: { BASE_PROVIDES: strin
   for (const w of waiting) {
     const target = TARGET[w.requested_action];
     if (!target) continue;
-    const check = await checkDependencies(db, w.id, target, deps.config.BASE_PROVIDES);
-    if (!check.satisfied) continue;
+    // the landed action is done: a base repository that cannot be read now must not fail it; this one waits on
+    const check = await checkDependencies(db, w.id, target, deps.config, { log }).catch((e: unknown) => {
+      if (!isRdError(e) || e.code !== 'RD_BASE_REPO_UNAVAILABLE') throw e;
+      log.warn({ ticket: w.ticket_id, target, err: e.message }, 'cannot re-check a waiting release now');
+      return undefined;
+    });
+    if (!check?.satisfied) continue;
     const last = await db('transitions').where({ ticket_id: w.ticket_id, to_status: 'Incomplete' }).orderBy('id', 'desc').first();
     const of = last && (await db('inbox').where({ id: last.inbox_id }).first());
     if (!of) continue;

@@ -3,18 +3,20 @@ import type { Stage } from '../../services/storage/repo-ref.ts';
 import type { Step } from './types.ts';
 
 /**
- * Before anything moves: the release's requirements against the target's index, itself and the base.
+ * Before anything moves: the release's requirements against the target's index, itself and the base
+ * (BASE_PROVIDES and the base repositories of its platform). A base repository never read fails the step
+ * transiently (RD_BASE_REPO_UNAVAILABLE): retried, never taken for unmet.
  * Unmet is not an error: the release will wait as Incomplete, outside every index.
  */
 export function checkTarget(target: Stage): Step<DependencyCheck> {
   return {
     id: `check-dependencies-${target}`,
-    run: (ctx) => checkDependencies(ctx.deps.db, ctx.releaseId, target, ctx.deps.config.BASE_PROVIDES),
+    run: (ctx) => checkDependencies(ctx.deps.db, ctx.releaseId, target, ctx.deps.config, { log: ctx.log }),
   };
 }
 
 /** What the provider learns after Unverified: would it pass further right now? */
 export const planPromotion: Step<DependencyCheck[]> = {
   id: 'plan-promotion',
-  run: async (ctx) => Promise.all((['stage-rollout', 'production'] as const).map((t) => checkDependencies(ctx.deps.db, ctx.releaseId, t, ctx.deps.config.BASE_PROVIDES))),
+  run: async (ctx) => Promise.all((['stage-rollout', 'production'] as const).map((t) => checkDependencies(ctx.deps.db, ctx.releaseId, t, ctx.deps.config, { log: ctx.log }))),
 };

@@ -1,6 +1,7 @@
+import DataLoader from 'dataloader';
 import type { RtWebhookV1 } from '../schemas/webhook-rt.v1.ts';
 import type { Db } from './db/knex.ts';
-import { insertEvent, markEnqueued, type InboxRow } from './db/inbox.ts';
+import { insertEvents, markEnqueued, type InboxEvent, type InboxRow } from './db/inbox.ts';
 import type { Logger } from './log.ts';
 import type { ActionQueue } from './queue.ts';
 
@@ -18,6 +19,37 @@ export interface IntakeDeps {
 }
 
 /**
+ * Concurrent deliveries share one INSERT (one commit) and one hand-over to Redis: at a few thousand
+ * webhooks a second, a commit and a queue round trip per event is what limits the service. A batch
+ * is what arrived within BATCH_WINDOW_MS; the first event waits no longer than that.
+ */
+const BATCH_WINDOW_MS = 2;
+const BATCH_MAX = 500;
+interface Batches { inserts: DataLoader<InboxEvent, InboxRow | null>; handOvers: DataLoader<InboxRow, true> }
+const batchesOf = new WeakMap<IntakeDeps['db'], Map<ActionQueue, Batches>>();
+
+function batches(deps: IntakeDeps): Batches {
+  let byQueue = batchesOf.get(deps.db);
+  if (!byQueue) batchesOf.set(deps.db, (byQueue = new Map()));
+  let b = byQueue.get(deps.queue);
+  if (!b) {
+    const opts = { cache: false, maxBatchSize: BATCH_MAX, batchScheduleFn: (cb: () => void) => setTimeout(cb, BATCH_WINDOW_MS) };
+    b = {
+      // one event PostgreSQL refuses must not fail the others of its batch: then each goes alone
+      inserts: new DataLoader((events) => insertEvents(deps.db, events).catch((e) => events.length === 1 ? Promise.reject(e)
+        : Promise.all(events.map((ev) => insertEvents(deps.db, [ev]).then(([r]) => r!, (err: Error) => err)))), opts),
+      handOvers: new DataLoader(async (rows) => {
+        await deps.queue.enqueueMany(rows);
+        await markEnqueued(deps.db, rows.map((r) => r.id));
+        return rows.map(() => true as const);
+      }, opts),
+    };
+    byQueue.set(deps.queue, b);
+  }
+  return b;
+}
+
+/**
  * Persist first, then enqueue. If enqueueing fails the row stays un-enqueued and the relay picks it up,
  * so an accepted event is never lost.
  */
@@ -26,15 +58,16 @@ export async function accept(deps: IntakeDeps, ev: RtWebhookV1, source: 'webhook
   if (ev.field !== field) return { outcome: 'ignored', why: `field ${ev.field} is not ${field}` };
   if (ev.queue !== deps.rtQueue) return { outcome: 'ignored', why: `queue ${ev.queue} is not ${deps.rtQueue}` };
   if (ev.actor.name === deps.rtUser) return { outcome: 'ignored', why: 'made by the service itself' };
-  const row = await insertEvent(deps.db, {
+  const b = batches(deps);
+  const row = await b.inserts.load({
     ticketId: ev.ticket_id, transactionId: ev.transaction_id, event: ev.event, action: ev.new_value,
     oldValue: ev.old_value, actorName: ev.actor.name, source, payload: ev,
   });
   if (!row) return { outcome: 'duplicate' };
   // Persisted is accepted: RT waits for our answer inside the user's update, so the hand-over to the
   // queue happens after it. A failed hand-over leaves enqueued_at empty for the relay.
-  const handOver = deps.queue.enqueue(row).then(
-    () => markEnqueued(deps.db, row.id),
+  const handOver = b.handOvers.load(row).then(
+    () => undefined,
     (e) => deps.log.warn({ err: e, ticket: row.ticket_id, inbox: row.id }, 'enqueue failed; the relay will retry'),
   );
   if (!deps.answerBeforeEnqueue) await handOver;

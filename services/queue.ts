@@ -28,6 +28,8 @@ export function redisConnection(redisUrl: string): ConnectionOptions {
  */
 export const jobIdOf = (row: { id: number; received_at: Date | string }) => `inbox-${row.id}-${new Date(row.received_at).getTime()}`;
 
+type QueuedRow = { id: number; ticket_id: number; received_at: Date | string };
+
 export class ActionQueue {
   readonly queue: Queue<ActionJobV1>;
   constructor(connection: ConnectionOptions, prefix: string) {
@@ -37,9 +39,17 @@ export class ActionQueue {
   }
 
   /** Idempotent: the job id is the inbox row, so a re-enqueue of a waiting job is a no-op. */
-  async enqueue(row: { id: number; ticket_id: number; received_at: Date | string }): Promise<void> {
-    const data: ActionJobV1 = { v: 1, ticketId: row.ticket_id, inboxId: row.id, exclusive: [lockKeys.ticket(row.ticket_id)] };
-    await this.queue.add('action', data, { ...ACTION_JOB_OPTIONS, jobId: jobIdOf(row) });
+  async enqueue(row: QueuedRow): Promise<void> {
+    await this.enqueueMany([row]);
+  }
+
+  /** Several rows in one round trip to Redis. */
+  async enqueueMany(rows: readonly QueuedRow[]): Promise<void> {
+    await this.queue.addBulk(rows.map((row) => ({
+      name: 'action',
+      data: { v: 1, ticketId: row.ticket_id, inboxId: row.id, exclusive: [lockKeys.ticket(row.ticket_id)] } satisfies ActionJobV1,
+      opts: { ...ACTION_JOB_OPTIONS, jobId: jobIdOf(row) },
+    })));
   }
 
   close(): Promise<void> {

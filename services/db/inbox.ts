@@ -29,13 +29,26 @@ export interface InboxRow {
 
 /** Inserts once per (ticket, transaction); returns null for a duplicate delivery. */
 export async function insertEvent(db: Db, e: InboxEvent): Promise<InboxRow | null> {
+  return (await insertEvents(db, [e]))[0]!;
+}
+
+/**
+ * Many events in one statement and one commit (the webhook batches concurrent deliveries): each gets its
+ * row, or null when the inbox already had its (ticket, transaction) or an earlier event of the batch did.
+ */
+export async function insertEvents(db: Db, events: readonly InboxEvent[]): Promise<Array<InboxRow | null>> {
+  const key = (ticket: number, txn: number) => `${ticket}:${txn}`;
+  const firsts = new Map<string, InboxEvent>();
+  for (const e of events) if (!firsts.has(key(e.ticketId, e.transactionId))) firsts.set(key(e.ticketId, e.transactionId), e);
+  const unique = [...firsts.values()];
   const { rows } = await db.raw(
     `INSERT INTO inbox (ticket_id, transaction_id, event, action, old_value, actor_name, source, payload)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     VALUES ${unique.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
      ON CONFLICT (ticket_id, transaction_id) WHERE retry_of IS NULL DO NOTHING RETURNING *`,
-    [e.ticketId, e.transactionId, e.event, e.action, e.oldValue, e.actorName, e.source, JSON.stringify(e.payload)],
+    unique.flatMap((e) => [e.ticketId, e.transactionId, e.event, e.action, e.oldValue, e.actorName, e.source, JSON.stringify(e.payload)]),
   );
-  return (rows[0] as InboxRow | undefined) ?? null;
+  const inserted = new Map((rows as InboxRow[]).map((r) => [key(Number(r.ticket_id), Number(r.transaction_id)), r]));
+  return events.map((e) => (firsts.get(key(e.ticketId, e.transactionId)) === e ? inserted.get(key(e.ticketId, e.transactionId)) ?? null : null));
 }
 
 /** A new event for the transaction of an earlier one whose action failed: `releasedesk retry`. */
@@ -47,7 +60,8 @@ export async function insertRetry(db: Db, of: InboxRow): Promise<InboxRow> {
   return row as InboxRow;
 }
 
-export const markEnqueued = (db: Db, id: number) => db('inbox').where({ id }).update({ enqueued_at: db.fn.now() });
+export const markEnqueued = (db: Db, id: number | readonly number[]) =>
+  db('inbox').whereIn('id', typeof id === 'number' ? [id] : id).update({ enqueued_at: db.fn.now() });
 
 /** Pending events of one ticket, oldest transaction first: the order in which they must take effect. */
 export const pendingForTicket = (db: Db, ticketId: number): Promise<InboxRow[]> =>

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { Db } from './db/knex.ts';
 import { RdError } from './errors.ts';
 
@@ -8,13 +9,26 @@ export const lockKeys = {
 } as const;
 
 /**
- * Runs `fn` holding session-level advisory locks on a dedicated connection: a worker killed with -9
- * drops its connection, and PostgreSQL releases the locks with it. Keys are taken in sorted order so two
+ * A PostgreSQL session of its own, outside the query pool. Lock holders wait on queries; were their locks
+ * held on pooled connections, a few busy jobs would take the whole pool and wait forever for a connection
+ * to run those queries on.
+ */
+export async function lockSession(db: Db): Promise<pg.Client> {
+  const client = new pg.Client(db.client.config.connection as pg.ClientConfig | string);
+  // a session PostgreSQL drops takes its locks with it; the holder learns it from its next query
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+/**
+ * Runs `fn` holding session-level advisory locks on a session of their own: a worker killed with -9
+ * drops its sessions, and PostgreSQL releases the locks with them. Keys are taken in sorted order so two
  * holders of overlapping sets cannot deadlock.
  */
 export async function withLocks<T>(db: Db, keys: string[], fn: () => Promise<T>, waitMs = 30_000): Promise<T> {
   const sorted = [...new Set(keys)].sort();
-  const conn = await db.client.acquireConnection();
+  const conn = await lockSession(db);
   try {
     await conn.query(`SET lock_timeout = ${Math.max(1, Math.floor(waitMs))}`);
     for (const key of sorted) {
@@ -27,8 +41,6 @@ export async function withLocks<T>(db: Db, keys: string[], fn: () => Promise<T>,
     }
     return await fn();
   } finally {
-    await conn.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
-    await conn.query('RESET lock_timeout').catch(() => undefined);
-    await db.client.releaseConnection(conn);
+    await conn.end().catch(() => undefined); // ending the session releases its locks
   }
 }

@@ -2,6 +2,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../services/db/knex.ts';
 import { markEnqueued, staleEvents } from '../services/db/inbox.ts';
+import { lockSession } from '../services/locks.ts';
 import { deliverDue, pendingCount } from '../services/helpdesk/outbox.ts';
 import type { Helpdesk } from '../services/helpdesk/port.ts';
 import type { Logger } from '../services/log.ts';
@@ -14,18 +15,25 @@ export interface Loop { stop(): Promise<void> }
 export function every(db: Db, name: string, ms: number, log: Logger, tick: () => Promise<void>, immediate = false): Loop {
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
+  // the loop's own session, kept between ticks; lost (PostgreSQL restarted), the next tick opens another
+  let session: Awaited<ReturnType<typeof lockSession>> | null = null;
   const run = async () => {
-    const conn = await db.client.acquireConnection();
+    let got = false;
     try {
-      const got = await conn.query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [`loop:${name}`]);
-      if (!got.rows[0].ok) return;
-      try {
-        await tick();
-      } finally {
-        await conn.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`loop:${name}`]);
+      session ??= await lockSession(db);
+      got = (await session.query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [`loop:${name}`])).rows[0].ok;
+      if (got) await tick();
+    } catch (e) {
+      if (!got) {
+        await session?.end().catch(() => undefined);
+        session = null;
       }
+      throw e;
     } finally {
-      await db.client.releaseConnection(conn);
+      if (got) await session?.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`loop:${name}`]).catch(async () => {
+        await session?.end().catch(() => undefined);
+        session = null;
+      });
     }
   };
   const schedule = () => {
@@ -34,7 +42,14 @@ export function every(db: Db, name: string, ms: number, log: Logger, tick: () =>
   };
   const timer = setInterval(schedule, ms);
   if (immediate) schedule();
-  return { stop: async () => { stopped = true; clearInterval(timer); await running; } };
+  return {
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+      await session?.end().catch(() => undefined);
+    },
+  };
 }
 
 /** Write-backs to the helpdesk, retried until RT accepts them. */

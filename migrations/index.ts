@@ -2,12 +2,14 @@ import type { Knex } from 'knex';
 import * as init from './20261121_001_init.ts';
 import * as revisions from './20261121_002_revisions.ts';
 import * as retry from './20261121_003_retry.ts';
+import * as stageMembers from './20261121_004_stage_members.ts';
 
 // Static imports: under vitest and tsx a directory of .ts migrations cannot be loaded by knex itself.
 const migrations: Record<string, Knex.Migration> = {
   '20261121_001_init': init,
   '20261121_002_revisions': revisions,
   '20261121_003_retry': retry,
+  '20261121_004_stage_members': stageMembers,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

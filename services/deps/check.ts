@@ -5,7 +5,6 @@ import type { Db } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
 import type { PackageHeader } from '../storage/package-header.ts';
 import type { Stage } from '../storage/repo-ref.ts';
-import { STATUS_OF_STAGE } from '../workflow/transitions.ts';
 import { baseProvides, type BaseRepoCache, type CacheOptions } from './base-cache.ts';
 import { baseReposFor } from './base-repos.ts';
 import { requiredNames, resolve, type Kind, type Resolution } from './resolve.ts';
@@ -38,7 +37,8 @@ export async function checkDependencies(db: Db, releaseId: number, target: Stage
   const rel = await db('releases').where({ id: releaseId }).first();
   const own: Array<{ filename: string; header: PackageHeader }> = await db('packages').where({ release_id: releaseId }).select('filename', 'header');
   const there: Array<{ header: PackageHeader }> = await db('packages as p').join('releases as r', 'r.id', 'p.release_id')
-    .where({ 'r.product_short_name': rel.product_short_name, 'r.status': STATUS_OF_STAGE[target] }).whereNot('r.id', releaseId)
+    .join('stage_members as m', 'm.release_id', 'r.id')
+    .where({ 'r.product_short_name': rel.product_short_name, 'm.stage': target }).whereNot('r.id', releaseId)
     .select('p.header');
   const kind: Kind = rel.repo_kind === 'apt' ? 'deb' : 'rpm';
   const needs = own.map((p) => ({ package: p.filename, requires: p.header?.requires ?? [] }));

@@ -78,6 +78,7 @@ describe('releasedesk CLI', () => {
 
     // another release of the product in Stage-Rollout provides it: met there, still missing in Production
     const [lib] = await t.db('releases').insert({ ticket_id: 43, status: 'StageRollOut', product_short_name: 'TP.tool.el9.noarch', repo_kind: 'yum' }).returning('id');
+    await t.db('stage_members').insert({ release_id: lib.id, stage: 'stage-rollout' });
     await t.db('blobs').insert({ sha256: 'b'.repeat(64), size: 10 });
     await t.db('packages').insert({
       release_id: lib.id, filename: 'libfoo-2.1-1.noarch.rpm', pkgname: 'libfoo', version: '2.1', rel: '1', arch: 'noarch', format: 'rpm', sha256: 'b'.repeat(64), size: 10,

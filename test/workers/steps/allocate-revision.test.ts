@@ -20,13 +20,27 @@ function ctx(releaseId: number, loaded: Partial<ReturnType<typeof base>> = {}): 
 }
 const base = () => ({ product: 'P.x', productName: 'x', version: '1', kind: 'yum', revision: null as number | null, deprecatedAt: null as string | null, packages: [] });
 
+const release = async (ticket: number, over: Record<string, unknown> = {}) =>
+  (await t.db('releases').insert({ ticket_id: ticket, product_short_name: 'P.x', ...over }).returning('id'))[0].id as number;
+
 describe('allocate-revision', () => {
-  it('hands out 1..N exactly once to N parallel publications of one product', async () => {
-    const runs = Array.from({ length: 25 }, (_, i) => allocateRevision.run(ctx(i + 1)));
-    const got = (await Promise.all(runs)).map((r) => r.revision!).sort((a, b) => a - b);
+  it('hands out 1..N exactly once to N parallel publications of one product, and writes each to its release', async () => {
+    const ids = await Promise.all(Array.from({ length: 25 }, (_, i) => release(i + 1)));
+    const got = (await Promise.all(ids.map((id) => allocateRevision.run(ctx(id))))).map((r) => r.revision!).sort((a, b) => a - b);
     expect(got).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    expect((await t.db('releases').whereIn('id', ids).pluck('revision')).sort((a: number, b: number) => a - b)).toEqual(got);
     // another product counts on its own
-    expect(await allocateRevision.run({ ...ctx(99), outputs: { ...ctx(99).outputs, [loadRelease.id]: { ...base(), product: 'Q.y' } } })).toEqual({ revision: 1, restored: false });
+    const q = await release(99, { product_short_name: 'Q.y' });
+    expect(await allocateRevision.run({ ...ctx(q), outputs: { ...ctx(q).outputs, [loadRelease.id]: { ...base(), product: 'Q.y' } } })).toEqual({ revision: 1, restored: false });
+  });
+
+  it('a rerun after a kill before the checkpoint keeps the number; a failure burns it', async () => {
+    const id = await release(1);
+    expect(await allocateRevision.run(ctx(id))).toEqual({ revision: 1, restored: false });
+    expect(await allocateRevision.run(ctx(id))).toEqual({ revision: 1, restored: false }); // the rerun
+    expect(await t.db('product_revisions').where({ product_short_name: 'P.x' }).first()).toMatchObject({ last: 1 });
+    await allocateRevision.undo!(ctx(id), { revision: 1, restored: false });
+    expect(await allocateRevision.run(ctx(id))).toEqual({ revision: 2, restored: false });
   });
 
   it('never reuses a number: the database refuses two releases with one revision of a product', async () => {
@@ -34,10 +48,12 @@ describe('allocate-revision', () => {
     await expect(t.db('releases').insert({ ticket_id: 2, product_short_name: 'P.x', revision: 3 })).rejects.toThrow(/releases_product_revision/);
   });
 
-  it('keeps the revision of a restored release, within the retention only', async () => {
-    const recent = new Date(Date.now() - 5 * 86_400_000).toISOString();
-    expect(await allocateRevision.run(ctx(1, { revision: 4, deprecatedAt: recent }))).toEqual({ revision: 4, restored: true });
-    const old = new Date(Date.now() - 31 * 86_400_000).toISOString();
-    await expect(allocateRevision.run(ctx(1, { revision: 4, deprecatedAt: old }))).rejects.toMatchObject({ code: 'RD_RETENTION_EXPIRED' });
+  it('keeps the revision of a restored release, within the retention only; undo leaves it', async () => {
+    const recent = await release(1, { revision: 4, deprecated_at: new Date(Date.now() - 5 * 86_400_000) });
+    expect(await allocateRevision.run(ctx(recent))).toEqual({ revision: 4, restored: true });
+    await allocateRevision.undo!(ctx(recent), { revision: 4, restored: true });
+    expect(await t.db('releases').where({ id: recent }).first()).toMatchObject({ revision: 4 });
+    const old = await release(2, { revision: 5, deprecated_at: new Date(Date.now() - 31 * 86_400_000) });
+    await expect(allocateRevision.run(ctx(old))).rejects.toMatchObject({ code: 'RD_RETENTION_EXPIRED' });
   });
 });

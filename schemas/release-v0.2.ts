@@ -22,6 +22,8 @@ export interface ValueType {
   readonly check?: (value: string) => boolean;
   /** lower-case the value once it passed (hex digests) */
   readonly lowercase?: boolean;
+  /** what exactly is wrong with a value that check refused, for the error message */
+  readonly explain?: (value: string) => string | undefined;
 }
 
 const TOKEN_CHARS = 'letters, digits and . _ + -';
@@ -30,6 +32,27 @@ function isRealDate(v: string): boolean {
   const [y, m, d] = [Number(v.slice(0, 4)), Number(v.slice(4, 6)), Number(v.slice(6, 8))];
   const date = new Date(Date.UTC(y, m - 1, d));
   return y >= 1900 && date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+}
+
+const codePoint = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+const position = (v: string, index: number) => [...v.slice(0, index)].length + 1;
+const LOOKALIKE_SCRIPTS = [['Cyrillic', /\p{Script=Cyrillic}/u], ['Greek', /\p{Script=Greek}/u]] as const;
+
+/**
+ * Why a display name could pass for another one, or undefined: an invisible formatting character (bidi override,
+ * zero-width space...), or a word that mixes Latin letters with Cyrillic or Greek ones (Cyrillic "а" looks like "a").
+ */
+export function spoofedName(v: string): string | undefined {
+  const format = /\p{Cf}/u.exec(v);
+  if (format) return `character ${position(v, format.index)} is ${codePoint(format[0])}, an invisible formatting character`;
+  for (const word of v.matchAll(/[^\s\p{P}\p{S}]+/gu)) {
+    if (!/\p{Script=Latin}/u.test(word[0])) continue;
+    for (const [script, re] of LOOKALIKE_SCRIPTS) {
+      const m = re.exec(word[0]);
+      if (m) return `the word ${JSON.stringify(word[0])} mixes Latin and ${script} letters: character ${position(v, word.index + m.index)} is the ${script} ${codePoint(m[0])}`;
+    }
+  }
+  return undefined;
 }
 
 function isHttpUrl(v: string): boolean {
@@ -41,24 +64,33 @@ function isHttpUrl(v: string): boolean {
   }
 }
 
-/** Values are trimmed before they are checked; every value is also refused if it holds a control character. */
+/**
+ * Values are trimmed before they are checked; every value is also refused if it holds a control character.
+ * Lengths stay within the database columns the values are stored in (product_name 200, version 100 = three parts
+ * of 32 and two dots, arch 50, package version and release 100): a longer value must fail here, not in an INSERT.
+ */
 export const VALUE_TYPES = {
   text: { describe: 'free text', pattern: /^[^]{0,65536}$/ },
   line: { describe: 'a single line of at most 1024 characters', pattern: /^[^\n\r\t]{0,1024}$/ },
-  name: { describe: 'a non-empty single line of at most 256 characters', pattern: /^[^\n\r\t]{1,256}$/ },
+  name: {
+    describe: 'a non-empty single line of at most 200 characters, without invisible formatting characters or lookalike letters',
+    pattern: /^[^\n\r\t]{1,200}$/,
+    check: (v: string) => spoofedName(v) === undefined,
+    explain: spoofedName,
+  },
   shortName: {
     describe: `a name of 1-128 ${TOKEN_CHARS}, starting with a letter or digit, without ".."`,
     pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/,
   },
   token: {
-    describe: `a name of 1-64 ${TOKEN_CHARS}, starting with a letter or digit, without ".."`,
-    pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/,
+    describe: `a name of 1-50 ${TOKEN_CHARS}, starting with a letter or digit, without ".."`,
+    pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._+-]{0,49}$/,
   },
   isoDate: { describe: 'a date in YYYYMMDD form', pattern: /^\d{8}$/, check: isRealDate },
   boolean: { describe: 'true or false', pattern: /^(?:true|false)$/ },
   versionPart: {
-    describe: `a version part of 1-64 ${TOKEN_CHARS} or ~, starting with a letter or digit, without ".."`,
-    pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$/,
+    describe: `a version part of 1-32 ${TOKEN_CHARS} or ~, starting with a letter or digit, without ".."`,
+    pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._+~-]{0,31}$/,
   },
   synchUrl: {
     describe: 'n/a or an http(s) URL',
@@ -75,12 +107,12 @@ export const VALUE_TYPES = {
     pattern: /^(?!.*\.\.)[A-Za-z0-9_+][A-Za-z0-9._+-]{0,127}$/,
   },
   pkgVersion: {
-    describe: 'a package version of 1-128 letters, digits and . _ + ~ ^ : -, starting with a letter or digit, without ".."',
-    pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._+~^:-]{0,127}$/,
+    describe: 'a package version of 1-100 letters, digits and . _ + ~ ^ : -, starting with a letter or digit, without ".."',
+    pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._+~^:-]{0,99}$/,
   },
   pkgRelease: {
-    describe: 'a package release of up to 128 letters, digits and . _ + ~ ^ -, without ".." (empty only for a native deb)',
-    pattern: /^(?:(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._+~^-]{0,127})?$/,
+    describe: 'a package release of up to 100 letters, digits and . _ + ~ ^ -, without ".." (empty only for a native deb)',
+    pattern: /^(?:(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._+~^-]{0,99})?$/,
   },
   pkgArch: { describe: 'an architecture of 1-32 letters, digits and _ (x86_64, noarch, amd64, all)', pattern: /^[A-Za-z0-9_]{1,32}$/ },
   pkgUrl: {

@@ -17,10 +17,13 @@ export type Role = 'all' | 'api' | 'worker';
 /** Starts the API, the worker, or both in one process; returns a stop function for tests and signals. */
 export async function startService(config: Config, role: Role = 'all', log: Logger = createLogger(config.LOG_LEVEL)) {
   await ensureDatabase(config.DATABASE_URL);
-  const db = createDb(config.DATABASE_URL);
+  const db = createDb(config.DATABASE_URL, undefined, log);
   await migrate(db);
   const connection = redisConnection(config.REDIS_URL);
   const queue = new ActionQueue(connection, config.QUEUE_PREFIX);
+  // without a listener BullMQ prints every reconnect attempt's stack on stderr; a failed enqueue is logged
+  // where it happens (intake, relay) and health answers for Redis
+  queue.queue.on('error', (err) => log.debug({ err: err.message }, 'queue connection error'));
   const metrics = createMetrics();
   const rt = createHelpdesk(config, log);
   const redis = new Redis({ ...(connection as object), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });

@@ -19,8 +19,13 @@ const REFUSED_TYPES: Record<string, string> = {
   FIFO: 'is a FIFO',
 };
 
+/** An entry name as a message shows it: quoted, escaped (no control or bidi character reaches the ticket), cut at 120. */
+const shown = (name: string) =>
+  JSON.stringify(name.length > 120 ? `${name.slice(0, 117)}...` : name)
+    .replace(/[\u007F-\u009F\u2028\u2029\p{Cf}]/gu, (c) => [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''));
+
 export const unsafe = (entry: string, why: string) =>
-  new RdError('RD_BUNDLE_UNSAFE', `bundle entry "${entry}" ${why}`, { entry, reason: why });
+  new RdError('RD_BUNDLE_UNSAFE', `bundle entry ${shown(entry)} ${why}`, { entry, reason: why });
 
 /** The entry's path relative to the bundle root ('' for "./"), or RD_BUNDLE_UNSAFE. */
 export function safeRelativePath(name: string): string {
@@ -39,7 +44,7 @@ function kindOf(name: string, type: string, linkpath?: string): Kind {
   if (FILE_TYPES.has(type)) return 'file';
   if (type === 'Directory') return 'dir';
   const refused = REFUSED_TYPES[type];
-  if (refused) throw unsafe(name, linkpath ? `${refused} (to "${linkpath}")` : refused);
+  if (refused) throw unsafe(name, linkpath ? `${refused} (to ${shown(linkpath)})` : refused);
   throw unsafe(name, `has the unsupported tar type ${type}`);
 }
 
@@ -60,7 +65,7 @@ export class BundleLedger {
     }
     this.bytes += size;
     if (this.bytes > this.limits.maxBytes) {
-      throw limit(`unpacks to more than ${this.limits.maxBytes} bytes (at "${name}")`, { maxBytes: this.limits.maxBytes, entry: name });
+      throw limit(`unpacks to more than ${this.limits.maxBytes} bytes (at ${shown(name)})`, { maxBytes: this.limits.maxBytes, entry: name });
     }
     if (path === '') {
       if (kind === 'file') throw unsafe(name, 'is a file without a name');

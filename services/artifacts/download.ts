@@ -20,6 +20,8 @@ export type DownloadOptions = {
   maxBytes: number;
   /** Connect timeout and idle-read timeout of one attempt. */
   timeoutMs: number;
+  /** The slowest body accepted, averaged over every window of twice timeoutMs; default 1024 (MIN_BYTES_PER_SECOND), 0 = none. */
+  minBytesPerSecond?: number;
   allowedHosts: readonly string[];
   expectedSha256?: string;
   onProgress?: (p: Progress) => void;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import axios from 'axios';
-import { RdError } from '../errors.ts';
+import { isRdError, RdError } from '../errors.ts';
 import { checkUrl, guardedLookup, redact } from './url-policy.ts';
 
 /** One GET (and its redirects) streamed into a temp file: the network half of download(). */
@@ -22,6 +22,8 @@ export type FetchContext = {
   maxRedirects: number;
   /** Aborts everything when the overall deadline passes. */
   deadline: AbortSignal;
+  /** The slowest body accepted, averaged over every window of twice timeoutMs; default MIN_BYTES_PER_SECOND, 0 = none. */
+  minBytesPerSecond?: number;
   onProgress?: (p: Progress) => void;
 };
 
@@ -31,6 +33,12 @@ export type Fetched = { tmpPath: string; sha256: string; size: number; finalUrl:
 export class StallError extends Error {
   override name = 'StallError';
 }
+
+/**
+ * A body that keeps trickling never trips the idle timeout (slow-loris): without a floor it would hold a worker
+ * until the overall deadline. 1 KiB/s is far below any real mirror and still ends a trickle within seconds.
+ */
+export const MIN_BYTES_PER_SECOND = 1024;
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** 4xx that mean "try again later" rather than "this URL is wrong". */
@@ -100,12 +108,12 @@ async function fetchOnce(url: URL, ctx: FetchContext): Promise<Omit<Fetched, 'fi
       body.destroy();
       throw tooLarge(shown, ctx.maxBytes, `Content-Length ${declared}`);
     }
-    const got = await streamToTemp(body, { ...ctx, url: shown, total: declared, signal, onChunk: () => watch('no data') });
+    const floor = rateFloor(ctx, shown, stall);
+    const onChunk = (n: number) => (watch('no data'), floor.add(n));
+    const got = await streamToTemp(body, { ...ctx, url: shown, total: declared, signal, onChunk }).finally(floor.stop);
     if (declared !== undefined && got.size !== declared) {
       await unlink(got.tmpPath).catch(() => undefined);
-      throw new RdError('RD_DOWNLOAD_UNAVAILABLE', `GET ${shown}: got ${got.size} bytes, Content-Length said ${declared}`, {
-        url: shown, size: got.size, declared,
-      });
+      throw shortBody(shown, got.size, declared);
     }
     return got;
   } catch (e) {
@@ -116,7 +124,23 @@ async function fetchOnce(url: URL, ctx: FetchContext): Promise<Omit<Fetched, 'fi
   }
 }
 
-type StreamCtx = FetchContext & { url: string; total?: number; signal: AbortSignal; onChunk: () => void };
+const shortBody = (url: string, size: number, declared: number) =>
+  new RdError('RD_DOWNLOAD_UNAVAILABLE', `GET ${url}: got ${size} bytes, Content-Length said ${declared}`, { url, size, declared });
+
+/** Aborts (as a stall) a body slower than ctx.minBytesPerSecond over a window of twice the idle timeout. */
+function rateFloor(ctx: FetchContext, url: string, stall: AbortController) {
+  const rate = ctx.minBytesPerSecond ?? MIN_BYTES_PER_SECOND;
+  const windowMs = 2 * ctx.timeoutMs;
+  const need = Math.ceil((rate * windowMs) / 1000);
+  let got = 0;
+  const timer = rate <= 0 ? undefined : setInterval(() => {
+    if (got < need) stall.abort(new StallError(`GET ${url}: only ${got} bytes in ${windowMs} ms, slower than the minimum of ${rate} bytes/s`));
+    got = 0;
+  }, windowMs);
+  return { add: (n: number) => void (got += n), stop: () => clearInterval(timer) };
+}
+
+type StreamCtx = FetchContext & { url: string; total?: number; signal: AbortSignal; onChunk: (bytes: number) => void };
 
 async function streamToTemp(body: Readable, ctx: StreamCtx): Promise<Omit<Fetched, 'finalUrl'>> {
   const tmpPath = join(ctx.destDir, `.download-${randomBytes(8).toString('hex')}.part`);
@@ -130,7 +154,7 @@ async function streamToTemp(body: Readable, ctx: StreamCtx): Promise<Omit<Fetche
         for await (const chunk of source) {
           size += chunk.length;
           if (size > ctx.maxBytes) throw tooLarge(ctx.url, ctx.maxBytes, `more than ${ctx.maxBytes} bytes`);
-          ctx.onChunk();
+          ctx.onChunk(chunk.length);
           hash.update(chunk);
           report(size);
           yield chunk;
@@ -144,6 +168,9 @@ async function streamToTemp(body: Readable, ctx: StreamCtx): Promise<Omit<Fetche
     return { tmpPath, sha256: hash.digest('hex'), size };
   } catch (e) {
     await unlink(tmpPath).catch(() => undefined);
+    // the server closed the connection before the length it declared: say so, not "socket hang up"
+    const closedEarly = ctx.total !== undefined && size < ctx.total && !ctx.signal.aborted;
+    if (closedEarly && !isRdError(e) && (e as NodeJS.ErrnoException)?.path === undefined) throw shortBody(ctx.url, size, ctx.total!);
     throw e;
   }
 }

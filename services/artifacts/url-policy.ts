@@ -112,17 +112,24 @@ export async function checkUrl(url: string | URL, allowedHosts: readonly string[
   const u = parseHttpUrl(url);
   if (isAllowedHost(u, allowedHosts)) return u;
   const host = hostOf(u);
+  if (isLocalhostName(host)) throw loopbackName(redact(u), host);
   const addresses = isIP(host) ? [host] : (await dnsLookup(host, { all: true, verbatim: true })).map((a) => a.address);
   assertPublic(redact(u), host, addresses);
   return u;
 }
+
+/** *.localhost names are this machine (RFC 6761) whatever the resolver says, or does not say, about them. */
+const isLocalhostName = (host: string) => host.endsWith('.localhost');
+const loopbackName = (url: string, host: string) =>
+  forbidden(url, `${host} is a loopback name (every *.localhost name is this machine); add the host to ALLOWED_DOWNLOAD_HOSTS if it is trusted`);
 
 function assertPublic(url: string, host: string, addresses: readonly string[]): void {
   for (const address of addresses) {
     const why = forbiddenReason(address);
     if (why === undefined) continue;
     const via = address === host ? `${host} is` : `${host} resolves to ${address},`;
-    throw forbidden(url, `${via} a ${why} address; add the host to ALLOWED_DOWNLOAD_HOSTS if it is trusted`);
+    const a = /^[aeiou]/i.test(why) ? 'an' : 'a';
+    throw forbidden(url, `${via} ${a} ${why} address; add the host to ALLOWED_DOWNLOAD_HOSTS if it is trusted`);
   }
 }
 
@@ -136,16 +143,16 @@ type LookupEntry = { address: string; family: number };
 export function guardedLookup(allowedHosts: readonly string[], onRefused: (e: RdError) => void) {
   return async (hostname: string, opts: { family?: number } = {}): Promise<LookupEntry[]> => {
     const family = opts.family === 4 || opts.family === 6 ? opts.family : 0;
-    const found = await dnsLookup(hostname, { all: true, verbatim: true, family });
     const u = new URL(`http://${isIP(hostname) === 6 ? `[${hostname}]` : hostname}/`);
-    if (!isAllowedHost(u, allowedHosts)) {
-      try {
-        assertPublic(hostname, hostOf(u), found.map((a) => a.address));
-      } catch (e) {
-        onRefused(e as RdError);
-        throw e;
-      }
+    const allowed = isAllowedHost(u, allowedHosts);
+    try {
+      if (!allowed && isLocalhostName(hostOf(u))) throw loopbackName(hostname, hostOf(u));
+      const found = await dnsLookup(hostname, { all: true, verbatim: true, family });
+      if (!allowed) assertPublic(hostname, hostOf(u), found.map((a) => a.address));
+      return found;
+    } catch (e) {
+      if (e instanceof RdError) onRefused(e);
+      throw e;
     }
-    return found;
   };
 }

@@ -28,7 +28,7 @@ export interface RtRequest {
   path: string;
   params?: Record<string, string | number>;
   body?: unknown;
-  /** what a 404 means here (a ticket path: RD_TICKET_NOT_FOUND) */
+  /** what a 404 (or a 403 to a GET: not visible) means here (a ticket path: RD_TICKET_NOT_FOUND) */
   notFound?: () => Error;
 }
 
@@ -143,7 +143,8 @@ function checkStatus(res: AxiosResponse, req: RtRequest): void {
   if (res.status < 300) return;
   const message = rtMessage(res.data);
   if (res.status >= 500) throw unavailable(`RT answered ${res.status} to ${req.method} ${req.path}: ${message}`);
-  if (res.status === 404 && req.notFound) throw req.notFound();
+  // a ticket the service user may not see is, to the service, not a ticket of its queue: no retry helps
+  if ((res.status === 404 || (res.status === 403 && req.method === 'GET')) && req.notFound) throw req.notFound();
   throw new RdError('RD_HELPDESK_REFUSED', `RT refused ${req.method} ${req.path} (${res.status}): ${message}`, {
     status: res.status,
     path: req.path,

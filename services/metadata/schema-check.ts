@@ -45,11 +45,23 @@ export function checkValue(el: XmlElement, type: ValueTypeName, raw: string, fil
   const t = VALUE_TYPES[type];
   if (!t.pattern.test(value) || ('check' in t && !t.check(value))) {
     const what = attribute === undefined ? '' : `attribute ${attribute} `;
-    throw xmlError('RD_XML_INVALID', file, el.line, `<${el.qname}> ${what}${quote(value)} is not ${t.describe}`, {
+    const why = ('explain' in t && t.explain(value)) || notAscii(t.pattern, value);
+    throw xmlError('RD_XML_INVALID', file, el.line, `<${el.qname}> ${what}${quote(value)} is not ${t.describe}${why ? `: ${why}` : ''}`, {
       element: el.qname, attribute, value,
     });
   }
   return 'lowercase' in t && t.lowercase ? value.toLowerCase() : value;
+}
+
+/**
+ * When a value fails only because of a non-ASCII character (a Cyrillic "а" among ASCII letters looks right in the
+ * message), the character and its position; else undefined.
+ */
+function notAscii(pattern: RegExp, value: string): string | undefined {
+  const m = /[^\x00-\x7F]/u.exec(value);
+  if (!m || !pattern.test(value.replace(/[^\x00-\x7F]/gu, 'a'))) return undefined;
+  const cp = `U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  return `character ${[...value.slice(0, m.index)].length + 1} is ${cp}, which is not ASCII`;
 }
 
 function checkAttributes(el: XmlElement, spec: ElementSpec, file: string): Record<string, string> {

@@ -7,9 +7,13 @@ export function xmlError(code: ErrorCode, file: string, line: number | undefined
   return new RdError(code, `${where}: ${message}`, { file, line, ...details });
 }
 
-/** A value as it is shown in a message: quoted, escaped, cut at 80 characters. */
+/**
+ * A value as it is shown in a message: quoted, escaped, cut at 80 characters. Characters that would hide or reorder
+ * text where the message is read (C1 controls, bidi overrides, zero-width characters) are written as \uXXXX.
+ */
 export function quote(value: string): string {
-  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value)
+    .replace(/[\u007F-\u009F\u2028\u2029\p{Cf}]/gu, (c) => [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''));
 }
 
 /** Maps a character index of the text to its 1-based line. */

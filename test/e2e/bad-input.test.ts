@@ -1,15 +1,11 @@
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { run } from '../../services/cli/main.ts';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { filesUnder, openTicket, rpmSpec, useE2E, waitForComment, waitForStatus, type E2E } from '../support/e2e.ts';
 import { releaseXml, type XmlPackage } from '../support/release-xml.ts';
-import { entry, tarGzOf } from '../support/tar.ts';
 
 const e = useE2E();
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 interface Case {
   name: string;
@@ -26,12 +22,6 @@ const cases: Case[] = [
   { name: 'no release.xml attached', xml: () => null, code: 'RD_ATTACHMENT_MISSING', says: [/\.xml/] },
   { name: 'malformed XML', xml: (e, p) => good(e, p).replace('</release:productName>', '</release:productNam>'), code: 'RD_XML_MALFORMED', says: [/line 3\b/] },
   {
-    name: 'DOCTYPE with an external entity',
-    xml: (e, p) => good(e, p).replace('<?xml version="1.0" ?>', '<?xml version="1.0" ?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'),
-    code: 'RD_XML_FORBIDDEN', says: [/DOCTYPE/],
-  },
-  { name: 'wrong namespace', xml: (e, p) => good(e, p).replaceAll('http://repo.egi.eu/0.2/release', 'http://repo.egi.eu/0.1/release'), code: 'RD_XML_NAMESPACE', says: [/line \d+/] },
-  {
     name: 'missing required element',
     xml: (e, p) => good(e, p).replace(/\s*<release:productShortName>.*<\/release:productShortName>/, ''),
     code: 'RD_XML_INVALID', says: [/productShortName/, /line 2\b/],
@@ -42,32 +32,14 @@ const cases: Case[] = [
     name: 'digest mismatch', xml: (e, p) => good(e, p, { sha256: '0'.repeat(64) }), code: 'RD_DIGEST_MISMATCH',
     says: [/testpkg-1\.0\.0-1\.noarch\.rpm/, /expected 0{64}/],
   },
-  { name: 'oversized download', xml: (e, p) => good(e, p, { url: `${e.provider.url}/endless.rpm`, sha256: undefined }), code: 'RD_DOWNLOAD_TOO_LARGE', says: [/endless\.rpm/] },
-  { name: 'host not allowed', xml: (e, p) => good(e, p, { url: e.provider.url.replace('127.0.0.1', 'localhost') + '/rpm/testpkg-1.0.0-1.noarch.rpm' }), code: 'RD_URL_FORBIDDEN', says: [/localhost/] },
   {
     name: 'header disagreeing with the XML', xml: (e, p) => good(e, p, { version: '9.9' }), code: 'RD_PACKAGE_MISMATCH',
     says: [/version/, /9\.9/],
   },
-  {
-    name: 'bundle entry with ../',
-    xml: (e, p) => bundleXml(e, p, 'evil-dotdot.tar.gz', tarGzOf(entry({ path: '../escape.rpm', body: 'x' }))),
-    code: 'RD_BUNDLE_UNSAFE', says: [/\.\.\/escape\.rpm/],
-  },
-  {
-    name: 'bundle with a symlink',
-    xml: (e, p) => bundleXml(e, p, 'evil-link.tar.gz', tarGzOf(entry({ path: 'rpm/testpkg-1.0.0-1.noarch.rpm', type: 'SymbolicLink', linkpath: '/etc/passwd', size: 0 }))),
-    code: 'RD_BUNDLE_UNSAFE', says: [/link/i],
-  },
 ];
-
-function bundleXml(e: E2E, product: string, name: string, gz: Buffer): string {
-  e.provider.file(`/${name}`, gz);
-  return releaseXml({ product, synchURL: `${e.provider.url}/${name}`, synchSha256: sha(gz), packages: pkgs(e, { url: undefined, sha256: undefined }) });
-}
 
 describe('bad input ends as Failed with a clear comment, and loses nothing', () => {
   it('every case, side by side', async () => {
-    e.provider.route('/endless.rpm', { endless: true, contentLength: null });
     const tickets = await Promise.all(cases.map(async (c, i) => {
       const product = `TESTTP.bad${i}.${e.run}`;
       const t = await openTicket(e, c.xml(e, product), `bad input: ${c.name}`);
@@ -87,13 +59,11 @@ describe('bad input ends as Failed with a clear comment, and loses nothing', () 
       const tr = await e.svc.db('transitions').where({ ticket_id: t });
       expect(tr.map((r) => [r.outcome, r.code]), c.name).toEqual([['failed', c.code]]);
     }
-    // no scratch left, no blob that no release references, nothing outside STORAGE_DIR's own folders
+    // no scratch left, no blob that no release references (escapes, bombs and hostile URLs: test/hostile/)
     expect(await filesUnder(path.join(e.svc.storage, 'tmp'))).toEqual([]);
     const referenced = new Set((await e.svc.db('packages').select('sha256')).map((r) => r.sha256));
     const blobs = (await filesUnder(path.join(e.svc.storage, 'blobs'))).map((f) => path.basename(f));
     expect(blobs.filter((b) => !referenced.has(b))).toEqual([]);
-    expect((await filesUnder(e.svc.storage)).filter((f) => f.includes('escape'))).toEqual([]);
-    expect(existsSync(path.join(path.dirname(e.svc.storage), 'escape.rpm'))).toBe(false);
   }, 300_000);
 
   it('a Failed release starts over with a corrected release.xml', async () => {

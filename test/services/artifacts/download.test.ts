@@ -222,6 +222,15 @@ describe('download: size, digest and broken bodies', () => {
     await expectNothingWritten();
   });
 
+  it('says how much of its Content-Length came when the server closes early', async () => {
+    // raw bytes: node's own server would not send the headers before the connection is destroyed
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 9000\r\nConnection: close\r\n\r\n';
+    provider.route('/closed.rpm', { handler: (_req, res) => void res.socket!.end(Buffer.concat([Buffer.from(head), Buffer.alloc(5000, 1)])) });
+    const e = await fails(download(`${provider.url}/closed.rpm`, opts({ retries: 0 })), 'RD_DOWNLOAD_UNAVAILABLE');
+    expect(e.message).toBe(`GET ${provider.url}/closed.rpm: got 5000 bytes, Content-Length said 9000`);
+    await expectNothingWritten();
+  });
+
   it('a connection reset mid-body is transient', async () => {
     provider.route('/reset.rpm', { body: RPM, truncateAfter: 5000 });
     await fails(download(`${provider.url}/reset.rpm`, opts({ retries: 0 })), 'RD_DOWNLOAD_UNAVAILABLE');
@@ -254,15 +263,27 @@ describe('download: timeouts', () => {
       'RD_DOWNLOAD_UNAVAILABLE',
     );
     expect(Date.now() - t0).toBeLessThan(4500);
-    expect(e.message).toMatch(/not finished within 3000 ms|no data for 1000 ms/);
+    expect(e.message).toMatch(/not finished within 3000 ms|no data for 1000 ms|slower than the minimum/);
     await expectNothingWritten();
+  });
+
+  it('a trickle that never idles but stays under the minimum rate ends after twice the idle timeout', async () => {
+    provider.route('/trickle.rpm', { body: RPM, intervalMs: 100, chunkSize: 10 }); // 100 bytes/s
+    const t0 = Date.now();
+    const e = await fails(download(`${provider.url}/trickle.rpm`, opts({ timeoutMs: 500, retries: 0 })), 'RD_DOWNLOAD_UNAVAILABLE');
+    expect(e.message).toMatch(/: only \d+ bytes in 1000 ms, slower than the minimum of 1024 bytes\/s$/);
+    expect(Date.now() - t0).toBeLessThan(2500);
+    await expectNothingWritten();
+    // a floor of 0 turns the check off (the trickle then runs into the overall deadline)
+    const off = await fails(download(`${provider.url}/trickle.rpm`, opts({ timeoutMs: 500, retries: 0, minBytesPerSecond: 0, deadlineMs: 1500 })), 'RD_DOWNLOAD_UNAVAILABLE');
+    expect(off.message).toContain('not finished within 1500 ms');
   });
 
   it('the deadline is enforced even when bytes keep coming faster than the idle timeout', async () => {
     provider.route('/drip.rpm', { body: RPM, intervalMs: 200, chunkSize: 10 });
     const t0 = Date.now();
     const e = await fails(
-      download(`${provider.url}/drip.rpm`, opts({ timeoutMs: 1000, deadlineMs: 1500 })),
+      download(`${provider.url}/drip.rpm`, opts({ timeoutMs: 1000, deadlineMs: 1500, minBytesPerSecond: 0 })),
       'RD_DOWNLOAD_UNAVAILABLE',
     );
     expect(e.message).toContain('not finished within 1500 ms');

@@ -120,6 +120,15 @@ describe('unpackBundle: unsafe entries are refused, naming the entry', () => {
     expect(existsSync(join(root, 'evil'))).toBe(false);
   });
 
+  it('shows an entry name cut at 120 characters and escaped, and keeps it whole in the details', async () => {
+    const long = `rpm/${'d/'.repeat(100)}../x`;
+    const e = await refuses(gzipSync(tarOf(entry({ path: long, body: 'x' }))), 'RD_BUNDLE_UNSAFE');
+    expect(e.message).toBe(`bundle entry "${long.slice(0, 117)}..." has a ".." path segment`);
+    expect(e.details).toMatchObject({ entry: long });
+    const bidi = await refuses(gzipSync(tarOf(entry({ path: 'rpm/\u202egpj.rpm', type: 'FIFO' }))), 'RD_BUNDLE_UNSAFE');
+    expect(bidi.message).toBe('bundle entry "rpm/\\u202egpj.rpm" is a FIFO');
+  });
+
   it('a symlink found by the tar command line', async () => {
     const src = join(root, 'src');
     await mkdir(src);

@@ -51,6 +51,19 @@ describe('checkUrl', () => {
     expect(e.message).toContain('localhost resolves to 127.0.0.1, a loopback address');
   });
 
+  it('refuses *.localhost names as loopback without asking DNS (many resolvers do not know them)', async () => {
+    const e = await refused(checkUrl('http://evil.localhost:8080/a.rpm', ['127.0.0.1']));
+    expect(e.message).toBe(
+      'http://evil.localhost:8080/a.rpm: evil.localhost is a loopback name (every *.localhost name is this machine); add the host to ALLOWED_DOWNLOAD_HOSTS if it is trusted',
+    );
+    expect((await refused(checkUrl('http://A.B.LOCALHOST./x', []))).code).toBe('RD_URL_FORBIDDEN');
+    await expect(checkUrl('http://repo.localhost/a.rpm', ['repo.localhost'])).resolves.toBeInstanceOf(URL);
+  });
+
+  it('writes "an" before a reason that starts with a vowel', async () => {
+    expect((await refused(checkUrl('http://0.0.0.0/a.rpm', []))).message).toContain('0.0.0.0 is an unspecified address');
+  });
+
   it('allows a listed host, as written, case-insensitively, IPv6 in any spelling', async () => {
     await expect(checkUrl('http://127.0.0.1:8080/a.rpm', ['127.0.0.1'])).resolves.toBeInstanceOf(URL);
     await expect(checkUrl('http://LocalHost/a.rpm', ['localhost'])).resolves.toBeInstanceOf(URL);
@@ -70,6 +83,13 @@ describe('guardedLookup (the connect-time check against DNS rebinding)', () => {
     const lookup = guardedLookup([], (e) => (seen = e));
     const e = await refused(lookup('localhost'));
     expect(e.code).toBe('RD_URL_FORBIDDEN');
+    expect(seen).toBe(e);
+  });
+
+  it('refuses a *.localhost name before any lookup', async () => {
+    let seen: RdError | undefined;
+    const e = await refused(guardedLookup([], (x) => (seen = x))('evil.localhost'));
+    expect(e.message).toContain('evil.localhost is a loopback name');
     expect(seen).toBe(e);
   });
 

@@ -307,6 +307,33 @@ describe('parseReleaseXml: elements and values, from the table', () => {
   });
 });
 
+describe('parseReleaseXml: names that pass for others, and values too long to store', () => {
+  it('refuses a lookalike letter in an ASCII name, naming the character', () => {
+    expectFailure(swap('EXAMPLETP.frontier', 'EXAMPLETP.fr\u043entier'), 'RD_XML_INVALID', 4, /<release:productShortName> .*: character 13 is U\+043E, which is not ASCII$/);
+    expectFailure(swap('pkgname="frontier-squid"', 'pkgname="fr\u043entier-squid"'), 'RD_XML_INVALID', 26, /attribute pkgname .*: character 3 is U\+043E, which is not ASCII$/);
+  });
+
+  it('refuses a productName word mixing Latin with Cyrillic or Greek letters, or holding an invisible formatting character', () => {
+    expectFailure(swap('>frontier-squid<', '>fr\u043entier-squid<'), 'RD_XML_INVALID', 3, /mixes Latin and Cyrillic letters: character 3 is the Cyrillic U\+043E$/);
+    expectFailure(swap('>frontier-squid<', '>frontier-squ\u03b9d<'), 'RD_XML_INVALID', 3, /mixes Latin and Greek letters: character 13 is the Greek U\+03B9$/);
+    const e = expectFailure(swap('>frontier-squid<', '>frontier\u202egpj.exe<'), 'RD_XML_INVALID', 3, /character 9 is U\+202E, an invisible formatting character$/);
+    expect(e.message).toContain('"frontier\\u202egpj.exe"'); // quoted escaped: the message cannot reorder itself
+    expect(e.message).not.toContain('\u202e');
+    expectFailure(swap('>frontier-squid<', '>frontier\u200bsquid<'), 'RD_XML_INVALID', 3, /U\+200B, an invisible formatting character/);
+    // whole words in another script, and accented Latin, are names like any other
+    expect(parseReleaseXml(swap('>frontier-squid<', '>Фронтир squid für Ελλάδα<')).productName).toBe('Фронтир squid für Ελλάδα');
+  });
+
+  it('refuses values longer than the database columns they are stored in', () => {
+    expectFailure(swap('>frontier-squid<', `>${'n'.repeat(201)}<`), 'RD_XML_INVALID', 3, /at most 200 characters/);
+    expect(parseReleaseXml(swap('>frontier-squid<', `>${'n'.repeat(200)}<`)).productName).toHaveLength(200);
+    expectFailure(swap('>x86_64</UMDmeta:targetArch>', `>${'x'.repeat(51)}</UMDmeta:targetArch>`), 'RD_XML_INVALID', 23, /a name of 1-50/);
+    expectFailure(swap('<release:majorVersion>4<', `<release:majorVersion>${'4'.repeat(33)}<`), 'RD_XML_INVALID', 14, /a version part of 1-32/);
+    expectFailure(swap('version="4.15"', `version="${'4'.repeat(101)}"`), 'RD_XML_INVALID', 26, /a package version of 1-100/);
+    expectFailure(swap('release="2.1"', `release="${'2'.repeat(101)}"`), 'RD_XML_INVALID', 26, /a package release of up to 100/);
+  });
+});
+
 describe('parseReleaseXml: packages', () => {
   it('refuses a package filename that is not a plain file name', () => {
     for (const bad of ['../evil.rpm', 'a/../../evil.rpm', 'dir/a.rpm', '/abs.rpm', 'a.tar.gz', 'a..rpm', '.rpm']) {

@@ -10,7 +10,13 @@ export function createActionWorker(deps: EngineDeps, connection: ConnectionOptio
     async (job) => {
       const data = actionJobV1.parse(job.data);
       const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      await processTicket(deps, data.ticketId, { finalAttempt, onProgress: (p) => job.updateProgress(p) });
+      // Progress is for watchers, best effort: a Redis that is away, or restarted and forgot the job
+      // ("Missing key for job"), must neither hold up nor fail the action, nor crash the process
+      // (download progress is not awaited).
+      const onProgress = async (p: object) => {
+        job.updateProgress(p).catch((err: Error) => deps.log.warn({ job: job.id, err: err.message }, 'job progress not published'));
+      };
+      await processTicket(deps, data.ticketId, { finalAttempt, onProgress });
     },
     { connection, prefix, concurrency, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: 100 },
   );

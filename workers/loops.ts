@@ -74,11 +74,24 @@ export async function sweepScratch(db: Db, storageDir: string, log: Logger): Pro
   return removed;
 }
 
+/**
+ * Redis keeps nothing on disk: a restart forgets every job, those enqueued a moment ago included. The relay
+ * keeps a mark in Redis; while it is missing (a new Redis, or a restarted or flushed one) every pending
+ * event is checked at once rather than after staleAfterMs, and the mark is set once that was done.
+ */
+async function redisForgot(queue: ActionQueue): Promise<{ forgot: boolean; remember: () => Promise<unknown> }> {
+  const client = await queue.queue.getBackend().client;
+  const mark = queue.queue.toKey('relay-mark');
+  return { forgot: (await client.get(mark)) === null, remember: () => client.set(mark, new Date().toISOString()) };
+}
+
 /** Events persisted but never enqueued (Redis was away) or whose job Redis lost: hand them over again. */
 export async function relayOnce(db: Db, queue: ActionQueue, log: Logger, storageDir: string, staleAfterMs = 60_000): Promise<number> {
   await sweepScratch(db, storageDir, log);
+  const redis = await redisForgot(queue);
+  if (redis.forgot) log.info('Redis is new or was restarted or flushed: checking the job of every pending event');
   let n = 0;
-  for (const row of await staleEvents(db, staleAfterMs)) {
+  for (const row of await staleEvents(db, redis.forgot ? 0 : staleAfterMs)) {
     const job = await queue.queue.getJob(jobIdOf(row));
     const state = job ? await job.getState() : 'missing';
     if (state === 'missing' || state === 'completed' || state === 'failed' || state === 'unknown') {
@@ -89,6 +102,7 @@ export async function relayOnce(db: Db, queue: ActionQueue, log: Logger, storage
     }
     await markEnqueued(db, row.id);
   }
+  if (redis.forgot) await redis.remember();
   return n;
 }
 

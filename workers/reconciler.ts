@@ -22,9 +22,25 @@ interface Change { id: number; ticketId: number; event: 'customfield.changed' | 
  */
 export async function reconcileOnce(deps: ReconcileDeps): Promise<{ seen: number; queued: number }> {
   const fieldId = await deps.rt.customFieldId('RepoAction');
-  const changes = await withCursor(deps, 'reconcile:last_transaction', async (after) =>
-    (await deps.rt.searchCustomFieldTransactions(fieldId, after)).map((c) => ({ ...c, event: 'customfield.changed' as const })));
-  const creations = await withCursor(deps, 'reconcile:last_create', async (after, first) => {
+  let seen = 0;
+  let queued = 0;
+  const take = async (changes: Change[]) => {
+    seen += changes.length;
+    for (const c of changes) {
+      const r = await accept(deps.intake, {
+        event: c.event, ticket_id: c.ticketId, queue: deps.config.RT_QUEUE, subject: '', transaction_id: c.id, field: 'RepoAction',
+        field_id: fieldId, old_value: c.oldValue || null, new_value: c.newValue || null, actor: { id: 0, name: c.creator },
+        created: c.created, rt_url: deps.config.RT_URL,
+      }, 'reconciler');
+      if (r.outcome === 'queued') {
+        queued++;
+        deps.log.info({ ticket: c.ticketId, txn: c.id, event: c.event }, 'reconciler found a change the webhook missed');
+      }
+    }
+  };
+  await withCursor(deps, 'reconcile:last_transaction', async (after) =>
+    (await deps.rt.searchCustomFieldTransactions(fieldId, after)).map((c) => ({ ...c, event: 'customfield.changed' as const })), take);
+  await withCursor(deps, 'reconcile:last_create', async (after, first) => {
     const created = await deps.rt.searchCreateTransactions(after);
     if (first) return created.map((c) => ({ ...c, event: 'ticket.created' as const }));
     const out: Change[] = [];
@@ -33,37 +49,26 @@ export async function reconcileOnce(deps: ReconcileDeps): Promise<{ seen: number
       if (value !== null) out.push({ ...c, event: 'ticket.created', oldValue: null, newValue: value });
     }
     return out;
-  });
-  let queued = 0;
-  for (const c of [...changes, ...creations]) {
-    const r = await accept(deps.intake, {
-      event: c.event, ticket_id: c.ticketId, queue: deps.config.RT_QUEUE, subject: '', transaction_id: c.id, field: 'RepoAction',
-      field_id: fieldId, old_value: c.oldValue || null, new_value: c.newValue || null, actor: { id: 0, name: c.creator },
-      created: c.created, rt_url: deps.config.RT_URL,
-    }, 'reconciler');
-    if (r.outcome === 'queued') {
-      queued++;
-      deps.log.info({ ticket: c.ticketId, txn: c.id, event: c.event }, 'reconciler found a change the webhook missed');
-    }
-  }
-  return { seen: changes.length + creations.length, queued };
+  }, take);
+  return { seen, queued };
 }
 
 /**
- * Reads what came after the cursor and moves it past. The first time there is no cursor: it starts
- * after RT's newest transaction, since old changes were someone else's to act on, not ours.
+ * Reads what came after the cursor, takes it in, and only then moves the cursor past it: a process that
+ * dies in between reads the same changes again (the inbox makes that harmless) rather than skipping them.
+ * The first time there is no cursor: it starts after RT's newest transaction, since old changes were
+ * someone else's to act on, not ours.
  */
-async function withCursor(deps: ReconcileDeps, key: string, fetch: (after: number, first: boolean) => Promise<Change[]>): Promise<Change[]> {
+async function withCursor(
+  deps: ReconcileDeps, key: string, fetch: (after: number, first: boolean) => Promise<Change[]>, take: (found: Change[]) => Promise<void>,
+): Promise<void> {
   const cursor = await deps.db('kv').where({ key }).first();
   const after = Number(cursor?.value ?? 0);
   const found = await fetch(after, !cursor);
   const max = found.reduce((m, c) => Math.max(m, c.id), after);
+  if (cursor) await take(found);
+  else deps.log.info({ key, fromTransaction: max }, 'reconciler starts after the newest transaction in RT');
   if (max > after || !cursor) await deps.db('kv').insert({ key, value: String(max) }).onConflict('key').merge();
-  if (!cursor) {
-    deps.log.info({ key, fromTransaction: max }, 'reconciler starts after the newest transaction in RT');
-    return [];
-  }
-  return found;
 }
 
 export const reconcileLoop = (deps: ReconcileDeps, ms: number) =>

@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { sign } from '../../services/api/signature.ts';
 import { reconcileOnce } from '../../workers/reconciler.ts';
+import { createDb } from '../../services/db/knex.ts';
+import { TEST_DATABASE_URL } from '../support/env.ts';
 import { comments, debSpec, openTicket, repoStatus, rpmSpec, useE2E, waitForComment, waitForStatus } from '../support/e2e.ts';
 import { checkAptRepo, checkYumRepo } from '../support/repo-clients.ts';
 import { releaseXml } from '../support/release-xml.ts';
@@ -113,6 +115,12 @@ describe('MoveToUnverified from a real RT ticket', () => {
       const t = await openTicket(e, releaseXml({ product: `TESTTP.lost.${e.run}`, packages: [rpmSpec(e, 'testpkg')] }), 'lost webhook');
       await e.prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
       expect(await e.svc.db('inbox').where({ ticket_id: t })).toEqual([]);
+      // the inbox cannot take it right now (its database handle is gone): the cursor must not move past it
+      const gone = createDb(TEST_DATABASE_URL);
+      await gone.destroy();
+      const cursor = await e.svc.db('kv').where({ key: 'reconcile:last_transaction' }).first();
+      await expect(reconcileOnce({ ...deps, intake: { ...intake, db: gone } })).rejects.toThrow();
+      expect(await e.svc.db('kv').where({ key: 'reconcile:last_transaction' }).first()).toEqual(cursor);
       expect(await reconcileOnce(deps)).toMatchObject({ queued: 1 });
       expect(await waitForStatus(e, t, ['Unverified', 'Failed'])).toBe('Unverified');
       expect((await e.svc.db('inbox').where({ ticket_id: t }).first()).source).toBe('reconciler');

@@ -100,3 +100,13 @@ export async function filesUnder(dir: string): Promise<string[]> {
   await walk(dir);
   return out.sort();
 }
+
+/** The ticket's RepoStatus values as RT recorded them, in transaction order. */
+export async function statusHistory(e: E2E, ticket: number): Promise<string[]> {
+  const field = await e.rt.customFieldId('RepoStatus');
+  return (await e.rt.getCustomFieldTransactions(ticket)).filter((h) => h.field === field).map((h) => h.newValue ?? '');
+}
+
+/** The operation marker of every service comment on the ticket, oldest first (a marker twice = posted twice). */
+export const opMarkers = async (e: E2E, ticket: number): Promise<string[]> =>
+  (await comments(e, ticket)).flatMap((c) => [...c.matchAll(/^-- releasedesk op (\S+)$/gm)].map((m) => m[1]!));

@@ -29,6 +29,14 @@ interface OutboxRow { id: number; ticket_id: number; marker: string; kind: strin
 const backoffMs = (attempts: number) => Math.min(60_000, 500 * 2 ** Math.min(attempts, 7));
 
 /**
+ * How long a call to RT may still be running after the process that sent it died (the RT client gives up
+ * on a call after 20 s). Until then that write-back is not retried and its ticket's later ones wait: RT
+ * could otherwise take the dead call after the retry's check for it (a comment twice) or after a later
+ * write-back (an older RepoStatus last).
+ */
+const IN_FLIGHT_MS = 20_000;
+
+/**
  * Delivers due write-backs, oldest first and strictly in order per ticket: a ticket whose oldest row is
  * not yet due or fails waits, so RT never shows a later status before an earlier one.
  */
@@ -43,8 +51,11 @@ export async function deliverDue(db: Db, rt: Helpdesk, log: Logger, limit = 100)
     let row: OutboxRow | undefined = head;
     while (row) {
       try {
-        // counted before the call: a process killed after RT accepted a comment must check for it next time
-        await db('outbox').where({ id: row.id }).increment('attempts', 1);
+        // counted before the call: a process killed after RT accepted a comment must check for it next time,
+        // and not before that call is surely over (a failure seen here reschedules it by the backoff, below)
+        await db('outbox').where({ id: row.id }).update({
+          attempts: db.raw('attempts + 1'), next_attempt_at: new Date(Date.now() + IN_FLIGHT_MS),
+        });
         await deliverOne(rt, row);
         await db('outbox').where({ id: row.id }).update({ delivered_at: db.fn.now(), last_error: null });
         delivered++;

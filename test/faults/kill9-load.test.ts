@@ -15,7 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { debSpec, filesUnder, openTicket, opMarkers, repoStatus, rpmSpec, statusHistory, useE2E, type E2E } from '../support/e2e.ts';
+import { debSpec, filesUnder, openTicket, opMarkers, repoStatus, rpmSpec, statusHistory, useE2E, type E2E, STEP, type Step, type Who } from '../support/e2e.ts';
 import { buildTestPackages, type TestPackages } from '../support/packages.ts';
 import { checkAptRepo, checkYumRepo } from '../support/repo-clients.ts';
 import { releaseXml, type XmlPackage } from '../support/release-xml.ts';
@@ -34,14 +34,9 @@ const root = path.resolve(import.meta.dirname, '../..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo));
 
-type Who = 'provider1' | 'tug1' | 'rollout1';
-type Step = { action: string; who: Who; want: string };
-const U: Step = { action: 'MoveToUnverified', who: 'provider1', want: 'Unverified' };
-const S: Step = { action: 'MoveToStageRollOut', who: 'tug1', want: 'StageRollOut' };
-const P: Step = { action: 'MoveToProduction', who: 'rollout1', want: 'Production' };
-const R: Step = { action: 'Reject', who: 'tug1', want: 'Rejected' };
-const D: Step = { action: 'Deprecate', who: 'rollout1', want: 'Deprecated' };
-const DT: Step = { ...D, who: 'tug1' };
+const { U, S, P, R } = STEP;
+const D = STEP.D('rollout1');
+const DT = STEP.D('tug1');
 
 /** Sequences whose end states differ; ~4 actions on average. */
 const SEQUENCES: Step[][] = [

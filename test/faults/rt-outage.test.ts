@@ -15,7 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RtClient } from '../../services/helpdesk/rt-client.ts';
 import { createDb } from '../../services/db/knex.ts';
-import { openTicket, opMarkers, repoStatus, rpmSpec, statusHistory, useE2E } from '../support/e2e.ts';
+import { openTicket, opMarkers, repoStatus, rpmSpec, statusHistory, useE2E, STEP, type Step, type Who } from '../support/e2e.ts';
 import { TEST_DATABASE_URL } from '../support/env.ts';
 import { buildTestPackages, type TestPackages } from '../support/packages.ts';
 import { releaseXml } from '../support/release-xml.ts';
@@ -63,13 +63,8 @@ afterAll(async () => {
   await toService?.close();
 });
 
-type Who = 'provider1' | 'tug1' | 'rollout1';
-type Step = { action: string; who: Who; want: string };
-const U: Step = { action: 'MoveToUnverified', who: 'provider1', want: 'Unverified' };
-const S: Step = { action: 'MoveToStageRollOut', who: 'tug1', want: 'StageRollOut' };
-const P: Step = { action: 'MoveToProduction', who: 'rollout1', want: 'Production' };
-const R: Step = { action: 'Reject', who: 'tug1', want: 'Rejected' };
-const D: Step = { action: 'Deprecate', who: 'tug1', want: 'Deprecated' };
+const { U, S, P, R } = STEP;
+const D = STEP.D('tug1');
 
 /** Slow tickets are downloading their package when RT goes away; fast ones are at Unverified and get their next action during the outage. */
 const SLOW_STEPS: Step[][] = [[U, S, P], [U, R], [U, S, P, D]];

@@ -110,3 +110,15 @@ export async function statusHistory(e: E2E, ticket: number): Promise<string[]> {
 /** The operation marker of every service comment on the ticket, oldest first (a marker twice = posted twice). */
 export const opMarkers = async (e: E2E, ticket: number): Promise<string[]> =>
   (await comments(e, ticket)).flatMap((c) => [...c.matchAll(/^-- releasedesk op (\S+)$/gm)].map((m) => m[1]!));
+
+/** Who asks for what in the fault suites, and the RepoStatus each step ends in. */
+export type Who = 'provider1' | 'tug1' | 'rollout1';
+export interface Step { action: string; who: Who; want: string }
+export const STEP = {
+  U: { action: 'MoveToUnverified', who: 'provider1', want: 'Unverified' },
+  S: { action: 'MoveToStageRollOut', who: 'tug1', want: 'StageRollOut' },
+  P: { action: 'MoveToProduction', who: 'rollout1', want: 'Production' },
+  R: { action: 'Reject', who: 'tug1', want: 'Rejected' },
+  /** Deprecate, by either group */
+  D: (who: 'tug1' | 'rollout1'): Step => ({ action: 'Deprecate', who, want: 'Deprecated' }),
+} as const satisfies Record<string, Step | ((who: 'tug1' | 'rollout1') => Step)>;

@@ -82,6 +82,9 @@ export const configSchema = z.object({
   RT_QUEUE: z.string().min(1).default('Releases').describe('RT queue holding release tickets'),
   TECHNOLOGY_UNIT_GROUP: z.string().min(1).default('TechnologyUnit').describe('RT group whose members review releases'),
   ROLLOUT_GROUP: z.string().min(1).default('RolloutCoordinators').describe('RT group whose members publish to Production'),
+  RT_GROUPS_MAX_AGE_MS: int(0, 3_600_000).default(60_000).describe(
+    'how old a read of RT group membership may be when it allows an action (a refusal always reads RT again); 0 = read every time',
+  ),
   NOTICE_GROUPS: noticeGroups.optional().describe(
     'STATUS=GROUP pairs: the RT group made AdminCc of a ticket when it reaches STATUS ("none" = no notices); '
     + 'default: Unverified=<TECHNOLOGY_UNIT_GROUP>,StageRollOut=<ROLLOUT_GROUP>',

@@ -1,42 +1,46 @@
 import type { Config } from '../../config/index.ts';
 import type { Logger } from '../log.ts';
-import type { FieldChange, Helpdesk } from './port.ts';
+import { actionHistory } from './action-history.ts';
+import type { Helpdesk, TicketHistory, TicketInfo } from './port.ts';
+import { memberOf, type DirectoryGroup } from './rt-directory.ts';
 import { RtClient } from './rt-client.ts';
 
 /** The workflow's view of RT: RtClient plus the few lookups the engine combines from it. */
 export class RtHelpdesk implements Helpdesk {
   private readonly emails = new Map<string, string | undefined>();
-  constructor(readonly client: RtClient) {}
+  private groups?: { at: number; read: Promise<DirectoryGroup[]> };
+
+  /** `groupsMaxAgeMs`: how old a read of RT's groups may be to answer userGroups without `fresh` */
+  constructor(readonly client: RtClient, private readonly groupsMaxAgeMs = 0) {}
 
   getTicket(id: number) { return this.client.getTicket(id); }
   getReleaseXml(ticketId: number) { return this.client.getReleaseXml(ticketId); }
-  userGroups(name: string) { return this.client.userGroups(name); }
   comment(ticketId: number, text: string) { return this.client.comment(ticketId, text); }
   hasComment(ticketId: number, marker: string) { return this.client.hasComment(ticketId, marker); }
   addAdminCcGroup(ticketId: number, group: string) { return this.client.addAdminCcGroup(ticketId, group); }
-  async actionNote(ticketId: number, transactionId: number) {
-    return this.client.actionNote(ticketId, transactionId, await this.client.customFieldId('RepoAction'));
-  }
+  noteText(ticketId: number, transactionIds: number[]) { return this.client.noteText(ticketId, transactionIds); }
   async setCustomFields(ticketId: number, fields: Record<string, string>) { await this.client.setCustomFields(ticketId, fields); }
   async ping() { await this.client.ping(); }
 
-  async getTransaction(ticketId: number, transactionId: number): Promise<FieldChange | undefined> {
-    const t = await this.client.findTransaction(ticketId, transactionId);
-    if (!t) return undefined;
-    const fieldId = await this.client.customFieldId('RepoAction');
-    if (t.type === 'Create') return { ...t, field: 'RepoAction', newValue: await this.client.initialCustomFieldValue(ticketId, 'RepoAction') };
-    if (t.type !== 'CustomField' || t.field !== fieldId) return undefined;
-    return { ...t, field: 'RepoAction' };
+  async history(ticket: TicketInfo): Promise<TicketHistory> {
+    const [fieldId, all] = await Promise.all([this.client.customFieldId('RepoAction'), this.client.getHistory(ticket.id)]);
+    return actionHistory(all, fieldId, ticket.customFields.RepoAction?.[0] ?? null);
   }
 
-  async actionHistory(ticketId: number): Promise<FieldChange[]> {
-    const fieldId = await this.client.customFieldId('RepoAction');
-    const all = await this.client.getHistory(ticketId);
-    const changes: FieldChange[] = all.filter((t) => t.type === 'CustomField' && t.field === fieldId).map((t) => ({ ...t, field: 'RepoAction' }));
-    // a ticket created with RepoAction set records no change for that first value; the first change's old value is it
-    const create = all.find((t) => t.type === 'Create');
-    if (create && changes[0]?.oldValue) changes.unshift({ ...create, field: 'RepoAction', oldValue: null, newValue: changes[0].oldValue });
-    return changes;
+  /**
+   * Membership takes 1 + (number of groups) requests to read, and every action asks for it: one read serves
+   * all users for `groupsMaxAgeMs`, and concurrent callers share a read in flight.
+   */
+  async userGroups(name: string, opts: { fresh?: boolean } = {}): Promise<string[]> {
+    const cached = this.groups;
+    if (opts.fresh || !cached || Date.now() - cached.at > this.groupsMaxAgeMs) {
+      const read = this.client.readGroups();
+      const entry = { at: Date.now(), read };
+      this.groups = entry;
+      read.catch(() => { if (this.groups === entry) this.groups = undefined; });
+      return memberOf(await read, name);
+    }
+    return memberOf(await cached.read, name);
   }
 
   async getUserEmail(name: string): Promise<string | undefined> {
@@ -46,5 +50,5 @@ export class RtHelpdesk implements Helpdesk {
 }
 
 export function createHelpdesk(config: Config, log: Logger): RtHelpdesk {
-  return new RtHelpdesk(new RtClient({ baseUrl: config.RT_URL, token: config.RT_TOKEN, queue: config.RT_QUEUE, logger: log }));
+  return new RtHelpdesk(new RtClient({ baseUrl: config.RT_URL, token: config.RT_TOKEN, queue: config.RT_QUEUE, logger: log }), config.RT_GROUPS_MAX_AGE_MS);
 }

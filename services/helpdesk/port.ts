@@ -18,24 +18,27 @@ export interface FieldChange {
   created: string;
 }
 
+/** A ticket's history as the workflow reads it: once per job, shared by everything the job asks of it. */
+export interface TicketHistory {
+  /** every RepoAction change, oldest first (the ticket's Create too, when it set the first value) */
+  changes: FieldChange[];
+  /** the comment and reply transactions the author of RepoAction change `txnId` wrote with it */
+  notesOf(txnId: number): number[];
+}
+
 export interface Helpdesk {
   getTicket(id: number): Promise<TicketInfo>;
-  /** the ticket's transactions that matter to the workflow: Create and CustomField changes */
-  getTransaction(ticketId: number, transactionId: number): Promise<FieldChange | undefined>;
-  /** Every RepoAction change of the ticket, oldest first (its Create too, when it set the first value). */
-  actionHistory(ticketId: number): Promise<FieldChange[]>;
+  history(ticket: TicketInfo): Promise<TicketHistory>;
   getReleaseXml(ticketId: number): Promise<{ filename: string; content: Buffer; attachmentId: number }>;
   getUserEmail(name: string): Promise<string | undefined>;
-  userGroups(name: string): Promise<string[]>;
+  /** the groups the user is in; `fresh` reads RT now, else a copy a little older may answer */
+  userGroups(name: string, opts?: { fresh?: boolean }): Promise<string[]>;
   setCustomFields(ticketId: number, fields: Record<string, string>): Promise<void>;
   comment(ticketId: number, text: string): Promise<void>;
   /** makes the RT group an AdminCc (watcher) of the ticket, keeping the others; idempotent */
   addAdminCcGroup(ticketId: number, group: string): Promise<void>;
-  /**
-   * What the author of a RepoAction change wrote with it: the newest comment or reply they made on the
-   * ticket since the previous RepoAction change (RT's update page records it just before). null when none.
-   */
-  actionNote(ticketId: number, transactionId: number): Promise<string | null>;
+  /** the text of the newest of these comment or reply transactions that has any; null when none */
+  noteText(ticketId: number, transactionIds: number[]): Promise<string | null>;
   /** true when a comment containing `marker` is already on the ticket (a retry must not post twice) */
   hasComment(ticketId: number, marker: string): Promise<boolean>;
   ping(): Promise<void>;

@@ -1,6 +1,6 @@
 import { RdError } from '../errors.ts';
 import * as attachments from './rt-attachments.ts';
-import { getUser, userGroups } from './rt-directory.ts';
+import { getUser, readGroups, userGroups, type DirectoryGroup } from './rt-directory.ts';
 import { collect } from './rt-pages.ts';
 import * as txns from './rt-transactions.ts';
 import * as watchers from './rt-watchers.ts';
@@ -122,22 +122,16 @@ export class RtClient {
     return ticket;
   }
 
-  /** Custom field changes of the ticket, oldest first (from its history); RD_TICKET_NOT_FOUND if it has none at all. */
   /** Every transaction of the ticket, oldest first; RD_TICKET_NOT_FOUND when there is no such ticket. */
   getHistory(ticketId: number): Promise<RtTransaction[]> {
     return txns.ticketHistory(this.session, ticketNumber(ticketId));
   }
 
+  /** Custom field changes of the ticket, oldest first (from its history). */
   getCustomFieldTransactions(ticketId: number): Promise<RtCfTransaction[]> {
     return txns.customFieldTransactions(this.session, ticketNumber(ticketId));
   }
 
-  /** One transaction of the ticket, or null if the ticket has none with that id (or it may not be seen). */
-  findTransaction(ticketId: number, txnId: number): Promise<RtTransaction | null> {
-    return txns.findTransaction(this.session, ticketNumber(ticketId), positive(txnId, 'transaction id'));
-  }
-
-  /** Changes of one custom field on tickets of the queue, with transaction id > afterId, oldest first (reconciler). */
   /** The value a ticket was created with: before any later change, the first change's old value. */
   async initialCustomFieldValue(ticketId: number, name: string): Promise<string | null> {
     const fieldId = await this.customFieldId(name);
@@ -150,6 +144,7 @@ export class RtClient {
     return txns.searchCreateTransactions(this.session, this.queue, afterId);
   }
 
+  /** Changes of one custom field on tickets of the queue, with transaction id > afterId, oldest first (reconciler). */
   searchCustomFieldTransactions(fieldId: number, afterId: number): Promise<RtCfTransaction[]> {
     return txns.searchCustomFieldTransactions(this.session, this.queue, positive(fieldId, 'custom field id'), afterId);
   }
@@ -210,9 +205,9 @@ export class RtClient {
     return parts.filter((p) => p.ContentType === 'text/plain' && typeof p.Content === 'string').map((p) => p.Content!);
   }
 
-  /** The note the author of RepoAction change `txnId` wrote with it (see rt-transactions.ts), or null. */
-  actionNote(ticketId: number, txnId: number, repoActionFieldId: number): Promise<string | null> {
-    return txns.actionNote(this.session, ticketNumber(ticketId), positive(txnId, 'transaction id'), repoActionFieldId);
+  /** The text of the newest of these comment or reply transactions that has any (see rt-transactions.ts), or null. */
+  noteText(ticketId: number, txnIds: number[]): Promise<string | null> {
+    return txns.noteText(this.session, ticketNumber(ticketId), txnIds);
   }
 
   /**
@@ -229,6 +224,11 @@ export class RtClient {
 
   userGroups(userName: string): Promise<string[]> {
     return userGroups(this.session, userName);
+  }
+
+  /** Every user-defined group the service may see, with its direct members (see rt-directory.ts). */
+  readGroups(): Promise<DirectoryGroup[]> {
+    return readGroups(this.session);
   }
 
   /** null when RT has no such user. */

@@ -2,27 +2,29 @@ import { collect } from './rt-pages.ts';
 import type { RtSession } from './rt-session.ts';
 import { num, type Ref, type RtUser } from './rt-types.ts';
 
-interface WireGroup {
+export interface DirectoryGroup {
   id: number;
   Name: string;
   Members?: Ref[];
 }
 
 /**
- * Names of the user-defined groups the user belongs to, directly or through a member group.
+ * Every user-defined group the service may see, with its direct members.
  *
  * Not `GET /user/NAME/groups` nor `/group/ID/members`: both need AdminGroupMembership, which would
  * let the service change who may promote a release. Instead the groups the service may see
  * (SeeGroup) are listed and each one's `Members` read: 1 + N small requests.
  */
-export async function userGroups(session: RtSession, userName: string): Promise<string[]> {
+export async function readGroups(session: RtSession): Promise<DirectoryGroup[]> {
   const list = await collect<Ref>(session, {
     path: '/groups',
     params: { query: JSON.stringify([{ field: 'Domain', value: 'UserDefined' }]) },
   });
-  const groups = await Promise.all(
-    list.map(async (g) => (await session.request<WireGroup>({ method: 'GET', path: `/group/${num(g.id)}` })).data),
-  );
+  return Promise.all(list.map(async (g) => (await session.request<DirectoryGroup>({ method: 'GET', path: `/group/${num(g.id)}` })).data));
+}
+
+/** Names of the groups the user belongs to, directly or through a member group. */
+export function memberOf(groups: DirectoryGroup[], userName: string): string[] {
   const want = userName.toLowerCase();
   const byId = new Map(groups.map((g) => [num(g.id), g]));
   const hit = new Set<number>();
@@ -38,6 +40,11 @@ export async function userGroups(session: RtSession, userName: string): Promise<
     }
   }
   return groups.filter((g) => hit.has(num(g.id))).map((g) => g.Name).sort();
+}
+
+/** Names of the user-defined groups the user belongs to, read from RT now. */
+export async function userGroups(session: RtSession, userName: string): Promise<string[]> {
+  return memberOf(await readGroups(session), userName);
 }
 
 interface WireUser {

@@ -22,16 +22,6 @@ export async function customFieldTransactions(session: RtSession, ticketId: numb
   return (await ticketHistory(session, ticketId)).filter((t) => t.type === 'CustomField').map(toCfTransaction);
 }
 
-export async function findTransaction(session: RtSession, ticketId: number, txnId: number): Promise<RtTransaction | null> {
-  const res = await session.request<{ items?: WireTransaction[] }>({
-    method: 'GET',
-    path: '/transactions',
-    params: { query: `id = ${txnId} AND ObjectType = 'RT::Ticket' AND ObjectId = ${ticketId}`, fields: TXN_FIELDS },
-  });
-  const found = res.data?.items?.[0];
-  return found ? toTransaction(found) : null;
-}
-
 /** TransactionSQL across the queue's tickets, by id ascending (stable pages while new ones arrive). */
 export async function searchCustomFieldTransactions(
   session: RtSession,
@@ -56,23 +46,12 @@ export async function searchCreateTransactions(session: RtSession, queue: string
   return items.map((t) => toTransaction(t));
 }
 
-const NOTE_TYPES = new Set(['Comment', 'Correspond']);
 const MAX_NOTE_CHARS = 4000;
 
-/**
- * What the author of RepoAction change `txnId` wrote with it: RT's update page (Ticket/Display.html)
- * records the comment first and the field change after it, so it is the newest comment or reply by the
- * same author after the previous RepoAction change and before this one.
- */
-export async function actionNote(session: RtSession, ticketId: number, txnId: number, fieldId: number): Promise<string | null> {
-  const history = await ticketHistory(session, ticketId);
-  const change = history.find((t) => t.id === txnId);
-  if (!change) return null;
-  const previous = Math.max(0, ...history.filter((t) => t.id < txnId && (t.type === 'Create' || (t.type === 'CustomField' && t.field === fieldId))).map((t) => t.id));
-  const notes = new Set(history
-    .filter((t) => NOTE_TYPES.has(t.type) && t.creator === change.creator && t.id > previous && t.id < txnId)
-    .map((t) => t.id));
-  if (notes.size === 0) return null;
+/** The text of the newest of these comment or reply transactions of the ticket that has any; null when none. */
+export async function noteText(session: RtSession, ticketId: number, txnIds: number[]): Promise<string | null> {
+  if (txnIds.length === 0) return null;
+  const notes = new Set(txnIds);
   const parts = await collect<{ TransactionId?: string; ContentType?: string; Content?: string }>(session, {
     path: `/ticket/${ticketId}/attachments`, params: { fields: 'TransactionId,ContentType,Content', orderby: 'id', order: 'DESC' },
   });

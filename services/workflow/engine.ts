@@ -6,7 +6,7 @@ import { casStatus, ensureRelease, type ReleaseRow } from '../db/releases.ts';
 import { isRdError } from '../errors.ts';
 import { errorComment, refusalComment } from '../helpdesk/comments.ts';
 import { enqueueWriteBack } from '../helpdesk/outbox.ts';
-import type { TicketInfo } from '../helpdesk/port.ts';
+import type { TicketHistory, TicketInfo } from '../helpdesk/port.ts';
 import { lockKeys, withLocks } from '../locks.ts';
 import type { Logger } from '../log.ts';
 import { resolveRoles } from './roles.ts';
@@ -28,28 +28,37 @@ export interface EngineDeps extends StepDeps {
 /** Handles every pending event of one ticket, in transaction order, holding the ticket's lock. */
 export async function processTicket(deps: EngineDeps, ticketId: number, opts: { finalAttempt?: boolean; onProgress?: (p: object) => Promise<void> } = {}) {
   await withLocks(deps.db, [lockKeys.ticket(ticketId)], async () => {
-    await backfill(deps, ticketId);
-    for (const row of await pendingForTicket(deps.db, ticketId)) await processEvent(deps, row, opts);
+    const pending = await pendingForTicket(deps.db, ticketId);
+    if (!pending.length) return;
+    const upTo = Math.max(...pending.map((r) => r.transaction_id));
+    const seen = await readTicket(deps, ticketId);
+    if ('history' in seen) await backfill(deps, ticketId, seen.history, upTo);
+    // a change that arrived after RT was read is not in `seen`: its own job takes it
+    for (const row of await pendingForTicket(deps.db, ticketId)) if (row.transaction_id <= upTo) await processEvent(deps, row, seen, opts);
   });
+}
+
+/** The ticket and its history, read from RT once per job: the webhook is a trigger, not the truth. */
+type Seen = { ignore: string } | { ticket: TicketInfo; history: TicketHistory };
+
+async function readTicket(deps: EngineDeps, ticketId: number): Promise<Seen> {
+  try {
+    const ticket = await deps.rt.getTicket(ticketId);
+    if (ticket.queue !== deps.config.RT_QUEUE) return { ignore: `ticket is in queue ${ticket.queue}` };
+    return { ticket, history: await deps.rt.history(ticket) };
+  } catch (e) {
+    if (isRdError(e) && e.code === 'RD_TICKET_NOT_FOUND') return { ignore: `ticket ${ticketId} not found in RT` };
+    throw e;
+  }
 }
 
 /**
  * Webhooks arrive in any order, and some never: before acting on a change, every earlier RepoAction change
  * of the ticket that RT has and the inbox has not is taken in, so that it runs first.
  */
-async function backfill(deps: EngineDeps, ticketId: number) {
-  const pending = await pendingForTicket(deps.db, ticketId);
-  if (!pending.length) return;
-  const upTo = Math.max(...pending.map((r) => r.transaction_id));
+async function backfill(deps: EngineDeps, ticketId: number, history: TicketHistory, upTo: number) {
   const after = await lastHandledTransaction(deps.db, ticketId);
-  let history;
-  try {
-    history = await deps.rt.actionHistory(ticketId);
-  } catch (e) {
-    if (isRdError(e) && e.code === 'RD_TICKET_NOT_FOUND') return; // each event is then ignored with the reason
-    throw e;
-  }
-  for (const c of history.filter((h) => h.id > after && h.id < upTo)) {
+  for (const c of history.changes.filter((h) => h.id > after && h.id < upTo)) {
     const row = await insertEvent(deps.db, {
       ticketId, transactionId: c.id, event: c.type === 'Create' ? 'ticket.created' : 'customfield.changed', action: c.newValue,
       oldValue: c.oldValue, actorName: c.creator, source: 'backfill', payload: { backfilledBefore: upTo },
@@ -61,15 +70,16 @@ async function backfill(deps: EngineDeps, ticketId: number) {
   }
 }
 
-async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttempt?: boolean; onProgress?: (p: object) => Promise<void> }) {
+async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: { finalAttempt?: boolean; onProgress?: (p: object) => Promise<void> }) {
   const log = deps.log.child({ ticket: row.ticket_id, inbox: row.id, txn: row.transaction_id });
-  const verified = await verifyWithHelpdesk(deps, row);
+  const verified = verify(deps, row, seen);
   if ('ignore' in verified) {
     log.info({ why: verified.ignore }, 'event ignored');
     await finishEvent(deps.db, row.id, 'ignored', verified.ignore);
     return;
   }
-  const { action, actor, ticket } = verified;
+  const { action, actor } = verified;
+  const { ticket, history } = seen as Exclude<Seen, { ignore: string }>;
   const handled = await lastHandledTransaction(deps.db, row.ticket_id);
   if (row.retry_of === null && row.transaction_id < handled) {
     // a change older than one already acted on arrived too late to take effect in its place
@@ -81,10 +91,8 @@ async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttemp
   let release = await ensureRelease(deps.db, row.ticket_id);
   const resuming = release.status === 'Processing' && release.active_inbox_id === row.id;
   if (!resuming) {
-    const roles = await resolveRoles(deps.rt, actor, ticket, {
-      technologyUnit: deps.config.TECHNOLOGY_UNIT_GROUP, rolloutCoordinator: deps.config.ROLLOUT_GROUP,
-    });
-    const started = await start(deps, row, release, action, actor, roles, alog);
+    const groups = { technologyUnit: deps.config.TECHNOLOGY_UNIT_GROUP, rolloutCoordinator: deps.config.ROLLOUT_GROUP };
+    const started = await start(deps, row, release, action, actor, (fresh) => resolveRoles(deps.rt, actor, ticket, groups, fresh), alog);
     if (!started) return;
     release = started;
   } else alog.info('resuming an action that was interrupted');
@@ -93,7 +101,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttemp
   const t = transitions[action];
   const running = await deps.db('transitions').where({ inbox_id: row.id, outcome: 'running' }).first();
   const ctx: StepContext = {
-    deps, log: alog, ticketId: row.ticket_id, inboxId: row.id, transactionId: row.transaction_id, actor, releaseId: release.id, fromStatus: running.from_status, outputs: {},
+    deps, log: alog, ticketId: row.ticket_id, inboxId: row.id, transactionId: row.transaction_id, actor, history, releaseId: release.id, fromStatus: running.from_status, outputs: {},
     workDir: path.join(deps.config.STORAGE_DIR, 'tmp', `inbox-${row.id}`),
     progress: async (p) => { alog.info(p, 'progress'); await opts.onProgress?.(p); },
   };
@@ -127,31 +135,36 @@ async function processEvent(deps: EngineDeps, row: InboxRow, opts: { finalAttemp
   }
 }
 
-/** The webhook is a trigger, not the truth: the action, its author and the ticket come from RT. */
-type Verified = { ignore: string } | { action: RepoAction; actor: string; ticket: TicketInfo };
+type Verified = { ignore: string } | { action: RepoAction; actor: string };
 
-async function verifyWithHelpdesk(deps: EngineDeps, row: InboxRow): Promise<Verified> {
-  let ticket;
-  try {
-    ticket = await deps.rt.getTicket(row.ticket_id);
-  } catch (e) {
-    if (isRdError(e) && e.code === 'RD_TICKET_NOT_FOUND') return { ignore: `ticket ${row.ticket_id} not found in RT` };
-    throw e;
-  }
-  if (ticket.queue !== deps.config.RT_QUEUE) return { ignore: `ticket is in queue ${ticket.queue}` };
-  const txn = await deps.rt.getTransaction(row.ticket_id, row.transaction_id);
+/** The action and its author come from RT's record of the transaction, never from the webhook. */
+function verify(deps: EngineDeps, row: InboxRow, seen: Seen): Verified {
+  if ('ignore' in seen) return seen;
+  const txn = seen.history.changes.find((c) => c.id === row.transaction_id);
   if (!txn) return { ignore: `transaction ${row.transaction_id} is not a RepoAction change of ticket ${row.ticket_id} in RT` };
   const action = txn.newValue;
   if (txn.creator === deps.config.RT_USER) return { ignore: 'made by the service user' };
   if (!isRepoAction(action)) return { ignore: `RepoAction value ${JSON.stringify(action)} is not an action` };
-  return { action, actor: txn.creator, ticket };
+  return { action, actor: txn.creator };
 }
 
-async function start(deps: EngineDeps, row: InboxRow, release: ReleaseRow, action: RepoAction, actor: string, roles: Role[], log: Logger) {
+/** `rolesOf(false)` may answer from a recent read of RT's groups; a refusal is decided on a fresh one. */
+async function start(
+  deps: EngineDeps, row: InboxRow, release: ReleaseRow, action: RepoAction, actor: string,
+  rolesOf: (fresh: boolean) => Promise<Role[]>, log: Logger,
+) {
+  let roles = await rolesOf(false);
+  let freshRoles = false;
   for (let tries = 0; tries < 3; tries++) {
     const meta = release.metadata as { emergency?: boolean } | null;
     const facts = factsOf(release.status, release.requested_action, deps.config.ALLOW_EMERGENCY && meta?.emergency === true);
-    const d = decide(release.status, action, roles, facts);
+    let d = decide(release.status, action, roles, facts);
+    if (!d.ok && !freshRoles) {
+      // the groups read a while ago may not show a membership granted since
+      roles = await rolesOf(true);
+      freshRoles = true;
+      d = decide(release.status, action, roles, facts);
+    }
     if (!d.ok) {
       const text = refusalComment(d, actor, { provider: 'provider', technologyUnit: deps.config.TECHNOLOGY_UNIT_GROUP, rolloutCoordinator: deps.config.ROLLOUT_GROUP });
       await deps.db.transaction(async (trx) => {

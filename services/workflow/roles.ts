@@ -3,10 +3,13 @@ import type { Role } from './transitions.ts';
 
 export type GroupNames = Record<Exclude<Role, 'provider'>, string>;
 
-/** A provider is a requestor of the ticket; the other roles come from RT group membership. */
-export async function resolveRoles(rt: Helpdesk, actor: string, ticket: TicketInfo, groups: GroupNames): Promise<Role[]> {
+/**
+ * A provider is a requestor of the ticket; the other roles come from RT group membership, which may be a
+ * little old unless `fresh`.
+ */
+export async function resolveRoles(rt: Helpdesk, actor: string, ticket: TicketInfo, groups: GroupNames, fresh = false): Promise<Role[]> {
   const roles: Role[] = [];
-  const [email, memberOf] = await Promise.all([rt.getUserEmail(actor), rt.userGroups(actor)]);
+  const [email, memberOf] = await Promise.all([rt.getUserEmail(actor), rt.userGroups(actor, { fresh })]);
   const ids = [actor.toLowerCase(), email?.toLowerCase()].filter(Boolean) as string[];
   if (ticket.requestors.some((r) => ids.includes(r.toLowerCase()))) roles.push('provider');
   if (memberOf.includes(groups.technologyUnit)) roles.push('technologyUnit');

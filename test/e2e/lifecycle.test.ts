@@ -123,6 +123,27 @@ describe('the whole lifecycle on real RT, dnf and repositories', () => {
     expect((await comments(e, c)).length).toBe(4);
   }, 180_000);
 
+  it('a membership granted a moment ago counts at once: before refusing, the service reads RT\'s groups again', async () => {
+    const root = rtClient('root');
+    const groups = await root.session.request<{ items: { id: string }[] }>({
+      method: 'GET', path: '/groups', params: { query: JSON.stringify([{ field: 'Name', value: 'TechnologyUnit' }]) },
+    });
+    const tu = groups.data.items[0]!.id;
+    const member = (await root.getUser('rollout1'))!.id;
+    const leave = () => root.session.request({ method: 'DELETE', path: `/group/${tu}/member/${member}` });
+    await leave(); // after a run cut off before its clean-up
+    try {
+      const t = await openTicket(e, releaseXml({ product: `TESTTP.grant.${e.run}`, packages: [rpmSpec(e, 'testpkg')] }), 'granted');
+      await act(e.prov, t, 'MoveToUnverified', 'Unverified'); // the service has read the groups: rollout1 is not in TechnologyUnit
+      await root.session.request({ method: 'PUT', path: `/group/${tu}/members`, body: [member] });
+      await act(rollout1(), t, 'Reject', 'Rejected');
+      const tr = await e.svc.db('transitions').where({ ticket_id: t }).orderBy('id');
+      expect(tr.map((r) => [r.action, r.outcome, r.actor])).toEqual([['MoveToUnverified', 'ok', 'provider1'], ['Reject', 'ok', 'rollout1']]);
+    } finally {
+      await leave();
+    }
+  }, 120_000);
+
   it('an Incomplete release is published by itself when its dependency\'s release lands', async () => {
     const product = `TESTTP.deps.${e.run}`;
     const needy = await openTicket(e, releaseXml({ product, packages: [rpmSpec(e, 'testpkg-dep')] }), 'needs testpkg');

@@ -4,7 +4,7 @@ import { outputOf, type Step, type StepContext } from './types.ts';
 export const readActionNote: Step<{ note: string | null }> = {
   id: 'action-note',
   async run(ctx) {
-    return { note: await ctx.deps.rt.actionNote(ctx.ticketId, ctx.transactionId) };
+    return { note: await ctx.deps.rt.noteText(ctx.ticketId, ctx.history.notesOf(ctx.transactionId)) };
   },
 };
 

@@ -1,6 +1,6 @@
 import type { Config } from '../../config/index.ts';
 import type { Db } from '../../services/db/knex.ts';
-import type { Helpdesk } from '../../services/helpdesk/port.ts';
+import type { Helpdesk, TicketHistory } from '../../services/helpdesk/port.ts';
 import type { Logger } from '../../services/log.ts';
 import type { Metrics } from '../../services/metrics.ts';
 import type { RepoStatus } from '../../services/workflow/transitions.ts';
@@ -20,6 +20,8 @@ export interface StepContext {
   /** the RT transaction that asked for this action, and its author */
   transactionId: number;
   actor: string;
+  /** the ticket's history as RT had it when this job started */
+  history: TicketHistory;
   releaseId: number;
   /** the RepoStatus the release had when this action started */
   fromStatus: RepoStatus;

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isRdError, type ErrorCode } from '../../../services/errors.ts';
+import { RtHelpdesk } from '../../../services/helpdesk/index.ts';
 import { RtClient } from '../../../services/helpdesk/rt-client.ts';
 import {
   pointWebhookAt, requireRt, RT_URL, rtClient, rtTokens, startWebhookReceiver,
@@ -138,10 +139,18 @@ describe('RepoAction changes and their transactions', () => {
     actionTxns = changes.map((c) => c.id);
   });
 
-  it('finds one transaction of the ticket by id, and null for an id that is not the ticket\'s', async () => {
-    const txn = await rd.findTransaction(ticketId, actionTxns[1]!);
-    expect(txn).toMatchObject({ id: actionTxns[1], ticketId, type: 'CustomField', newValue: 'MoveToStageRollOut', creator: 'tug1' });
-    expect(await rd.findTransaction(ticketId + 100_000, actionTxns[1]!)).toBeNull();
+  it('the workflow\'s history: every RepoAction change, and the Create of a ticket created with a value', async () => {
+    const hd = new RtHelpdesk(rd);
+    const h = await hd.history(await hd.getTicket(ticketId));
+    expect(h.changes.map((c) => c.id)).toEqual(actionTxns); // created without RepoAction: no Create
+    expect(h.changes[1]).toMatchObject({ type: 'CustomField', field: 'RepoAction', newValue: 'MoveToStageRollOut', creator: 'tug1' });
+
+    const created = await provider.createTicket({ subject: `created with ${run}`, requestor: 'provider1', content: 'x', customFields: { RepoAction: 'MoveToUnverified' } });
+    const first = await hd.history(await hd.getTicket(created));
+    expect(first.changes).toEqual([expect.objectContaining({ type: 'Create', oldValue: null, newValue: 'MoveToUnverified', creator: 'provider1' })]);
+    await tug.setCustomFields(created, { RepoAction: 'Reject' });
+    const later = await hd.history(await hd.getTicket(created));
+    expect(later.changes.map((c) => [c.type, c.newValue])).toEqual([['Create', 'MoveToUnverified'], ['CustomField', 'Reject']]);
   });
 
   it('searchCustomFieldTransactions finds the changes after a transaction id, across tickets (reconciler)', async () => {
@@ -170,10 +179,15 @@ describe('the note written with a RepoAction change (the reason of a Reject)', (
     await tug.setCustomFields(t, { RepoAction: 'MoveToStageRollOut' });
     const ids = (await rd.getCustomFieldTransactions(t)).filter((c) => c.field === fieldId).map((c) => c.id);
     expect(ids).toHaveLength(4);
-    expect(await rd.actionNote(t, ids[0]!, fieldId)).toBe(`provider note ${run}`);
-    expect(await rd.actionNote(t, ids[1]!, fieldId)).toBe(`looks fine ${run}`); // not the later ones in the same second
-    expect(await rd.actionNote(t, ids[2]!, fieldId)).toBe(`Signature of foo.rpm is wrong ${run}\nsecond line`);
-    expect(await rd.actionNote(t, ids[3]!, fieldId)).toBeNull();
+    const hd = new RtHelpdesk(rd);
+    const h = await hd.history(await hd.getTicket(t));
+    const note = (txn: number) => hd.noteText(t, h.notesOf(txn));
+    expect(await note(ids[0]!)).toBe(`provider note ${run}`);
+    expect(await note(ids[1]!)).toBe(`looks fine ${run}`); // not the later ones in the same second
+    expect(await note(ids[2]!)).toBe(`Signature of foo.rpm is wrong ${run}\nsecond line`);
+    const before = rd.stats.requests;
+    expect(await note(ids[3]!)).toBeNull();
+    expect(rd.stats.requests).toBe(before); // nothing written with it: RT is not asked
   });
 });
 
@@ -228,6 +242,27 @@ describe('users and groups', () => {
     expect(await rd.userGroups('rollout1')).toEqual(['RolloutCoordinators']);
     expect(await rd.userGroups('provider1')).toEqual(['SoftwareProviders']);
     expect(await rd.userGroups('nobody-such')).toEqual([]);
+  });
+
+  it('the workflow reads the groups once for all users while the read is younger than its max age; fresh reads again', async () => {
+    const hd = new RtHelpdesk(rd, 60_000);
+    const before = rd.stats.requests;
+    const [tugGroups, rollout] = await Promise.all([hd.userGroups('tug1'), hd.userGroups('rollout1')]);
+    const oneRead = rd.stats.requests - before;
+    expect(oneRead).toBeGreaterThan(1); // the list, then each group's members
+    expect(tugGroups).toContain('TechnologyUnit');
+    expect(rollout).toEqual(['RolloutCoordinators']);
+    expect(await hd.userGroups('provider1')).toEqual(['SoftwareProviders']);
+    expect(rd.stats.requests - before).toBe(oneRead);
+    expect(await hd.userGroups('tug1', { fresh: true })).toContain('TechnologyUnit');
+    expect(rd.stats.requests - before).toBe(2 * oneRead);
+
+    const always = new RtHelpdesk(rd, 0);
+    await always.userGroups('tug1');
+    const mark = rd.stats.requests;
+    await new Promise((r) => setTimeout(r, 5));
+    await always.userGroups('tug1');
+    expect(rd.stats.requests - mark).toBe(oneRead);
   });
 
   it('getUser gives id, name and email; null when there is no such user', async () => {

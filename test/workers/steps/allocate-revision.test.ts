@@ -14,7 +14,7 @@ const config = loadConfig({ RT_TOKEN: 'x'.repeat(20), WEBHOOK_SECRET: 'y'.repeat
 function ctx(releaseId: number, loaded: Partial<ReturnType<typeof base>> = {}): StepContext {
   return {
     deps: { db: t.db, rt: undefined as never, config, metrics: createMetrics() }, log: createLogger('silent'),
-    ticketId: releaseId, inboxId: releaseId, transactionId: releaseId, actor: 'rollout1', releaseId, fromStatus: 'StageRollOut', workDir: '/nonexistent',
+    ticketId: releaseId, inboxId: releaseId, transactionId: releaseId, actor: 'rollout1', history: { changes: [], notesOf: () => [] }, releaseId, fromStatus: 'StageRollOut', workDir: '/nonexistent',
     outputs: { [loadRelease.id]: { ...base(), ...loaded }, [checkTarget('production').id]: { satisfied: true } }, progress: async () => undefined,
   };
 }

@@ -19,7 +19,7 @@ export class RtHelpdesk implements Helpdesk {
   hasComment(ticketId: number, marker: string) { return this.client.hasComment(ticketId, marker); }
   addAdminCcGroup(ticketId: number, group: string) { return this.client.addAdminCcGroup(ticketId, group); }
   noteText(ticketId: number, transactionIds: number[]) { return this.client.noteText(ticketId, transactionIds); }
-  async setCustomFields(ticketId: number, fields: Record<string, string>) { await this.client.setCustomFields(ticketId, fields); }
+  setCustomFields(ticketId: number, fields: Record<string, string>) { return this.client.setCustomFields(ticketId, fields); }
   async ping() { await this.client.ping(); }
 
   async history(ticket: TicketInfo): Promise<TicketHistory> {

@@ -48,31 +48,47 @@ export async function deliverDue(db: Db, rt: Helpdesk, log: Logger, limit = 100)
   let delivered = 0;
   let failed = 0;
   await Promise.all(due.map(async (head) => {
-    let row: OutboxRow | undefined = head;
-    while (row) {
+    for (let rows = await nextRun(db, head.ticket_id); rows.length; rows = await nextRun(db, head.ticket_id)) {
+      const ids = rows.map((r) => r.id);
+      const first = rows[0]!;
       try {
         // counted before the call: a process killed after RT accepted a comment must check for it next time,
         // and not before that call is surely over (a failure seen here reschedules it by the backoff, below)
-        await db('outbox').where({ id: row.id }).update({
+        await db('outbox').whereIn('id', ids).update({
           attempts: db.raw('attempts + 1'), next_attempt_at: new Date(Date.now() + IN_FLIGHT_MS),
         });
-        await deliverOne(rt, row);
-        await db('outbox').where({ id: row.id }).update({ delivered_at: db.fn.now(), last_error: null });
-        delivered++;
+        await deliverOne(rt, rows.length === 1 ? first : { ...first, payload: mergedFields(rows) });
+        await db('outbox').whereIn('id', ids).update({ delivered_at: db.fn.now(), last_error: null });
+        delivered += rows.length;
       } catch (e) {
         failed++;
         const msg = isRdError(e) ? `[${e.code}] ${e.message}` : String((e as Error).message ?? e);
-        log.warn({ ticket: row.ticket_id, outbox: row.id, attempts: row.attempts + 1, err: msg }, 'write-back failed; will retry');
-        await db('outbox').where({ id: row.id }).update({
-          last_error: msg.slice(0, 2000), next_attempt_at: new Date(Date.now() + backoffMs(row.attempts)),
+        log.warn({ ticket: first.ticket_id, outbox: ids, attempts: first.attempts + 1, err: msg }, 'write-back failed; will retry');
+        await db('outbox').whereIn('id', ids).update({
+          last_error: msg.slice(0, 2000), next_attempt_at: new Date(Date.now() + backoffMs(first.attempts)),
         });
         return;
       }
-      row = await db('outbox').where({ ticket_id: row.ticket_id }).whereNull('delivered_at').orderBy('id').first();
     }
   }));
   return { delivered, failed };
 }
+
+/**
+ * The ticket's oldest undelivered write-back; when it sets fields, with the field settings queued right
+ * after it: RT busy or away, a job's Processing is still waiting when its final status is queued, and one
+ * call writing what the last of them says leaves the ticket as all of them in turn would.
+ */
+async function nextRun(db: Db, ticketId: number): Promise<OutboxRow[]> {
+  const rows: OutboxRow[] = await db('outbox').where({ ticket_id: ticketId }).whereNull('delivered_at').orderBy('id').limit(MAX_RUN);
+  const end = rows.findIndex((r) => r.kind !== 'fields');
+  return rows[0]?.kind === 'fields' ? rows.slice(0, end < 0 ? rows.length : end) : rows.slice(0, 1);
+}
+
+const MAX_RUN = 20;
+
+const mergedFields = (rows: OutboxRow[]): OutboxItem =>
+  ({ kind: 'fields', fields: Object.assign({}, ...rows.map((r) => (r.payload as { fields: Record<string, string> }).fields)) });
 
 async function deliverOne(rt: Helpdesk, row: OutboxRow): Promise<void> {
   const item = row.payload;

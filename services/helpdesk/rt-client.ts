@@ -81,10 +81,10 @@ export class RtClient {
   }
 
   /**
-   * Sets ticket custom fields by name ("" clears one; null is refused), then proves it: RT's messages
-   * and a re-read of the ticket must both agree, else RD_HELPDESK_REFUSED. Returns the ticket as re-read.
+   * Sets ticket custom fields by name ("" clears one; null is refused), then proves it, else
+   * RD_HELPDESK_REFUSED: by RT's answer when it names every value it stored, else by re-reading the ticket.
    */
-  async setCustomFields(id: number, values: Record<string, string>): Promise<RtTicket> {
+  async setCustomFields(id: number, values: Record<string, string>): Promise<void> {
     for (const [name, v] of Object.entries(values)) {
       if (typeof v !== 'string') throw new TypeError(`custom field ${name}: value must be a string ("" clears), got ${v}`);
     }
@@ -108,6 +108,8 @@ export class RtClient {
       messages = Array.isArray(res.data) ? res.data.map(String) : [rtMessage(res.data)];
     }
     const refusals = messages.filter(isRefusal);
+    // a value already there, a field RT skipped without a word, or RT speaking another language: read back
+    if (!refusals.length && Object.entries(values).every(([name, v]) => messages.some((m) => stored(m, name, v)))) return;
     const ticket = Object.keys(send).length || !before ? await this.getTicket(id) : before;
     const wrong = Object.entries(values).filter(([name, v]) => !sameValues(ticket.customFields[name], v));
     if (refusals.length || wrong.length) {
@@ -119,7 +121,6 @@ export class RtClient {
         actual: ticket.customFields,
       });
     }
-    return ticket;
   }
 
   /** Every transaction of the ticket, oldest first; RD_TICKET_NOT_FOUND when there is no such ticket. */
@@ -283,6 +284,12 @@ export class RtClient {
       });
     return this.cfIdsP;
   }
+}
+
+/** RT's own words (RT::Record::_AddCustomFieldValue) for having stored `value` in a single-value field. */
+function stored(message: string, name: string, value: string): boolean {
+  if (value === '') return false;
+  return message === `${name} ${value} added` || (message.startsWith(`${name} `) && message.endsWith(` changed to ${value}`));
 }
 
 function sameValues(have: string[] | undefined, want: string): boolean {

@@ -49,6 +49,25 @@ describe('outbox delivery to the real RT', () => {
     expect(await pendingCount(t.db)).toBe(0);
   });
 
+  it('sets fields queued one after another in one call, as the last says; a comment between them keeps its place', async () => {
+    const tag = Date.now();
+    const statusField = await rt.client.customFieldId('RepoStatus');
+    const mark = (await rt.client.getHistory(ticket)).at(-1)!.id;
+    const fields = (f: Record<string, string>) => ({ kind: 'fields' as const, fields: f });
+    await enqueueWriteBack(t.db, ticket, `c-${tag}-1`, fields({ RepoStatus: 'Processing' }));
+    await enqueueWriteBack(t.db, ticket, `c-${tag}-2`, fields({ RepoStatus: 'StageRollOut', RepoURI: `http://x/${tag}/` }));
+    await enqueueWriteBack(t.db, ticket, `c-${tag}-3`, { kind: 'comment', text: `between ${tag}` });
+    await enqueueWriteBack(t.db, ticket, `c-${tag}-4`, fields({ RepoStatus: 'Processing' }));
+    await enqueueWriteBack(t.db, ticket, `c-${tag}-5`, fields({ RepoStatus: 'Production', RepoURI: '' }));
+    expect(await deliverDue(t.db, rt, log)).toEqual({ delivered: 5, failed: 0 });
+
+    const since = (await rt.client.getHistory(ticket)).filter((h) => h.id > mark);
+    const seen = since.flatMap((h) => (h.type === 'Comment' ? ['comment'] : h.type === 'CustomField' && h.field === statusField ? [h.newValue] : []));
+    expect(seen).toEqual(['StageRollOut', 'comment', 'Production']);
+    expect((await rt.getTicket(ticket)).customFields).toMatchObject({ RepoStatus: ['Production'], RepoURI: [] });
+    expect(await t.db('outbox').where('marker', 'like', `c-${tag}-%`).whereNull('delivered_at')).toEqual([]);
+  });
+
   it('does not post a comment twice when RT took it but the delivery was not recorded (kill -9)', async () => {
     const marker = `o-${Date.now()}-crash`;
     await enqueueWriteBack(t.db, ticket, marker, { kind: 'comment', text: 'posted once' });

@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RtClient } from '../services/helpdesk/rt-client.ts';
+import { transitions, type RepoAction } from '../services/workflow/transitions.ts';
 import { buildTestPackages } from '../test/support/packages.ts';
 import { startProviderServer } from '../test/support/provider-server.ts';
 import { releaseXml } from '../test/support/release-xml.ts';
@@ -18,9 +19,6 @@ import { E2E_SECRET, startTestService } from '../test/support/service.ts';
 
 const N = Number(process.argv[2] ?? 100);
 const root = path.resolve(import.meta.dirname, '..');
-const WANT: Record<string, string> = {
-  MoveToUnverified: 'Unverified', MoveToStageRollOut: 'StageRollOut', MoveToProduction: 'Production', Reject: 'Rejected', Deprecate: 'Deprecated',
-};
 
 /** Runs `fn` over `xs` with at most `n` at a time (RT serves a handful of requests at once). */
 async function pool<T>(xs: T[], n: number, fn: (x: T) => Promise<void>) {
@@ -35,7 +33,7 @@ async function main() {
   const work = await mkdtemp(path.join(tmpdir(), 'rd-latency-'));
   const pkgs = await buildTestPackages(path.join(work, 'pkgs'), 3);
   const provider = await startProviderServer({ dir: pkgs.dir });
-  const svc = await startTestService({ WORKER_CONCURRENCY: '8', OUTBOX_INTERVAL_MS: '100', LOG_LEVEL: 'warn' }, 'api');
+  const svc = await startTestService({ WORKER_CONCURRENCY: '8', LOG_LEVEL: 'warn' }, 'api');
   const worker = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], { cwd: root, env: { ...process.env, ...svc.env }, stdio: ['ignore', 'ignore', 'inherit'] });
   const hook = await pointWebhookAt(svc.webhookUrl, E2E_SECRET);
   const run = Date.now().toString(36);
@@ -51,11 +49,11 @@ async function main() {
     await new Promise((r) => setTimeout(r, 2000)); // the worker process is up
 
     /** All tickets ask for `action` at once; each one's latency once its final RepoStatus is in RT. */
-    async function round(action: string, who: string, ts: number[]) {
+    async function round(action: RepoAction, who: string, ts: number[]) {
       const t0 = Date.now();
       const asked = new Map<number, number>();
       await pool([...ts], 10, async (t) => { await actors[who]!.setCustomFields(t, { RepoAction: action }); asked.set(t, Date.now()); });
-      const status = WANT[action]!;
+      const status = transitions[action].success;
       const done = new Map<number, number>();
       while (done.size < ts.length) {
         if (Date.now() - t0 > 15 * 60_000) throw new Error(`${action}: only ${done.size}/${ts.length} reached ${status}`);

@@ -49,11 +49,9 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
     log.info({ url: `http://${config.HOST}:${config.PORT}`, publicUrl: config.PUBLIC_URL }, 'api listening');
   }
   if (role !== 'api') {
-    const worker = createActionWorker({ db, rt, config, metrics, log, plans }, connection, config.QUEUE_PREFIX, config.WORKER_CONCURRENCY, config.WORKER_LOCK_MS);
-    const loops: Loop[] = [
-      outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS),
-      relayLoop(db, queue, log, 5_000, config.STORAGE_DIR),
-    ];
+    const outbox = outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS);
+    const worker = createActionWorker({ db, rt, config, metrics, log, plans, writeBacksQueued: outbox.kick }, connection, config.QUEUE_PREFIX, config.WORKER_CONCURRENCY, config.WORKER_LOCK_MS);
+    const loops: Loop[] = [outbox, relayLoop(db, queue, log, 5_000, config.STORAGE_DIR)];
     if (config.RECONCILE_INTERVAL_MS > 0) loops.push(reconcileLoop({ db, rt: rt.client, log, intake, config }, config.RECONCILE_INTERVAL_MS));
     stops.push(() => worker.close(), ...loops.map((l) => () => l.stop()));
     log.info({ concurrency: config.WORKER_CONCURRENCY }, 'worker started');

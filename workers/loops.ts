@@ -9,7 +9,11 @@ import type { Logger } from '../services/log.ts';
 import type { Metrics } from '../services/metrics.ts';
 import { jobIdOf, type ActionQueue } from '../services/queue.ts';
 
-export interface Loop { stop(): Promise<void> }
+export interface Loop {
+  stop(): Promise<void>;
+  /** runs a tick as soon as the one running is over, without waiting for the interval */
+  kick(): void;
+}
 
 /** Runs `tick` every `ms` while holding a PostgreSQL try-lock, so only one process does it at a time. */
 export function every(db: Db, name: string, ms: number, log: Logger, tick: () => Promise<void>, immediate = false): Loop {
@@ -40,9 +44,16 @@ export function every(db: Db, name: string, ms: number, log: Logger, tick: () =>
     if (stopped) return;
     running = running.then(run).catch((err) => log.warn({ loop: name, err: String(err?.message ?? err) }, 'loop tick failed'));
   };
+  let kicked = false;
   const timer = setInterval(schedule, ms);
   if (immediate) schedule();
   return {
+    kick: () => {
+      if (stopped || kicked) return;
+      kicked = true; // kicks while one waits are that one
+      running = running.then(() => { kicked = false; }).then(run)
+        .catch((err) => log.warn({ loop: name, err: String(err?.message ?? err) }, 'loop tick failed'));
+    },
     stop: async () => {
       stopped = true;
       clearInterval(timer);

@@ -17,7 +17,6 @@ export class RtHelpdesk implements Helpdesk {
   getReleaseXml(ticketId: number) { return this.client.getReleaseXml(ticketId); }
   comment(ticketId: number, text: string) { return this.client.comment(ticketId, text); }
   hasComment(ticketId: number, marker: string) { return this.client.hasComment(ticketId, marker); }
-  addAdminCcGroup(ticketId: number, group: string) { return this.client.addAdminCcGroup(ticketId, group); }
   noteText(ticketId: number, transactionIds: number[]) { return this.client.noteText(ticketId, transactionIds); }
   setCustomFields(ticketId: number, fields: Record<string, string>) { return this.client.setCustomFields(ticketId, fields); }
   async ping() { await this.client.ping(); }
@@ -32,15 +31,22 @@ export class RtHelpdesk implements Helpdesk {
    * all users for `groupsMaxAgeMs`, and concurrent callers share a read in flight.
    */
   async userGroups(name: string, opts: { fresh?: boolean } = {}): Promise<string[]> {
+    return memberOf(await this.directory(opts.fresh), name);
+  }
+
+  /** The group's id from the same read as membership: a name RT no longer knows is looked up again. */
+  async addAdminCcGroup(ticketId: number, group: string) {
+    const known = (await this.directory()).find((g) => g.Name.toLowerCase() === group.trim().toLowerCase());
+    return this.client.addAdminCcGroup(ticketId, group, known ? Number(known.id) : undefined);
+  }
+
+  private directory(fresh = false): Promise<DirectoryGroup[]> {
     const cached = this.groups;
-    if (opts.fresh || !cached || Date.now() - cached.at > this.groupsMaxAgeMs) {
-      const read = this.client.readGroups();
-      const entry = { at: Date.now(), read };
-      this.groups = entry;
-      read.catch(() => { if (this.groups === entry) this.groups = undefined; });
-      return memberOf(await read, name);
-    }
-    return memberOf(await cached.read, name);
+    if (!fresh && cached && Date.now() - cached.at <= this.groupsMaxAgeMs) return cached.read;
+    const entry = { at: Date.now(), read: this.client.readGroups() };
+    this.groups = entry;
+    entry.read.catch(() => { if (this.groups === entry) this.groups = undefined; });
+    return entry.read;
   }
 
   async getUserEmail(name: string): Promise<string | undefined> {

@@ -215,12 +215,13 @@ export class RtClient {
    * Makes the RT group (user-defined, by name) an AdminCc watcher of the ticket, so it gets the
    * ticket's notifications; other watchers are kept. Idempotent, verified by re-reading the ticket.
    * RD_HELPDESK_REFUSED when the group is unknown (or not visible: SeeGroup) or RT refuses
-   * (ModifyTicket); RD_TICKET_NOT_FOUND outside the queue. See rt-watchers.ts.
+   * (ModifyTicket); RD_TICKET_NOT_FOUND outside the queue. `knownGroupId` (from a recent read) saves its lookup.
+   * See rt-watchers.ts.
    */
-  async addAdminCcGroup(ticketId: number, groupName: string): Promise<void> {
+  async addAdminCcGroup(ticketId: number, groupName: string, knownGroupId?: number): Promise<void> {
     const id = ticketNumber(ticketId);
     if (typeof groupName !== 'string' || !groupName.trim()) throw new TypeError(`group name must be a non-empty string, got ${JSON.stringify(groupName)}`);
-    await watchers.addAdminCcGroup(this.session, id, groupName.trim(), { id: await this.queueId(), name: this.queue });
+    await watchers.addAdminCcGroup(this.session, id, groupName.trim(), { id: await this.queueId(), name: this.queue }, knownGroupId);
   }
 
   userGroups(userName: string): Promise<string[]> {

@@ -54,8 +54,9 @@ export async function addAdminCcGroup(
   ticketId: number,
   groupName: string,
   queue: { id: number; name: string },
+  knownGroupId?: number,
 ): Promise<void> {
-  const gid = await groupId(session, groupName);
+  const gid = knownGroupId ?? (await groupId(session, groupName));
   if (gid === null) {
     throw new RdError(
       'RD_HELPDESK_REFUSED',

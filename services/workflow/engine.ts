@@ -23,6 +23,8 @@ export interface ActionPlan {
 export interface EngineDeps extends StepDeps {
   log: Logger;
   plans: Partial<Record<RepoAction, ActionPlan>>;
+  /** told when ticket write-backs were queued, so they go out now rather than at the next outbox round */
+  writeBacksQueued?: () => void;
 }
 
 /** Handles every pending event of one ticket, in transaction order, holding the ticket's lock. */
@@ -176,6 +178,7 @@ async function start(
         await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:refused`, { kind: 'comment', text });
         await trx('inbox').where({ id: row.id }).update({ state: 'done', outcome: d.code, finished_at: trx.fn.now() });
       });
+      deps.writeBacksQueued?.();
       deps.metrics.jobs.inc({ action, outcome: 'refused' });
       log.info({ code: d.code, status: release.status, roles }, 'action refused');
       return null;
@@ -190,7 +193,10 @@ async function start(
       await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:start`, { kind: 'fields', fields: { RepoStatus: t.running } });
       return true;
     });
-    if (ok) return { ...release, status: t.running, active_inbox_id: row.id };
+    if (ok) {
+      deps.writeBacksQueued?.();
+      return { ...release, status: t.running, active_inbox_id: row.id };
+    }
     release = await ensureRelease(deps.db, row.ticket_id); // lost a race: read again and decide again
   }
   throw new Error(`release of ticket ${row.ticket_id} keeps changing under us`);
@@ -216,4 +222,5 @@ async function finish(
     if (group) await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:notice`, { kind: 'watchers', adminCcGroup: group });
     await trx('inbox').where({ id: row.id }).update({ state: outcome === 'failed' ? 'failed' : 'done', outcome: code ?? outcome, finished_at: trx.fn.now() });
   });
+  deps.writeBacksQueued?.();
 }

@@ -107,6 +107,18 @@ export async function statusHistory(e: E2E, ticket: number): Promise<string[]> {
   return (await e.rt.getCustomFieldTransactions(ticket)).filter((h) => h.field === field).map((h) => h.newValue ?? '');
 }
 
+/**
+ * The final statuses RT recorded, in order. Each comes after its Processing unless the outbox was behind and
+ * wrote both in one call; a Processing with no final status after it is an error.
+ */
+export async function finalStatuses(e: E2E, ticket: number): Promise<string[]> {
+  const h = await statusHistory(e, ticket);
+  if (h.some((s, i) => s === 'Processing' && (i === h.length - 1 || h[i + 1] === 'Processing'))) {
+    throw new Error(`ticket ${ticket}: RT shows a Processing with no final status after it: ${h.join(' -> ')}`);
+  }
+  return h.filter((s) => s !== 'Processing');
+}
+
 /** The operation marker of every service comment on the ticket, oldest first (a marker twice = posted twice). */
 export const opMarkers = async (e: E2E, ticket: number): Promise<string[]> =>
   (await comments(e, ticket)).flatMap((c) => [...c.matchAll(/^-- releasedesk op (\S+)$/gm)].map((m) => m[1]!));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertEvent } from '../../services/db/inbox.ts';
 import { createLogger } from '../../services/log.ts';
 import { ActionQueue, jobIdOf, redisConnection } from '../../services/queue.ts';
-import { relayOnce } from '../../workers/loops.ts';
+import { every, relayOnce } from '../../workers/loops.ts';
 import { uniquePrefix } from '../support/app.ts';
 import { useTestDb } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/env.ts';
@@ -51,6 +51,27 @@ describe('the relay', () => {
     for (const r of [done, pending]) await mkdir(path.join(storage, 'tmp', `inbox-${r.id}`, 'bundle'), { recursive: true });
     await relayOnce(t.db, queue, log, storage);
     expect(await readdir(path.join(storage, 'tmp'))).toEqual([`inbox-${pending.id}`]);
+  });
+});
+
+describe('a loop', () => {
+  it('runs a tick at once when kicked, and kicks while one is running make one more tick, not one each', async () => {
+    let ticks = 0;
+    let release: () => void = () => undefined;
+    const loop = every(t.db, `kick-${Date.now()}`, 600_000, log, async () => {
+      ticks++;
+      if (ticks === 1) await new Promise<void>((r) => { release = r; });
+    });
+    const settled = async (n: number) => { for (let i = 0; i < 200 && ticks < n; i++) await new Promise((r) => setTimeout(r, 10)); };
+    loop.kick();
+    await settled(1);
+    expect(ticks).toBe(1);
+    for (let i = 0; i < 5; i++) loop.kick();
+    release();
+    await settled(2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ticks).toBe(2);
+    await loop.stop();
   });
 });
 

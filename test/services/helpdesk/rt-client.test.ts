@@ -262,6 +262,15 @@ describe('users and groups', () => {
     expect(await hd.userGroups('tug1', { fresh: true })).toContain('TechnologyUnit');
     expect(rd.stats.requests - before).toBe(2 * oneRead);
 
+    // a notice takes the group's id from the same read: read the watchers, write them, read them back
+    const t = await provider.createTicket({ subject: `notice ${run}`, requestor: 'provider1', content: 'x' });
+    const n0 = rd.stats.requests;
+    await hd.addAdminCcGroup(t, 'technologyunit'); // RT's names are case-insensitive
+    expect(rd.stats.requests - n0).toBe(3);
+    const watchers = await rd.session.request<{ AdminCc?: { type: string; id: string }[] }>({ method: 'GET', path: `/ticket/${t}` });
+    const tu = (await rd.readGroups()).find((g) => g.Name === 'TechnologyUnit')!;
+    expect(watchers.data.AdminCc).toEqual([expect.objectContaining({ type: 'group', id: String(tu.id) })]);
+
     const always = new RtHelpdesk(rd, 0);
     await always.userGroups('tug1');
     const mark = rd.stats.requests;

@@ -80,8 +80,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: {
     await finishEvent(deps.db, row.id, 'ignored', verified.ignore);
     return;
   }
-  const { action, actor } = verified;
-  const { ticket, history } = seen as Exclude<Seen, { ignore: string }>;
+  const { action, actor, ticket, history } = verified;
   const handled = await lastHandledTransaction(deps.db, row.ticket_id);
   if (row.retry_of === null && row.transaction_id < handled) {
     // a change older than one already acted on arrived too late to take effect in its place
@@ -137,7 +136,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: {
   }
 }
 
-type Verified = { ignore: string } | { action: RepoAction; actor: string };
+type Verified = { ignore: string } | { action: RepoAction; actor: string; ticket: TicketInfo; history: TicketHistory };
 
 /** The action and its author come from RT's record of the transaction, never from the webhook. */
 function verify(deps: EngineDeps, row: InboxRow, seen: Seen): Verified {
@@ -147,7 +146,7 @@ function verify(deps: EngineDeps, row: InboxRow, seen: Seen): Verified {
   const action = txn.newValue;
   if (txn.creator === deps.config.RT_USER) return { ignore: 'made by the service user' };
   if (!isRepoAction(action)) return { ignore: `RepoAction value ${JSON.stringify(action)} is not an action` };
-  return { action, actor: txn.creator };
+  return { action, actor: txn.creator, ...seen };
 }
 
 /** `rolesOf(false)` may answer from a recent read of RT's groups; a refusal is decided on a fresh one. */

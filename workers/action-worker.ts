@@ -3,6 +3,14 @@ import { actionJobV1 } from '../schemas/job-action.v1.ts';
 import { ACTION_QUEUE } from '../services/queue.ts';
 import { processTicket, type EngineDeps } from '../services/workflow/engine.ts';
 
+/** The backoff still ahead of a job after this attempt fails (BullMQ's exponential: delay * 2^(n-1) before retry n). */
+export function retriesLeftMs(attempts: number, made: number, backoff: unknown): number {
+  const delay = typeof backoff === 'object' && backoff && 'delay' in backoff ? Number(backoff.delay) : Number(backoff ?? 0);
+  let ms = 0;
+  for (let n = made + 1; n < attempts; n++) ms += delay * 2 ** (n - 1);
+  return ms;
+}
+
 /** The shim between BullMQ and services/workflow: validate the job, hand it over. */
 export function createActionWorker(deps: EngineDeps, connection: ConnectionOptions, prefix: string, concurrency: number, lockMs = 30_000): Worker {
   const worker = new Worker(
@@ -16,7 +24,7 @@ export function createActionWorker(deps: EngineDeps, connection: ConnectionOptio
       const onProgress = async (p: object) => {
         job.updateProgress(p).catch((err: Error) => deps.log.warn({ job: job.id, err: err.message }, 'job progress not published'));
       };
-      await processTicket(deps, data.ticketId, { finalAttempt, onProgress });
+      await processTicket(deps, data.ticketId, { finalAttempt, retryWindowMs: retriesLeftMs(job.opts.attempts ?? 1, job.attemptsMade, job.opts.backoff), onProgress });
     },
     { connection, prefix, concurrency, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: 100 },
   );

@@ -7,13 +7,23 @@ import type { Decision } from '../workflow/transitions.ts';
  * Unknown errors become a reference; the stack stays in the log.
  */
 export function errorComment(err: unknown, action: string, ref: string): { code: string; text: string } {
-  if (isRdError(err)) {
-    return { code: err.code, text: `${action} failed.\n\n[${err.code}] ${err.message}\n\nWhat to do: ${catalog[err.code].next}` };
-  }
-  return {
-    code: 'RD_INTERNAL',
-    text: `${action} failed.\n\n[RD_INTERNAL] internal error, reference ${ref}\n\nWhat to do: ${catalog.RD_INTERNAL.next}`,
-  };
+  const { code, detail } = describe(err, ref);
+  return { code, text: `${action} failed.\n\n${detail}` };
+}
+
+/**
+ * Said once, at an action's first transient failure: the ticket would otherwise show Processing and nothing
+ * else for as long as the retries last, and the cause may be the provider's to fix (a download host down).
+ */
+export function retryComment(err: unknown, action: string, ref: string, retryWindowMs: number): string {
+  const minutes = Math.round(retryWindowMs / 60_000);
+  return `${action} has not succeeded yet; releasedesk tries again by itself for about ${minutes} minutes.\n\n${describe(err, ref).detail}\n\n`
+    + 'If it still fails then, RepoStatus and a comment here say so.';
+}
+
+function describe(err: unknown, ref: string): { code: string; detail: string } {
+  if (isRdError(err)) return { code: err.code, detail: `[${err.code}] ${err.message}\n\nWhat to do: ${catalog[err.code].next}` };
+  return { code: 'RD_INTERNAL', detail: `[RD_INTERNAL] internal error, reference ${ref}\n\nWhat to do: ${catalog.RD_INTERNAL.next}` };
 }
 
 export function refusalComment(d: Extract<Decision, { ok: false }>, actor: string, groupOf: Record<Role, string>): string {

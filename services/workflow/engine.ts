@@ -4,7 +4,7 @@ import type { Step, StepContext, StepDeps } from '../../workers/steps/types.ts';
 import { finishEvent, insertEvent, lastHandledTransaction, markEnqueued, pendingForTicket, type InboxRow } from '../db/inbox.ts';
 import { casStatus, ensureRelease, type ReleaseRow } from '../db/releases.ts';
 import { isRdError } from '../errors.ts';
-import { errorComment, refusalComment } from '../helpdesk/comments.ts';
+import { errorComment, refusalComment, retryComment } from '../helpdesk/comments.ts';
 import { enqueueWriteBack } from '../helpdesk/outbox.ts';
 import type { TicketHistory, TicketInfo } from '../helpdesk/port.ts';
 import { lockKeys, withLocks } from '../locks.ts';
@@ -27,8 +27,15 @@ export interface EngineDeps extends StepDeps {
   writeBacksQueued?: () => void;
 }
 
+/** How a job runs: whether a transient failure is its last chance, and for how long it is retried otherwise. */
+export interface RunOpts {
+  finalAttempt?: boolean;
+  retryWindowMs?: number;
+  onProgress?: (p: object) => Promise<void>;
+}
+
 /** Handles every pending event of one ticket, in transaction order, holding the ticket's lock. */
-export async function processTicket(deps: EngineDeps, ticketId: number, opts: { finalAttempt?: boolean; onProgress?: (p: object) => Promise<void> } = {}) {
+export async function processTicket(deps: EngineDeps, ticketId: number, opts: RunOpts = {}) {
   await withLocks(deps.db, [lockKeys.ticket(ticketId)], async () => {
     const pending = await pendingForTicket(deps.db, ticketId);
     if (!pending.length) return;
@@ -72,7 +79,7 @@ async function backfill(deps: EngineDeps, ticketId: number, history: TicketHisto
   }
 }
 
-async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: { finalAttempt?: boolean; onProgress?: (p: object) => Promise<void> }) {
+async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: RunOpts) {
   const log = deps.log.child({ ticket: row.ticket_id, inbox: row.id, txn: row.transaction_id });
   const verified = verify(deps, row, seen);
   if ('ignore' in verified) {
@@ -123,6 +130,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: {
     const permanent = isRdError(e) && e.permanent;
     if (!permanent && !opts.finalAttempt) {
       alog.warn({ err: e }, 'transient failure; will retry');
+      await tellRetrying(deps, row, action, e, opts.retryWindowMs ?? 0, alog);
       throw e;
     }
     alog.error({ err: e }, 'action failed');
@@ -133,6 +141,21 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: {
     deps.metrics.jobSeconds.observe({ action, outcome: 'failed' }, (Date.now() - t0) / 1000);
   } finally {
     await rm(ctx.workDir, { recursive: true, force: true });
+  }
+}
+
+/** Retries that need no word on the ticket: routine waits, and RT itself away (it could not be told). */
+const QUIET_RETRIES = new Set(['RD_BUSY', 'RD_HELPDESK_UNAVAILABLE']);
+
+/** The first transient failure of an action is said on the ticket, once (the marker is the action's). */
+async function tellRetrying(deps: EngineDeps, row: InboxRow, action: RepoAction, e: unknown, windowMs: number, log: Logger) {
+  if (isRdError(e) && QUIET_RETRIES.has(e.code)) return;
+  try {
+    const text = retryComment(e, action, `inbox-${row.id}`, windowMs);
+    await enqueueWriteBack(deps.db, row.ticket_id, `inbox-${row.id}:retrying`, { kind: 'comment', text });
+    deps.writeBacksQueued?.();
+  } catch (err) {
+    log.warn({ err }, 'could not queue the notice that the action is retried'); // the retry itself matters more
   }
 }
 

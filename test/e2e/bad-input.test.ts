@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { run } from '../../services/cli/main.ts';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { filesUnder, openTicket, rpmSpec, useE2E, waitForComment, waitForStatus, type E2E } from '../support/e2e.ts';
+import { comments, filesUnder, openTicket, rpmSpec, useE2E, waitForComment, waitForStatus, type E2E } from '../support/e2e.ts';
 import { releaseXml, type XmlPackage } from '../support/release-xml.ts';
 
 const e = useE2E();
@@ -82,6 +82,23 @@ describe('bad input ends as Failed with a clear comment, and loses nothing', () 
     await e.prov.setCustomFields(t, { RepoAction: '' });
     await e.prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
     expect(await waitForStatus(e, t, ['Unverified'], 60_000)).toBe('Unverified');
+  }, 120_000);
+
+  it('a download host down for a while: the ticket says so once, with the cause, and the action goes on by itself', async () => {
+    const product = `TESTTP.flaky.${e.run}`;
+    const p = e.pkgs.rpm('testpkg');
+    const where = `/flaky-${e.run}/${p.filename}`;
+    // one job attempt makes four requests (the download's own retries): the first attempt fails, the second succeeds
+    e.provider.route(where, { body: await readFile(p.path), failFirst: 4, failStatus: 503 });
+    const t = await openTicket(e, good(e, product, { url: `${e.provider.url}${where}`, sha256: undefined }), 'flaky host');
+    await e.prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
+    expect(await waitForStatus(e, t, ['Unverified', 'Failed'], 90_000)).toBe('Unverified');
+    const said = await comments(e, t);
+    expect(said).toHaveLength(2);
+    expect(said[0]).toMatch(/^MoveToUnverified has not succeeded yet; releasedesk tries again by itself for about 17 minutes\.\n\n\[RD_DOWNLOAD_UNAVAILABLE\] .*503/);
+    expect(said[0]).toContain(where);
+    expect(said[1]).toMatch(/Unverified/);
+    expect(e.provider.hits(where)).toBe(5);
   }, 120_000);
 
   it('releasedesk retry re-runs the failed action once the provider fixed the download', async () => {

@@ -2,7 +2,9 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { catalog, RdError, isRdError } from '../../services/errors.ts';
-import { errorComment } from '../../services/helpdesk/comments.ts';
+import { errorComment, retryComment } from '../../services/helpdesk/comments.ts';
+import { ACTION_JOB_OPTIONS } from '../../services/queue.ts';
+import { retriesLeftMs } from '../../workers/action-worker.ts';
 
 // The codes are a public contract: tickets, HTTP answers and people's scripts quote them.
 const FROZEN = [
@@ -57,5 +59,24 @@ describe('the error catalog', () => {
     expect(u).toMatchObject({ code: 'RD_INTERNAL' });
     expect(u.text).toContain('reference inbox-7');
     expect(u.text).not.toContain('secret internals');
+  });
+  it('says on the ticket that a transient failure is retried, for how long, and what the provider may do meanwhile', () => {
+    const err = new RdError('RD_DOWNLOAD_UNAVAILABLE', 'GET http://h/a.rpm: HTTP 503');
+    expect(retryComment(err, 'MoveToUnverified', 'inbox-7', 17 * 60_000)).toBe(
+      'MoveToUnverified has not succeeded yet; releasedesk tries again by itself for about 17 minutes.\n\n'
+      + `[RD_DOWNLOAD_UNAVAILABLE] GET http://h/a.rpm: HTTP 503\n\nWhat to do: ${catalog.RD_DOWNLOAD_UNAVAILABLE.next}\n\n`
+      + 'If it still fails then, RepoStatus and a comment here say so.',
+    );
+    expect(retryComment(new TypeError('secret internals'), 'Reject', 'inbox-8', 60_000)).not.toContain('secret internals');
+  });
+});
+
+describe('the retries still ahead of a job (BullMQ exponential backoff)', () => {
+  it('is every backoff after this attempt: 2 s ... 512 s, about 17 minutes after the first failure; nothing after the last', () => {
+    const { attempts, backoff } = ACTION_JOB_OPTIONS;
+    expect(retriesLeftMs(attempts, 0, backoff)).toBe(1_022_000);
+    expect(retriesLeftMs(attempts, 8, backoff)).toBe(512_000);
+    expect(retriesLeftMs(attempts, 9, backoff)).toBe(0);
+    expect(retriesLeftMs(1, 0, undefined)).toBe(0);
   });
 });

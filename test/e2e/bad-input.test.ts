@@ -93,11 +93,12 @@ describe('bad input ends as Failed with a clear comment, and loses nothing', () 
     const t = await openTicket(e, good(e, product, { url: `${e.provider.url}${where}`, sha256: undefined }), 'flaky host');
     await e.prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
     expect(await waitForStatus(e, t, ['Unverified', 'Failed'], 90_000)).toBe('Unverified');
+    await waitForComment(e, t, /Unverified repository/); // delivered after the status
     const said = await comments(e, t);
     expect(said).toHaveLength(2);
     expect(said[0]).toMatch(/^MoveToUnverified has not succeeded yet; releasedesk tries again by itself for about 17 minutes\.\n\n\[RD_DOWNLOAD_UNAVAILABLE\] .*503/);
     expect(said[0]).toContain(where);
-    expect(said[1]).toMatch(/Unverified/);
+    expect(said[1]).toMatch(/is in the Unverified repository/);
     expect(e.provider.hits(where)).toBe(5);
   }, 120_000);
 

@@ -7,7 +7,7 @@ import { every } from './loops.ts';
 
 export interface ReconcileDeps {
   db: Db;
-  rt: Pick<RtClient, 'customFieldId' | 'searchCustomFieldTransactions' | 'searchCreateTransactions' | 'initialCustomFieldValue'>;
+  rt: Pick<RtClient, 'customFieldId' | 'searchCustomFieldTransactions' | 'searchCreateTransactions' | 'initialCustomFieldValue' | 'newestTransactionId'>;
   log: Logger;
   intake: IntakeDeps;
   config: Config;
@@ -38,13 +38,11 @@ export async function reconcileOnce(deps: ReconcileDeps): Promise<{ seen: number
       }
     }
   };
-  await withCursor(deps, 'reconcile:last_transaction', async (after) =>
+  await withCursor(deps, 'reconcile:last_transaction', () => deps.rt.newestTransactionId(fieldId), async (after) =>
     (await deps.rt.searchCustomFieldTransactions(fieldId, after)).map((c) => ({ ...c, event: 'customfield.changed' as const })), take);
-  await withCursor(deps, 'reconcile:last_create', async (after, first) => {
-    const created = await deps.rt.searchCreateTransactions(after);
-    if (first) return created.map((c) => ({ ...c, event: 'ticket.created' as const }));
+  await withCursor(deps, 'reconcile:last_create', () => deps.rt.newestTransactionId(), async (after) => {
     const out: Change[] = [];
-    for (const c of created) {
+    for (const c of await deps.rt.searchCreateTransactions(after)) {
       const value = await deps.rt.initialCustomFieldValue(c.ticketId, 'RepoAction').catch(() => null);
       if (value !== null) out.push({ ...c, event: 'ticket.created', oldValue: null, newValue: value });
     }
@@ -57,18 +55,24 @@ export async function reconcileOnce(deps: ReconcileDeps): Promise<{ seen: number
  * Reads what came after the cursor, takes it in, and only then moves the cursor past it: a process that
  * dies in between reads the same changes again (the inbox makes that harmless) rather than skipping them.
  * The first time there is no cursor: it starts after RT's newest transaction, since old changes were
- * someone else's to act on, not ours.
+ * someone else's to act on, not ours; that takes one request, so the cursor is there moments after the
+ * first start, whatever the size of RT's history.
  */
 async function withCursor(
-  deps: ReconcileDeps, key: string, fetch: (after: number, first: boolean) => Promise<Change[]>, take: (found: Change[]) => Promise<void>,
+  deps: ReconcileDeps, key: string, newest: () => Promise<number>, fetch: (after: number) => Promise<Change[]>, take: (found: Change[]) => Promise<void>,
 ): Promise<void> {
   const cursor = await deps.db('kv').where({ key }).first();
-  const after = Number(cursor?.value ?? 0);
-  const found = await fetch(after, !cursor);
+  if (!cursor) {
+    const start = await newest();
+    deps.log.info({ key, fromTransaction: start }, 'reconciler starts after the newest transaction in RT');
+    await deps.db('kv').insert({ key, value: String(start) }).onConflict('key').ignore();
+    return;
+  }
+  const after = Number(cursor.value);
+  const found = await fetch(after);
+  await take(found);
   const max = found.reduce((m, c) => Math.max(m, c.id), after);
-  if (cursor) await take(found);
-  else deps.log.info({ key, fromTransaction: max }, 'reconciler starts after the newest transaction in RT');
-  if (max > after || !cursor) await deps.db('kv').insert({ key, value: String(max) }).onConflict('key').merge();
+  if (max > after) await deps.db('kv').where({ key }).update({ value: String(max) });
 }
 
 export const reconcileLoop = (deps: ReconcileDeps, ms: number) =>

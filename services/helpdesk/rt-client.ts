@@ -145,6 +145,11 @@ export class RtClient {
     return txns.searchCreateTransactions(this.session, this.queue, afterId);
   }
 
+  /** Id of the newest change of the custom field (or, without one, ticket creation) in the queue; 0 when none. */
+  newestTransactionId(fieldId?: number): Promise<number> {
+    return txns.newestTransactionId(this.session, this.queue, fieldId === undefined ? undefined : positive(fieldId, 'custom field id'));
+  }
+
   /** Changes of one custom field on tickets of the queue, with transaction id > afterId, oldest first (reconciler). */
   searchCustomFieldTransactions(fieldId: number, afterId: number): Promise<RtCfTransaction[]> {
     return txns.searchCustomFieldTransactions(this.session, this.queue, positive(fieldId, 'custom field id'), afterId);

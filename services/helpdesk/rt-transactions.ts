@@ -1,7 +1,7 @@
 import { collect, sqlString } from './rt-pages.ts';
 import type { RtSession } from './rt-session.ts';
 import {
-  notFound, toCfTransaction, toTransaction, type RtCfTransaction, type RtTransaction, type WireTransaction,
+  notFound, num, toCfTransaction, toTransaction, type Page, type RtCfTransaction, type RtTransaction, type WireTransaction,
 } from './rt-types.ts';
 
 /**
@@ -22,6 +22,11 @@ export async function customFieldTransactions(session: RtSession, ticketId: numb
   return (await ticketHistory(session, ticketId)).filter((t) => t.type === 'CustomField').map(toCfTransaction);
 }
 
+const cfQuery = (queue: string, fieldId: number) =>
+  `Type = 'CustomField' AND Field = ${fieldId} AND ObjectType = 'RT::Ticket' AND TicketQueue = ${sqlString(queue)}`;
+const createQuery = (queue: string) => `Type = 'Create' AND ObjectType = 'RT::Ticket' AND TicketQueue = ${sqlString(queue)}`;
+const after = (id: number) => ` AND id > ${Math.max(0, Math.trunc(id) || 0)}`;
+
 /** TransactionSQL across the queue's tickets, by id ascending (stable pages while new ones arrive). */
 export async function searchCustomFieldTransactions(
   session: RtSession,
@@ -29,21 +34,32 @@ export async function searchCustomFieldTransactions(
   fieldId: number,
   afterId: number,
 ): Promise<RtCfTransaction[]> {
-  const query =
-    `Type = 'CustomField' AND Field = ${fieldId} AND ObjectType = 'RT::Ticket'` +
-    ` AND TicketQueue = ${sqlString(queue)} AND id > ${Math.max(0, Math.trunc(afterId) || 0)}`;
   const items = await collect<WireTransaction>(session, {
     path: '/transactions',
-    params: { query, fields: TXN_FIELDS, orderby: 'id', order: 'ASC' },
+    params: { query: cfQuery(queue, fieldId) + after(afterId), fields: TXN_FIELDS, orderby: 'id', order: 'ASC' },
   });
   return items.map((t) => toCfTransaction(toTransaction(t)));
 }
 
 /** Ticket creations in the queue after `afterId` (a ticket created with RepoAction set has no CF transaction). */
 export async function searchCreateTransactions(session: RtSession, queue: string, afterId: number): Promise<RtTransaction[]> {
-  const query = `Type = 'Create' AND ObjectType = 'RT::Ticket' AND TicketQueue = ${sqlString(queue)} AND id > ${Math.max(0, Math.trunc(afterId) || 0)}`;
-  const items = await collect<WireTransaction>(session, { path: '/transactions', params: { query, fields: TXN_FIELDS, orderby: 'id', order: 'ASC' } });
+  const items = await collect<WireTransaction>(session, {
+    path: '/transactions', params: { query: createQuery(queue) + after(afterId), fields: TXN_FIELDS, orderby: 'id', order: 'ASC' },
+  });
   return items.map((t) => toTransaction(t));
+}
+
+/**
+ * Id of the newest custom field change (`fieldId`) or, without one, ticket creation in the queue; 0 when
+ * there is none. One request whatever RT's age (a page, not one row: RT drops rows a user may not see after
+ * its LIMIT).
+ */
+export async function newestTransactionId(session: RtSession, queue: string, fieldId?: number): Promise<number> {
+  const query = fieldId === undefined ? createQuery(queue) : cfQuery(queue, fieldId);
+  const res = await session.request<Page<WireTransaction>>({
+    method: 'GET', path: '/transactions', params: { query, orderby: 'id', order: 'DESC', per_page: 100, page: 1 },
+  });
+  return Math.max(0, ...(res.data?.items ?? []).map((t) => num(t.id)).filter(Number.isSafeInteger));
 }
 
 const MAX_NOTE_CHARS = 4000;

@@ -153,6 +153,17 @@ describe('RepoAction changes and their transactions', () => {
     expect(later.changes.map((c) => [c.type, c.newValue])).toEqual([['Create', 'MoveToUnverified'], ['CustomField', 'Reject']]);
   });
 
+  it('newestTransactionId: the newest RepoAction change, or ticket creation, in the queue, in one request', async () => {
+    const fieldId = await rd.customFieldId('RepoAction');
+    const t = await provider.createTicket({ subject: `newest ${run}`, requestor: 'provider1', content: 'x' });
+    await provider.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
+    const history = await rd.getHistory(t);
+    const n = rd.stats.requests;
+    expect(await rd.newestTransactionId(fieldId)).toBe(history.find((h) => h.type === 'CustomField' && h.field === fieldId)!.id);
+    expect(await rd.newestTransactionId()).toBe(history.find((h) => h.type === 'Create')!.id);
+    expect(rd.stats.requests - n).toBe(2);
+  });
+
   it('searchCustomFieldTransactions finds the changes after a transaction id, across tickets (reconciler)', async () => {
     const fieldId = await rd.customFieldId('RepoAction');
     const found = await rd.searchCustomFieldTransactions(fieldId, actionTxns[0]! - 1);

@@ -73,7 +73,7 @@ async function main() {
         const body = JSON.stringify({
           event: 'customfield.changed', ticket_id: 1 + (txn % 500), queue: 'Releases', subject: 'bench', transaction_id: txn,
           field: 'RepoAction', field_id: 2, old_value: null, new_value: 'MoveToUnverified', actor: { id: 33, name: 'provider1' },
-          created: '2026-11-21T10:00:00Z', rt_url: 'http://127.0.0.1:8085',
+          created: new Date().toISOString(), rt_url: 'http://127.0.0.1:8085',
         });
         return { ...req, body, headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, SECRET) } };
       },

@@ -102,6 +102,8 @@ export const configSchema = z.object({
     .describe('how long a read base repository is used before it is fetched again; a failed refresh keeps the last good copy'),
   DEPRECATED_RETENTION_DAYS: int(0, 36_500).default(90).describe('how long a Deprecated release can be restored to Production'),
   WEBHOOK_SECRET: secret('WEBHOOK_SECRET').describe('HMAC-SHA256 key of X-RT-Signature'),
+  WEBHOOK_MAX_AGE_MS: int(0, 86_400_000).default(600_000)
+    .describe('a webhook whose transaction time (created) is further than this from the clock here is refused as a replay; 0 = no limit'),
   STORAGE_DIR: z.string().startsWith('/', 'STORAGE_DIR must be an absolute path').default('/var/lib/releasedesk')
     .describe('blobs, repositories and scratch space'),
   PUBLIC_URL: url('PUBLIC_URL').default('http://127.0.0.1:8080').describe('URL under which repositories are served'),

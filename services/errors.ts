@@ -10,6 +10,7 @@ export const catalog = {
   RD_PAYLOAD_INVALID: { http: 400, permanent: true, next: 'Fix the named field; the webhook contract is in the README.' },
   RD_PAYLOAD_TOO_LARGE: { http: 413, permanent: true, next: 'Webhook bodies are limited to 64 KiB.' },
   RD_UNSUPPORTED_MEDIA: { http: 415, permanent: true, next: 'Send Content-Type: application/json.' },
+  RD_WEBHOOK_STALE: { http: 400, permanent: true, next: 'RT posts a change within seconds: this is a replay or a delivery held up for long, and is not taken. A real change RT has is picked up from RT by the reconciler; check the clocks of RT and releasedesk if real deliveries get this.' },
   RD_NOT_FOUND: { http: 404, permanent: true, next: 'Check the ticket number.' },
 
   // workflow

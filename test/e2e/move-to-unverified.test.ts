@@ -94,7 +94,7 @@ describe('MoveToUnverified from a real RT ticket', () => {
     const txn = Date.now(); // unique: the test database keeps rows between runs
     const body = JSON.stringify({
       event: 'customfield.changed', ticket_id: 999_999, queue: 'Releases', subject: 'x', transaction_id: txn, field: 'RepoAction',
-      field_id: 2, old_value: null, new_value: 'MoveToUnverified', actor: { id: 1, name: 'provider1' }, created: '2026-11-21T10:00:00Z', rt_url: 'x',
+      field_id: 2, old_value: null, new_value: 'MoveToUnverified', actor: { id: 1, name: 'provider1' }, created: new Date().toISOString(), rt_url: 'x',
     });
     const res = await fetch(e.svc.webhookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, E2E_SECRET) } });
     expect(res.status).toBe(202);

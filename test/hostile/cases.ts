@@ -369,10 +369,18 @@ const webhook: HttpCase[] = [
     expect: { http: 200, answer: { status: 'duplicate' }, after: 'duplicate' },
   },
   {
-    kind: 'webhook', name: 'an old body with a new transaction id (no replay window: RT has no such change)',
+    kind: 'webhook', name: 'an old body with a new transaction id (outside the replay window)',
     send: async (w) => {
       const t = await openTicket(w, goodXml(w), `hostile webhook: stale ${w.slug}`);
       return { ...signed(event({ ticket_id: t, transaction_id: w.unique, created: '2020-01-01T00:00:00Z' })), ticket: t, transaction: w.unique };
+    },
+    expect: { http: 400, error: 'RD_WEBHOOK_STALE', says: [/^created: 2020-01-01T00:00:00Z is \d+ s ago; deliveries are taken within 600 s$/], answer: { field: 'created' }, after: 'nothing' },
+  },
+  {
+    kind: 'webhook', name: 'a fresh body with a new transaction id RT does not have',
+    send: async (w) => {
+      const t = await openTicket(w, goodXml(w), `hostile webhook: forged ${w.slug}`);
+      return { ...signed(event({ ticket_id: t, transaction_id: w.unique })), ticket: t, transaction: w.unique };
     },
     expect: { http: 202, answer: { status: 'queued' }, after: { ignored: /is not a RepoAction change of ticket \d+ in RT/ } },
   },

@@ -19,7 +19,7 @@ const countInbox = async () => Number((await t.db('inbox').count({ n: '*' }))[0]
 const event = (over: Record<string, unknown> = {}) => ({
   event: 'customfield.changed', ticket_id: 123, queue: 'Releases', subject: 'Release x', transaction_id: 456,
   field: 'RepoAction', field_id: 2, old_value: null, new_value: 'MoveToUnverified', actor: { id: 33, name: 'alice' },
-  created: '2026-11-21T10:00:00Z', rt_url: 'http://127.0.0.1:8085', ...over,
+  created: new Date().toISOString(), rt_url: 'http://127.0.0.1:8085', ...over,
 });
 
 async function post(body: string, headers: Record<string, string> = {}) {
@@ -30,6 +30,20 @@ async function post(body: string, headers: Record<string, string> = {}) {
 }
 
 describe('POST /webhooks/rt', () => {
+  it('refuses a body whose transaction time is far from now (a replay), naming the field; nothing is stored', async () => {
+    const old = new Date(Date.now() - 11 * 60_000).toISOString();
+    const r = await post(JSON.stringify(event({ created: old })));
+    expect(r).toMatchObject({ status: 400, body: { error: 'RD_WEBHOOK_STALE', field: 'created', next: expect.stringContaining('reconciler') } });
+    expect(r.body.message).toMatch(new RegExp(`^created: ${old} is 6\\d\\d s ago; deliveries are taken within 600 s$`));
+    const ahead = await post(JSON.stringify(event({ created: new Date(Date.now() + 11 * 60_000).toISOString() })));
+    expect(ahead).toMatchObject({ status: 400, body: { error: 'RD_WEBHOOK_STALE' } });
+    expect(ahead.body.message).toMatch(/ahead of this server's clock/);
+    expect(await countInbox()).toBe(0);
+    // within the window, a few minutes off either way (clocks differ), it is taken
+    expect((await post(JSON.stringify(event({ created: new Date(Date.now() - 9 * 60_000).toISOString() })))).status).toBe(202);
+  });
+
+
   it('persists a signed RepoAction change, enqueues one job and answers 202', async () => {
     const r = await post(JSON.stringify(event()));
     expect(r).toMatchObject({ status: 202, body: { status: 'queued' } });

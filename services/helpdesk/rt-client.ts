@@ -1,6 +1,6 @@
 import { RdError } from '../errors.ts';
 import * as attachments from './rt-attachments.ts';
-import { getUser, readGroups, userGroups, type DirectoryGroup } from './rt-directory.ts';
+import { getUser, readGroups, type DirectoryGroup } from './rt-directory.ts';
 import { collect } from './rt-pages.ts';
 import * as txns from './rt-transactions.ts';
 import * as watchers from './rt-watchers.ts';
@@ -227,10 +227,6 @@ export class RtClient {
     const id = ticketNumber(ticketId);
     if (typeof groupName !== 'string' || !groupName.trim()) throw new TypeError(`group name must be a non-empty string, got ${JSON.stringify(groupName)}`);
     await watchers.addAdminCcGroup(this.session, id, groupName.trim(), { id: await this.queueId(), name: this.queue }, knownGroupId);
-  }
-
-  userGroups(userName: string): Promise<string[]> {
-    return userGroups(this.session, userName);
   }
 
   /** Every user-defined group the service may see, with its direct members (see rt-directory.ts). */

@@ -42,11 +42,6 @@ export function memberOf(groups: DirectoryGroup[], userName: string): string[] {
   return groups.filter((g) => hit.has(num(g.id))).map((g) => g.Name).sort();
 }
 
-/** Names of the user-defined groups the user belongs to, read from RT now. */
-export async function userGroups(session: RtSession, userName: string): Promise<string[]> {
-  return memberOf(await readGroups(session), userName);
-}
-
 interface WireUser {
   Name?: string;
   EmailAddress?: string;

@@ -116,6 +116,10 @@ export const configSchema = z.object({
   MAX_BUNDLE_BYTES: int(1, 2 ** 45).default(8 * 2 ** 30).describe('unpacked bytes allowed in one bundle'),
   RECONCILE_INTERVAL_MS: int(0, 86_400_000).default(60_000).describe('how often RT is polled for missed RepoAction changes; 0 = never'),
   OUTBOX_INTERVAL_MS: int(50, 600_000).default(1_000).describe('how often undelivered ticket write-backs are retried'),
+  OUTBOX_REFUSED_RETRY_MS: int(1_000, 86_400_000).default(300_000).describe(
+    'longest wait before a write-back RT refused (RD_HELPDESK_WRITE_REFUSED, RD_HELPDESK_REFUSED) is tried again: from 30 s, doubling; '
+    + 'the first write RT takes again sends the held ones at once',
+  ),
   WORKER_CONCURRENCY: int(1, 64).default(4).describe('jobs processed at once per worker process'),
   WORKER_LOCK_MS: int(1_000, 600_000).default(30_000).describe('job lock; a killed worker\'s job is taken over within about twice this'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -3,6 +3,7 @@ import * as init from './20261121_001_init.ts';
 import * as revisions from './20261121_002_revisions.ts';
 import * as retry from './20261121_003_retry.ts';
 import * as stageMembers from './20261121_004_stage_members.ts';
+import * as outboxCode from './20261203_005_outbox_code.ts';
 
 // Static imports: under vitest and tsx a directory of .ts migrations cannot be loaded by knex itself.
 const migrations: Record<string, Knex.Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261121_002_revisions': revisions,
   '20261121_003_retry': retry,
   '20261121_004_stage_members': stageMembers,
+  '20261203_005_outbox_code': outboxCode,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

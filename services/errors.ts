@@ -49,6 +49,7 @@ export const catalog = {
   RD_PUBLISH_FAILED: { http: 500, permanent: false, next: 'Publishing the repository index failed; releasedesk retries by itself.' },
   RD_HELPDESK_UNAVAILABLE: { http: 503, permanent: false, next: 'RT did not answer; releasedesk retries by itself.' },
   RD_HELPDESK_REFUSED: { http: 502, permanent: false, next: 'RT refused the change; check the service user rights in RT.' },
+  RD_HELPDESK_WRITE_REFUSED: { http: 502, permanent: false, next: 'RT refuses every write of the service user: check that RT_TOKEN is a valid token of an enabled user with the rights README "Connecting an RT" lists, and that nothing in front of RT strips the Authorization header. Write-backs are kept and sent again every OUTBOX_REFUSED_RETRY_MS, and at once when a write goes through.' },
   RD_BASE_REPO_UNAVAILABLE: { http: 503, permanent: false, next: 'A base repository of BASE_REPOS could not be read and no earlier copy is at hand; releasedesk retries by itself, and the repository team should check the named URL.' },
   RD_BUSY: { http: 503, permanent: false, next: 'Another action on the same ticket or repository is running; retried by itself.' },
   RD_INTERNAL: { http: 500, permanent: false, next: 'Quote the reference to the repository team.' },

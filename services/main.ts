@@ -4,6 +4,7 @@ import { loadConfig, ConfigError, type Config } from '../config/index.ts';
 import { createApp } from './api/app.ts';
 import { createDb, ensureDatabase, migrate } from './db/knex.ts';
 import { createHelpdesk } from './helpdesk/index.ts';
+import { checkWritesAccepted } from './helpdesk/outbox.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { ActionQueue, redisConnection } from './queue.ts';
@@ -40,6 +41,7 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
         postgres: async () => { await db.raw('SELECT 1'); },
         redis: async () => { await redis.ping(); },
         helpdesk: () => rt.ping(),
+        helpdesk_writes: () => checkWritesAccepted(db),
       },
     });
     server = await new Promise<Server>((resolve, reject) => {
@@ -49,7 +51,7 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
     log.info({ url: `http://${config.HOST}:${config.PORT}`, publicUrl: config.PUBLIC_URL }, 'api listening');
   }
   if (role !== 'api') {
-    const outbox = outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS);
+    const outbox = outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS, config.OUTBOX_REFUSED_RETRY_MS);
     const worker = createActionWorker({ db, rt, config, metrics, log, plans, writeBacksQueued: outbox.kick }, connection, config.QUEUE_PREFIX, config.WORKER_CONCURRENCY, config.WORKER_LOCK_MS);
     const loops: Loop[] = [outbox, relayLoop(db, queue, log, 5_000, config.STORAGE_DIR)];
     if (config.RECONCILE_INTERVAL_MS > 0) loops.push(reconcileLoop({ db, rt: rt.client, log, intake, config }, config.RECONCILE_INTERVAL_MS));

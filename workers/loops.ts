@@ -64,9 +64,9 @@ export function every(db: Db, name: string, ms: number, log: Logger, tick: () =>
 }
 
 /** Write-backs to the helpdesk, retried until RT accepts them. */
-export const outboxLoop = (db: Db, rt: Helpdesk, log: Logger, metrics: Metrics, ms: number) =>
+export const outboxLoop = (db: Db, rt: Helpdesk, log: Logger, metrics: Metrics, ms: number, refusedRetryMs?: number) =>
   every(db, 'outbox', ms, log, async () => {
-    await deliverDue(db, rt, log);
+    await deliverDue(db, rt, log, { refusedRetryMs });
     metrics.outboxPending.set(await pendingCount(db));
   });
 

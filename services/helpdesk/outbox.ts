@@ -1,32 +1,18 @@
-import type { Knex } from 'knex';
+import * as outbox from '../db/outbox.ts';
 import type { Db } from '../db/knex.ts';
-import { isRdError } from '../errors.ts';
+import { isRdError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Helpdesk } from './port.ts';
 
-type Exec = Db | Knex.Transaction;
-
-export type OutboxItem =
-  | { kind: 'fields'; fields: Record<string, string> }
-  | { kind: 'comment'; text: string }
-  /** a hand-off notice: the group becomes an AdminCc watcher of the ticket */
-  | { kind: 'watchers'; adminCcGroup: string };
-
-/**
- * Queues a write-back inside the caller's transaction. The marker names the operation: the same marker
- * twice (a rerun after kill -9) is one write-back, and a comment carries it so a retry can tell that RT
- * already has it.
- */
-export async function enqueueWriteBack(trx: Exec, ticketId: number, marker: string, item: OutboxItem): Promise<void> {
-  await trx('outbox').insert({ ticket_id: ticketId, marker, kind: item.kind, payload: JSON.stringify(item) })
-    .onConflict('marker').ignore();
-}
+export { enqueueWriteBack, pendingCount, type OutboxItem } from '../db/outbox.ts';
+type OutboxRow = outbox.OutboxRow;
+type OutboxItem = outbox.OutboxItem;
 
 export const markerLine = (marker: string) => `-- releasedesk op ${marker}`;
 
-interface OutboxRow { id: number; ticket_id: number; marker: string; kind: string; payload: OutboxItem; attempts: number }
-
 const backoffMs = (attempts: number) => Math.min(60_000, 500 * 2 ** Math.min(attempts, 7));
+// a refusal waits for an operator: from 30 s, doubling, up to refusedRetryMs
+const refusedBackoffMs = (attempts: number, max: number) => Math.min(max, 30_000 * 2 ** Math.min(attempts, 10));
 
 /**
  * How long a call to RT may still be running after the process that sent it died (the RT client gives up
@@ -36,37 +22,47 @@ const backoffMs = (attempts: number) => Math.min(60_000, 500 * 2 ** Math.min(att
  */
 const IN_FLIGHT_MS = 20_000;
 
+/** RT is there and says no: no retry at the network's pace changes that, an operator does. */
+export const REFUSALS: ErrorCode[] = ['RD_HELPDESK_WRITE_REFUSED', 'RD_HELPDESK_REFUSED'];
+
+export interface DeliverOptions {
+  limit?: number;
+  /** how long a write-back RT refused waits before it is tried again (unless a write goes through first) */
+  refusedRetryMs?: number;
+}
+
 /**
  * Delivers due write-backs, oldest first and strictly in order per ticket: a ticket whose oldest row is
- * not yet due or fails waits, so RT never shows a later status before an earlier one.
+ * not yet due or fails waits, so RT never shows a later status before an earlier one. A write-back RT
+ * refuses is held (30 s, doubling up to `refusedRetryMs`) and shows in /healthz; the first write RT takes
+ * again releases the ones held for RD_HELPDESK_WRITE_REFUSED, which is about the service, not the ticket.
  */
-export async function deliverDue(db: Db, rt: Helpdesk, log: Logger, limit = 100): Promise<{ delivered: number; failed: number }> {
-  const due: OutboxRow[] = (await db.raw(`
-    SELECT * FROM (SELECT DISTINCT ON (ticket_id) id, ticket_id, marker, kind, payload, attempts, next_attempt_at
-                     FROM outbox WHERE delivered_at IS NULL ORDER BY ticket_id, id) heads
-     WHERE next_attempt_at <= now() ORDER BY id LIMIT ?`, [limit])).rows;
+export async function deliverDue(db: Db, rt: Helpdesk, log: Logger, opts: DeliverOptions = {}): Promise<{ delivered: number; failed: number }> {
+  const refusedRetryMs = opts.refusedRetryMs ?? 300_000;
   let delivered = 0;
   let failed = 0;
-  await Promise.all(due.map(async (head) => {
+  await Promise.all((await outbox.dueHeads(db, opts.limit ?? 100)).map(async (head) => {
     for (let rows = await nextRun(db, head.ticket_id); rows.length; rows = await nextRun(db, head.ticket_id)) {
       const ids = rows.map((r) => r.id);
       const first = rows[0]!;
       try {
         // counted before the call: a process killed after RT accepted a comment must check for it next time,
         // and not before that call is surely over (a failure seen here reschedules it by the backoff, below)
-        await db('outbox').whereIn('id', ids).update({
-          attempts: db.raw('attempts + 1'), next_attempt_at: new Date(Date.now() + IN_FLIGHT_MS),
-        });
+        await outbox.markAttempt(db, ids, new Date(Date.now() + IN_FLIGHT_MS));
         await deliverOne(rt, rows.length === 1 ? first : { ...first, payload: mergedFields(rows) });
-        await db('outbox').whereIn('id', ids).update({ delivered_at: db.fn.now(), last_error: null });
+        await outbox.markDelivered(db, ids);
         delivered += rows.length;
+        if (await outbox.releaseHeld(db, 'RD_HELPDESK_WRITE_REFUSED')) log.info('RT takes the service\'s writes again: sending the held write-backs');
       } catch (e) {
         failed++;
-        const msg = isRdError(e) ? `[${e.code}] ${e.message}` : String((e as Error).message ?? e);
-        log.warn({ ticket: first.ticket_id, outbox: ids, attempts: first.attempts + 1, err: msg }, 'write-back failed; will retry');
-        await db('outbox').whereIn('id', ids).update({
-          last_error: msg.slice(0, 2000), next_attempt_at: new Date(Date.now() + backoffMs(first.attempts)),
-        });
+        const code = isRdError(e) ? e.code : null;
+        const message = isRdError(e) ? `[${e.code}] ${e.message}` : String((e as Error).message ?? e);
+        const refused = code !== null && REFUSALS.includes(code);
+        const retryAt = new Date(Date.now() + (refused ? refusedBackoffMs(first.attempts, refusedRetryMs) : backoffMs(first.attempts)));
+        const line = { ticket: first.ticket_id, outbox: ids, attempts: first.attempts + 1, code, err: message, retryAt };
+        if (refused) log.error(line, 'RT refused a write-back; it is held and tried again at retryAt (see /healthz)');
+        else log.warn(line, 'write-back failed; will retry');
+        await outbox.markFailed(db, ids, { code, message, retryAt });
         return;
       }
     }
@@ -80,7 +76,7 @@ export async function deliverDue(db: Db, rt: Helpdesk, log: Logger, limit = 100)
  * call writing what the last of them says leaves the ticket as all of them in turn would.
  */
 async function nextRun(db: Db, ticketId: number): Promise<OutboxRow[]> {
-  const rows: OutboxRow[] = await db('outbox').where({ ticket_id: ticketId }).whereNull('delivered_at').orderBy('id').limit(MAX_RUN);
+  const rows = await outbox.undelivered(db, ticketId, MAX_RUN);
   const end = rows.findIndex((r) => r.kind !== 'fields');
   return rows[0]?.kind === 'fields' ? rows.slice(0, end < 0 ? rows.length : end) : rows.slice(0, 1);
 }
@@ -114,7 +110,11 @@ async function postOnce(rt: Helpdesk, row: OutboxRow, text: string): Promise<voi
   await rt.comment(row.ticket_id, `${text}\n\n${markerLine(row.marker)}`);
 }
 
-export async function pendingCount(db: Db): Promise<number> {
-  const [r] = await db('outbox').whereNull('delivered_at').count({ n: '*' });
-  return Number(r?.n ?? 0);
+/** For /healthz: fails while write-backs are held because RT refused them. */
+export async function checkWritesAccepted(db: Db): Promise<void> {
+  const held = await outbox.heldWriteBacks(db, REFUSALS);
+  if (!held) return;
+  throw new Error(
+    `RT refuses the service's writes: ${held.count} write-back(s) on ${held.tickets} ticket(s) held since ${held.since.toISOString()}; last: ${held.lastError}`,
+  );
 }

@@ -5,13 +5,20 @@ import { RdError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 /**
- * HTTP to RT with its session cookie instead of the token on every call.
+ * HTTP to RT: reads with RT's session cookie, writes with the token in the Authorization header.
  *
  * A token-authenticated request makes RT bcrypt-verify the token (RT's default cost 12: ~220-300 ms
  * per request on 2 cores); a session cookie costs nothing. One request with the token to a web-UI
- * path logs in and returns `Set-Cookie: RT_SID_<rtname>.<port>=...`; after that only the cookie is
- * sent. When the session is gone RT answers REST2 calls that carry a cookie with `302 Location: /`
- * (it takes a cookie for a browser), without one with 401: both mean "log in again", once.
+ * path logs in and returns `Set-Cookie: RT_SID_<rtname>.<port>=...`; reads then send only the cookie.
+ * When the session is gone RT answers REST2 calls that carry a cookie with `302 Location: /` (it takes
+ * a cookie for a browser), without one with 401: both mean "log in again", once.
+ *
+ * Writes never carry the cookie: since Debian's request-tracker5 5.0.3+dfsg-3~deb12u7 (CVE-2026-108277)
+ * RT applies its referrer check to cookie-authenticated REST2 POST/PUT/DELETE and answers 403 "Possible
+ * CSRF". The advisory exempts clients that authenticate with the Authorization header; a forged Referer
+ * would break whenever RT_URL is not RT's configured base URL (a proxy, another name), so each write
+ * pays one bcrypt check instead. RT's 401/403 to a write is RD_HELPDESK_WRITE_REFUSED: RT is there and
+ * says no, which no retry at the network's pace changes.
  */
 
 export interface RtSessionOptions {
@@ -36,6 +43,8 @@ export interface RtStats {
   /** token logins (each one a bcrypt verification in RT) */
   logins: number;
   requests: number;
+  /** writes, each sent with the token (each one a bcrypt verification in RT) */
+  tokenRequests: number;
   /** requests repeated after the session had expired */
   retries: number;
 }
@@ -44,7 +53,7 @@ export interface RtStats {
 const LOGIN_PATH = '/REST/1.0/';
 
 export class RtSession {
-  readonly stats: RtStats = { logins: 0, requests: 0, retries: 0 };
+  readonly stats: RtStats = { logins: 0, requests: 0, tokenRequests: 0, retries: 0 };
   private readonly http: AxiosInstance;
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
@@ -68,8 +77,9 @@ export class RtSession {
     });
   }
 
-  /** Sends `req` with the session cookie; logs in first, and once more if RT dropped the session. */
+  /** A read goes with the session cookie (logging in first, and once more if RT dropped it); a write with the token. */
   async request<T>(req: RtRequest): Promise<AxiosResponse<T>> {
+    if (!READS.has(req.method.toUpperCase())) return this.write<T>(req);
     let cookie = this.cookie ?? (await this.login());
     let res = await this.send<T>(req, cookie);
     if (isUnauthenticated(res)) {
@@ -80,6 +90,19 @@ export class RtSession {
       if (isUnauthenticated(res)) {
         throw new RdError('RD_HELPDESK_REFUSED', 'RT does not accept the session of a fresh token login', { path: req.path });
       }
+    }
+    checkStatus(res, req);
+    return res;
+  }
+
+  private async write<T>(req: RtRequest): Promise<AxiosResponse<T>> {
+    this.stats.tokenRequests++;
+    const res = await this.send<T>(req, { Authorization: `token ${this.token}` });
+    if (res.status === 401 || res.status === 403) {
+      throw new RdError('RD_HELPDESK_WRITE_REFUSED', `RT refuses the service's writes: RT answered ${res.status} to ${req.method} ${req.path}: ${rtMessage(res.data)}`, {
+        status: res.status,
+        path: req.path,
+      });
     }
     checkStatus(res, req);
     return res;
@@ -109,7 +132,7 @@ export class RtSession {
     return cookie;
   }
 
-  private async send<T>(req: RtRequest, cookie: string): Promise<AxiosResponse<T>> {
+  private async send<T>(req: RtRequest, auth: string | { Authorization: string }): Promise<AxiosResponse<T>> {
     const started = Date.now();
     this.stats.requests++;
     const res = await this.transport(() =>
@@ -118,7 +141,7 @@ export class RtSession {
         url: `/REST/2.0${req.path}`,
         params: req.params,
         data: req.body === undefined ? undefined : JSON.stringify(req.body),
-        headers: { Cookie: cookie, ...(req.body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+        headers: { ...(typeof auth === 'string' ? { Cookie: auth } : auth), ...(req.body === undefined ? {} : { 'Content-Type': 'application/json' }) },
       }),
     );
     this.log?.debug({ method: req.method, path: req.path, status: res.status, ms: Date.now() - started }, 'RT call');
@@ -134,6 +157,8 @@ export class RtSession {
     }
   }
 }
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 function isUnauthenticated(res: AxiosResponse): boolean {
   return res.status === 401 || (res.status >= 300 && res.status < 400);

@@ -1,10 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RtHelpdesk } from '../../../services/helpdesk/index.ts';
-import { deliverDue, enqueueWriteBack, markerLine, pendingCount } from '../../../services/helpdesk/outbox.ts';
+import { checkWritesAccepted, deliverDue, enqueueWriteBack, markerLine, pendingCount } from '../../../services/helpdesk/outbox.ts';
 import { RtClient } from '../../../services/helpdesk/rt-client.ts';
 import { createLogger } from '../../../services/log.ts';
 import { useTestDb } from '../../support/db.ts';
-import { ensureRtRunning, rtClient, rtTokens } from '../../support/rt.ts';
+import { ensureRtRunning, RT_URL, rtClient, rtTokens } from '../../support/rt.ts';
+import { startRtCookieProxy } from '../../support/rt-cookie-proxy.ts';
 
 const t = useTestDb();
 const log = createLogger('silent');
@@ -95,5 +96,38 @@ describe('outbox delivery to the real RT', () => {
     expect(refused[0]).toContain(`could not add the group NoSuchGroup${tag} as AdminCc`);
     expect(refused[0]).toMatch(/What to do: .*NOTICE_GROUPS/s);
     expect((await rt.getTicket(tk)).customFields.RepoStatus).toEqual(['Unverified']);
+  });
+
+  it('RT refusing the service\'s writes holds them, coded, in /healthz; the first write RT takes again sends them', async () => {
+    const tag = Date.now();
+    const proxy = await startRtCookieProxy(RT_URL);
+    try {
+      const refusing = new RtHelpdesk(new RtClient({ baseUrl: proxy.url, token: rtTokens().releasedesk }));
+      await enqueueWriteBack(t.db, ticket, `r-${tag}-1`, { kind: 'fields', fields: { RepoStatus: 'StageRollOut' } });
+      await enqueueWriteBack(t.db, ticket, `r-${tag}-2`, { kind: 'comment', text: `held ${tag}` });
+      await checkWritesAccepted(t.db);
+      await refusing.getTicket(ticket); // the session the proxy puts on writes
+      expect(await deliverDue(t.db, refusing, log, { refusedRetryMs: 600_000 })).toEqual({ delivered: 0, failed: 1 });
+      const head = await t.db('outbox').where({ marker: `r-${tag}-1` }).first();
+      expect(head).toMatchObject({ last_code: 'RD_HELPDESK_WRITE_REFUSED', delivered_at: null, attempts: 1 });
+      expect(head.last_error).toContain('Cross-site request forgery protection refused this request');
+      // held, not retried at the pace of an RT that is away (that would be 1 s)
+      expect(new Date(head.next_attempt_at).getTime() - Date.now()).toBeGreaterThan(25_000);
+      await expect(checkWritesAccepted(t.db)).rejects.toThrow(
+        /^RT refuses the service's writes: 1 write-back\(s\) on 1 ticket\(s\) held since .*; last: \[RD_HELPDESK_WRITE_REFUSED\] RT refuses the service's writes: RT answered 403 to PUT/,
+      );
+      expect(await deliverDue(t.db, rt, log)).toEqual({ delivered: 0, failed: 0 });
+
+      // RT takes writes again (here: without the proxy): another ticket's write-back goes through and releases the held ones
+      const other = await rtClient('provider1').createTicket({ subject: `outbox other ${tag}`, requestor: 'provider1', content: 'x' });
+      await enqueueWriteBack(t.db, other, `r-${tag}-3`, { kind: 'fields', fields: { RepoStatus: 'Unverified' } });
+      expect(await deliverDue(t.db, rt, log)).toEqual({ delivered: 1, failed: 0 });
+      expect(await deliverDue(t.db, rt, log)).toEqual({ delivered: 2, failed: 0 });
+      await checkWritesAccepted(t.db);
+      expect((await rt.getTicket(ticket)).customFields.RepoStatus).toEqual(['StageRollOut']);
+      expect((await ours()).filter((c) => c.includes(`held ${tag}`))).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -11,6 +11,7 @@ import { memberOf } from '../../../services/helpdesk/rt-directory.ts';
 import {
   pointWebhookAt, requireRt, RT_URL, rtClient, rtTokens, startWebhookReceiver,
 } from '../../support/rt.ts';
+import { startRtCookieProxy } from '../../support/rt-cookie-proxy.ts';
 
 const run = randomBytes(3).toString('hex');
 // UTF-8 beyond ASCII and CRLF: the bytes must come back exactly as uploaded
@@ -83,6 +84,40 @@ describe('session', () => {
     const t = await provider.getTicket(ticketId);
     expect(t.requestors).toEqual(['provider1']);
     expect(provider.stats.logins).toBe(1);
+  });
+
+  it('writes carry the token and never the cookie: RT refuses a cookie write (its CSRF check) and takes the client\'s', async () => {
+    const rt = rtClient('releasedesk');
+    await rt.getTicket(ticketId);
+    const cookie = (rt.session as unknown as { cookie: string }).cookie;
+    // what every releasedesk write was before RT's CVE-2026-108277 fix: this RT must refuse it, or the test proves nothing
+    const csrf = await fetch(`${RT_URL}/REST/2.0/ticket/${ticketId}`, {
+      method: 'PUT', headers: { Cookie: cookie, 'Content-Type': 'application/json' }, body: JSON.stringify({ CustomFields: { RepoURI: 'x' } }),
+    });
+    expect(csrf.status).toBe(403);
+    expect(await csrf.text()).toContain('Cross-site request forgery protection refused this request');
+    await rt.setCustomFields(ticketId, { RepoURI: `https://csrf.example.test/${run}` });
+    await rt.comment(ticketId, `[RD_TEST] written with the token ${run}`);
+    expect(rt.stats).toMatchObject({ logins: 1, tokenRequests: 2 }); // reads stay on the one session
+    await rt.setCustomFields(ticketId, { RepoURI: '' });
+  });
+
+  it('RT refusing the service\'s writes is RD_HELPDESK_WRITE_REFUSED with RT\'s words; reads go on', async () => {
+    const proxy = await startRtCookieProxy(RT_URL);
+    try {
+      const rt = new RtClient({ baseUrl: proxy.url, token: rtTokens().releasedesk });
+      expect((await rt.getTicket(ticketId)).id).toBe(ticketId);
+      const err = await rt.setCustomFields(ticketId, { RepoURI: 'refused' }).catch((e: unknown) => e);
+      expect(isRdError(err) && err.code).toBe('RD_HELPDESK_WRITE_REFUSED');
+      expect((err as Error).message).toBe(
+        `RT refuses the service's writes: RT answered 403 to PUT /ticket/${ticketId}: Cross-site request forgery protection refused this request`,
+      );
+      expect(await rdCode(rt.comment(ticketId, 'refused'))).toBe('RD_HELPDESK_WRITE_REFUSED');
+      expect(proxy.refused).toBe(2);
+      expect((await rd.getTicket(ticketId)).customFields.RepoURI).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('a wrong token is RD_HELPDESK_REFUSED, no RT is RD_HELPDESK_UNAVAILABLE', async () => {

@@ -44,10 +44,8 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # npm install, not npm ci: npm 11.19's ci refuses its own lock file over optional platform packages
-  # (msgpackr-extract-*); install still honours the lock file's versions
-  log "npm install"
-  npm install --no-audit --no-fund --loglevel=error
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 log "Request Tracker"

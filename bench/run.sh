@@ -7,6 +7,7 @@
 #   promote.ts         promotion of a ~1 GiB vs a ~1 MiB release (time, bytes written); 1,000 DEBs vs aptly move + publish
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/node-env.sh
 bash scripts/setup.sh
 node --import tsx bench/webhook-ingest.ts "${BENCH_SECONDS:-60}" 50
 node --import tsx bench/latency.ts "${BENCH_TICKETS:-100}"

@@ -4,6 +4,7 @@
 # the real RT to Unverified, printing each step and the URLs. The service keeps running; Ctrl-C stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/node-env.sh
 bash scripts/setup.sh
 mkdir -p var
 RT_STATE_DIR="${RT_STATE_DIR:-/var/lib/releasedesk-rt}"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Brings a fresh Debian machine (Node + Debian's registry) to what releasedesk needs, idempotently:
-# npm dependencies, PostgreSQL and Redis (installed if missing, started if down, loopback only),
-# the repository tools (createrepo_c, apt-ftparchive) and the real clients used by tests (dnf, apt),
-# rpm/dpkg-dev for test packages, and a real Request Tracker 5 on 127.0.0.1 seeded for releasedesk.
+# Node 24 (scripts/node-env.sh), npm dependencies, PostgreSQL and Redis (installed if missing, started if
+# down, loopback only), the repository tools (createrepo_c, apt-ftparchive) and the real clients used by
+# tests (dnf, apt), rpm/dpkg-dev for test packages, and a real Request Tracker 5 on 127.0.0.1 seeded for
+# releasedesk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
+source scripts/node-env.sh
 
 APT_PKGS="postgresql redis-server rpm createrepo-c dnf dnf-plugins-core apt-utils dpkg-dev curl libxml2-utils"
 missing=""
@@ -43,11 +45,13 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.2; done
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # npm install, not npm ci: npm 11.19's ci refuses its own lock file over optional platform packages
-  # (msgpackr-extract-*); install still honours the lock file's versions
-  log "npm install"
-  npm install --no-audit --no-fund --loglevel=error
+# node_modules is installed by the Node that runs it: again when the lock file or Node's major changed
+node_major="$(node -v | cut -d. -f1)"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+   || [ "$(cat node_modules/.node-major 2>/dev/null)" != "$node_major" ]; then
+  log "npm ci (node $(node -v))"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$node_major" > node_modules/.node-major
 fi
 
 log "Request Tracker"

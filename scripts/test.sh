@@ -3,6 +3,8 @@
 # by scripts/setup.sh when missing). Prints the plain "N passed, N failed" closing line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/node-env.sh
+echo "[test] node $(node -v)"
 bash scripts/setup.sh
 echo "[test] typecheck"
 npx tsc --noEmit

@@ -48,7 +48,7 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
       const s = app.listen(config.PORT, config.HOST, () => resolve(s)).on('error', reject);
     });
     stops.push(() => new Promise((r) => server!.close(r)));
-    log.info({ url: `http://${config.HOST}:${config.PORT}`, publicUrl: config.PUBLIC_URL }, 'api listening');
+    log.info({ url: `http://${config.HOST}:${config.PORT}`, publicUrl: config.PUBLIC_URL, node: process.version }, 'api listening');
   }
   if (role !== 'api') {
     const outbox = outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS, config.OUTBOX_REFUSED_RETRY_MS);
@@ -56,7 +56,7 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
     const loops: Loop[] = [outbox, relayLoop(db, queue, log, 5_000, config.STORAGE_DIR)];
     if (config.RECONCILE_INTERVAL_MS > 0) loops.push(reconcileLoop({ db, rt: rt.client, log, intake, config }, config.RECONCILE_INTERVAL_MS));
     stops.push(() => worker.close(), ...loops.map((l) => () => l.stop()));
-    log.info({ concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+    log.info({ concurrency: config.WORKER_CONCURRENCY, node: process.version }, 'worker started');
   }
   stops.push(() => queue.close(), async () => redis.disconnect(), () => db.destroy());
   return {

@@ -115,7 +115,3 @@ export async function run(argv: string[]): Promise<number> {
     return e instanceof CliError ? e.exitCode : EXIT.refused;
   }
 }
-
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('bin/releasedesk.js')) {
-  process.exitCode = await run(process.argv.slice(2));
-}

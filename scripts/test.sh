@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/node-env.sh
 echo "[test] node $(node -v)"
 bash scripts/setup.sh
+echo "[test] RT: Debian's request-tracker5 $(dpkg-query -W -f='${Version}' request-tracker5 2>/dev/null || echo '(not installed)')"
 echo "[test] typecheck"
 npx tsc --noEmit
 mkdir -p var

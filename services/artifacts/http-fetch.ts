@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { unlink } from 'node:fs/promises';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
@@ -147,6 +148,8 @@ async function streamToTemp(body: Readable, ctx: StreamCtx): Promise<Omit<Fetche
   const hash = createHash('sha256');
   const report = progressReporter(ctx);
   let size = 0;
+  // 0600 until verified; flush = fsync before close, so a "downloaded" checkpoint survives a crash
+  const out = createWriteStream(tmpPath, { flags: 'wx', mode: 0o600, flush: true });
   try {
     await pipeline(
       body,
@@ -160,13 +163,15 @@ async function streamToTemp(body: Readable, ctx: StreamCtx): Promise<Omit<Fetche
           yield chunk;
         }
       },
-      // 0600 until verified; flush = fsync before close, so a "downloaded" checkpoint survives a crash
-      createWriteStream(tmpPath, { flags: 'wx', mode: 0o600, flush: true }),
+      out,
       { signal: ctx.signal },
     );
     report(size, true);
     return { tmpPath, sha256: hash.digest('hex'), size };
   } catch (e) {
+    // a body refused at its first chunk fails the pipeline while the file is still being opened: the
+    // stream creates it after that, so it is removed only once the stream has closed
+    if (!out.closed) await once(out, 'close').catch(() => undefined);
     await unlink(tmpPath).catch(() => undefined);
     // the server closed the connection before the length it declared: say so, not "socket hang up"
     const closedEarly = ctx.total !== undefined && size < ctx.total && !ctx.signal.aborted;

@@ -38,7 +38,5 @@ export function refusalComment(d: Extract<Decision, { ok: false }>, actor: strin
     }
     case 'RD_RELEASE_PUBLISHED':
       return `[RD_RELEASE_PUBLISHED] ${d.action} is refused: this release reached Production and can no longer change. ${catalog.RD_RELEASE_PUBLISHED.next} Nothing was changed.`;
-    case 'RD_ACTION_NOT_AVAILABLE':
-      return `[RD_ACTION_NOT_AVAILABLE] ${d.action} is not available in this releasedesk version yet; ${catalog.RD_ACTION_NOT_AVAILABLE.next} Nothing was changed.`;
   }
 }

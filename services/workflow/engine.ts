@@ -22,7 +22,7 @@ export interface ActionPlan {
 
 export interface EngineDeps extends StepDeps {
   log: Logger;
-  plans: Partial<Record<RepoAction, ActionPlan>>;
+  plans: Record<RepoAction, ActionPlan>;
   /** told when ticket write-backs were queued, so they go out now rather than at the next outbox round */
   writeBacksQueued?: () => void;
 }
@@ -105,7 +105,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
     release = started;
   } else alog.info('resuming an action that was interrupted');
 
-  const plan = deps.plans[action]!;
+  const plan = deps.plans[action];
   const t = transitions[action];
   const running = await deps.db('transitions').where({ inbox_id: row.id, outcome: 'running' }).first();
   const ctx: StepContext = {
@@ -120,7 +120,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
     const s = plan.summary(ctx, Date.now() - t0);
     const to = s.waits && t.waits ? t.waits : t.success;
     const outcome = to === t.success ? 'ok' : 'waiting';
-    await finish(deps, row, action, outcome, to, s.comment, { ...s.release, repo_uri: s.repoUri ?? null }, s.repoUri);
+    await finish(deps, row, outcome, to, s.comment, { ...s.release, repo_uri: s.repoUri ?? null }, s.repoUri);
     deps.metrics.jobs.inc({ action, outcome });
     deps.metrics.jobSeconds.observe({ action, outcome }, (Date.now() - t0) / 1000);
     alog.info({ ms: Date.now() - t0, status: to }, 'action done');
@@ -136,7 +136,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
     alog.error({ err: e }, 'action failed');
     await undoSteps(ctx, plan.steps);
     const c = errorComment(e, action, `inbox-${row.id}`);
-    await finish(deps, row, action, 'failed', t.failure === 'unchanged' ? ctx.fromStatus : t.failure, c.text, {}, undefined, c.code);
+    await finish(deps, row, 'failed', t.failure === 'unchanged' ? ctx.fromStatus : t.failure, c.text, {}, undefined, c.code);
     deps.metrics.jobs.inc({ action, outcome: 'failed' });
     deps.metrics.jobSeconds.observe({ action, outcome: 'failed' }, (Date.now() - t0) / 1000);
   } finally {
@@ -225,7 +225,7 @@ async function start(
 }
 
 async function finish(
-  deps: EngineDeps, row: InboxRow, action: RepoAction, outcome: 'ok' | 'failed' | 'waiting', to: ReleaseRow['status'],
+  deps: EngineDeps, row: InboxRow, outcome: 'ok' | 'failed' | 'waiting', to: ReleaseRow['status'],
   comment: string, update: Partial<ReleaseRow>, repoUri?: string, code?: string,
 ) {
   await deps.db.transaction(async (trx) => {

@@ -13,7 +13,6 @@ export type RepoStatus = (typeof REPO_STATUSES)[number];
 /** The statuses a repository shows, and the stage (repository) that shows each. */
 export const STAGE_OF_STATUS = { Unverified: 'unverified', StageRollOut: 'stage-rollout', Production: 'production' } as const;
 export type StageName = (typeof STAGE_OF_STATUS)[keyof typeof STAGE_OF_STATUS];
-export const STATUS_OF_STAGE = Object.fromEntries(Object.entries(STAGE_OF_STATUS).map(([s, g]) => [g, s])) as Record<StageName, RepoStatus>;
 
 export const ROLES = ['provider', 'technologyUnit', 'rolloutCoordinator'] as const;
 export type Role = (typeof ROLES)[number];
@@ -39,30 +38,28 @@ export interface Transition {
   waits?: RepoStatus;
   /** where a permanent failure leaves the release: a status, or back where it was */
   failure: RepoStatus | 'unchanged';
-  /** false until the action's job steps exist; refused with a comment meanwhile */
-  available: boolean;
 }
 
 export const transitions: Record<RepoAction, Transition> = {
   MoveToUnverified: {
     from: ['New', 'Failed', 'Rejected'], roles: ['provider'],
-    running: 'Processing', success: 'Unverified', failure: 'Failed', available: true,
+    running: 'Processing', success: 'Unverified', failure: 'Failed',
   },
   MoveToStageRollOut: {
     from: ['Unverified'], fromIf: { Incomplete: 'waitsForStage' }, roles: ['technologyUnit'],
-    running: 'Processing', success: 'StageRollOut', waits: 'Incomplete', failure: 'unchanged', available: true,
+    running: 'Processing', success: 'StageRollOut', waits: 'Incomplete', failure: 'unchanged',
   },
   MoveToProduction: {
     from: ['StageRollOut', 'Deprecated'], fromIf: { Unverified: 'emergency', Incomplete: 'waitsForProduction' }, roles: ['rolloutCoordinator'],
-    running: 'Processing', success: 'Production', waits: 'Incomplete', failure: 'unchanged', available: true,
+    running: 'Processing', success: 'Production', waits: 'Incomplete', failure: 'unchanged',
   },
   Reject: {
     from: ['Unverified', 'StageRollOut', 'Incomplete'], roles: ['technologyUnit'],
-    running: 'Processing', success: 'Rejected', failure: 'unchanged', available: true,
+    running: 'Processing', success: 'Rejected', failure: 'unchanged',
   },
   Deprecate: {
     from: ['Production'], roles: ['technologyUnit', 'rolloutCoordinator'],
-    running: 'Processing', success: 'Deprecated', failure: 'unchanged', available: true,
+    running: 'Processing', success: 'Deprecated', failure: 'unchanged',
   },
 };
 
@@ -70,7 +67,6 @@ export type Decision =
   | { ok: true; action: RepoAction; transition: Transition }
   | { ok: false; code: 'RD_ROLE_FORBIDDEN'; action: RepoAction; allowedRoles: readonly Role[] }
   | { ok: false; code: 'RD_ACTION_NOT_ALLOWED'; action: RepoAction; status: RepoStatus; validNow: RepoAction[] }
-  | { ok: false; code: 'RD_ACTION_NOT_AVAILABLE'; action: RepoAction }
   | { ok: false; code: 'RD_RELEASE_PUBLISHED'; action: RepoAction; status: RepoStatus };
 
 /** A release that reached Production is immutable: its content never changes again. */
@@ -99,7 +95,7 @@ const startsFrom = (t: Transition, status: RepoStatus, facts: Facts) => {
 export function validActions(status: RepoStatus, roles?: readonly Role[], facts: Facts = NO_FACTS): RepoAction[] {
   return REPO_ACTIONS.filter((a) => {
     const t = transitions[a];
-    return t.available && startsFrom(t, status, facts) && (!roles || t.roles.some((r) => roles.includes(r)));
+    return startsFrom(t, status, facts) && (!roles || t.roles.some((r) => roles.includes(r)));
   });
 }
 
@@ -110,6 +106,5 @@ export function decide(status: RepoStatus, action: RepoAction, roles: readonly R
     if (action === 'MoveToUnverified' && PUBLISHED.includes(status)) return { ok: false, code: 'RD_RELEASE_PUBLISHED', action, status };
     return { ok: false, code: 'RD_ACTION_NOT_ALLOWED', action, status, validNow: validActions(status, undefined, facts) };
   }
-  if (!t.available) return { ok: false, code: 'RD_ACTION_NOT_AVAILABLE', action };
   return { ok: true, action, transition: t };
 }

@@ -14,7 +14,7 @@ import { promoteInto, withdrawFromSource } from './promote.ts';
 import { deprecateSummary, productionSummary, rejectSummary, stageSummary, unverifiedSummary } from './summaries.ts';
 
 /** Which steps each RepoAction runs, and what it writes back to the ticket once they all succeeded. */
-export const plans: Partial<Record<RepoAction, ActionPlan>> = {
+export const plans: Record<RepoAction, ActionPlan> = {
   MoveToUnverified: {
     steps: [fetchMetadata, fetchPackages, checkHeaders, recordRelease, publishUnverified, planPromotion],
     summary: unverifiedSummary,

@@ -1,7 +1,8 @@
 import { Worker, type ConnectionOptions } from 'bullmq';
 import { actionJobV1 } from '../schemas/job-action.v1.ts';
 import { ACTION_QUEUE } from '../services/queue.ts';
-import { processTicket, type EngineDeps } from '../services/workflow/engine.ts';
+import { processTicket } from './engine/engine.ts';
+import type { EngineDeps } from './engine/step.ts';
 
 /** The backoff still ahead of a job after this attempt fails (BullMQ's exponential: delay * 2^(n-1) before retry n). */
 export function retriesLeftMs(attempts: number, made: number, backoff: unknown): number {
@@ -11,7 +12,7 @@ export function retriesLeftMs(attempts: number, made: number, backoff: unknown):
   return ms;
 }
 
-/** The shim between BullMQ and services/workflow: validate the job, hand it over. */
+/** The shim between BullMQ and the engine (workers/engine): validate the job, hand it over. */
 export function createActionWorker(deps: EngineDeps, connection: ConnectionOptions, prefix: string, concurrency: number, lockMs = 30_000): Worker {
   const worker = new Worker(
     ACTION_QUEUE,

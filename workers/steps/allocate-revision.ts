@@ -1,7 +1,7 @@
 import { RdError } from '../../services/errors.ts';
 import { loadRelease } from './load-release.ts';
 import { mustWait } from './promote.ts';
-import { outputOf, type Step } from './types.ts';
+import { outputOf, type Step } from '../engine/step.ts';
 
 /**
  * The product's next revision, handed out at publication and never again (Bodhi/Pulp style): an atomic

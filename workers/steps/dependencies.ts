@@ -1,6 +1,6 @@
 import { checkDependencies, type DependencyCheck } from '../../services/deps/check.ts';
 import type { Stage } from '../../services/storage/repo-ref.ts';
-import type { Step } from './types.ts';
+import type { Step } from '../engine/step.ts';
 
 /**
  * Before anything moves: the release's requirements against the target's index, itself and the base

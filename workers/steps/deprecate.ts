@@ -1,5 +1,5 @@
 import { loadRelease } from './load-release.ts';
-import { outputOf, type Step } from './types.ts';
+import { outputOf, type Step } from '../engine/step.ts';
 
 /** The tombstone: which revision clients fall back to once this one leaves the Production index. */
 export const findSuccessor: Step<{ fallback: number | null; newer: number | null }> = {

@@ -6,7 +6,7 @@ import { RdError } from '../../services/errors.ts';
 import type { PackageSpec } from '../../services/metadata/release-xml.ts';
 import { BlobStore, sha256File } from '../../services/storage/blobs.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
-import { outputOf, type Step, type StepContext } from './types.ts';
+import { outputOf, type Step, type StepContext } from '../engine/step.ts';
 
 export interface FetchedPackage { filename: string; sha256: string; size: number; url: string | null }
 export interface PackagesOutput { packages: FetchedPackage[]; extras: string[]; adopted: string[]; bytes: number }

@@ -1,4 +1,4 @@
-import type { ActionPlan } from '../../services/workflow/engine.ts';
+import type { ActionPlan } from '../engine/step.ts';
 import type { RepoAction } from '../../services/workflow/transitions.ts';
 import { checkHeaders } from './check-headers.ts';
 import { fetchMetadata } from './fetch-metadata.ts';

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { RdError } from '../../services/errors.ts';
 import { BlobStore } from '../../services/storage/blobs.ts';
 import type { RepoKind } from '../../services/storage/repo-ref.ts';
-import type { Step } from './types.ts';
+import type { Step } from '../engine/step.ts';
 
 export interface LoadedRelease {
   product: string;

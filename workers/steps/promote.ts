@@ -2,7 +2,7 @@ import type { Stage } from '../../services/storage/repo-ref.ts';
 import { STAGE_OF_STATUS, type RepoStatus } from '../../services/workflow/transitions.ts';
 import { checkTarget } from './dependencies.ts';
 import { loadRelease } from './load-release.ts';
-import { outputOf, type Step, type StepContext } from './types.ts';
+import { outputOf, type Step, type StepContext } from '../engine/step.ts';
 import { publishView, type PublishOutput } from './views.ts';
 
 

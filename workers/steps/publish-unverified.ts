@@ -1,5 +1,5 @@
 import { fetchMetadata } from './fetch-metadata.ts';
-import { outputOf, type Step } from './types.ts';
+import { outputOf, type Step } from '../engine/step.ts';
 import { publishView, type PublishOutput } from './views.ts';
 
 /** Unverified shows every release of the product in Unverified, plus this one once its bytes are in. */

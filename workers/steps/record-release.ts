@@ -1,7 +1,7 @@
 import { checkHeaders } from './check-headers.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { fetchPackages } from './fetch-packages.ts';
-import { outputOf, type Step } from './types.ts';
+import { outputOf, type Step } from '../engine/step.ts';
 
 /** The release's content, in one transaction: blobs, packages and the identity columns. */
 export const recordRelease: Step<{ packages: number }> = {

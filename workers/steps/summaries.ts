@@ -10,7 +10,7 @@ import { publishUnverified } from './publish-unverified.ts';
 import { describeCheck } from '../../services/deps/check.ts';
 import { catalog } from '../../services/errors.ts';
 import type { Stage } from '../../services/storage/repo-ref.ts';
-import { outputOf, type StepContext } from './types.ts';
+import { outputOf, type StepContext } from '../engine/step.ts';
 
 const took = (ms: number) => `Time taken: ${(ms / 1000).toFixed(1)} s.`;
 const name = (ctx: StepContext) => {

@@ -1,7 +1,7 @@
 import { lockKeys, withLocks } from '../../services/locks.ts';
 import { publishRepository } from '../../services/storage/publish.ts';
 import type { RepoKind, Stage } from '../../services/storage/repo-ref.ts';
-import type { StepContext } from './types.ts';
+import type { StepContext } from '../engine/step.ts';
 
 export interface PublishOutput { url: string; clientFileUrl: string; version: number; durationMs: number }
 

@@ -1,9 +1,9 @@
-import { insertRetry } from '../db/inbox.ts';
-import type { Db } from '../db/knex.ts';
-import { isRdError } from '../errors.ts';
-import { checkDependencies, type DepsConfig } from '../deps/check.ts';
-import type { Logger } from '../log.ts';
-import type { Stage } from '../storage/repo-ref.ts';
+import { insertRetry } from '../../services/db/inbox.ts';
+import type { Db } from '../../services/db/knex.ts';
+import { isRdError } from '../../services/errors.ts';
+import { checkDependencies, type DepsConfig } from '../../services/deps/check.ts';
+import type { Logger } from '../../services/log.ts';
+import type { Stage } from '../../services/storage/repo-ref.ts';
 
 const TARGET: Record<string, Stage> = { MoveToStageRollOut: 'stage-rollout', MoveToProduction: 'production' };
 

@@ -1,31 +1,18 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Step, StepContext, StepDeps } from '../../workers/steps/types.ts';
-import { finishEvent, insertEvent, lastHandledTransaction, markEnqueued, pendingForTicket, type InboxRow } from '../db/inbox.ts';
-import { casStatus, ensureRelease, type ReleaseRow } from '../db/releases.ts';
-import { isRdError } from '../errors.ts';
-import { errorComment, refusalComment, retryComment } from '../helpdesk/comments.ts';
-import { enqueueWriteBack } from '../helpdesk/outbox.ts';
-import type { TicketHistory, TicketInfo } from '../helpdesk/port.ts';
-import { lockKeys, withLocks } from '../locks.ts';
-import type { Logger } from '../log.ts';
+import type { EngineDeps, StepContext } from './step.ts';
+import { finishEvent, insertEvent, lastHandledTransaction, markEnqueued, pendingForTicket, type InboxRow } from '../../services/db/inbox.ts';
+import { casStatus, ensureRelease, type ReleaseRow } from '../../services/db/releases.ts';
+import { isRdError } from '../../services/errors.ts';
+import { errorComment, refusalComment, retryComment } from '../../services/helpdesk/comments.ts';
+import { enqueueWriteBack } from '../../services/helpdesk/outbox.ts';
+import type { TicketHistory, TicketInfo } from '../../services/helpdesk/port.ts';
+import { lockKeys, withLocks } from '../../services/locks.ts';
+import type { Logger } from '../../services/log.ts';
 import { resolveRoles } from './roles.ts';
 import { runSteps, undoSteps } from './run-steps.ts';
 import { wakeWaiting } from './waiting.ts';
-import { decide, factsOf, isRepoAction, transitions, type RepoAction, type Role } from './transitions.ts';
-
-/** What an action does: its steps, and the ticket write-back once they all succeeded. */
-export interface ActionPlan {
-  steps: readonly Step[];
-  summary(ctx: StepContext, elapsedMs: number): { repoUri?: string; comment: string; release?: Partial<ReleaseRow>; waits?: boolean };
-}
-
-export interface EngineDeps extends StepDeps {
-  log: Logger;
-  plans: Record<RepoAction, ActionPlan>;
-  /** told when ticket write-backs were queued, so they go out now rather than at the next outbox round */
-  writeBacksQueued?: () => void;
-}
+import { decide, factsOf, isRepoAction, transitions, type RepoAction, type Role } from '../../services/workflow/transitions.ts';
 
 /** How a job runs: whether a transient failure is its last chance, and for how long it is retried otherwise. */
 export interface RunOpts {

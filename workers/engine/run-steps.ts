@@ -1,4 +1,4 @@
-import type { Step, StepContext } from '../../workers/steps/types.ts';
+import type { Step, StepContext } from './step.ts';
 
 /**
  * Runs steps in order, checkpointing each output, so a rerun after kill -9 skips what is done

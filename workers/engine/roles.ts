@@ -1,5 +1,5 @@
-import type { Helpdesk, TicketInfo } from '../helpdesk/port.ts';
-import type { Role } from './transitions.ts';
+import type { Helpdesk, TicketInfo } from '../../services/helpdesk/port.ts';
+import type { Role } from '../../services/workflow/transitions.ts';
 
 export type GroupNames = Record<Exclude<Role, 'provider'>, string>;
 

@@ -1,4 +1,4 @@
-import type { Db } from './knex.ts';
+import type { Db, Exec } from './knex.ts';
 
 export interface InboxEvent {
   ticketId: number;
@@ -75,9 +75,14 @@ export async function lastHandledTransaction(db: Db, ticketId: number): Promise<
 
 export const getInbox = (db: Db, id: number): Promise<InboxRow | undefined> => db('inbox').where({ id }).first();
 
-export async function finishEvent(db: Db, id: number, state: 'done' | 'ignored' | 'failed', outcome: string): Promise<void> {
+/** Takes part in the caller's transaction when given one (an action's end is one transaction). */
+export async function finishEvent(db: Exec, id: number, state: 'done' | 'ignored' | 'failed', outcome: string): Promise<void> {
   await db('inbox').where({ id, state: 'pending' }).update({ state, outcome: outcome.slice(0, 400), finished_at: db.fn.now() });
 }
+
+/** Whether the ticket has an event still to handle. */
+export const hasPending = async (db: Db, ticketId: number): Promise<boolean> =>
+  Boolean(await db('inbox').where({ ticket_id: ticketId, state: 'pending' }).first());
 
 /** Rows persisted but never handed to the queue, or whose job vanished (Redis keeps nothing on disk). */
 export const staleEvents = (db: Db, olderThanMs: number, limit = 500): Promise<InboxRow[]> =>

@@ -4,6 +4,8 @@ import { migrationSource } from '../../migrations/index.ts';
 import type { Logger } from '../log.ts';
 
 export type Db = Knex;
+/** Either the pool or a transaction: functions that may run inside the caller's transaction take this. */
+export type Exec = Db | Knex.Transaction;
 
 // bigint columns (ids, sizes) fit in a JS number for our ranges; read them as numbers
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));

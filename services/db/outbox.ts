@@ -1,7 +1,4 @@
-import type { Knex } from 'knex';
-import type { Db } from './knex.ts';
-
-type Exec = Db | Knex.Transaction;
+import type { Db, Exec } from './knex.ts';
 
 export type OutboxItem =
   | { kind: 'fields'; fields: Record<string, string> }

@@ -1,8 +1,5 @@
-import type { Knex } from 'knex';
 import type { RepoAction, RepoStatus } from '../workflow/transitions.ts';
-import type { Db } from './knex.ts';
-
-type Exec = Db | Knex.Transaction;
+import type { Db, Exec } from './knex.ts';
 
 export interface ReleaseRow {
   id: number;
@@ -24,6 +21,12 @@ export interface ReleaseRow {
   tombstone: unknown;
   updated_at: Date;
 }
+
+export const releaseById = (db: Db, id: number): Promise<ReleaseRow> => db('releases').where({ id }).first();
+
+/** The releases of a product that wait as Incomplete for their requirements. */
+export const incompleteOf = (db: Db, product: string | null): Promise<ReleaseRow[]> =>
+  db('releases').where({ product_short_name: product, status: 'Incomplete' });
 
 export async function ensureRelease(db: Db, ticketId: number): Promise<ReleaseRow> {
   await db('releases').insert({ ticket_id: ticketId }).onConflict('ticket_id').ignore();

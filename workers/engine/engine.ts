@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { EngineDeps, StepContext } from './step.ts';
 import { finishEvent, insertEvent, lastHandledTransaction, markEnqueued, pendingForTicket, type InboxRow } from '../../services/db/inbox.ts';
 import { casStatus, ensureRelease, type ReleaseRow } from '../../services/db/releases.ts';
+import { finishRunning, insertRefused, insertRunning, runningOf } from '../../services/db/transitions.ts';
 import { isRdError } from '../../services/errors.ts';
 import { errorComment, refusalComment, retryComment } from '../../services/helpdesk/comments.ts';
 import { enqueueWriteBack } from '../../services/helpdesk/outbox.ts';
@@ -94,7 +95,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
 
   const plan = deps.plans[action];
   const t = transitions[action];
-  const running = await deps.db('transitions').where({ inbox_id: row.id, outcome: 'running' }).first();
+  const running = await runningOf(deps.db, row.id);
   const ctx: StepContext = {
     deps, log: alog, ticketId: row.ticket_id, inboxId: row.id, transactionId: row.transaction_id, actor, history, releaseId: release.id, fromStatus: running.from_status, outputs: {},
     workDir: path.join(deps.config.STORAGE_DIR, 'tmp', `inbox-${row.id}`),
@@ -179,13 +180,9 @@ async function start(
     if (!d.ok) {
       const text = refusalComment(d, actor, { provider: 'provider', technologyUnit: deps.config.TECHNOLOGY_UNIT_GROUP, rolloutCoordinator: deps.config.ROLLOUT_GROUP });
       await deps.db.transaction(async (trx) => {
-        await trx('transitions').insert({
-          ticket_id: row.ticket_id, inbox_id: row.id, transaction_id: row.transaction_id, action, actor,
-          from_status: release.status, to_status: release.status, outcome: 'refused', code: d.code, reason: text,
-          finished_at: trx.fn.now(), duration_ms: 0,
-        });
+        await insertRefused(trx, { row, action, actor, from: release.status }, d.code, text);
         await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:refused`, { kind: 'comment', text });
-        await trx('inbox').where({ id: row.id }).update({ state: 'done', outcome: d.code, finished_at: trx.fn.now() });
+        await finishEvent(trx, row.id, 'done', d.code);
       });
       deps.writeBacksQueued?.();
       deps.metrics.jobs.inc({ action, outcome: 'refused' });
@@ -195,10 +192,7 @@ async function start(
     const t = d.transition;
     const ok = await deps.db.transaction(async (trx) => {
       if (!(await casStatus(trx, row.ticket_id, release.status, t.running, { requested_action: action, active_inbox_id: row.id }))) return false;
-      await trx('transitions').insert({
-        ticket_id: row.ticket_id, inbox_id: row.id, transaction_id: row.transaction_id, action, actor,
-        from_status: release.status, to_status: t.running, outcome: 'running',
-      });
+      await insertRunning(trx, { row, action, actor, from: release.status }, t.running);
       await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:start`, { kind: 'fields', fields: { RepoStatus: t.running } });
       return true;
     });
@@ -218,18 +212,14 @@ async function finish(
   await deps.db.transaction(async (trx) => {
     const moved = await casStatus(trx, row.ticket_id, 'Processing', to, { ...update, active_inbox_id: null });
     if (!moved) throw new Error(`release of ticket ${row.ticket_id} left Processing while inbox ${row.id} ran`);
-    const running = await trx('transitions').where({ inbox_id: row.id, outcome: 'running' }).first();
-    await trx('transitions').where({ id: running.id }).update({
-      outcome, to_status: to, code: code ?? null, reason: outcome === 'failed' ? comment : null,
-      finished_at: trx.fn.now(), duration_ms: Date.now() - new Date(running.started_at).getTime(),
-    });
+    await finishRunning(trx, row.id, { outcome, to, code: code ?? null, reason: outcome === 'failed' ? comment : null });
     const fields: Record<string, string> = { RepoStatus: to };
     if (repoUri !== undefined) fields.RepoURI = repoUri;
     await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:fields`, { kind: 'fields', fields });
     await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:comment`, { kind: 'comment', text: comment });
     const group = deps.config.NOTICE_GROUPS[to];
     if (group) await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:notice`, { kind: 'watchers', adminCcGroup: group });
-    await trx('inbox').where({ id: row.id }).update({ state: outcome === 'failed' ? 'failed' : 'done', outcome: code ?? outcome, finished_at: trx.fn.now() });
+    await finishEvent(trx, row.id, outcome === 'failed' ? 'failed' : 'done', code ?? outcome);
   });
   deps.writeBacksQueued?.();
 }

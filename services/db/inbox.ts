@@ -84,6 +84,11 @@ export async function finishEvent(db: Exec, id: number, state: 'done' | 'ignored
 export const hasPending = async (db: Db, ticketId: number): Promise<boolean> =>
   Boolean(await db('inbox').where({ ticket_id: ticketId, state: 'pending' }).first());
 
+/** Which of these events are still pending. */
+export async function pendingAmong(db: Db, ids: number[]): Promise<number[]> {
+  return (await db('inbox').whereIn('id', ids).where({ state: 'pending' }).select('id')).map((r) => r.id);
+}
+
 /** Rows persisted but never handed to the queue, or whose job vanished (Redis keeps nothing on disk). */
 export const staleEvents = (db: Db, olderThanMs: number, limit = 500): Promise<InboxRow[]> =>
   db('inbox')

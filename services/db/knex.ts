@@ -38,6 +38,11 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
+/** Answers when PostgreSQL does (the health check). */
+export async function ping(db: Db): Promise<void> {
+  await db.raw('SELECT 1');
+}
+
 export async function migrate(db: Db): Promise<void> {
   await db.migrate.latest({ migrationSource });
 }

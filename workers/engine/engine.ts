@@ -8,7 +8,7 @@ import { isRdError } from '../../services/errors.ts';
 import { errorComment, refusalComment, retryComment } from '../../services/helpdesk/comments.ts';
 import { enqueueWriteBack } from '../../services/helpdesk/outbox.ts';
 import type { TicketHistory, TicketInfo } from '../../services/helpdesk/port.ts';
-import { lockKeys, withLocks } from '../../services/locks.ts';
+import { lockKeys, withLocks } from '../../services/db/locks.ts';
 import type { Logger } from '../../services/log.ts';
 import { resolveRoles } from './roles.ts';
 import { runSteps, undoSteps } from './run-steps.ts';

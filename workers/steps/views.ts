@@ -1,5 +1,5 @@
 import { addToStage, packagesOfView, removeFromStage } from '../../services/db/stage-members.ts';
-import { lockKeys, withLocks } from '../../services/locks.ts';
+import { lockKeys, withLocks } from '../../services/db/locks.ts';
 import { publishRepository } from '../../services/storage/publish.ts';
 import type { RepoKind, Stage } from '../../services/storage/repo-ref.ts';
 import type { StepContext } from '../engine/step.ts';

@@ -18,14 +18,15 @@ export function createActionWorker(deps: EngineDeps, connection: ConnectionOptio
     ACTION_QUEUE,
     async (job) => {
       const data = actionJobV1.parse(job.data);
+      const log = deps.log.child({ job: job.id, inbox: data.inboxId });
       const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       // Progress is for watchers, best effort: a Redis that is away, or restarted and forgot the job
       // ("Missing key for job"), must neither hold up nor fail the action, nor crash the process
       // (download progress is not awaited).
       const onProgress = async (p: object) => {
-        job.updateProgress(p).catch((err: Error) => deps.log.warn({ job: job.id, err: err.message }, 'job progress not published'));
+        job.updateProgress(p).catch((err: Error) => log.warn({ err: err.message }, 'job progress not published'));
       };
-      await processTicket(deps, data.ticketId, { finalAttempt, retryWindowMs: retriesLeftMs(job.opts.attempts ?? 1, job.attemptsMade, job.opts.backoff), onProgress });
+      await processTicket(deps, data, { finalAttempt, retryWindowMs: retriesLeftMs(job.opts.attempts ?? 1, job.attemptsMade, job.opts.backoff), onProgress });
     },
     { connection, prefix, concurrency, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: 100 },
   );

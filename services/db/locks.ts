@@ -13,6 +13,13 @@ export const lockKeys = {
   loop: (name: string) => `loop:${name}`,
 } as const;
 
+/** Whether lockKeys could have made `key`: a kind it names, and one non-empty part per argument. */
+export function isLockKey(key: string): boolean {
+  const [kind = '', ...parts] = key.split(':');
+  if (!Object.hasOwn(lockKeys, kind)) return false;
+  return parts.length === lockKeys[kind as keyof typeof lockKeys].length && parts.every((p) => p !== '');
+}
+
 /**
  * A PostgreSQL session of its own, outside the query pool. Lock holders wait on queries; were their locks
  * held on pooled connections, a few busy jobs would take the whole pool and wait forever for a connection

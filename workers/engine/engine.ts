@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { ActionJobV1 } from '../../schemas/job-action.v1.ts';
 import type { EngineDeps, StepContext } from './step.ts';
 import { finishEvent, insertEvent, lastHandledTransaction, markEnqueued, pendingForTicket, type InboxRow } from '../../services/db/inbox.ts';
 import { casStatus, ensureRelease, type ReleaseRow } from '../../services/db/releases.ts';
@@ -8,7 +9,7 @@ import { isRdError } from '../../services/errors.ts';
 import { errorComment, refusalComment, retryComment } from '../../services/helpdesk/comments.ts';
 import { enqueueWriteBack } from '../../services/helpdesk/outbox.ts';
 import type { TicketHistory, TicketInfo } from '../../services/helpdesk/port.ts';
-import { lockKeys, withLocks } from '../../services/db/locks.ts';
+import { withLocks } from '../../services/db/locks.ts';
 import type { Logger } from '../../services/log.ts';
 import { resolveRoles } from './roles.ts';
 import { runSteps, undoSteps } from './run-steps.ts';
@@ -22,9 +23,10 @@ export interface RunOpts {
   onProgress?: (p: object) => Promise<void>;
 }
 
-/** Handles every pending event of one ticket, in transaction order, holding the ticket's lock. */
-export async function processTicket(deps: EngineDeps, ticketId: number, opts: RunOpts = {}) {
-  await withLocks(deps.db, [lockKeys.ticket(ticketId)], async () => {
+/** Handles every pending event of one ticket, in transaction order, holding the locks the job declares (its ticket's among them). */
+export async function processTicket(deps: EngineDeps, job: Pick<ActionJobV1, 'ticketId' | 'exclusive'>, opts: RunOpts = {}) {
+  const { ticketId } = job;
+  await withLocks(deps.db, job.exclusive, async () => {
     const pending = await pendingForTicket(deps.db, ticketId);
     if (!pending.length) return;
     const upTo = Math.max(...pending.map((r) => r.transaction_id));

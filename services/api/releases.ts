@@ -8,7 +8,7 @@ import { listReleases, releaseOfTicket } from '../db/releases.ts';
 import { historyOf, lastRun } from '../db/transitions.ts';
 import type { ActionQueue } from '../queue.ts';
 import { RdError } from '../errors.ts';
-import { REPO_STATUSES } from '../workflow/transitions.ts';
+import { PROMOTION_TARGETS, REPO_STATUSES } from '../workflow/transitions.ts';
 import type { Config } from '../../config/index.ts';
 import { checkDependencies, describeCheck } from '../deps/check.ts';
 
@@ -18,7 +18,7 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 const ticketParam = z.coerce.number().int().positive();
-const validateQuery = z.object({ target: z.enum(['stage-rollout', 'production']) });
+const validateQuery = z.object({ target: z.enum(PROMOTION_TARGETS) });
 
 const summary = (r: ReleaseRow) => ({
   ticket: r.ticket_id, product: r.product_short_name, name: r.product_name, version: r.version, revision: r.revision,
@@ -69,7 +69,7 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
   r.get('/releases/:ticket/validate', async (req, res) => {
     const ticket = ticketOf(req.params.ticket);
     const q = validateQuery.safeParse(req.query);
-    if (!q.success) throw new RdError('RD_PAYLOAD_INVALID', 'target: must be stage-rollout or production', { field: 'target' });
+    if (!q.success) throw new RdError('RD_PAYLOAD_INVALID', `target: must be ${PROMOTION_TARGETS.join(' or ')}`, { field: 'target' });
     const rel = await releaseOfTicket(db, ticket);
     if (!rel) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
     if (!(await hasPackages(db, rel.id))) {

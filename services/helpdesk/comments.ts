@@ -26,7 +26,7 @@ function describe(err: unknown, ref: string): { code: string; detail: string } {
   return { code: 'RD_INTERNAL', detail: `[RD_INTERNAL] internal error, reference ${ref}\n\nWhat to do: ${catalog.RD_INTERNAL.next}` };
 }
 
-export function refusalComment(d: Extract<Decision, { ok: false }>, actor: string, groupOf: Record<Role, string>): string {
+export function refusalComment(d: Extract<Decision, { ok: false }>, actor: string, groupOf: Record<Exclude<Role, 'provider'>, string>): string {
   switch (d.code) {
     case 'RD_ROLE_FORBIDDEN': {
       const who = d.allowedRoles.map((r) => (r === 'provider' ? 'the ticket requestor (software provider)' : `group ${groupOf[r]}`));

@@ -11,7 +11,7 @@ import { enqueueWriteBack } from '../../services/helpdesk/outbox.ts';
 import type { TicketHistory, TicketInfo } from '../../services/helpdesk/port.ts';
 import { withLocks } from '../../services/db/locks.ts';
 import type { Logger } from '../../services/log.ts';
-import { resolveRoles } from './roles.ts';
+import { groupNames, resolveRoles } from './roles.ts';
 import { runSteps, undoSteps } from './run-steps.ts';
 import { wakeWaiting } from './waiting.ts';
 import { decide, factsOf, isRepoAction, transitions, type RepoAction, type Role } from '../../services/workflow/transitions.ts';
@@ -87,10 +87,9 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
   }
   const alog = log.child({ action, actor });
   let release = await ensureRelease(deps.db, row.ticket_id);
-  const resuming = release.status === 'Processing' && release.active_inbox_id === row.id;
+  const resuming = release.status === transitions[action].running && release.active_inbox_id === row.id;
   if (!resuming) {
-    const groups = { technologyUnit: deps.config.TECHNOLOGY_UNIT_GROUP, rolloutCoordinator: deps.config.ROLLOUT_GROUP };
-    const started = await start(deps, row, release, action, actor, (fresh) => resolveRoles(deps.rt, actor, ticket, groups, fresh), alog);
+    const started = await start(deps, row, release, action, actor, (fresh) => resolveRoles(deps.rt, actor, ticket, groupNames(deps.config), fresh), alog);
     if (!started) return;
     release = started;
   } else alog.info('resuming an action that was interrupted');
@@ -110,7 +109,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
     const s = plan.summary(ctx, Date.now() - t0);
     const to = s.waits && t.waits ? t.waits : t.success;
     const outcome = to === t.success ? 'ok' : 'waiting';
-    await finish(deps, row, outcome, to, s.comment, { ...s.release, repo_uri: s.repoUri ?? null }, s.repoUri);
+    await finish(deps, row, action, outcome, to, s.comment, { ...s.release, repo_uri: s.repoUri ?? null }, s.repoUri);
     deps.metrics.jobs.inc({ action, outcome });
     deps.metrics.jobSeconds.observe({ action, outcome }, (Date.now() - t0) / 1000);
     alog.info({ ms: Date.now() - t0, status: to }, 'action done');
@@ -126,7 +125,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
     alog.error({ err: e }, 'action failed');
     await undoSteps(ctx, plan.steps);
     const c = errorComment(e, action, `inbox-${row.id}`);
-    await finish(deps, row, 'failed', t.failure === 'unchanged' ? ctx.fromStatus : t.failure, c.text, {}, undefined, c.code);
+    await finish(deps, row, action, 'failed', t.failure === 'unchanged' ? ctx.fromStatus : t.failure, c.text, {}, undefined, c.code);
     deps.metrics.jobs.inc({ action, outcome: 'failed' });
     deps.metrics.jobSeconds.observe({ action, outcome: 'failed' }, (Date.now() - t0) / 1000);
   } finally {
@@ -180,7 +179,7 @@ async function start(
       d = decide(release.status, action, roles, facts);
     }
     if (!d.ok) {
-      const text = refusalComment(d, actor, { provider: 'provider', technologyUnit: deps.config.TECHNOLOGY_UNIT_GROUP, rolloutCoordinator: deps.config.ROLLOUT_GROUP });
+      const text = refusalComment(d, actor, groupNames(deps.config));
       await deps.db.transaction(async (trx) => {
         await insertRefused(trx, { row, action, actor, from: release.status }, d.code, text);
         await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:refused`, { kind: 'comment', text });
@@ -208,12 +207,13 @@ async function start(
 }
 
 async function finish(
-  deps: EngineDeps, row: InboxRow, outcome: 'ok' | 'failed' | 'waiting', to: ReleaseRow['status'],
+  deps: EngineDeps, row: InboxRow, action: RepoAction, outcome: 'ok' | 'failed' | 'waiting', to: ReleaseRow['status'],
   comment: string, update: Partial<ReleaseRow>, repoUri?: string, code?: string,
 ) {
   await deps.db.transaction(async (trx) => {
-    const moved = await casStatus(trx, row.ticket_id, 'Processing', to, { ...update, active_inbox_id: null });
-    if (!moved) throw new Error(`release of ticket ${row.ticket_id} left Processing while inbox ${row.id} ran`);
+    const running = transitions[action].running;
+    const moved = await casStatus(trx, row.ticket_id, running, to, { ...update, active_inbox_id: null });
+    if (!moved) throw new Error(`release of ticket ${row.ticket_id} left ${running} while inbox ${row.id} ran`);
     await finishRunning(trx, row.id, { outcome, to, code: code ?? null, reason: outcome === 'failed' ? comment : null });
     const fields: Record<string, string> = { RepoStatus: to };
     if (repoUri !== undefined) fields.RepoURI = repoUri;

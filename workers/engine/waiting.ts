@@ -5,9 +5,7 @@ import { lastEndedIn } from '../../services/db/transitions.ts';
 import { isRdError } from '../../services/errors.ts';
 import { checkDependencies, type DepsConfig } from '../../services/deps/check.ts';
 import type { Logger } from '../../services/log.ts';
-import type { Stage } from '../../services/storage/repo-ref.ts';
-
-const TARGET: Record<string, Stage> = { MoveToStageRollOut: 'stage-rollout', MoveToProduction: 'production' };
+import { waitsToEnter } from '../../services/workflow/transitions.ts';
 
 /**
  * Something landed: every Incomplete release of the same product whose requirements are now met is
@@ -19,7 +17,7 @@ export async function wakeWaiting(deps: { db: Db; config: DepsConfig }, landedRe
   const waiting = await incompleteOf(db, landed.product_short_name);
   let woken = 0;
   for (const w of waiting) {
-    const target = w.requested_action && TARGET[w.requested_action];
+    const target = waitsToEnter(w.requested_action);
     if (!target) continue;
     // the landed action is done: a base repository that cannot be read now must not fail it; this one waits on
     const check = await checkDependencies(db, w.id, target, deps.config, { log }).catch((e: unknown) => {

@@ -1,6 +1,7 @@
 import { clearRevision, revisionOf } from '../../services/db/releases.ts';
 import { takeNextRevision } from '../../services/db/revisions.ts';
 import { RdError } from '../../services/errors.ts';
+import { targetOf } from '../../services/workflow/transitions.ts';
 import { loadRelease } from './load-release.ts';
 import { mustWait } from './promote.ts';
 import { outputOf, type Step } from '../engine/step.ts';
@@ -17,7 +18,7 @@ export const allocateRevision: Step<{ revision: number | null; restored: boolean
   async run(ctx) {
     const r = outputOf(ctx, loadRelease);
     const { db, config } = ctx.deps;
-    if (mustWait(ctx, 'production')) return { revision: r.revision, restored: false };
+    if (mustWait(ctx, targetOf('MoveToProduction'))) return { revision: r.revision, restored: false };
     const now = await revisionOf(db, ctx.releaseId);
     if (now.revision !== null) {
       const deprecatedAt = now.deprecated_at ? new Date(now.deprecated_at) : null;

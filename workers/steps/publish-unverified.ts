@@ -1,3 +1,4 @@
+import { targetOf } from '../../services/workflow/transitions.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { outputOf, type Step } from '../engine/step.ts';
 import { publishView, type PublishOutput } from './views.ts';
@@ -7,10 +8,10 @@ export const publishUnverified: Step<PublishOutput> = {
   id: 'publish-unverified',
   async run(ctx) {
     const { metadata: m } = outputOf(ctx, fetchMetadata);
-    return publishView(ctx, 'unverified', m.productShortName, m.repoKind, { include: ctx.releaseId });
+    return publishView(ctx, targetOf('MoveToUnverified'), m.productShortName, m.repoKind, { include: ctx.releaseId });
   },
   async undo(ctx) {
     const { metadata: m } = outputOf(ctx, fetchMetadata);
-    await publishView(ctx, 'unverified', m.productShortName, m.repoKind, { exclude: ctx.releaseId });
+    await publishView(ctx, targetOf('MoveToUnverified'), m.productShortName, m.repoKind, { exclude: ctx.releaseId });
   },
 };

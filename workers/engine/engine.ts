@@ -1,20 +1,25 @@
+/**
+ * The runner of action jobs: every pending event of a ticket, in RT transaction order, under the locks the
+ * job declares. Each event is checked against RT, started (start.ts), run as checkpointed steps
+ * (run-steps.ts) and ended (finish.ts); a landed action wakes the releases waiting for it (waiting.ts).
+ */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ActionJobV1 } from '../../schemas/job-action.v1.ts';
-import type { EngineDeps, StepContext } from './step.ts';
 import { finishEvent, insertEvent, lastHandledTransaction, markEnqueued, pendingForTicket, type InboxRow } from '../../services/db/inbox.ts';
-import { casStatus, ensureRelease, type ReleaseRow } from '../../services/db/releases.ts';
-import { finishRunning, insertRefused, insertRunning, runningOf } from '../../services/db/transitions.ts';
-import { isRdError } from '../../services/errors.ts';
-import { errorComment, refusalComment, retryComment } from '../../services/helpdesk/comments.ts';
-import { enqueueWriteBack } from '../../services/helpdesk/outbox.ts';
-import type { TicketHistory, TicketInfo } from '../../services/helpdesk/port.ts';
 import { withLocks } from '../../services/db/locks.ts';
-import type { Logger } from '../../services/log.ts';
+import { ensureRelease } from '../../services/db/releases.ts';
+import { runningOf } from '../../services/db/transitions.ts';
+import { isRdError } from '../../services/errors.ts';
+import { errorComment } from '../../services/helpdesk/comments.ts';
+import type { TicketHistory, TicketInfo } from '../../services/helpdesk/port.ts';
+import { isRepoAction, transitions, type RepoAction } from '../../services/workflow/transitions.ts';
+import { finish, tellRetrying } from './finish.ts';
 import { groupNames, resolveRoles } from './roles.ts';
 import { runSteps, undoSteps } from './run-steps.ts';
+import { start } from './start.ts';
+import type { EngineDeps, StepContext } from './step.ts';
 import { wakeWaiting } from './waiting.ts';
-import { decide, factsOf, isRepoAction, transitions, type RepoAction, type Role } from '../../services/workflow/transitions.ts';
 
 /** How a job runs: whether a transient failure is its last chance, and for how long it is retried otherwise. */
 export interface RunOpts {
@@ -133,21 +138,6 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
   }
 }
 
-/** Retries that need no word on the ticket: routine waits, and RT itself away (it could not be told). */
-const QUIET_RETRIES = new Set(['RD_BUSY', 'RD_HELPDESK_UNAVAILABLE']);
-
-/** The first transient failure of an action is said on the ticket, once (the marker is the action's). */
-async function tellRetrying(deps: EngineDeps, row: InboxRow, action: RepoAction, e: unknown, windowMs: number, log: Logger) {
-  if (isRdError(e) && QUIET_RETRIES.has(e.code)) return;
-  try {
-    const text = retryComment(e, action, `inbox-${row.id}`, windowMs);
-    await enqueueWriteBack(deps.db, row.ticket_id, `inbox-${row.id}:retrying`, { kind: 'comment', text });
-    deps.writeBacksQueued?.();
-  } catch (err) {
-    log.warn({ err }, 'could not queue the notice that the action is retried'); // the retry itself matters more
-  }
-}
-
 type Verified = { ignore: string } | { action: RepoAction; actor: string; ticket: TicketInfo; history: TicketHistory };
 
 /** The action and its author come from RT's record of the transaction, never from the webhook. */
@@ -159,69 +149,4 @@ function verify(deps: EngineDeps, row: InboxRow, seen: Seen): Verified {
   if (txn.creator === deps.config.RT_USER) return { ignore: 'made by the service user' };
   if (!isRepoAction(action)) return { ignore: `RepoAction value ${JSON.stringify(action)} is not an action` };
   return { action, actor: txn.creator, ...seen };
-}
-
-/** `rolesOf(false)` may answer from a recent read of RT's groups; a refusal is decided on a fresh one. */
-async function start(
-  deps: EngineDeps, row: InboxRow, release: ReleaseRow, action: RepoAction, actor: string,
-  rolesOf: (fresh: boolean) => Promise<Role[]>, log: Logger,
-) {
-  let roles = await rolesOf(false);
-  let freshRoles = false;
-  for (let tries = 0; tries < 3; tries++) {
-    const meta = release.metadata as { emergency?: boolean } | null;
-    const facts = factsOf(release.status, release.requested_action, deps.config.ALLOW_EMERGENCY && meta?.emergency === true);
-    let d = decide(release.status, action, roles, facts);
-    if (!d.ok && !freshRoles) {
-      // the groups read a while ago may not show a membership granted since
-      roles = await rolesOf(true);
-      freshRoles = true;
-      d = decide(release.status, action, roles, facts);
-    }
-    if (!d.ok) {
-      const text = refusalComment(d, actor, groupNames(deps.config));
-      await deps.db.transaction(async (trx) => {
-        await insertRefused(trx, { row, action, actor, from: release.status }, d.code, text);
-        await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:refused`, { kind: 'comment', text });
-        await finishEvent(trx, row.id, 'done', d.code);
-      });
-      deps.writeBacksQueued?.();
-      deps.metrics.jobs.inc({ action, outcome: 'refused' });
-      log.info({ code: d.code, status: release.status, roles }, 'action refused');
-      return null;
-    }
-    const t = d.transition;
-    const ok = await deps.db.transaction(async (trx) => {
-      if (!(await casStatus(trx, row.ticket_id, release.status, t.running, { requested_action: action, active_inbox_id: row.id }))) return false;
-      await insertRunning(trx, { row, action, actor, from: release.status }, t.running);
-      await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:start`, { kind: 'fields', fields: { RepoStatus: t.running } });
-      return true;
-    });
-    if (ok) {
-      deps.writeBacksQueued?.();
-      return { ...release, status: t.running, active_inbox_id: row.id };
-    }
-    release = await ensureRelease(deps.db, row.ticket_id); // lost a race: read again and decide again
-  }
-  throw new Error(`release of ticket ${row.ticket_id} keeps changing under us`);
-}
-
-async function finish(
-  deps: EngineDeps, row: InboxRow, action: RepoAction, outcome: 'ok' | 'failed' | 'waiting', to: ReleaseRow['status'],
-  comment: string, update: Partial<ReleaseRow>, repoUri?: string, code?: string,
-) {
-  await deps.db.transaction(async (trx) => {
-    const running = transitions[action].running;
-    const moved = await casStatus(trx, row.ticket_id, running, to, { ...update, active_inbox_id: null });
-    if (!moved) throw new Error(`release of ticket ${row.ticket_id} left ${running} while inbox ${row.id} ran`);
-    await finishRunning(trx, row.id, { outcome, to, code: code ?? null, reason: outcome === 'failed' ? comment : null });
-    const fields: Record<string, string> = { RepoStatus: to };
-    if (repoUri !== undefined) fields.RepoURI = repoUri;
-    await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:fields`, { kind: 'fields', fields });
-    await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:comment`, { kind: 'comment', text: comment });
-    const group = deps.config.NOTICE_GROUPS[to];
-    if (group) await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:notice`, { kind: 'watchers', adminCcGroup: group });
-    await finishEvent(trx, row.id, outcome === 'failed' ? 'failed' : 'done', code ?? outcome);
-  });
-  deps.writeBacksQueued?.();
 }

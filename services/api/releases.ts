@@ -1,10 +1,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/knex.ts';
-import type { ReleaseRow } from '../db/releases.ts';
 import { getInbox, insertRetry, markEnqueued } from '../db/inbox.ts';
 import { hasPackages, packageList } from '../db/packages.ts';
-import { listReleases, releaseOfTicket } from '../db/releases.ts';
+import { listReleases, releaseOfTicket, type ReleaseRow } from '../db/releases.ts';
 import { historyOf, lastRun } from '../db/transitions.ts';
 import type { ActionQueue } from '../queue.ts';
 import { RdError } from '../errors.ts';

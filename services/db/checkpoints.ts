@@ -1,3 +1,4 @@
+/** Step checkpoints (Bodhi's @checkpoint): each finished step's output, per inbox event. */
 import type { Db } from './knex.ts';
 
 /** The outputs of an event's steps that are done, by step id: a rerun after kill -9 skips them. */

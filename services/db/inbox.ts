@@ -1,3 +1,7 @@
+/**
+ * The inbox: one row per RepoAction change received (webhook, reconciler, backfill, retry), unique per
+ * ticket and RT transaction, so that a change delivered twice is acted on once.
+ */
 import type { Db, Exec } from './knex.ts';
 
 export interface InboxEvent {

@@ -1,3 +1,4 @@
+/** The database handle, its migrations and its health check. Every SQL statement lives in services/db. */
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { migrationSource } from '../../migrations/index.ts';

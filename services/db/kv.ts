@@ -1,6 +1,7 @@
+/** The kv table: small named values the service keeps for itself. */
 import type { Db } from './knex.ts';
 
-/** Small named values the service keeps for itself (the reconciler's cursors). */
+/** The value under `key`; undefined while none was set. */
 export async function readValue(db: Db, key: string): Promise<string | undefined> {
   return (await db('kv').where({ key }).first())?.value;
 }

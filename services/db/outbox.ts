@@ -1,3 +1,4 @@
+/** The outbox: ticket write-backs queued in the transaction that decided them, delivered to RT later. */
 import type { Db, Exec } from './knex.ts';
 
 export type OutboxItem =

@@ -1,3 +1,4 @@
+/** The packages of each release and the blobs they point at (content-addressed by sha256). */
 import type { Db } from './knex.ts';
 
 /** A package of a release as recorded once verified: what the indexes and promotions work from. */

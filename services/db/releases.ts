@@ -1,3 +1,4 @@
+/** The releases table: one row per ticket, its RepoStatus moved only by compare-and-set. */
 import type { RepoAction, RepoStatus } from '../workflow/transitions.ts';
 import type { Db, Exec } from './knex.ts';
 

@@ -1,3 +1,4 @@
+/** Product revisions (v1, v2 ...): a per-product counter, never reused. */
 import type { Db } from './knex.ts';
 
 /**

@@ -1,3 +1,4 @@
+/** The transitions table: the history of each release, one row per action started, refused or ended. */
 import type { RepoAction, RepoStatus } from '../workflow/transitions.ts';
 import type { InboxRow } from './inbox.ts';
 import type { Db, Exec } from './knex.ts';

@@ -1,6 +1,5 @@
 import { catalog, isRdError } from '../errors.ts';
-import type { Role } from '../workflow/transitions.ts';
-import type { Decision } from '../workflow/transitions.ts';
+import type { Decision, Role } from '../workflow/transitions.ts';
 
 /**
  * The one place that turns errors into ticket comments: `[CODE] what failed` and what to do next.

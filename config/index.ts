@@ -1,3 +1,7 @@
+/**
+ * The configuration schema: every key with its description, validated once at start, all problems reported
+ * at once. Secrets have no default and placeholders are refused.
+ */
 import { z } from 'zod';
 import type { BaseRepo } from '../services/deps/base-repos.ts';
 import { REPO_STATUSES, type RepoStatus } from '../services/workflow/transitions.ts';

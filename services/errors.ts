@@ -16,7 +16,6 @@ export const catalog = {
   // workflow
   RD_ACTION_NOT_ALLOWED: { http: 409, permanent: true, next: 'Set RepoAction to one of the actions valid now.' },
   RD_ROLE_FORBIDDEN: { http: 403, permanent: true, next: 'Ask a member of the named group to set RepoAction.' },
-  RD_ACTION_NOT_AVAILABLE: { http: 501, permanent: true, next: 'This action is not available in this releasedesk version yet; ask the repository team.' },
   RD_DEPENDENCIES_UNMET: { http: 409, permanent: true, next: 'The release waits as Incomplete and is published by itself when a release that provides what is missing lands; or the technology unit rejects it.' },
   RD_CONTENT_MISSING: { http: 409, permanent: true, next: 'A stored package of this release is gone; submit the release again on a new ticket.' },
   RD_RETENTION_EXPIRED: { http: 409, permanent: true, next: 'The deprecated release is past its retention; submit it again on a new ticket.' },

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { loadConfig, ConfigError, type Config } from '../config/index.ts';
 import { createApp } from './api/app.ts';
-import { createDb, ensureDatabase, migrate } from './db/knex.ts';
+import { createDb, ensureDatabase, migrate, ping } from './db/knex.ts';
 import { createHelpdesk } from './helpdesk/index.ts';
 import { checkWritesAccepted } from './helpdesk/outbox.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -38,7 +38,7 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
     const app = createApp({
       ...intake, secret: config.WEBHOOK_SECRET, metrics, storageDir: config.STORAGE_DIR, config,
       health: {
-        postgres: async () => { await db.raw('SELECT 1'); },
+        postgres: () => ping(db),
         redis: async () => { await redis.ping(); },
         helpdesk: () => rt.ping(),
         helpdesk_writes: () => checkWritesAccepted(db),

@@ -1,6 +1,6 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { ActionJobV1 } from '../schemas/job-action.v1.ts';
-import { lockKeys } from './locks.ts';
+import { lockKeys } from './db/locks.ts';
 
 export const ACTION_QUEUE = 'actions';
 

@@ -1,7 +1,8 @@
 import { Worker, type ConnectionOptions } from 'bullmq';
 import { actionJobV1 } from '../schemas/job-action.v1.ts';
 import { ACTION_QUEUE } from '../services/queue.ts';
-import { processTicket, type EngineDeps } from '../services/workflow/engine.ts';
+import { processTicket } from './engine/engine.ts';
+import type { EngineDeps } from './engine/step.ts';
 
 /** The backoff still ahead of a job after this attempt fails (BullMQ's exponential: delay * 2^(n-1) before retry n). */
 export function retriesLeftMs(attempts: number, made: number, backoff: unknown): number {
@@ -11,20 +12,21 @@ export function retriesLeftMs(attempts: number, made: number, backoff: unknown):
   return ms;
 }
 
-/** The shim between BullMQ and services/workflow: validate the job, hand it over. */
+/** The shim between BullMQ and the engine (workers/engine): validate the job, hand it over. */
 export function createActionWorker(deps: EngineDeps, connection: ConnectionOptions, prefix: string, concurrency: number, lockMs = 30_000): Worker {
   const worker = new Worker(
     ACTION_QUEUE,
     async (job) => {
       const data = actionJobV1.parse(job.data);
+      const log = deps.log.child({ job: job.id, inbox: data.inboxId });
       const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       // Progress is for watchers, best effort: a Redis that is away, or restarted and forgot the job
       // ("Missing key for job"), must neither hold up nor fail the action, nor crash the process
       // (download progress is not awaited).
       const onProgress = async (p: object) => {
-        job.updateProgress(p).catch((err: Error) => deps.log.warn({ job: job.id, err: err.message }, 'job progress not published'));
+        job.updateProgress(p).catch((err: Error) => log.warn({ err: err.message }, 'job progress not published'));
       };
-      await processTicket(deps, data.ticketId, { finalAttempt, retryWindowMs: retriesLeftMs(job.opts.attempts ?? 1, job.attemptsMade, job.opts.backoff), onProgress });
+      await processTicket(deps, data, { finalAttempt, retryWindowMs: retriesLeftMs(job.opts.attempts ?? 1, job.attemptsMade, job.opts.backoff), onProgress });
     },
     { connection, prefix, concurrency, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: 100 },
   );

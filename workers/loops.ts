@@ -1,8 +1,8 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../services/db/knex.ts';
-import { markEnqueued, staleEvents } from '../services/db/inbox.ts';
-import { lockSession } from '../services/locks.ts';
+import { markEnqueued, pendingAmong, staleEvents } from '../services/db/inbox.ts';
+import { lockKeys, lockSession, tryLock, unlock } from '../services/db/locks.ts';
 import { deliverDue, pendingCount } from '../services/helpdesk/outbox.ts';
 import type { Helpdesk } from '../services/helpdesk/port.ts';
 import type { Logger } from '../services/log.ts';
@@ -25,7 +25,7 @@ export function every(db: Db, name: string, ms: number, log: Logger, tick: () =>
     let got = false;
     try {
       session ??= await lockSession(db);
-      got = (await session.query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [`loop:${name}`])).rows[0].ok;
+      got = await tryLock(session, lockKeys.loop(name));
       if (got) await tick();
     } catch (e) {
       if (!got) {
@@ -34,7 +34,7 @@ export function every(db: Db, name: string, ms: number, log: Logger, tick: () =>
       }
       throw e;
     } finally {
-      if (got) await session?.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`loop:${name}`]).catch(async () => {
+      if (got && session) await unlock(session, lockKeys.loop(name)).catch(async () => {
         await session?.end().catch(() => undefined);
         session = null;
       });
@@ -75,7 +75,7 @@ export async function sweepScratch(db: Db, storageDir: string, log: Logger): Pro
   const dir = path.join(storageDir, 'tmp');
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^inbox-\d+$/.test(n));
   if (!names.length) return 0;
-  const pending = new Set((await db('inbox').whereIn('id', names.map((n) => Number(n.slice(6)))).where({ state: 'pending' }).select('id')).map((r) => `inbox-${r.id}`));
+  const pending = new Set((await pendingAmong(db, names.map((n) => Number(n.slice(6))))).map((id) => `inbox-${id}`));
   let removed = 0;
   for (const n of names.filter((x) => !pending.has(x))) {
     await rm(path.join(dir, n), { recursive: true, force: true });

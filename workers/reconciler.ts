@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.ts';
 import type { Db } from '../services/db/knex.ts';
+import { initValue, readValue, writeValue } from '../services/db/kv.ts';
 import type { RtClient } from '../services/helpdesk/rt-client.ts';
 import { accept, type IntakeDeps } from '../services/intake.ts';
 import type { Logger } from '../services/log.ts';
@@ -61,18 +62,18 @@ export async function reconcileOnce(deps: ReconcileDeps): Promise<{ seen: number
 async function withCursor(
   deps: ReconcileDeps, key: string, newest: () => Promise<number>, fetch: (after: number) => Promise<Change[]>, take: (found: Change[]) => Promise<void>,
 ): Promise<void> {
-  const cursor = await deps.db('kv').where({ key }).first();
-  if (!cursor) {
+  const cursor = await readValue(deps.db, key);
+  if (cursor === undefined) {
     const start = await newest();
     deps.log.info({ key, fromTransaction: start }, 'reconciler starts after the newest transaction in RT');
-    await deps.db('kv').insert({ key, value: String(start) }).onConflict('key').ignore();
+    await initValue(deps.db, key, String(start));
     return;
   }
-  const after = Number(cursor.value);
+  const after = Number(cursor);
   const found = await fetch(after);
   await take(found);
   const max = found.reduce((m, c) => Math.max(m, c.id), after);
-  if (max > after) await deps.db('kv').where({ key }).update({ value: String(max) });
+  if (max > after) await writeValue(deps.db, key, String(max));
 }
 
 export const reconcileLoop = (deps: ReconcileDeps, ms: number) =>

@@ -2,9 +2,12 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/knex.ts';
 import { getInbox, insertRetry, markEnqueued } from '../db/inbox.ts';
+import { hasPackages, packageList } from '../db/packages.ts';
+import { listReleases, releaseOfTicket, type ReleaseRow } from '../db/releases.ts';
+import { historyOf, lastRun } from '../db/transitions.ts';
 import type { ActionQueue } from '../queue.ts';
 import { RdError } from '../errors.ts';
-import { REPO_STATUSES } from '../workflow/transitions.ts';
+import { PROMOTION_TARGETS, REPO_STATUSES } from '../workflow/transitions.ts';
 import type { Config } from '../../config/index.ts';
 import { checkDependencies, describeCheck } from '../deps/check.ts';
 
@@ -14,9 +17,9 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 const ticketParam = z.coerce.number().int().positive();
-const validateQuery = z.object({ target: z.enum(['stage-rollout', 'production']) });
+const validateQuery = z.object({ target: z.enum(PROMOTION_TARGETS) });
 
-const summary = (r: Record<string, unknown>) => ({
+const summary = (r: ReleaseRow) => ({
   ticket: r.ticket_id, product: r.product_short_name, name: r.product_name, version: r.version, revision: r.revision,
   platform: r.platform, arch: r.arch, kind: r.repo_kind, status: r.status, requestedAction: r.requested_action,
   repoUri: r.repo_uri || null, updatedAt: r.updated_at,
@@ -37,26 +40,22 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
       const i = q.error.issues[0]!;
       throw new RdError('RD_PAYLOAD_INVALID', `${i.path.join('.')}: ${i.message}`, { field: i.path.join('.') });
     }
-    const rows = await db('releases').modify((b) => {
-      if (q.data.status) b.where({ status: q.data.status });
-      if (q.data.product) b.where({ product_short_name: q.data.product });
-    }).orderBy('updated_at', 'desc').limit(q.data.limit);
+    const rows = await listReleases(db, q.data);
     res.json({ releases: rows.map(summary) });
   });
 
   r.get('/releases/:ticket', async (req, res) => {
     const ticket = ticketOf(req.params.ticket);
-    const rel = await db('releases').where({ ticket_id: ticket }).first();
+    const rel = await releaseOfTicket(db, ticket);
     if (!rel) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
-    const packages = await db('packages').where({ release_id: rel.id }).orderBy('filename')
-      .select('filename', 'pkgname', 'version', 'rel as release', 'arch', 'sha256', 'size', 'url');
+    const packages = await packageList(db, rel.id);
     res.json({ ...summary(rel), xmlSha256: rel.xml_sha256, deprecatedAt: rel.deprecated_at, tombstone: rel.tombstone, packages });
   });
 
   r.get('/releases/:ticket/history', async (req, res) => {
     const ticket = ticketOf(req.params.ticket);
-    const rows = await db('transitions').where({ ticket_id: ticket }).orderBy('id');
-    if (!rows.length && !(await db('releases').where({ ticket_id: ticket }).first())) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
+    const rows = await historyOf(db, ticket);
+    if (!rows.length && !(await releaseOfTicket(db, ticket))) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
     res.json({
       ticket,
       transitions: rows.map((t) => ({
@@ -69,10 +68,10 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
   r.get('/releases/:ticket/validate', async (req, res) => {
     const ticket = ticketOf(req.params.ticket);
     const q = validateQuery.safeParse(req.query);
-    if (!q.success) throw new RdError('RD_PAYLOAD_INVALID', 'target: must be stage-rollout or production', { field: 'target' });
-    const rel = await db('releases').where({ ticket_id: ticket }).first();
+    if (!q.success) throw new RdError('RD_PAYLOAD_INVALID', `target: must be ${PROMOTION_TARGETS.join(' or ')}`, { field: 'target' });
+    const rel = await releaseOfTicket(db, ticket);
     if (!rel) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
-    if (!(await db('packages').where({ release_id: rel.id }).first())) {
+    if (!(await hasPackages(db, rel.id))) {
       throw new RdError('RD_ACTION_NOT_ALLOWED', `ticket ${ticket} has no verified packages yet (RepoStatus ${rel.status}): MoveToUnverified first`);
     }
     const check = await checkDependencies(db, rel.id, q.data.target, config);
@@ -82,7 +81,7 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
   // Re-runs the action whose last attempt failed, as the same RT transaction; the workflow decides again.
   r.post('/releases/:ticket/retry', async (req, res) => {
     const ticket = ticketOf(req.params.ticket);
-    const last = await db('transitions').where({ ticket_id: ticket }).whereNot({ outcome: 'refused' }).orderBy('id', 'desc').first();
+    const last = await lastRun(db, ticket);
     if (!last) throw new RdError('RD_NOT_FOUND', `no action has run for ticket ${ticket}`);
     if (last.outcome !== 'failed') {
       throw new RdError('RD_ACTION_NOT_ALLOWED', `the last action of ticket ${ticket} (${last.action}) is ${last.outcome}, not failed: nothing to retry`);

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import { raw, Router } from 'express';
 import { rtWebhookV1, WEBHOOK_MAX_BYTES } from '../../schemas/webhook-rt.v1.ts';
 import type { Config } from '../../config/index.ts';
 import { RdError } from '../errors.ts';
@@ -9,7 +9,7 @@ import { verifySignature } from './signature.ts';
 /** POST /webhooks/rt: verify, validate, persist, answer. The work happens later, in the worker. */
 export function webhookRouter(deps: IntakeDeps & { secret: string; metrics: Metrics; config: Pick<Config, 'WEBHOOK_MAX_AGE_MS'> }): Router {
   const router = Router();
-  router.post('/webhooks/rt', express.raw({ type: () => true, limit: WEBHOOK_MAX_BYTES }), async (req, res) => {
+  router.post('/webhooks/rt', raw({ type: () => true, limit: WEBHOOK_MAX_BYTES }), async (req, res) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     try {
       verifySignature(raw, req.get('x-rt-signature'), deps.secret);

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
+import { PROMOTION_TARGETS } from '../workflow/transitions.ts';
 
 /**
  * Exit codes: 0 done, 1 the service said no (not found, not allowed), 2 usage, 3 the service is unreachable,
@@ -83,7 +84,7 @@ export function cli(): Command {
     });
 
   program.command('validate').argument('<ticket>').description('would the release pass into a repository now? the dependency check, nothing moves')
-    .addOption(new Option('--target <stage>', 'the repository it would enter').choices(['stage-rollout', 'production']).makeOptionMandatory())
+    .addOption(new Option('--target <stage>', 'the repository it would enter').choices(PROMOTION_TARGETS).makeOptionMandatory())
     .action(async (ticket: string, o: { target: string }) => {
       const r = await call(g(), 'GET', `/releases/${encodeURIComponent(ticket)}/validate?target=${o.target}`);
       const missing = (r.unmet as Rel[]).map((u) => [u.package, u.requirement, 'missing']);

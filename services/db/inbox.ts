@@ -1,4 +1,8 @@
-import type { Db } from './knex.ts';
+/**
+ * The inbox: one row per RepoAction change received (webhook, reconciler, backfill, retry), unique per
+ * ticket and RT transaction, so that a change delivered twice is acted on once.
+ */
+import type { Db, Exec } from './knex.ts';
 
 export interface InboxEvent {
   ticketId: number;
@@ -75,8 +79,18 @@ export async function lastHandledTransaction(db: Db, ticketId: number): Promise<
 
 export const getInbox = (db: Db, id: number): Promise<InboxRow | undefined> => db('inbox').where({ id }).first();
 
-export async function finishEvent(db: Db, id: number, state: 'done' | 'ignored' | 'failed', outcome: string): Promise<void> {
+/** Takes part in the caller's transaction when given one (an action's end is one transaction). */
+export async function finishEvent(db: Exec, id: number, state: 'done' | 'ignored' | 'failed', outcome: string): Promise<void> {
   await db('inbox').where({ id, state: 'pending' }).update({ state, outcome: outcome.slice(0, 400), finished_at: db.fn.now() });
+}
+
+/** Whether the ticket has an event still to handle. */
+export const hasPending = async (db: Db, ticketId: number): Promise<boolean> =>
+  Boolean(await db('inbox').where({ ticket_id: ticketId, state: 'pending' }).first());
+
+/** Which of these events are still pending. */
+export async function pendingAmong(db: Db, ids: number[]): Promise<number[]> {
+  return (await db('inbox').whereIn('id', ids).where({ state: 'pending' }).select('id')).map((r) => r.id);
 }
 
 /** Rows persisted but never handed to the queue, or whose job vanished (Redis keeps nothing on disk). */

@@ -1,9 +1,12 @@
+/** The database handle, its migrations and its health check. Every SQL statement lives in services/db. */
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { migrationSource } from '../../migrations/index.ts';
 import type { Logger } from '../log.ts';
 
 export type Db = Knex;
+/** Either the pool or a transaction: functions that may run inside the caller's transaction take this. */
+export type Exec = Db | Knex.Transaction;
 
 // bigint columns (ids, sizes) fit in a JS number for our ranges; read them as numbers
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -34,6 +37,11 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** Answers when PostgreSQL does (the health check). */
+export async function ping(db: Db): Promise<void> {
+  await db.raw('SELECT 1');
 }
 
 export async function migrate(db: Db): Promise<void> {

@@ -1,7 +1,5 @@
-import type { Knex } from 'knex';
-import type { Db } from './knex.ts';
-
-type Exec = Db | Knex.Transaction;
+/** The outbox: ticket write-backs queued in the transaction that decided them, delivered to RT later. */
+import type { Db, Exec } from './knex.ts';
 
 export type OutboxItem =
   | { kind: 'fields'; fields: Record<string, string> }

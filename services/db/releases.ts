@@ -1,8 +1,6 @@
-import type { Knex } from 'knex';
+/** The releases table: one row per ticket, its RepoStatus moved only by compare-and-set. */
 import type { RepoAction, RepoStatus } from '../workflow/transitions.ts';
-import type { Db } from './knex.ts';
-
-type Exec = Db | Knex.Transaction;
+import type { Db, Exec } from './knex.ts';
 
 export interface ReleaseRow {
   id: number;
@@ -25,9 +23,24 @@ export interface ReleaseRow {
   updated_at: Date;
 }
 
+export const releaseById = (db: Db, id: number): Promise<ReleaseRow> => db('releases').where({ id }).first();
+
+export const releaseOfTicket = (db: Db, ticketId: number): Promise<ReleaseRow | undefined> => db('releases').where({ ticket_id: ticketId }).first();
+
+/** The newest changed first, optionally of one status or product. */
+export const listReleases = (db: Db, q: { status?: RepoStatus; product?: string; limit: number }): Promise<ReleaseRow[]> =>
+  db('releases').modify((b) => {
+    if (q.status) b.where({ status: q.status });
+    if (q.product) b.where({ product_short_name: q.product });
+  }).orderBy('updated_at', 'desc').limit(q.limit);
+
+/** The releases of a product that wait as Incomplete for their requirements. */
+export const incompleteOf = (db: Db, product: string | null): Promise<ReleaseRow[]> =>
+  db('releases').where({ product_short_name: product, status: 'Incomplete' });
+
 export async function ensureRelease(db: Db, ticketId: number): Promise<ReleaseRow> {
   await db('releases').insert({ ticket_id: ticketId }).onConflict('ticket_id').ignore();
-  return db('releases').where({ ticket_id: ticketId }).first();
+  return (await releaseOfTicket(db, ticketId))!;
 }
 
 /**
@@ -41,3 +54,16 @@ export async function casStatus(
     .update({ ...extra, status: to, updated_at: trx.fn.now() });
   return n === 1;
 }
+
+/** The revision a release holds (kept while Deprecated), and since when it is deprecated. */
+export const revisionOf = (db: Db, id: number): Promise<Pick<ReleaseRow, 'revision' | 'deprecated_at'>> =>
+  db('releases').where({ id }).first('revision', 'deprecated_at');
+
+/** Gives the revision back, unless the release has another one by now. */
+export async function clearRevision(db: Db, id: number, revision: number): Promise<void> {
+  await db('releases').where({ id, revision }).update({ revision: null });
+}
+
+/** The revisions of a product in Production, this release's aside. */
+export const productionRevisions = (db: Db, product: string, exceptId: number): Promise<number[]> =>
+  db('releases').where({ product_short_name: product, status: 'Production' }).whereNot('id', exceptId).whereNotNull('revision').pluck('revision');

@@ -2,6 +2,9 @@ import { join } from 'node:path';
 import type { Config } from '../../config/index.ts';
 import { redact } from '../artifacts/url-policy.ts';
 import type { Db } from '../db/knex.ts';
+import { headersOf } from '../db/packages.ts';
+import { releaseById } from '../db/releases.ts';
+import { headersShownIn } from '../db/stage-members.ts';
 import type { Logger } from '../log.ts';
 import type { PackageHeader } from '../storage/package-header.ts';
 import type { Stage } from '../storage/repo-ref.ts';
@@ -34,12 +37,9 @@ export interface CheckOptions {
  * Throws RD_BASE_REPO_UNAVAILABLE (transient) when a base repository was never read.
  */
 export async function checkDependencies(db: Db, releaseId: number, target: Stage, config: DepsConfig, opts: CheckOptions = {}): Promise<DependencyCheck> {
-  const rel = await db('releases').where({ id: releaseId }).first();
-  const own: Array<{ filename: string; header: PackageHeader }> = await db('packages').where({ release_id: releaseId }).select('filename', 'header');
-  const there: Array<{ header: PackageHeader }> = await db('packages as p').join('releases as r', 'r.id', 'p.release_id')
-    .join('stage_members as m', 'm.release_id', 'r.id')
-    .where({ 'r.product_short_name': rel.product_short_name, 'm.stage': target }).whereNot('r.id', releaseId)
-    .select('p.header');
+  const rel = await releaseById(db, releaseId);
+  const own = await headersOf<PackageHeader>(db, releaseId);
+  const there = await headersShownIn<PackageHeader>(db, rel.product_short_name, target, releaseId);
   const kind: Kind = rel.repo_kind === 'apt' ? 'deb' : 'rpm';
   const needs = own.map((p) => ({ package: p.filename, requires: p.header?.requires ?? [] }));
   const repos = baseReposFor(config.BASE_REPOS, rel.repo_kind, rel.platform);

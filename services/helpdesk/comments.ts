@@ -1,6 +1,5 @@
 import { catalog, isRdError } from '../errors.ts';
-import type { Role } from '../workflow/transitions.ts';
-import type { Decision } from '../workflow/transitions.ts';
+import type { Decision, Role } from '../workflow/transitions.ts';
 
 /**
  * The one place that turns errors into ticket comments: `[CODE] what failed` and what to do next.
@@ -26,7 +25,7 @@ function describe(err: unknown, ref: string): { code: string; detail: string } {
   return { code: 'RD_INTERNAL', detail: `[RD_INTERNAL] internal error, reference ${ref}\n\nWhat to do: ${catalog.RD_INTERNAL.next}` };
 }
 
-export function refusalComment(d: Extract<Decision, { ok: false }>, actor: string, groupOf: Record<Role, string>): string {
+export function refusalComment(d: Extract<Decision, { ok: false }>, actor: string, groupOf: Record<Exclude<Role, 'provider'>, string>): string {
   switch (d.code) {
     case 'RD_ROLE_FORBIDDEN': {
       const who = d.allowedRoles.map((r) => (r === 'provider' ? 'the ticket requestor (software provider)' : `group ${groupOf[r]}`));
@@ -38,7 +37,5 @@ export function refusalComment(d: Extract<Decision, { ok: false }>, actor: strin
     }
     case 'RD_RELEASE_PUBLISHED':
       return `[RD_RELEASE_PUBLISHED] ${d.action} is refused: this release reached Production and can no longer change. ${catalog.RD_RELEASE_PUBLISHED.next} Nothing was changed.`;
-    case 'RD_ACTION_NOT_AVAILABLE':
-      return `[RD_ACTION_NOT_AVAILABLE] ${d.action} is not available in this releasedesk version yet; ${catalog.RD_ACTION_NOT_AVAILABLE.next} Nothing was changed.`;
   }
 }

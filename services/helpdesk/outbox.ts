@@ -4,7 +4,7 @@ import { isRdError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Helpdesk } from './port.ts';
 
-export { enqueueWriteBack, pendingCount, type OutboxItem } from '../db/outbox.ts';
+export { enqueueWriteBack, pendingCount } from '../db/outbox.ts';
 type OutboxRow = outbox.OutboxRow;
 type OutboxItem = outbox.OutboxItem;
 

@@ -1,7 +1,9 @@
 /**
- * The release workflow as data (see DESIGN.md). Pure: no I/O, no logging.
- * RepoAction (what people ask for) and RepoStatus (where the release is) are separate things.
+ * The release workflow as data: the transition table, decide(), and what is derived from the table. Pure:
+ * no I/O, no logging. RepoAction (what people ask for) and RepoStatus (where the release is) are separate.
  */
+import type { Stage } from '../storage/repo-ref.ts';
+
 export const REPO_ACTIONS = ['MoveToUnverified', 'MoveToStageRollOut', 'MoveToProduction', 'Reject', 'Deprecate'] as const;
 export type RepoAction = (typeof REPO_ACTIONS)[number];
 
@@ -9,11 +11,6 @@ export const REPO_STATUSES = [
   'New', 'Processing', 'Unverified', 'StageRollOut', 'Production', 'Incomplete', 'Rejected', 'Deprecated', 'Failed',
 ] as const;
 export type RepoStatus = (typeof REPO_STATUSES)[number];
-
-/** The statuses a repository shows, and the stage (repository) that shows each. */
-export const STAGE_OF_STATUS = { Unverified: 'unverified', StageRollOut: 'stage-rollout', Production: 'production' } as const;
-export type StageName = (typeof STAGE_OF_STATUS)[keyof typeof STAGE_OF_STATUS];
-export const STATUS_OF_STAGE = Object.fromEntries(Object.entries(STAGE_OF_STATUS).map(([s, g]) => [g, s])) as Record<StageName, RepoStatus>;
 
 export const ROLES = ['provider', 'technologyUnit', 'rolloutCoordinator'] as const;
 export type Role = (typeof ROLES)[number];
@@ -35,42 +32,62 @@ export interface Transition {
   roles: readonly Role[];
   running: RepoStatus;
   success: RepoStatus;
+  /** the stage (repository) whose index the action puts the release in; it shows the release while in `success` */
+  target?: Stage;
   /** where it ends instead when the target cannot take it yet (unmet dependencies): it waits there */
   waits?: RepoStatus;
   /** where a permanent failure leaves the release: a status, or back where it was */
   failure: RepoStatus | 'unchanged';
-  /** false until the action's job steps exist; refused with a comment meanwhile */
-  available: boolean;
 }
 
 export const transitions: Record<RepoAction, Transition> = {
   MoveToUnverified: {
     from: ['New', 'Failed', 'Rejected'], roles: ['provider'],
-    running: 'Processing', success: 'Unverified', failure: 'Failed', available: true,
+    running: 'Processing', success: 'Unverified', target: 'unverified', failure: 'Failed',
   },
   MoveToStageRollOut: {
     from: ['Unverified'], fromIf: { Incomplete: 'waitsForStage' }, roles: ['technologyUnit'],
-    running: 'Processing', success: 'StageRollOut', waits: 'Incomplete', failure: 'unchanged', available: true,
+    running: 'Processing', success: 'StageRollOut', target: 'stage-rollout', waits: 'Incomplete', failure: 'unchanged',
   },
   MoveToProduction: {
     from: ['StageRollOut', 'Deprecated'], fromIf: { Unverified: 'emergency', Incomplete: 'waitsForProduction' }, roles: ['rolloutCoordinator'],
-    running: 'Processing', success: 'Production', waits: 'Incomplete', failure: 'unchanged', available: true,
+    running: 'Processing', success: 'Production', target: 'production', waits: 'Incomplete', failure: 'unchanged',
   },
   Reject: {
     from: ['Unverified', 'StageRollOut', 'Incomplete'], roles: ['technologyUnit'],
-    running: 'Processing', success: 'Rejected', failure: 'unchanged', available: true,
+    running: 'Processing', success: 'Rejected', failure: 'unchanged',
   },
   Deprecate: {
     from: ['Production'], roles: ['technologyUnit', 'rolloutCoordinator'],
-    running: 'Processing', success: 'Deprecated', failure: 'unchanged', available: true,
+    running: 'Processing', success: 'Deprecated', failure: 'unchanged',
   },
 };
+
+/** The stage an action puts the release in; a programming error for an action that has none. */
+export function targetOf(action: RepoAction): Stage {
+  const stage = transitions[action].target;
+  if (!stage) throw new Error(`${action} puts the release in no stage`);
+  return stage;
+}
+
+/** The statuses a repository shows, and the stage that shows each: where the action that ends in it put the release. */
+export const STAGE_OF_STATUS: Partial<Record<RepoStatus, Stage>> = Object.fromEntries(
+  REPO_ACTIONS.flatMap((a) => (transitions[a].target ? [[transitions[a].success, transitions[a].target]] : [])),
+);
+
+/** The stages a release may wait to enter (Incomplete): their requirements are checked before it goes in. */
+export const PROMOTION_TARGETS: readonly Stage[] = REPO_ACTIONS.flatMap((a) => (transitions[a].waits ? [targetOf(a)] : []));
+
+/** The stage an Incomplete release waits to enter: the target of the action that left it waiting. */
+export function waitsToEnter(requestedAction: RepoAction | null): Stage | undefined {
+  const t = requestedAction ? transitions[requestedAction] : undefined;
+  return t?.waits ? t.target : undefined;
+}
 
 export type Decision =
   | { ok: true; action: RepoAction; transition: Transition }
   | { ok: false; code: 'RD_ROLE_FORBIDDEN'; action: RepoAction; allowedRoles: readonly Role[] }
   | { ok: false; code: 'RD_ACTION_NOT_ALLOWED'; action: RepoAction; status: RepoStatus; validNow: RepoAction[] }
-  | { ok: false; code: 'RD_ACTION_NOT_AVAILABLE'; action: RepoAction }
   | { ok: false; code: 'RD_RELEASE_PUBLISHED'; action: RepoAction; status: RepoStatus };
 
 /** A release that reached Production is immutable: its content never changes again. */
@@ -99,7 +116,7 @@ const startsFrom = (t: Transition, status: RepoStatus, facts: Facts) => {
 export function validActions(status: RepoStatus, roles?: readonly Role[], facts: Facts = NO_FACTS): RepoAction[] {
   return REPO_ACTIONS.filter((a) => {
     const t = transitions[a];
-    return t.available && startsFrom(t, status, facts) && (!roles || t.roles.some((r) => roles.includes(r)));
+    return startsFrom(t, status, facts) && (!roles || t.roles.some((r) => roles.includes(r)));
   });
 }
 
@@ -110,6 +127,5 @@ export function decide(status: RepoStatus, action: RepoAction, roles: readonly R
     if (action === 'MoveToUnverified' && PUBLISHED.includes(status)) return { ok: false, code: 'RD_RELEASE_PUBLISHED', action, status };
     return { ok: false, code: 'RD_ACTION_NOT_ALLOWED', action, status, validNow: validActions(status, undefined, facts) };
   }
-  if (!t.available) return { ok: false, code: 'RD_ACTION_NOT_AVAILABLE', action };
   return { ok: true, action, transition: t };
 }

@@ -10,7 +10,7 @@ import { comments, filesUnder, openTicket, repoStatus, rpmSpec, useE2E } from '.
 import { checkYumRepo } from '../support/repo-clients.ts';
 import { releaseXml } from '../support/release-xml.ts';
 import { rtClient } from '../support/rt.ts';
-import { lockKeys } from '../../services/locks.ts';
+import { lockKeys } from '../../services/db/locks.ts';
 import { plans } from '../../workers/steps/index.ts';
 
 /*
@@ -124,7 +124,7 @@ class Hold {
     return h;
   }
 
-  /** A session-level advisory lock under the service's key scheme (services/locks.ts). */
+  /** A session-level advisory lock under the service's key scheme (services/db/locks.ts). */
   static async advisory(key: string): Promise<Hold> {
     const h = await Hold.open(`advisory lock ${key}`);
     await h.c.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [key]);
@@ -274,7 +274,7 @@ interface Boundary {
  * Sets RepoAction and drives the action through its boundaries: at each, the worker that reached it is
  * killed with SIGKILL, and while no live worker is on the ticket the repositories, the database and the
  * checkpoints are checked. Spare workers are running all along; the test keeps them off the ticket with
- * the ticket's own advisory lock (services/locks.ts), which it queues for before each kill, so it gets it
+ * the ticket's own advisory lock (services/db/locks.ts), which it queues for before each kill, so it gets it
  * first when the dead worker's session ends, and holds while it checks. A spare then finishes the action.
  */
 async function crashThrough(opts: {

@@ -1,5 +1,4 @@
 import { Header, Pax, type HeaderData } from 'tar';
-import { gzipSync } from 'node:zlib';
 
 /** One raw tar entry: a 512-byte header (encoded by node-tar, after a pax header for a long path) and its padded body. */
 export function entry(h: HeaderData & { body?: Buffer | string }): Buffer {
@@ -11,5 +10,3 @@ export function entry(h: HeaderData & { body?: Buffer | string }): Buffer {
 }
 export const END = Buffer.alloc(1024);
 export const tarOf = (...entries: Buffer[]) => Buffer.concat([...entries, END]);
-/** A hand-made tar.gz: any entry, even ones a well-behaved tar would never write. */
-export const tarGzOf = (...entries: Buffer[]) => gzipSync(tarOf(...entries));

@@ -1,4 +1,4 @@
-import { outputOf, type Step, type StepContext } from './types.ts';
+import { outputOf, type Step, type StepContext } from '../engine/step.ts';
 
 /** What the person who asked for this action wrote with it in RT (the reason of a Reject or Deprecate). */
 export const readActionNote: Step<{ note: string | null }> = {

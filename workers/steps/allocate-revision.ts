@@ -1,7 +1,10 @@
+import { clearRevision, revisionOf } from '../../services/db/releases.ts';
+import { takeNextRevision } from '../../services/db/revisions.ts';
 import { RdError } from '../../services/errors.ts';
+import { targetOf } from '../../services/workflow/transitions.ts';
 import { loadRelease } from './load-release.ts';
 import { mustWait } from './promote.ts';
-import { outputOf, type Step } from './types.ts';
+import { outputOf, type Step } from '../engine/step.ts';
 
 /**
  * The product's next revision, handed out at publication and never again (Bodhi/Pulp style): an atomic
@@ -15,8 +18,8 @@ export const allocateRevision: Step<{ revision: number | null; restored: boolean
   async run(ctx) {
     const r = outputOf(ctx, loadRelease);
     const { db, config } = ctx.deps;
-    if (mustWait(ctx, 'production')) return { revision: r.revision, restored: false };
-    const now = await db('releases').where({ id: ctx.releaseId }).first('revision', 'deprecated_at');
+    if (mustWait(ctx, targetOf('MoveToProduction'))) return { revision: r.revision, restored: false };
+    const now = await revisionOf(db, ctx.releaseId);
     if (now.revision !== null) {
       const deprecatedAt = now.deprecated_at ? new Date(now.deprecated_at) : null;
       const days = config.DEPRECATED_RETENTION_DAYS;
@@ -25,18 +28,10 @@ export const allocateRevision: Step<{ revision: number | null; restored: boolean
       }
       return { revision: Number(now.revision), restored: deprecatedAt !== null };
     }
-    const revision = await db.transaction(async (trx) => {
-      const { rows } = await trx.raw(
-        `INSERT INTO product_revisions (product_short_name, last) VALUES (?, 1)
-         ON CONFLICT (product_short_name) DO UPDATE SET last = product_revisions.last + 1 RETURNING last`,
-        [r.product],
-      );
-      await trx('releases').where({ id: ctx.releaseId }).update({ revision: rows[0].last });
-      return rows[0].last as number;
-    });
+    const revision = await takeNextRevision(db, r.product, ctx.releaseId);
     return { revision, restored: false };
   },
   async undo(ctx, out) {
-    if (out.revision !== null && !out.restored) await ctx.deps.db('releases').where({ id: ctx.releaseId, revision: out.revision }).update({ revision: null });
+    if (out.revision !== null && !out.restored) await clearRevision(ctx.deps.db, ctx.releaseId, out.revision);
   },
 };

@@ -2,7 +2,7 @@ import { BlobStore } from '../../services/storage/blobs.ts';
 import { checkPackageAgainstSpec, readPackageHeader, type PackageHeader } from '../../services/storage/package-header.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { fetchPackages } from './fetch-packages.ts';
-import { outputOf, type Step } from './types.ts';
+import { outputOf, type Step } from '../engine/step.ts';
 
 export interface HeadersOutput { headers: Record<string, PackageHeader> }
 

@@ -1,6 +1,7 @@
 import { checkDependencies, type DependencyCheck } from '../../services/deps/check.ts';
 import type { Stage } from '../../services/storage/repo-ref.ts';
-import type { Step } from './types.ts';
+import { PROMOTION_TARGETS } from '../../services/workflow/transitions.ts';
+import type { Step } from '../engine/step.ts';
 
 /**
  * Before anything moves: the release's requirements against the target's index, itself and the base
@@ -18,5 +19,5 @@ export function checkTarget(target: Stage): Step<DependencyCheck> {
 /** What the provider learns after Unverified: would it pass further right now? */
 export const planPromotion: Step<DependencyCheck[]> = {
   id: 'plan-promotion',
-  run: async (ctx) => Promise.all((['stage-rollout', 'production'] as const).map((t) => checkDependencies(ctx.deps.db, ctx.releaseId, t, ctx.deps.config, { log: ctx.log }))),
+  run: async (ctx) => Promise.all(PROMOTION_TARGETS.map((t) => checkDependencies(ctx.deps.db, ctx.releaseId, t, ctx.deps.config, { log: ctx.log }))),
 };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseReleaseXml, type ReleaseMetadata } from '../../services/metadata/release-xml.ts';
-import type { Step } from './types.ts';
+import type { Step } from '../engine/step.ts';
 
 export interface MetadataOutput {
   attachmentId: number;

@@ -2,11 +2,12 @@ import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { download, type Progress } from '../../services/artifacts/download.ts';
 import { findPackageFiles, unpackBundle } from '../../services/artifacts/unpack.ts';
+import { blobsInUse } from '../../services/db/packages.ts';
 import { RdError } from '../../services/errors.ts';
 import type { PackageSpec } from '../../services/metadata/release-xml.ts';
 import { BlobStore, sha256File } from '../../services/storage/blobs.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
-import { outputOf, type Step, type StepContext } from './types.ts';
+import { outputOf, type Step, type StepContext } from '../engine/step.ts';
 
 export interface FetchedPackage { filename: string; sha256: string; size: number; url: string | null }
 export interface PackagesOutput { packages: FetchedPackage[]; extras: string[]; adopted: string[]; bytes: number }
@@ -25,7 +26,7 @@ export const fetchPackages: Step<PackagesOutput> = {
   // Blobs are shared by digest; only those this step added and no release references are removed.
   async undo(ctx, out) {
     const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
-    const used = new Set((await ctx.deps.db('packages').whereIn('sha256', out.adopted).select('sha256')).map((r) => r.sha256));
+    const used = new Set(await blobsInUse(ctx.deps.db, out.adopted));
     for (const sha of out.adopted.filter((s) => !used.has(s))) await unlink(blobs.path(sha)).catch(() => undefined);
   },
 };

@@ -1,5 +1,5 @@
-import type { ActionPlan } from '../../services/workflow/engine.ts';
-import type { RepoAction } from '../../services/workflow/transitions.ts';
+import type { ActionPlan } from '../engine/step.ts';
+import { targetOf, type RepoAction } from '../../services/workflow/transitions.ts';
 import { checkHeaders } from './check-headers.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { fetchPackages } from './fetch-packages.ts';
@@ -13,15 +13,18 @@ import { readActionNote } from './action-note.ts';
 import { promoteInto, withdrawFromSource } from './promote.ts';
 import { deprecateSummary, productionSummary, rejectSummary, stageSummary, unverifiedSummary } from './summaries.ts';
 
+const stageRollOut = targetOf('MoveToStageRollOut');
+const production = targetOf('MoveToProduction');
+
 /** Which steps each RepoAction runs, and what it writes back to the ticket once they all succeeded. */
-export const plans: Partial<Record<RepoAction, ActionPlan>> = {
+export const plans: Record<RepoAction, ActionPlan> = {
   MoveToUnverified: {
     steps: [fetchMetadata, fetchPackages, checkHeaders, recordRelease, publishUnverified, planPromotion],
     summary: unverifiedSummary,
   },
-  MoveToStageRollOut: { steps: [loadRelease, checkTarget('stage-rollout'), promoteInto('stage-rollout'), withdrawFromSource], summary: stageSummary },
+  MoveToStageRollOut: { steps: [loadRelease, checkTarget(stageRollOut), promoteInto(stageRollOut), withdrawFromSource], summary: stageSummary },
   MoveToProduction: {
-    steps: [loadRelease, checkTarget('production'), allocateRevision, promoteInto('production'), withdrawFromSource],
+    steps: [loadRelease, checkTarget(production), allocateRevision, promoteInto(production), withdrawFromSource],
     summary: productionSummary,
   },
   Reject: { steps: [loadRelease, readActionNote, withdrawFromSource], summary: rejectSummary },

@@ -1,8 +1,10 @@
 import { stat } from 'node:fs/promises';
+import { storedFiles } from '../../services/db/packages.ts';
+import { releaseById } from '../../services/db/releases.ts';
 import { RdError } from '../../services/errors.ts';
 import { BlobStore } from '../../services/storage/blobs.ts';
 import type { RepoKind } from '../../services/storage/repo-ref.ts';
-import type { Step } from './types.ts';
+import type { Step } from '../engine/step.ts';
 
 export interface LoadedRelease {
   product: string;
@@ -23,8 +25,8 @@ export const loadRelease: Step<LoadedRelease> = {
   id: 'load-release',
   async run(ctx) {
     const { db, config } = ctx.deps;
-    const r = await db('releases').where({ id: ctx.releaseId }).first();
-    const packages = await db('packages').where({ release_id: ctx.releaseId }).orderBy('filename').select('filename', 'sha256', 'size');
+    const r = await releaseById(db, ctx.releaseId);
+    const packages = await storedFiles(db, ctx.releaseId);
     if (!r.product_short_name || packages.length === 0) throw new RdError('RD_CONTENT_MISSING', `release of ticket ${ctx.ticketId} has no recorded packages`);
     const blobs = new BlobStore(config.STORAGE_DIR);
     for (const p of packages) {
@@ -33,6 +35,7 @@ export const loadRelease: Step<LoadedRelease> = {
         throw new RdError('RD_CONTENT_MISSING', `${p.filename}: stored blob sha256 ${p.sha256} is ${st ? `${st.size} bytes, recorded ${p.size}` : 'missing'}`, { file: p.filename });
       }
     }
-    return { product: r.product_short_name, productName: r.product_name, version: r.version, kind: r.repo_kind, revision: r.revision, deprecatedAt: r.deprecated_at ? new Date(r.deprecated_at).toISOString() : null, packages };
+    // record-release writes the identity columns together with the packages: present when the product is
+    return { product: r.product_short_name, productName: r.product_name!, version: r.version!, kind: r.repo_kind!, revision: r.revision, deprecatedAt: r.deprecated_at ? new Date(r.deprecated_at).toISOString() : null, packages };
   },
 };

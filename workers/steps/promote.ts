@@ -1,13 +1,12 @@
 import type { Stage } from '../../services/storage/repo-ref.ts';
-import { STAGE_OF_STATUS, type RepoStatus } from '../../services/workflow/transitions.ts';
+import { STAGE_OF_STATUS } from '../../services/workflow/transitions.ts';
 import { checkTarget } from './dependencies.ts';
 import { loadRelease } from './load-release.ts';
-import { outputOf, type Step, type StepContext } from './types.ts';
+import { outputOf, type Step, type StepContext } from '../engine/step.ts';
 import { publishView, type PublishOutput } from './views.ts';
 
-
 /** The stage the release is leaving, if the status it started from is shown in one. */
-export const sourceStage = (ctx: StepContext): Stage | undefined => (STAGE_OF_STATUS as Partial<Record<RepoStatus, Stage>>)[ctx.fromStatus];
+export const sourceStage = (ctx: StepContext): Stage | undefined => STAGE_OF_STATUS[ctx.fromStatus];
 
 /** True when the release has to wait: the target cannot satisfy its requirements yet. */
 export const mustWait = (ctx: StepContext, stage: Stage) => !outputOf(ctx, checkTarget(stage)).satisfied;

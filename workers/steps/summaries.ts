@@ -10,7 +10,8 @@ import { publishUnverified } from './publish-unverified.ts';
 import { describeCheck } from '../../services/deps/check.ts';
 import { catalog } from '../../services/errors.ts';
 import type { Stage } from '../../services/storage/repo-ref.ts';
-import { outputOf, type StepContext } from './types.ts';
+import { targetOf } from '../../services/workflow/transitions.ts';
+import { outputOf, type StepContext } from '../engine/step.ts';
 
 const took = (ms: number) => `Time taken: ${(ms / 1000).toFixed(1)} s.`;
 const name = (ctx: StepContext) => {
@@ -32,8 +33,9 @@ function waiting(ctx: StepContext, stage: Stage, ms: number) {
 }
 
 export const stageSummary = (ctx: StepContext, ms: number) => {
-  if (mustWait(ctx, 'stage-rollout')) return waiting(ctx, 'stage-rollout', ms);
-  const pub = outputOf(ctx, promoteInto('stage-rollout'))!;
+  const stage = targetOf('MoveToStageRollOut');
+  if (mustWait(ctx, stage)) return waiting(ctx, stage, ms);
+  const pub = outputOf(ctx, promoteInto(stage))!;
   return {
     repoUri: pub.url,
     comment: [`${name(ctx)} is in the Stage-Rollout repository (the same verified packages; nothing was downloaded again).`, '',
@@ -43,8 +45,9 @@ export const stageSummary = (ctx: StepContext, ms: number) => {
 };
 
 export const productionSummary = (ctx: StepContext, ms: number) => {
-  if (mustWait(ctx, 'production')) return waiting(ctx, 'production', ms);
-  const pub = outputOf(ctx, promoteInto('production'))!;
+  const stage = targetOf('MoveToProduction');
+  if (mustWait(ctx, stage)) return waiting(ctx, stage, ms);
+  const pub = outputOf(ctx, promoteInto(stage))!;
   const { revision, restored } = outputOf(ctx, allocateRevision);
   return {
     repoUri: pub.url,

@@ -6,7 +6,6 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { download, type DownloadOptions } from '../../../services/artifacts/download.ts';
 import { nextHop } from '../../../services/artifacts/http-fetch.ts';
-import { RdError } from '../../../services/errors.ts';
 import { fails } from '../../support/errors.ts';
 import { startProviderServer, type ProviderServer } from '../../support/provider-server.ts';
 

@@ -10,7 +10,7 @@ import { findPackageFiles, unpackBundle } from '../../../services/artifacts/unpa
 import { RdError } from '../../../services/errors.ts';
 import { fails } from '../../support/errors.ts';
 import { Header } from 'tar';
-import { END, entry, tarOf } from '../../support/tar.ts';
+import { entry, tarOf } from '../../support/tar.ts';
 
 const LIMITS = { maxEntries: 100, maxBytes: 10 * 2 ** 20 };
 

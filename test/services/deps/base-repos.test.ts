@@ -12,7 +12,7 @@ import { BaseRepoCache, RETRY_AFTER_FAILURE_MS } from '../../../services/deps/ba
 import { checkDependencies, describeCheck } from '../../../services/deps/check.ts';
 import { isRdError } from '../../../services/errors.ts';
 import { readPackageHeader, type PackageHeader } from '../../../services/storage/package-header.ts';
-import { wakeWaiting } from '../../../services/workflow/waiting.ts';
+import { wakeWaiting } from '../../../workers/engine/waiting.ts';
 import { useTestDb } from '../../support/db.ts';
 import { buildTestPackages, type TestPackages } from '../../support/packages.ts';
 import { startProviderServer, type ProviderServer } from '../../support/provider-server.ts';

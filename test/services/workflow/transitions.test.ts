@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  REPO_ACTIONS, REPO_STATUSES, ROLES, decide, factsOf, transitions, validActions, type Facts, type RepoAction, type RepoStatus, type Role,
+  PROMOTION_TARGETS, REPO_ACTIONS, REPO_STATUSES, ROLES, STAGE_OF_STATUS, decide, factsOf, targetOf, transitions, validActions, waitsToEnter,
+  type Facts, type RepoAction, type RepoStatus, type Role,
 } from '../../../services/workflow/transitions.ts';
 
 // Every subset of roles, so that "no role" and "several roles" are covered too.
@@ -78,9 +79,6 @@ describe('factsOf: what an Incomplete release waits for', () => {
 });
 
 describe('the table itself', () => {
-  it('has every action available', () => {
-    expect(REPO_ACTIONS.filter((a) => transitions[a].available)).toEqual([...REPO_ACTIONS]);
-  });
   it('a provider starts from New, Failed and Rejected only; a published release never changes again', () => {
     expect(decide('New', 'MoveToUnverified', ['provider']).ok).toBe(true);
     expect(decide('Failed', 'MoveToUnverified', ['provider']).ok).toBe(true);
@@ -117,5 +115,22 @@ describe('the table itself', () => {
       for (const s of [t.running, t.success, ...t.from]) expect(REPO_STATUSES).toContain(s);
       if (t.failure !== 'unchanged') expect(REPO_STATUSES).toContain(t.failure);
     }
+  });
+});
+
+describe('what is derived from the table: the stages', () => {
+  it('each status a repository shows, and which', () => {
+    expect(STAGE_OF_STATUS).toEqual({ Unverified: 'unverified', StageRollOut: 'stage-rollout', Production: 'production' });
+  });
+  it('the stage each action puts the release in; none for Reject and Deprecate', () => {
+    expect([targetOf('MoveToUnverified'), targetOf('MoveToStageRollOut'), targetOf('MoveToProduction')]).toEqual(['unverified', 'stage-rollout', 'production']);
+    expect(() => targetOf('Reject')).toThrow();
+    expect(() => targetOf('Deprecate')).toThrow();
+  });
+  it('the stages a release may wait to enter, and which one an Incomplete release waits for', () => {
+    expect(PROMOTION_TARGETS).toEqual(['stage-rollout', 'production']);
+    expect(waitsToEnter('MoveToStageRollOut')).toBe('stage-rollout');
+    expect(waitsToEnter('MoveToProduction')).toBe('production');
+    for (const a of ['MoveToUnverified', 'Reject', 'Deprecate', null] as const) expect(waitsToEnter(a)).toBeUndefined();
   });
 });

@@ -5,7 +5,7 @@ import { createMetrics } from '../../../services/metrics.ts';
 import { allocateRevision } from '../../../workers/steps/allocate-revision.ts';
 import { loadRelease } from '../../../workers/steps/load-release.ts';
 import { checkTarget } from '../../../workers/steps/dependencies.ts';
-import type { StepContext } from '../../../workers/steps/types.ts';
+import type { StepContext } from '../../../workers/engine/step.ts';
 import { useTestDb } from '../../support/db.ts';
 
 const t = useTestDb();

@@ -1,11 +1,11 @@
-import { insertRetry } from '../db/inbox.ts';
-import type { Db } from '../db/knex.ts';
-import { isRdError } from '../errors.ts';
-import { checkDependencies, type DepsConfig } from '../deps/check.ts';
-import type { Logger } from '../log.ts';
-import type { Stage } from '../storage/repo-ref.ts';
-
-const TARGET: Record<string, Stage> = { MoveToStageRollOut: 'stage-rollout', MoveToProduction: 'production' };
+import { getInbox, hasPending, insertRetry } from '../../services/db/inbox.ts';
+import type { Db } from '../../services/db/knex.ts';
+import { incompleteOf, releaseById } from '../../services/db/releases.ts';
+import { lastEndedIn } from '../../services/db/transitions.ts';
+import { isRdError } from '../../services/errors.ts';
+import { checkDependencies, type DepsConfig } from '../../services/deps/check.ts';
+import type { Logger } from '../../services/log.ts';
+import { waitsToEnter } from '../../services/workflow/transitions.ts';
 
 /**
  * Something landed: every Incomplete release of the same product whose requirements are now met is
@@ -13,11 +13,11 @@ const TARGET: Record<string, Stage> = { MoveToStageRollOut: 'stage-rollout', Mov
  */
 export async function wakeWaiting(deps: { db: Db; config: DepsConfig }, landedReleaseId: number, log: Logger): Promise<number> {
   const { db } = deps;
-  const landed = await db('releases').where({ id: landedReleaseId }).first();
-  const waiting = await db('releases').where({ product_short_name: landed.product_short_name, status: 'Incomplete' });
+  const landed = await releaseById(db, landedReleaseId);
+  const waiting = await incompleteOf(db, landed.product_short_name);
   let woken = 0;
   for (const w of waiting) {
-    const target = TARGET[w.requested_action];
+    const target = waitsToEnter(w.requested_action);
     if (!target) continue;
     // the landed action is done: a base repository that cannot be read now must not fail it; this one waits on
     const check = await checkDependencies(db, w.id, target, deps.config, { log }).catch((e: unknown) => {
@@ -26,11 +26,11 @@ export async function wakeWaiting(deps: { db: Db; config: DepsConfig }, landedRe
       return undefined;
     });
     if (!check?.satisfied) continue;
-    const last = await db('transitions').where({ ticket_id: w.ticket_id, to_status: 'Incomplete' }).orderBy('id', 'desc').first();
-    const of = last && (await db('inbox').where({ id: last.inbox_id }).first());
+    const last = await lastEndedIn(db, w.ticket_id, 'Incomplete');
+    const of = last && (await getInbox(db, last.inbox_id));
     if (!of) continue;
     // one waiting re-run at a time per release
-    if (await db('inbox').where({ ticket_id: w.ticket_id, state: 'pending' }).first()) continue;
+    if (await hasPending(db, w.ticket_id)) continue;
     await insertRetry(db, of);
     woken++;
     log.info({ ticket: w.ticket_id, target }, 'requirements now met: publishing the waiting release');

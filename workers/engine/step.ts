@@ -1,9 +1,14 @@
+/**
+ * The contract between the engine and the job steps: what a step is given, what it returns, and what an
+ * action is made of (its steps and its write-back).
+ */
 import type { Config } from '../../config/index.ts';
 import type { Db } from '../../services/db/knex.ts';
+import type { ReleaseRow } from '../../services/db/releases.ts';
 import type { Helpdesk, TicketHistory } from '../../services/helpdesk/port.ts';
 import type { Logger } from '../../services/log.ts';
 import type { Metrics } from '../../services/metrics.ts';
-import type { RepoStatus } from '../../services/workflow/transitions.ts';
+import type { RepoAction, RepoStatus } from '../../services/workflow/transitions.ts';
 
 export interface StepDeps {
   db: Db;
@@ -43,3 +48,17 @@ export const outputOf = <O>(ctx: StepContext, step: Step<O>): O => {
   if (!(step.id in ctx.outputs)) throw new Error(`step ${step.id} has not run`);
   return ctx.outputs[step.id] as O;
 };
+
+/** What an action does: its steps, and the ticket write-back once they all succeeded. */
+export interface ActionPlan {
+  steps: readonly Step[];
+  summary(ctx: StepContext, elapsedMs: number): { repoUri?: string; comment: string; release?: Partial<ReleaseRow>; waits?: boolean };
+}
+
+/** What the engine is given: the steps' dependencies, a logger and the plan of every action. */
+export interface EngineDeps extends StepDeps {
+  log: Logger;
+  plans: Record<RepoAction, ActionPlan>;
+  /** told when ticket write-backs were queued, so they go out now rather than at the next outbox round */
+  writeBacksQueued?: () => void;
+}

@@ -1,7 +1,17 @@
-import type { Helpdesk, TicketInfo } from '../helpdesk/port.ts';
-import type { Role } from './transitions.ts';
+/**
+ * The role policy: who holds which workflow role. A provider is a requestor of the ticket; the other roles
+ * are RT groups, named in the configuration.
+ */
+import type { Config } from '../../config/index.ts';
+import type { Helpdesk, TicketInfo } from '../../services/helpdesk/port.ts';
+import type { Role } from '../../services/workflow/transitions.ts';
 
 export type GroupNames = Record<Exclude<Role, 'provider'>, string>;
+
+/** The RT group of each role that is one. */
+export const groupNames = (config: Pick<Config, 'TECHNOLOGY_UNIT_GROUP' | 'ROLLOUT_GROUP'>): GroupNames => ({
+  technologyUnit: config.TECHNOLOGY_UNIT_GROUP, rolloutCoordinator: config.ROLLOUT_GROUP,
+});
 
 /**
  * A provider is a requestor of the ticket; the other roles come from RT group membership, which may be a

@@ -1,14 +1,12 @@
-import type { Step, StepContext } from '../../workers/steps/types.ts';
+import { checkpointsOf, saveCheckpoint } from '../../services/db/checkpoints.ts';
+import type { Step, StepContext } from './step.ts';
 
 /**
  * Runs steps in order, checkpointing each output, so a rerun after kill -9 skips what is done
  * (Bodhi's @checkpoint). Outputs must be JSON.
  */
 export async function runSteps(ctx: StepContext, steps: readonly Step[]): Promise<void> {
-  const db = ctx.deps.db;
-  const done = new Map<string, unknown>(
-    (await db('checkpoints').where({ inbox_id: ctx.inboxId }).select('step', 'output')).map((r) => [r.step, r.output]),
-  );
+  const done = await checkpointsOf(ctx.deps.db, ctx.inboxId);
   for (const step of steps) {
     if (done.has(step.id)) {
       ctx.outputs[step.id] = done.get(step.id);
@@ -18,8 +16,7 @@ export async function runSteps(ctx: StepContext, steps: readonly Step[]): Promis
     const t0 = Date.now();
     ctx.log.info({ step: step.id }, 'step start');
     const out = (await step.run(ctx)) ?? null;
-    await db('checkpoints').insert({ inbox_id: ctx.inboxId, step: step.id, output: JSON.stringify(out) })
-      .onConflict(['inbox_id', 'step']).merge();
+    await saveCheckpoint(ctx.deps.db, ctx.inboxId, step.id, out);
     ctx.outputs[step.id] = out;
     ctx.log.info({ step: step.id, ms: Date.now() - t0 }, 'step done');
   }
@@ -27,8 +24,7 @@ export async function runSteps(ctx: StepContext, steps: readonly Step[]): Promis
 
 /** Takes back every checkpointed step, newest first; an undo that fails is logged and the rest go on. */
 export async function undoSteps(ctx: StepContext, steps: readonly Step[]): Promise<void> {
-  const rows = await ctx.deps.db('checkpoints').where({ inbox_id: ctx.inboxId }).select('step', 'output');
-  const byId = new Map(rows.map((r) => [r.step as string, r.output]));
+  const byId = await checkpointsOf(ctx.deps.db, ctx.inboxId);
   for (const step of [...steps].reverse()) {
     if (!byId.has(step.id) || !step.undo) continue;
     try {

@@ -1,12 +1,24 @@
+/**
+ * PostgreSQL advisory locks: the serialisation keys, and the sessions that hold them. Jobs declare theirs
+ * (the action job's `exclusive`), steps and loops take their own.
+ */
 import pg from 'pg';
-import type { Db } from './db/knex.ts';
-import { RdError } from './errors.ts';
+import { RdError } from '../errors.ts';
+import type { Db } from './knex.ts';
 
-/** The one place that names serialisation keys. */
+/** The one place that names serialisation keys: `<kind>:<part>...`, one part per argument. */
 export const lockKeys = {
   ticket: (ticketId: number) => `ticket:${ticketId}`,
   repo: (stage: string, product: string) => `repo:${stage}:${product}`,
+  loop: (name: string) => `loop:${name}`,
 } as const;
+
+/** Whether lockKeys could have made `key`: a kind it names, and one non-empty part per argument. */
+export function isLockKey(key: string): boolean {
+  const [kind = '', ...parts] = key.split(':');
+  if (!Object.hasOwn(lockKeys, kind)) return false;
+  return parts.length === lockKeys[kind as keyof typeof lockKeys].length && parts.every((p) => p !== '');
+}
 
 /**
  * A PostgreSQL session of its own, outside the query pool. Lock holders wait on queries; were their locks
@@ -43,4 +55,13 @@ export async function withLocks<T>(db: Db, keys: string[], fn: () => Promise<T>,
   } finally {
     await conn.end().catch(() => undefined); // ending the session releases its locks
   }
+}
+
+/** Takes `key` on `session` if nobody holds it; false when someone does. */
+export async function tryLock(session: pg.Client, key: string): Promise<boolean> {
+  return (await session.query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [key])).rows[0].ok;
+}
+
+export async function unlock(session: pg.Client, key: string): Promise<void> {
+  await session.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
 }

@@ -1,8 +1,8 @@
 /** Advisory locks on the real PostgreSQL: held outside the query pool, serialising, released by a dropped session. */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDb } from '../../services/db/knex.ts';
-import { lockSession, withLocks } from '../../services/locks.ts';
-import { TEST_DATABASE_URL } from '../support/env.ts';
+import { createDb } from '../../../services/db/knex.ts';
+import { lockSession, withLocks } from '../../../services/db/locks.ts';
+import { TEST_DATABASE_URL } from '../../support/env.ts';
 
 const db = createDb(TEST_DATABASE_URL, { min: 0, max: 2 });
 afterAll(() => db.destroy());

@@ -1,0 +1,48 @@
+/**
+ * How an action ends: its release leaves the running status (compare-and-set), and its transition, inbox row
+ * and ticket write-backs say so, in one transaction; or, on a transient failure, the ticket is told it is retried.
+ */
+import { finishEvent, type InboxRow } from '../../services/db/inbox.ts';
+import { casStatus, type ReleaseRow } from '../../services/db/releases.ts';
+import { finishRunning } from '../../services/db/transitions.ts';
+import { isRdError } from '../../services/errors.ts';
+import { retryComment } from '../../services/helpdesk/comments.ts';
+import { enqueueWriteBack } from '../../services/helpdesk/outbox.ts';
+import type { Logger } from '../../services/log.ts';
+import { transitions, type RepoAction } from '../../services/workflow/transitions.ts';
+import type { EngineDeps } from './step.ts';
+
+export async function finish(
+  deps: EngineDeps, row: InboxRow, action: RepoAction, outcome: 'ok' | 'failed' | 'waiting', to: ReleaseRow['status'],
+  comment: string, update: Partial<ReleaseRow>, repoUri?: string, code?: string,
+) {
+  await deps.db.transaction(async (trx) => {
+    const running = transitions[action].running;
+    const moved = await casStatus(trx, row.ticket_id, running, to, { ...update, active_inbox_id: null });
+    if (!moved) throw new Error(`release of ticket ${row.ticket_id} left ${running} while inbox ${row.id} ran`);
+    await finishRunning(trx, row.id, { outcome, to, code: code ?? null, reason: outcome === 'failed' ? comment : null });
+    const fields: Record<string, string> = { RepoStatus: to };
+    if (repoUri !== undefined) fields.RepoURI = repoUri;
+    await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:fields`, { kind: 'fields', fields });
+    await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:comment`, { kind: 'comment', text: comment });
+    const group = deps.config.NOTICE_GROUPS[to];
+    if (group) await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:notice`, { kind: 'watchers', adminCcGroup: group });
+    await finishEvent(trx, row.id, outcome === 'failed' ? 'failed' : 'done', code ?? outcome);
+  });
+  deps.writeBacksQueued?.();
+}
+
+/** Retries that need no word on the ticket: routine waits, and RT itself away (it could not be told). */
+const QUIET_RETRIES = new Set(['RD_BUSY', 'RD_HELPDESK_UNAVAILABLE']);
+
+/** The first transient failure of an action is said on the ticket, once (the marker is the action's). */
+export async function tellRetrying(deps: EngineDeps, row: InboxRow, action: RepoAction, e: unknown, windowMs: number, log: Logger) {
+  if (isRdError(e) && QUIET_RETRIES.has(e.code)) return;
+  try {
+    const text = retryComment(e, action, `inbox-${row.id}`, windowMs);
+    await enqueueWriteBack(deps.db, row.ticket_id, `inbox-${row.id}:retrying`, { kind: 'comment', text });
+    deps.writeBacksQueued?.();
+  } catch (err) {
+    log.warn({ err }, 'could not queue the notice that the action is retried'); // the retry itself matters more
+  }
+}

@@ -70,7 +70,7 @@ function isHttpUrl(v: string): boolean {
  * of 32 and two dots, arch 50, package version and release 100): a longer value must fail here, not in an INSERT.
  */
 export const VALUE_TYPES = {
-  text: { describe: 'free text', pattern: /^[^]{0,65536}$/ },
+  text: { describe: 'free text', pattern: /^[\s\S]{0,65536}$/ },
   line: { describe: 'a single line of at most 1024 characters', pattern: /^[^\n\r\t]{0,1024}$/ },
   name: {
     describe: 'a non-empty single line of at most 200 characters, without invisible formatting characters or lookalike letters',

@@ -9,6 +9,8 @@ bash scripts/setup.sh
 echo "[test] RT: Debian's request-tracker5 $(dpkg-query -W -f='${Version}' request-tracker5 2>/dev/null || echo '(not installed)')"
 echo "[test] typecheck"
 npx tsc --noEmit
+echo "[test] format and lint (biome; npm run lint:fix repairs what it can)"
+npx biome ci --reporter=summary .
 mkdir -p var
 set +e
 npx vitest run --reporter=default --reporter=json --outputFile=var/vitest-report.json "$@"

@@ -30,7 +30,10 @@ const batchesOf = new WeakMap<IntakeDeps['db'], Map<ActionQueue, Batches>>();
 
 function batches(deps: IntakeDeps): Batches {
   let byQueue = batchesOf.get(deps.db);
-  if (!byQueue) batchesOf.set(deps.db, (byQueue = new Map()));
+  if (!byQueue) {
+    byQueue = new Map();
+    batchesOf.set(deps.db, byQueue);
+  }
   let b = byQueue.get(deps.queue);
   if (!b) {
     const opts = { cache: false, maxBatchSize: BATCH_MAX, batchScheduleFn: (cb: () => void) => setTimeout(cb, BATCH_WINDOW_MS) };

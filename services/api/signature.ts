@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { RdError } from '../errors.ts';
 
 export function sign(body: Buffer | string, secret: string): string {
-  return 'sha256=' + createHmac('sha256', secret).update(body).digest('hex');
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
 export function verifySignature(raw: Buffer, header: string | undefined, secret: string): void {

@@ -110,7 +110,10 @@ async function fetchOnce(url: URL, ctx: FetchContext): Promise<Omit<Fetched, 'fi
       throw tooLarge(shown, ctx.maxBytes, `Content-Length ${declared}`);
     }
     const floor = rateFloor(ctx, shown, stall);
-    const onChunk = (n: number) => (watch('no data'), floor.add(n));
+    const onChunk = (n: number) => {
+      watch('no data');
+      floor.add(n);
+    };
     const got = await streamToTemp(body, { ...ctx, url: shown, total: declared, signal, onChunk }).finally(floor.stop);
     if (declared !== undefined && got.size !== declared) {
       await unlink(got.tmpPath).catch(() => undefined);
@@ -138,7 +141,12 @@ function rateFloor(ctx: FetchContext, url: string, stall: AbortController) {
     if (got < need) stall.abort(new StallError(`GET ${url}: only ${got} bytes in ${windowMs} ms, slower than the minimum of ${rate} bytes/s`));
     got = 0;
   }, windowMs);
-  return { add: (n: number) => void (got += n), stop: () => clearInterval(timer) };
+  return {
+    add: (n: number) => {
+      got += n;
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 type StreamCtx = FetchContext & { url: string; total?: number; signal: AbortSignal; onChunk: (bytes: number) => void };

@@ -30,8 +30,11 @@ export class TreeWriter {
 
   /** Starts writing one entry; the promise rejects with the first I/O error. */
   take(entry: ReadEntry, info: { path: string; kind: 'file' | 'dir' }): Promise<void> {
-    const p = info.kind === 'dir' ? (entry.resume(), this.dir(info.path)) : this.file(entry, info.path);
-    const tracked = p.catch((e) => void (this.error ??= e)).finally(() => this.writes.delete(tracked));
+    if (info.kind === 'dir') entry.resume();
+    const p = info.kind === 'dir' ? this.dir(info.path) : this.file(entry, info.path);
+    const tracked = p.catch((e) => {
+      this.error ??= e;
+    }).finally(() => this.writes.delete(tracked));
     this.writes.add(tracked);
     return p;
   }

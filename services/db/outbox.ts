@@ -56,7 +56,7 @@ export interface HeldWriteBacks { count: number; tickets: number; since: Date; l
 export async function heldWriteBacks(db: Db, codes: string[]): Promise<HeldWriteBacks | null> {
   const [agg] = await db('outbox').whereNull('delivered_at').whereIn('last_code', codes)
     .select(db.raw('count(*)::int AS count, count(DISTINCT ticket_id)::int AS tickets, min(created_at) AS since, max(id) AS newest'));
-  if (!agg || !agg.count) return null;
+  if (!agg?.count) return null;
   const newest = await db('outbox').where({ id: agg.newest }).first('last_error');
   return { count: agg.count, tickets: agg.tickets, since: agg.since, lastError: newest?.last_error ?? '' };
 }

@@ -99,7 +99,8 @@ export async function readMetadataFile(path: string, kind: BaseRepo['kind'], max
   const parse = async (bytes: AsyncIterable<Buffer>) => {
     const text = utf8(capped(bytes, maxBytes));
     packages = await (kind === 'yum' ? readPrimary(text, provides) : readPackages(text, provides)).catch((e: unknown) => {
-      throw (failure = e);
+      failure = e;
+      throw e;
     });
   };
   const run = inflate ? pipeline(createReadStream(path), inflate, parse) : pipeline(createReadStream(path), parse);

@@ -59,5 +59,5 @@ const cacheOptions = (c: DepsConfig, log?: Logger): CacheOptions => ({
 export function describeCheck(c: DependencyCheck): string {
   if (c.satisfied) return `${c.target}: every requirement is met`;
   const base = c.baseRepos?.length ? `\n  (base repositories consulted: ${c.baseRepos.join(', ')})` : '';
-  return `${c.target}: ${c.unmet.length} requirement(s) missing:\n` + c.unmet.map((u) => `  ${u.package} needs ${u.requirement}`).join('\n') + base;
+  return `${c.target}: ${c.unmet.length} requirement(s) missing:\n${c.unmet.map((u) => `  ${u.package} needs ${u.requirement}`).join('\n')}${base}`;
 }

@@ -36,7 +36,10 @@ export function memberOf(groups: DirectoryGroup[], userName: string): string[] {
       const member = (g.Members ?? []).some((m) =>
         m.type === 'group' ? hit.has(num(m.id)) && byId.has(num(m.id)) : String(m.id).toLowerCase() === want,
       );
-      if (member) hit.add(id), (changed = true);
+      if (member) {
+        hit.add(id);
+        changed = true;
+      }
     }
   }
   return groups.filter((g) => hit.has(num(g.id))).map((g) => g.Name).sort();
@@ -50,7 +53,7 @@ interface WireUser {
 
 /** A privileged caller without AdminUsers sees a summary (no `id`: it is in the self link). */
 export async function getUser(session: RtSession, name: string): Promise<RtUser | null> {
-  let res;
+  let res: Awaited<ReturnType<typeof session.request<WireUser>>>;
   try {
     res = await session.request<WireUser>({
       method: 'GET',

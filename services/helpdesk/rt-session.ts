@@ -197,7 +197,9 @@ function tokenGet(url: URL, token: string, timeoutMs: number): Promise<{ status:
     const req = get(url, { headers: { Authorization: `token ${token}`, Connection: 'close' }, timeout: timeoutMs }, (res) => {
       head = { status: res.statusCode ?? 0, setCookie: res.headers['set-cookie'] ?? [] };
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => void (body.length < 4096 && (body += chunk)));
+      res.on('data', (chunk: string) => {
+        if (body.length < 4096) body += chunk;
+      });
       res.on('end', done);
       res.on('error', done);
     });

@@ -152,7 +152,13 @@ async function repair(
   for (const t of txns) {
     if (String(t.Creator?.id ?? '') !== us) continue;
     const p = principal(t);
-    if (t.Type === 'DelWatcher' && !dels.has(p)) restore.add(p), remove.delete(p);
-    if (t.Type === 'AddWatcher' && !adds.has(p)) remove.add(p), restore.delete(p);
+    if (t.Type === 'DelWatcher' && !dels.has(p)) {
+      restore.add(p);
+      remove.delete(p);
+    }
+    if (t.Type === 'AddWatcher' && !adds.has(p)) {
+      remove.add(p);
+      restore.delete(p);
+    }
   }
 }

@@ -99,8 +99,12 @@ describe('MoveToUnverified from a real RT ticket', () => {
     const res = await fetch(e.svc.webhookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, E2E_SECRET) } });
     expect(res.status).toBe(202);
     const deadline = Date.now() + 20_000;
-    let row;
-    while (Date.now() < deadline && (row = await e.svc.db('inbox').where({ ticket_id: 999_999, transaction_id: txn }).first())?.state === 'pending') await new Promise((r) => setTimeout(r, 200));
+    const inboxRow = () => e.svc.db('inbox').where({ ticket_id: 999_999, transaction_id: txn }).first();
+    let row = await inboxRow();
+    while (Date.now() < deadline && row?.state === 'pending') {
+      await new Promise((r) => setTimeout(r, 200));
+      row = await inboxRow();
+    }
     expect(row).toMatchObject({ state: 'ignored', outcome: 'ticket 999999 not found in RT' });
   });
 

@@ -288,7 +288,10 @@ async function crashThrough(opts: {
   ensureWorkers();
   const killed: string[] = [];
   const holds = new Set<Hold>();
-  const track = (h: Hold) => (holds.add(h), h);
+  const track = (h: Hold) => {
+    holds.add(h);
+    return h;
+  };
   const drop = async (h: Hold) => { holds.delete(h); await h.release(); };
   try {
     // the first stop needs the inbox id: the ticket's lock keeps the workers waiting until it is held
@@ -528,8 +531,9 @@ describe('promotion under SIGKILL and concurrency', () => {
       ['MoveToStageRollOut', 'Unverified', 'StageRollOut', 'ok'],
       ['Reject', 'StageRollOut', 'Rejected', 'ok'],
     ]);
-    const [first, second] = tr as [Record<string, any>, Record<string, any>];
-    const ms = (d: Date | string) => new Date(d).getTime();
+    type Row = { started_at: Date; finished_at: Date };
+    const [first, second] = tr as [Row, Row];
+    const ms = (d: unknown) => new Date(d as Date).getTime();
     expect(ms(second.started_at), 'the second action started after the first had finished').toBeGreaterThanOrEqual(ms(first.finished_at));
     // in RT's order: the transactions of the two RepoAction changes, oldest first
     const actionField = await e.rt.customFieldId('RepoAction');

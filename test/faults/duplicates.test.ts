@@ -18,7 +18,10 @@ const e = useE2E({ WORKER_CONCURRENCY: '4' });
 /** A deterministic shuffle, so a failing order can be replayed (the seed is printed). */
 function shuffle<T>(xs: T[], seed: number): T[] {
   let s = seed;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return s / 2 ** 31;
+  };
   const out = [...xs];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));

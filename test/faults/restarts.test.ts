@@ -146,7 +146,10 @@ async function outage(what: 'redis' | 'postgres', acts: Act[], fire: (a: Act) =>
     await redis.kill('SIGKILL');
   } else await pg.stop('immediate');
   let h: Health | undefined;
-  await waitHealth((x) => (h = x).status === 503, 10_000, `degraded during the ${what} outage`);
+  await waitHealth((x) => {
+    h = x;
+    return x.status === 503;
+  }, 10_000, `degraded during the ${what} outage`);
   expect(h!.checks[what], `/healthz during the ${what} outage`).toMatch(/^down: /);
   expect(h!.checks[what === 'redis' ? 'postgres' : 'redis'], `/healthz during the ${what} outage`).toBe('ok');
   for (const a of acts) { a.during = what; await fire(a); await sleep(300); }

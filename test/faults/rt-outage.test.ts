@@ -81,7 +81,10 @@ function gated(body: Buffer, released: () => boolean) {
       if (released() || sent + TRICKLE >= body.length) {
         clearInterval(tick);
         res.end(body.subarray(sent));
-      } else res.write(body.subarray(sent, (sent += TRICKLE)));
+      } else {
+        res.write(body.subarray(sent, sent + TRICKLE));
+        sent += TRICKLE;
+      }
     }, 1_000);
     res.on('close', () => clearInterval(tick));
   };

@@ -122,13 +122,23 @@ function answer(res: ServerResponse, r: Route, later: (ms: number, fn: () => voi
       if (sent >= limit) return void res.destroy();
       const end = r.endless ? Infinity : body.length;
       // a declared length longer than the body: close the connection as a broken server would
-      if (sent >= end) return void (declared !== null && declared > sent ? res.destroy() : res.end());
+      if (sent >= end) {
+        if (declared !== null && declared > sent) res.destroy();
+        else res.end();
+        return;
+      }
       const n = Math.min(step, end - sent, limit - sent);
       const chunk = r.endless ? zeros.subarray(0, n) : body.subarray(sent, sent + n);
       sent += n;
       const more = res.write(chunk);
-      if (r.intervalMs !== undefined) return later(r.intervalMs, pump);
-      if (!more) return void res.once('drain', pump);
+      if (r.intervalMs !== undefined) {
+        later(r.intervalMs, pump);
+        return;
+      }
+      if (!more) {
+        res.once('drain', pump);
+        return;
+      }
     }
   };
   pump();
@@ -137,7 +147,7 @@ function answer(res: ServerResponse, r: Route, later: (ms: number, fn: () => voi
 async function serveDir(dir: string | undefined, path: string, res: ServerResponse): Promise<void> {
   const root = dir ? resolve(dir) : undefined;
   const file = root ? resolve(root, `.${decodeURIComponent(path)}`) : undefined;
-  const st = file && file.startsWith(root + sep) ? await stat(file).catch(() => undefined) : undefined;
+  const st = file?.startsWith(root + sep) ? await stat(file).catch(() => undefined) : undefined;
   if (!file || !st?.isFile()) return void res.writeHead(404).end('not found\n');
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(st.size) });
   createReadStream(file).pipe(res);

@@ -40,7 +40,9 @@ export async function startRtCookieProxy(rtUrl: string): Promise<RtCookieProxy> 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    setMode: (m) => void (mode = m),
+    setMode: (m) => {
+      mode = m;
+    },
     get refused() { return refused; },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };

@@ -132,7 +132,7 @@ export async function startWebhookReceiver(secret: string, path = '/webhooks/rt'
       }
       deliveries.push({ headers: req.headers, raw, body, signatureValid: verifySignature(secret, raw, req.headers['x-rt-signature']) });
       res.writeHead(req.url === path ? 204 : 404).end();
-      waiters.splice(0).forEach((w) => w());
+      for (const w of waiters.splice(0)) w();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -147,7 +147,10 @@ export async function startWebhookReceiver(secret: string, path = '/webhooks/rt'
       if (left <= 0) throw new Error(`no matching webhook delivery within ${ms} ms (got ${deliveries.length})`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
-        waiters.push(() => (clearTimeout(t), resolve()));
+        waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
   }

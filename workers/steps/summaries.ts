@@ -95,7 +95,7 @@ export function unverifiedSummary(ctx: StepContext, elapsedMs: number) {
     `${m.productName} ${m.version} (${m.targetPlatform}/${m.targetArch}) is in the Unverified repository.`,
     '',
     `Repository: ${pub.url}`,
-    `Client file: ${pub.clientFileUrl}` + (m.repoKind === 'yum' ? '  (save it under /etc/yum.repos.d/)' : '  (save it under /etc/apt/sources.list.d/)'),
+    `Client file: ${pub.clientFileUrl}${m.repoKind === 'yum' ? '  (save it under /etc/yum.repos.d/)' : '  (save it under /etc/apt/sources.list.d/)'}`,
     '',
     `Packages (${packages.length}, ${mib(bytes)}):`,
     ...packages.map((p) => `  ${p.filename}  sha256 ${p.sha256}  ${p.size} bytes`),

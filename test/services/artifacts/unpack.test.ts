@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findPackageFiles, unpackBundle } from '../../../services/artifacts/unpack.ts';
-import { RdError } from '../../../services/errors.ts';
+import type { RdError } from '../../../services/errors.ts';
 import { fails } from '../../support/errors.ts';
 import { Header } from 'tar';
 import { entry, tarOf } from '../../support/tar.ts';

@@ -71,7 +71,7 @@ describe('releasedesk CLI', () => {
   });
   it('validate prints the dependency check for a target and exits 4 while a requirement is missing; nothing moves', async () => {
     expect(await cli('validate', '42', '--target', 'stage-rollout')).toBe(4);
-    let text = printed.join('\n');
+    const text = printed.join('\n');
     expect(text).toContain('ticket 42 (Unverified) into stage-rollout: 1 requirement(s) missing');
     expect(text).toMatch(/tool-1\.2\.3-1\.noarch\.rpm │ libfoo >= 2\s+│ missing/);
     expect(text).toMatch(/\/bin\/sh\s+│ not checked/);

@@ -359,7 +359,7 @@ describe('parseReleaseXml: packages', () => {
   });
 
   it('refuses a bad sha256, on a package or for the bundle', () => {
-    for (const bad of ['ab'.repeat(31) + 'a', 'zz'.repeat(32), 'ab'.repeat(33), `sha256:${'ab'.repeat(32)}`]) {
+    for (const bad of [`${'ab'.repeat(31)}a`, 'zz'.repeat(32), 'ab'.repeat(33), `sha256:${'ab'.repeat(32)}`]) {
       expectFailure(withPackages(rpm('a', { sha256: bad })), 'RD_XML_INVALID', 26, /attribute sha256 .* is not a sha256 digest/);
     }
     const bundle = swap('<release:synchURL>n/a</release:synchURL>', '<release:synchURL>https://p.example.org/b.tar.gz</release:synchURL>\n\t<release:synchSha256>abc</release:synchSha256>');

@@ -36,7 +36,13 @@ const run = Date.now().toString(36);
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-interface Pkg { name: string; filename: string; path: string; sha256: string; size: number }
+interface Pkg {
+  name: string;
+  filename: string;
+  path: string;
+  sha256: string;
+  size: number;
+}
 type RtUser = 'releasedesk' | 'provider1' | 'tug1' | 'rollout1';
 type Svc = Awaited<ReturnType<typeof startTestService>>;
 
@@ -78,18 +84,39 @@ async function buildRpms(dir: string, prefix: string, n: number, payloadKiB: num
   const worker = async () => {
     for (let name = todo.shift(); name; name = todo.shift()) {
       const top = path.join(dir, `.build-${name}`);
-      await execAsync('rpmbuild', ['-bb', '--quiet', '--nodeps', '--define', `_topdir ${top}`, '--define', `_dbpath ${top}/db`,
-        '--define', `_rpmdir ${dir}/rpm`, '--define', '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm',
-        '--define', `pkgname ${name}`, '--define', `payloadkb ${payloadKiB}`, spec], { maxBuffer: 2 ** 24 });
+      await execAsync(
+        'rpmbuild',
+        [
+          '-bb',
+          '--quiet',
+          '--nodeps',
+          '--define',
+          `_topdir ${top}`,
+          '--define',
+          `_dbpath ${top}/db`,
+          '--define',
+          `_rpmdir ${dir}/rpm`,
+          '--define',
+          '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm',
+          '--define',
+          `pkgname ${name}`,
+          '--define',
+          `payloadkb ${payloadKiB}`,
+          spec,
+        ],
+        { maxBuffer: 2 ** 24 },
+      );
       await rm(top, { recursive: true, force: true });
     }
   };
   await Promise.all([worker(), worker()]);
-  return Promise.all(names.map(async (name) => {
-    const filename = `${name}-1.0.0-1.noarch.rpm`;
-    const file = path.join(dir, 'rpm', filename);
-    return { name, filename, path: file, sha256: await sha256(file), size: (await stat(file)).size };
-  }));
+  return Promise.all(
+    names.map(async (name) => {
+      const filename = `${name}-1.0.0-1.noarch.rpm`;
+      const file = path.join(dir, 'rpm', filename);
+      return { name, filename, path: file, sha256: await sha256(file), size: (await stat(file)).size };
+    }),
+  );
 }
 
 /**
@@ -155,8 +182,14 @@ async function waitForOutbox(svc: Svc, ticket: number): Promise<void> {
 interface Measured {
   ms: number;
   /** from the RepoAction change: webhook row written, job start and end, RepoStatus delivered to RT */
-  inboxMs: number; startMs: number; endMs: number; deliveredMs: number;
-  written: number; read: number; newFiles: number; listed: number;
+  inboxMs: number;
+  startMs: number;
+  endMs: number;
+  deliveredMs: number;
+  written: number;
+  read: number;
+  newFiles: number;
+  listed: number;
 }
 
 /**
@@ -164,7 +197,17 @@ interface Measured {
  * service's rows), what the worker wrote to disk, the bytes of new files under STORAGE_DIR, and how many
  * packages the target's index lists.
  */
-async function act(svc: Svc, workerPid: number, ticket: number, who: RtUser, action: string, want: string, target: Stage, product: string, kind: RepoKind): Promise<Measured> {
+async function act(
+  svc: Svc,
+  workerPid: number,
+  ticket: number,
+  who: RtUser,
+  action: string,
+  want: string,
+  target: Stage,
+  product: string,
+  kind: RepoKind,
+): Promise<Measured> {
   const rt = client('releasedesk');
   await waitForOutbox(svc, ticket);
   const before = await filesByInode(svc.storage);
@@ -185,17 +228,30 @@ async function act(svc: Svc, workerPid: number, ticket: number, who: RtUser, act
   const since = (at: Date | string | null | undefined) => (at ? new Date(at).getTime() - wall0 : NaN);
   const inbox = await svc.db('inbox').where({ ticket_id: ticket, action }).orderBy('id', 'desc').first();
   const job = await svc.db('transitions').where({ ticket_id: ticket, action }).orderBy('id', 'desc').first();
-  const delivered = await svc.db('outbox').where({ ticket_id: ticket, kind: 'fields' }).whereRaw("payload->'fields'->>'RepoStatus' = ?", [want])
-    .orderBy('id', 'desc').first();
+  const delivered = await svc
+    .db('outbox')
+    .where({ ticket_id: ticket, kind: 'fields' })
+    .whereRaw("payload->'fields'->>'RepoStatus' = ?", [want])
+    .orderBy('id', 'desc')
+    .first();
   return {
-    ms, inboxMs: since(inbox?.received_at), startMs: since(job?.started_at), endMs: since(job?.finished_at), deliveredMs: since(delivered?.delivered_at),
-    written: io1.written - io0.written, read: io1.read - io0.read, newFiles, listed,
+    ms,
+    inboxMs: since(inbox?.received_at),
+    startMs: since(job?.started_at),
+    endMs: since(job?.finished_at),
+    deliveredMs: since(delivered?.delivered_at),
+    written: io1.written - io0.written,
+    read: io1.read - io0.read,
+    newFiles,
+    listed,
   };
 }
 
 function openTicket(product: string, xml: string): Promise<number> {
   return client('provider1').createTicket({
-    subject: `bench ${product}`, requestor: 'provider1', content: 'bench',
+    subject: `bench ${product}`,
+    requestor: 'provider1',
+    content: 'bench',
     attachments: [{ filename: 'release.xml', contentType: 'application/xml', content: Buffer.from(xml) }],
   });
 }
@@ -219,7 +275,12 @@ async function bySize(svc: Svc, workerPid: number, work: string): Promise<void> 
       console.log(`built ${pkgs.length} rpm of ${payloadKiB} KiB payload (${mib(bytes)}) in ${sec(performance.now() - t0)}`);
       const product = `BENCH.promote-${label}.${run}`;
       const packages: XmlPackage[] = pkgs.map((p) => ({
-        filename: p.filename, pkgname: p.name, version: '1.0.0', release: '1', arch: 'noarch', sha256: p.sha256,
+        filename: p.filename,
+        pkgname: p.name,
+        version: '1.0.0',
+        release: '1',
+        arch: 'noarch',
+        sha256: p.sha256,
         url: `${provider.url}/${label}/rpm/${p.filename}`,
       }));
       const t = await openTicket(product, releaseXml({ product, packages }));
@@ -227,11 +288,14 @@ async function bySize(svc: Svc, workerPid: number, work: string): Promise<void> 
       console.log(line(`${label}: ingest to Unverified`, ingest));
       const stage = await act(svc, workerPid, t, 'tug1', 'MoveToStageRollOut', 'StageRollOut', 'stage-rollout', product, 'yum');
       const prod = await act(svc, workerPid, t, 'rollout1', 'MoveToProduction', 'Production', 'production', product, 'yum');
-      if (stage.listed !== SIZE_PACKAGES || prod.listed !== SIZE_PACKAGES) throw new Error(`${product}: Stage-Rollout lists ${stage.listed}, Production ${prod.listed} packages, expected ${SIZE_PACKAGES}`);
+      if (stage.listed !== SIZE_PACKAGES || prod.listed !== SIZE_PACKAGES)
+        throw new Error(`${product}: Stage-Rollout lists ${stage.listed}, Production ${prod.listed} packages, expected ${SIZE_PACKAGES}`);
       results[label] = { stage, prod, bytes };
     }
     const { small, big } = results as Record<'small' | 'big', (typeof results)[string]>;
-    console.log(`promotion by release size, ${SIZE_PACKAGES} RPMs each: ${mib(small.bytes)} vs ${mib(big.bytes)} (x${(big.bytes / small.bytes).toFixed(0)} bytes)`);
+    console.log(
+      `promotion by release size, ${SIZE_PACKAGES} RPMs each: ${mib(small.bytes)} vs ${mib(big.bytes)} (x${(big.bytes / small.bytes).toFixed(0)} bytes)`,
+    );
     console.log(line('small MoveToStageRollOut', small.stage));
     console.log(line('big   MoveToStageRollOut', big.stage));
     console.log(line('small MoveToProduction', small.prod));
@@ -274,21 +338,36 @@ async function byCount(svc: Svc, workerPid: number, work: string): Promise<void>
   const t0 = performance.now();
   const pkgs = await buildTestPackages(path.join(work, 'debs'), debCount, { core: false, fillPrefix: 'rdbench', fillStart: 1 });
   const bundleBytes = (await stat(pkgs.bundle)).size;
-  console.log(`built ${pkgs.debs.length} deb (+ as many rpm, extras in the bundle) in ${sec(performance.now() - t0)}, bundle ${mib(bundleBytes)}`);
+  console.log(
+    `built ${pkgs.debs.length} deb (+ as many rpm, extras in the bundle) in ${sec(performance.now() - t0)}, bundle ${mib(bundleBytes)}`,
+  );
   const provider = await startProviderServer({ dir: pkgs.dir });
   try {
     const product = `BENCH.promote-apt${debCount}.${run}`;
     const xml = releaseXml({
-      product, arch: 'all', protocol: 'apt', synchURL: `${provider.url}/bundle.tar.gz`, synchSha256: await sha256(pkgs.bundle),
-      packages: pkgs.debs.map((p) => ({ filename: p.filename, pkgname: p.name, version: '1.0.0', release: '1', arch: 'all', sha256: p.sha256 })),
+      product,
+      arch: 'all',
+      protocol: 'apt',
+      synchURL: `${provider.url}/bundle.tar.gz`,
+      synchSha256: await sha256(pkgs.bundle),
+      packages: pkgs.debs.map((p) => ({
+        filename: p.filename,
+        pkgname: p.name,
+        version: '1.0.0',
+        release: '1',
+        arch: 'all',
+        sha256: p.sha256,
+      })),
     });
     const t = await openTicket(product, xml);
     const ingest = await act(svc, workerPid, t, 'provider1', 'MoveToUnverified', 'Unverified', 'unverified', product, 'apt');
     const stage = await act(svc, workerPid, t, 'tug1', 'MoveToStageRollOut', 'StageRollOut', 'stage-rollout', product, 'apt');
     const left = await countListed(svc, 'unverified', product, 'apt');
-    if (stage.listed !== debCount || left !== 0) throw new Error(`releasedesk's Stage-Rollout lists ${stage.listed}, Unverified ${left}; expected ${debCount} and 0`);
+    if (stage.listed !== debCount || left !== 0)
+      throw new Error(`releasedesk's Stage-Rollout lists ${stage.listed}, Unverified ${left}; expected ${debCount} and 0`);
     const apt = await aptlyMove(work, path.join(pkgs.dir, 'deb'));
-    if (apt.staged !== debCount || apt.left !== 0) throw new Error(`aptly stage lists ${apt.staged}, unverified ${apt.left}; expected ${debCount} and 0`);
+    if (apt.staged !== debCount || apt.left !== 0)
+      throw new Error(`aptly stage lists ${apt.staged}, unverified ${apt.left}; expected ${debCount} and 0`);
     console.log(`promotion of ${debCount} DEB packages to Stage-Rollout, both repositories republished`);
     console.log(line('releasedesk: ingest (untimed)', ingest));
     console.log(`  aptly: repo add + 2 x publish repo (untimed)  ${sec(apt.addMs)}`);
@@ -301,12 +380,21 @@ async function byCount(svc: Svc, workerPid: number, work: string): Promise<void>
 }
 
 async function main() {
-  await execAsync('aptly', ['version']).catch(() => { throw new Error('aptly is missing: apt-get install -y aptly'); });
+  await execAsync('aptly', ['version']).catch(() => {
+    throw new Error('aptly is missing: apt-get install -y aptly');
+  });
   await ensureRtRunning();
   const work = await mkdtemp(path.join(process.env.BENCH_TMP ?? tmpdir(), 'rd-bench-promote-'));
   process.env.STORAGE_TMP = work; // the blob store beside the packages: one filesystem
-  const svc = await startTestService({ MAX_DOWNLOAD_BYTES: String(2 ** 40), MAX_BUNDLE_BYTES: String(2 ** 40), DOWNLOAD_TIMEOUT_MS: '60000' }, 'api');
-  const worker = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], { cwd: root, env: { ...process.env, ...svc.env }, stdio: 'ignore' });
+  const svc = await startTestService(
+    { MAX_DOWNLOAD_BYTES: String(2 ** 40), MAX_BUNDLE_BYTES: String(2 ** 40), DOWNLOAD_TIMEOUT_MS: '60000' },
+    'api',
+  );
+  const worker = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
+    cwd: root,
+    env: { ...process.env, ...svc.env },
+    stdio: 'ignore',
+  });
   const hook = await pointWebhookAt(svc.webhookUrl, E2E_SECRET);
   try {
     await bySize(svc, worker.pid!, work);
@@ -319,4 +407,10 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

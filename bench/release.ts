@@ -42,30 +42,61 @@ async function main() {
   const pkgs = await buildTestPackages(path.join(work, 'pkgs'), Math.max(3, n), { payloadKb });
   const bundleSha = await sha256(pkgs.bundle);
   const bundleBytes = statSync(pkgs.bundle).size;
-  console.log(`built ${pkgs.rpms.length} rpm + ${pkgs.debs.length} deb (${payloadKb} KiB payload each), bundle ${(bundleBytes / 2 ** 20).toFixed(1)} MiB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `built ${pkgs.rpms.length} rpm + ${pkgs.debs.length} deb (${payloadKb} KiB payload each), bundle ${(bundleBytes / 2 ** 20).toFixed(1)} MiB in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   const provider = await startProviderServer({ routes: {} });
-  provider.route('/bundle.tar.gz', { handler: (_req, res) => { res.writeHead(200, { 'content-length': String(bundleBytes) }); createReadStream(pkgs.bundle).pipe(res); } });
+  provider.route('/bundle.tar.gz', {
+    handler: (_req, res) => {
+      res.writeHead(200, { 'content-length': String(bundleBytes) });
+      createReadStream(pkgs.bundle).pipe(res);
+    },
+  });
 
   // raw tools on the same bundle
   const raw = path.join(work, 'raw');
   const r0 = Date.now();
-  await execAsync('bash', ['-c', `set -e; mkdir -p ${raw}/repo; cd ${raw}; curl -sf -o bundle.tar.gz ${provider.url}/bundle.tar.gz; ` +
-    `tar xzf bundle.tar.gz; sha256sum rpm/*.rpm > /dev/null; mv rpm ${raw}/repo/Packages; createrepo_c -q ${raw}/repo`]);
+  await execAsync('bash', [
+    '-c',
+    `set -e; mkdir -p ${raw}/repo; cd ${raw}; curl -sf -o bundle.tar.gz ${provider.url}/bundle.tar.gz; ` +
+      `tar xzf bundle.tar.gz; sha256sum rpm/*.rpm > /dev/null; mv rpm ${raw}/repo/Packages; createrepo_c -q ${raw}/repo`,
+  ]);
   const rawMs = Date.now() - r0;
 
   process.env.STORAGE_TMP = work; // the blob store beside the packages: one filesystem
-  const svc = await startTestService({ MAX_DOWNLOAD_BYTES: String(2 ** 40), MAX_BUNDLE_BYTES: String(2 ** 40), DOWNLOAD_TIMEOUT_MS: '60000' }, 'api');
-  const worker = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], { cwd: root, env: { ...process.env, ...svc.env }, stdio: 'ignore' });
+  const svc = await startTestService(
+    { MAX_DOWNLOAD_BYTES: String(2 ** 40), MAX_BUNDLE_BYTES: String(2 ** 40), DOWNLOAD_TIMEOUT_MS: '60000' },
+    'api',
+  );
+  const worker = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
+    cwd: root,
+    env: { ...process.env, ...svc.env },
+    stdio: 'ignore',
+  });
   const hook = await pointWebhookAt(svc.webhookUrl, E2E_SECRET);
   try {
     const prov = rtClient('provider1');
     const rt = rtClient('releasedesk');
     const product = `BENCH.release${n}.${Date.now().toString(36)}`;
     const xml = releaseXml({
-      product, synchURL: `${provider.url}/bundle.tar.gz`, synchSha256: bundleSha,
-      packages: pkgs.rpms.map((p) => ({ filename: p.filename, pkgname: p.name, version: '1.0.0', release: '1', arch: 'noarch', sha256: p.sha256 })),
+      product,
+      synchURL: `${provider.url}/bundle.tar.gz`,
+      synchSha256: bundleSha,
+      packages: pkgs.rpms.map((p) => ({
+        filename: p.filename,
+        pkgname: p.name,
+        version: '1.0.0',
+        release: '1',
+        arch: 'noarch',
+        sha256: p.sha256,
+      })),
     });
-    const t = await prov.createTicket({ subject: `bench ${product}`, requestor: 'provider1', content: 'bench', attachments: [{ filename: 'release.xml', contentType: 'application/xml', content: Buffer.from(xml) }] });
+    const t = await prov.createTicket({
+      subject: `bench ${product}`,
+      requestor: 'provider1',
+      content: 'bench',
+      attachments: [{ filename: 'release.xml', contentType: 'application/xml', content: Buffer.from(xml) }],
+    });
     await new Promise((r) => setTimeout(r, 1500)); // the worker process is up
     const s0 = Date.now();
     await prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
@@ -91,4 +122,10 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

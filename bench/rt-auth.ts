@@ -19,7 +19,12 @@ const N = Number(process.argv[2] ?? 30);
 const PER_ACTION = Number(process.argv[3] ?? 3);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-interface Rt { cost: number; url: string; stateDir: string; port: number }
+interface Rt {
+  cost: number;
+  url: string;
+  stateDir: string;
+  port: number;
+}
 const RTS: Rt[] = [
   { cost: 4, url: 'http://127.0.0.1:8085', stateDir: process.env.RT_STATE_DIR ?? '/var/lib/releasedesk-rt', port: 8085 },
   { cost: 12, url: 'http://127.0.0.1:8095', stateDir: '/var/lib/releasedesk-rt-bench-cost12', port: 8095 },
@@ -41,8 +46,11 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 async function measure(rt: Rt) {
   const token = (user: string) => readFileSync(`${rt.stateDir}/tokens/${user}.token`, 'utf8').trim();
   const client = new RtClient({ baseUrl: rt.url, token: token('releasedesk') });
-  const ticket = await new RtClient({ baseUrl: rt.url, token: token('provider1') })
-    .createTicket({ subject: `rt-auth bench ${Date.now()}`, requestor: 'provider1', content: 'bench' });
+  const ticket = await new RtClient({ baseUrl: rt.url, token: token('provider1') }).createTicket({
+    subject: `rt-auth bench ${Date.now()}`,
+    requestor: 'provider1',
+    content: 'bench',
+  });
   await client.getTicket(ticket);
   const cookie = (client.session as unknown as { cookie: string }).cookie;
   const body = (i: number, how: string) => JSON.stringify({ CustomFields: { RepoURI: `https://bench.example.test/${how}/${i}` } });
@@ -51,26 +59,45 @@ async function measure(rt: Rt) {
   const cookieWrite: number[] = [];
   for (let i = 0; i < N; i++) {
     read.push(await timed(() => client.session.request({ method: 'GET', path: `/ticket/${ticket}` })));
-    tokenWrite.push(await timed(() => client.session.request({ method: 'PUT', path: `/ticket/${ticket}`, body: JSON.parse(body(i, 'token')) })));
-    cookieWrite.push(await timed(async () => {
-      const res = await fetch(`${rt.url}/REST/2.0/ticket/${ticket}`, {
-        method: 'PUT', body: body(i, 'cookie'), headers: { Cookie: cookie, Referer: `${rt.url}/`, 'Content-Type': 'application/json' },
-      });
-      if (res.status !== 200) throw new Error(`cookie write answered ${res.status}: ${await res.text()}`);
-    }));
+    tokenWrite.push(
+      await timed(() => client.session.request({ method: 'PUT', path: `/ticket/${ticket}`, body: JSON.parse(body(i, 'token')) })),
+    );
+    cookieWrite.push(
+      await timed(async () => {
+        const res = await fetch(`${rt.url}/REST/2.0/ticket/${ticket}`, {
+          method: 'PUT',
+          body: body(i, 'cookie'),
+          headers: { Cookie: cookie, Referer: `${rt.url}/`, 'Content-Type': 'application/json' },
+        });
+        if (res.status !== 200) throw new Error(`cookie write answered ${res.status}: ${await res.text()}`);
+      }),
+    );
   }
   const extra = Math.max(0, median(tokenWrite) - median(cookieWrite));
-  return { cost: rt.cost, read: median(read), token: median(tokenWrite), cookie: median(cookieWrite), extra, perAction: extra * PER_ACTION };
+  return {
+    cost: rt.cost,
+    read: median(read),
+    token: median(tokenWrite),
+    cookie: median(cookieWrite),
+    extra,
+    perAction: extra * PER_ACTION,
+  };
 }
 
 async function main() {
   const rows = [];
   for (const rt of RTS) {
-    const running = await fetch(`${rt.url}/`).then(() => true, () => false);
+    const running = await fetch(`${rt.url}/`).then(
+      () => true,
+      () => false,
+    );
     if (!running) {
       console.error(`[rt-auth] starting a bcrypt-cost-${rt.cost} RT on ${rt.url} (state ${rt.stateDir})`);
       await script('start-rt.sh', rt);
-      await script('seed-rt.sh', rt, { RELEASEDESK_WEBHOOK_SECRET: 'rt-auth-bench-secret-0123456789', RELEASEDESK_WEBHOOK_URL: 'http://127.0.0.1:9/none' });
+      await script('seed-rt.sh', rt, {
+        RELEASEDESK_WEBHOOK_SECRET: 'rt-auth-bench-secret-0123456789',
+        RELEASEDESK_WEBHOOK_URL: 'http://127.0.0.1:9/none',
+      });
     }
     try {
       rows.push(await measure(rt));
@@ -78,12 +105,22 @@ async function main() {
       if (!running) await script('stop-rt.sh', rt);
     }
   }
-  console.log(`\nmedians of ${N} requests each, one at a time; an action writes about ${PER_ACTION} times (status + URI, comment, hand-off notice)`);
+  console.log(
+    `\nmedians of ${N} requests each, one at a time; an action writes about ${PER_ACTION} times (status + URI, comment, hand-off notice)`,
+  );
   console.log('| RT bcrypt cost | read (cookie) | write (token) | write (cookie + Referer, before) | token costs per write | per action |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
-    console.log(`| ${r.cost} | ${r.read.toFixed(1)} ms | ${r.token.toFixed(1)} ms | ${r.cookie.toFixed(1)} ms | +${r.extra.toFixed(1)} ms | +${r.perAction.toFixed(0)} ms |`);
+    console.log(
+      `| ${r.cost} | ${r.read.toFixed(1)} ms | ${r.token.toFixed(1)} ms | ${r.cookie.toFixed(1)} ms | +${r.extra.toFixed(1)} ms | +${r.perAction.toFixed(0)} ms |`,
+    );
   }
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -32,9 +32,19 @@ const line = (name: string, r: autocannon.Result) =>
 
 /** Starts a server process and waits until its port answers. */
 async function serve(args: string[], env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: root,
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   for (let i = 0; i < 200; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) }).then(() => true, () => false)) return child;
+    if (
+      await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return child;
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
@@ -55,29 +65,58 @@ async function main() {
 
   const helloPort = await freePort();
   const hello = await serve(['bench/hello-server.ts'], {}, helloPort);
-  const base = await run({ url: `http://127.0.0.1:${helloPort}/webhooks/rt`, method: 'POST', connections, duration: seconds, body: '{}', headers: { 'content-type': 'application/json' } });
+  const base = await run({
+    url: `http://127.0.0.1:${helloPort}/webhooks/rt`,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    body: '{}',
+    headers: { 'content-type': 'application/json' },
+  });
   await stop(hello);
 
   const port = await freePort();
-  const svc = await serve(['services/main.ts', '--role', 'api'], {
-    DATABASE_URL: DB, REDIS_URL: REDIS, QUEUE_PREFIX: prefix, WEBHOOK_SECRET: SECRET, RT_TOKEN: 'bench-not-used-0123456789abcdef',
-    RT_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'warn',
-  }, port);
+  const svc = await serve(
+    ['services/main.ts', '--role', 'api'],
+    {
+      DATABASE_URL: DB,
+      REDIS_URL: REDIS,
+      QUEUE_PREFIX: prefix,
+      WEBHOOK_SECRET: SECRET,
+      RT_TOKEN: 'bench-not-used-0123456789abcdef',
+      RT_URL: 'http://127.0.0.1:9',
+      LOG_LEVEL: 'warn',
+    },
+    port,
+  );
   let txn = 0;
   const r = await run({
-    url: `http://127.0.0.1:${port}/webhooks/rt`, connections, duration: seconds,
-    requests: [{
-      method: 'POST',
-      setupRequest: (req) => {
-        txn++;
-        const body = JSON.stringify({
-          event: 'customfield.changed', ticket_id: 1 + (txn % 500), queue: 'Releases', subject: 'bench', transaction_id: txn,
-          field: 'RepoAction', field_id: 2, old_value: null, new_value: 'MoveToUnverified', actor: { id: 33, name: 'provider1' },
-          created: new Date().toISOString(), rt_url: 'http://127.0.0.1:8085',
-        });
-        return { ...req, body, headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, SECRET) } };
+    url: `http://127.0.0.1:${port}/webhooks/rt`,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (req) => {
+          txn++;
+          const body = JSON.stringify({
+            event: 'customfield.changed',
+            ticket_id: 1 + (txn % 500),
+            queue: 'Releases',
+            subject: 'bench',
+            transaction_id: txn,
+            field: 'RepoAction',
+            field_id: 2,
+            old_value: null,
+            new_value: 'MoveToUnverified',
+            actor: { id: 33, name: 'provider1' },
+            created: new Date().toISOString(),
+            rt_url: 'http://127.0.0.1:8085',
+          });
+          return { ...req, body, headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, SECRET) } };
+        },
       },
-    }],
+    ],
   });
   // the hand-over to the queue happens after the answer: let the last ones finish
   const queue = new ActionQueue(redisConnection(REDIS), prefix);
@@ -97,12 +136,19 @@ async function main() {
   console.log(line('releasedesk webhook', r));
   console.log(`ratio releasedesk/hello-world: ${(r.requests.average / base.requests.average).toFixed(2)}`);
   const lost = r['2xx'] - rows;
-  console.log(`answered 2xx ${r['2xx']}, inbox rows ${rows}, enqueued rows ${enqueued}, queue jobs ${jobs}: ` +
-    (lost <= 0 && rows === enqueued && jobs === rows ? 'none lost' : `LOST ${Math.max(lost, 0)} answered, ${rows - enqueued} not enqueued, ${rows - jobs} without a job`));
+  console.log(
+    `answered 2xx ${r['2xx']}, inbox rows ${rows}, enqueued rows ${enqueued}, queue jobs ${jobs}: ` +
+      (lost <= 0 && rows === enqueued && jobs === rows
+        ? 'none lost'
+        : `LOST ${Math.max(lost, 0)} answered, ${rows - enqueued} not enqueued, ${rows - jobs} without a job`),
+  );
   await queue.queue.obliterate({ force: true });
   await queue.close();
   await db.destroy();
   if (lost > 0 || rows !== enqueued || jobs !== rows) process.exit(1);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

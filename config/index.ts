@@ -24,10 +24,16 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const noticeGroups = z.string().transform((v, ctx) => {
   const out: Partial<Record<RepoStatus, string>> = {};
   if (v.trim().toLowerCase() === 'none') return out;
-  for (const pair of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of v
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z]+)\s*=\s*(\S(?:.*\S)?)$/.exec(pair);
     if (!m || !REPO_STATUSES.includes(m[1] as RepoStatus)) {
-      ctx.addIssue({ code: 'custom', message: `"${pair}" is not STATUS=GROUP with STATUS one of ${REPO_STATUSES.join(', ')} (or the whole value "none")` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${pair}" is not STATUS=GROUP with STATUS one of ${REPO_STATUSES.join(', ')} (or the whole value "none")`,
+      });
       continue;
     }
     out[m[1] as RepoStatus] = m[2]!;
@@ -43,7 +49,8 @@ function baseRepo(entry: string): BaseRepo | string {
   const m = /^([^=\s]+)\s*=\s*([^:\s]*):(.*)$/.exec(entry);
   if (!m) return `${shown} is not PLATFORM=KIND:URL, e.g. ${BASE_REPO_EXAMPLE}`;
   const [, platform, kind, url] = m as unknown as [string, string, string, string];
-  if (platform !== '*' && !/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(platform)) return `${shown}: PLATFORM must be a platform name such as el9 or bookworm, or * for every platform`;
+  if (platform !== '*' && !/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(platform))
+    return `${shown}: PLATFORM must be a platform name such as el9 or bookworm, or * for every platform`;
   if (kind !== 'yum' && kind !== 'apt') return `${shown}: KIND must be yum (for rpm releases) or apt (for deb releases), not "${kind}"`;
   let u: URL;
   try {
@@ -60,7 +67,10 @@ function baseRepo(entry: string): BaseRepo | string {
 /** "el9=yum:URL, bookworm=apt:URL": repositories whose packages count as the base (the OS) of releases of PLATFORM. */
 const baseRepos = z.string().transform((v, ctx) => {
   const out: BaseRepo[] = [];
-  for (const entry of v.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of v
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const r = baseRepo(entry);
     if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
     else if (!out.some((o) => o.kind === r.kind && o.url === r.url && o.platform === r.platform)) out.push(r);
@@ -68,64 +78,105 @@ const baseRepos = z.string().transform((v, ctx) => {
   return out;
 });
 
-const hostList = z
-  .string()
-  .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean));
+const hostList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean),
+);
 
 export const configSchema = z.object({
   PORT: int(0, 65535).default(8080).describe('HTTP port of the API, bound to HOST'),
   HOST: z.string().default('127.0.0.1').describe('address the API listens on'),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL')
-    .default('postgres://postgres@127.0.0.1:5432/releasedesk').describe('PostgreSQL connection string'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// URL')
-    .default('redis://127.0.0.1:6379').describe('Redis for the BullMQ queues'),
-  QUEUE_PREFIX: z.string().regex(/^[a-z0-9_-]+$/).default('releasedesk').describe('BullMQ key prefix'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL')
+    .default('postgres://postgres@127.0.0.1:5432/releasedesk')
+    .describe('PostgreSQL connection string'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// URL')
+    .default('redis://127.0.0.1:6379')
+    .describe('Redis for the BullMQ queues'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9_-]+$/)
+    .default('releasedesk')
+    .describe('BullMQ key prefix'),
   RT_URL: url('RT_URL').default('http://127.0.0.1:8085').describe('Request Tracker base URL (REST2 lives under /REST/2.0)'),
   RT_TOKEN: secret('RT_TOKEN (an RT auth token of the service user)').describe('RT REST2 auth token of the service user'),
   RT_USER: z.string().min(1).default('releasedesk').describe("the service's own RT user; its transactions are ignored"),
   RT_QUEUE: z.string().min(1).default('Releases').describe('RT queue holding release tickets'),
   TECHNOLOGY_UNIT_GROUP: z.string().min(1).default('TechnologyUnit').describe('RT group whose members review releases'),
   ROLLOUT_GROUP: z.string().min(1).default('RolloutCoordinators').describe('RT group whose members publish to Production'),
-  RT_GROUPS_MAX_AGE_MS: int(0, 3_600_000).default(60_000).describe(
-    'how old a read of RT group membership may be when it allows an action (a refusal always reads RT again); 0 = read every time',
-  ),
-  NOTICE_GROUPS: noticeGroups.optional().describe(
-    'STATUS=GROUP pairs: the RT group made AdminCc of a ticket when it reaches STATUS ("none" = no notices); '
-    + 'default: Unverified=<TECHNOLOGY_UNIT_GROUP>,StageRollOut=<ROLLOUT_GROUP>',
-  ),
-  ALLOW_EMERGENCY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true')
+  RT_GROUPS_MAX_AGE_MS: int(0, 3_600_000)
+    .default(60_000)
+    .describe(
+      'how old a read of RT group membership may be when it allows an action (a refusal always reads RT again); 0 = read every time',
+    ),
+  NOTICE_GROUPS: noticeGroups
+    .optional()
+    .describe(
+      'STATUS=GROUP pairs: the RT group made AdminCc of a ticket when it reaches STATUS ("none" = no notices); ' +
+        'default: Unverified=<TECHNOLOGY_UNIT_GROUP>,StageRollOut=<ROLLOUT_GROUP>',
+    ),
+  ALLOW_EMERGENCY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true')
     .describe('true: a release whose release.xml says emergency=true may go from Unverified straight to Production'),
-  BASE_PROVIDES: z.string().transform((v) => v.split(',').map((c) => c.trim()).filter(Boolean)).default([])
+  BASE_PROVIDES: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+    )
+    .default([])
     .describe('comma-separated capabilities the base system (the OS) provides, e.g. "glibc, bash, /bin/sh"'),
-  BASE_REPOS: baseRepos.default([]).describe(
-    'comma-separated PLATFORM=KIND:URL base repositories (the OS) whose packages count as provided for releases of PLATFORM '
-    + '(the release\'s targetPlatform, or * for all); KIND yum: URL is the repository base (repodata/repomd.xml), for rpm releases; '
-    + `KIND apt: URL is the directory holding Packages.gz or Packages, for deb releases. e.g. "${BASE_REPO_EXAMPLE}"`,
-  ),
-  BASE_REPOS_REFRESH_MS: int(1_000, 7 * 86_400_000).default(3_600_000)
+  BASE_REPOS: baseRepos
+    .default([])
+    .describe(
+      'comma-separated PLATFORM=KIND:URL base repositories (the OS) whose packages count as provided for releases of PLATFORM ' +
+        "(the release's targetPlatform, or * for all); KIND yum: URL is the repository base (repodata/repomd.xml), for rpm releases; " +
+        `KIND apt: URL is the directory holding Packages.gz or Packages, for deb releases. e.g. "${BASE_REPO_EXAMPLE}"`,
+    ),
+  BASE_REPOS_REFRESH_MS: int(1_000, 7 * 86_400_000)
+    .default(3_600_000)
     .describe('how long a read base repository is used before it is fetched again; a failed refresh keeps the last good copy'),
   DEPRECATED_RETENTION_DAYS: int(0, 36_500).default(90).describe('how long a Deprecated release can be restored to Production'),
   WEBHOOK_SECRET: secret('WEBHOOK_SECRET').describe('HMAC-SHA256 key of X-RT-Signature'),
-  WEBHOOK_MAX_AGE_MS: int(0, 86_400_000).default(600_000)
+  WEBHOOK_MAX_AGE_MS: int(0, 86_400_000)
+    .default(600_000)
     .describe('a webhook whose transaction time (created) is further than this from the clock here is refused as a replay; 0 = no limit'),
-  STORAGE_DIR: z.string().startsWith('/', 'STORAGE_DIR must be an absolute path').default('/var/lib/releasedesk')
+  STORAGE_DIR: z
+    .string()
+    .startsWith('/', 'STORAGE_DIR must be an absolute path')
+    .default('/var/lib/releasedesk')
     .describe('blobs, repositories and scratch space'),
   PUBLIC_URL: url('PUBLIC_URL').default('http://127.0.0.1:8080').describe('URL under which repositories are served'),
-  ALLOWED_DOWNLOAD_HOSTS: hostList.default([]).describe(
-    'comma-separated hosts allowed even if loopback/private (e.g. 127.0.0.1); public hosts are always allowed',
-  ),
-  MAX_DOWNLOAD_BYTES: int(1, 2 ** 45).default(4 * 2 ** 30).describe('size cap of one download'),
+  ALLOWED_DOWNLOAD_HOSTS: hostList
+    .default([])
+    .describe('comma-separated hosts allowed even if loopback/private (e.g. 127.0.0.1); public hosts are always allowed'),
+  MAX_DOWNLOAD_BYTES: int(1, 2 ** 45)
+    .default(4 * 2 ** 30)
+    .describe('size cap of one download'),
   DOWNLOAD_TIMEOUT_MS: int(100, 3_600_000).default(30_000).describe('connect and idle-read timeout of a download'),
   MAX_BUNDLE_ENTRIES: int(1, 1_000_000).default(10_000).describe('entries allowed in one bundle'),
-  MAX_BUNDLE_BYTES: int(1, 2 ** 45).default(8 * 2 ** 30).describe('unpacked bytes allowed in one bundle'),
+  MAX_BUNDLE_BYTES: int(1, 2 ** 45)
+    .default(8 * 2 ** 30)
+    .describe('unpacked bytes allowed in one bundle'),
   RECONCILE_INTERVAL_MS: int(0, 86_400_000).default(60_000).describe('how often RT is polled for missed RepoAction changes; 0 = never'),
   OUTBOX_INTERVAL_MS: int(50, 600_000).default(1_000).describe('how often undelivered ticket write-backs are retried'),
-  OUTBOX_REFUSED_RETRY_MS: int(1_000, 86_400_000).default(300_000).describe(
-    'longest wait before a write-back RT refused (RD_HELPDESK_WRITE_REFUSED, RD_HELPDESK_REFUSED) is tried again: from 30 s, doubling; '
-    + 'the first write RT takes again sends the held ones at once',
-  ),
+  OUTBOX_REFUSED_RETRY_MS: int(1_000, 86_400_000)
+    .default(300_000)
+    .describe(
+      'longest wait before a write-back RT refused (RD_HELPDESK_WRITE_REFUSED, RD_HELPDESK_REFUSED) is tried again: from 30 s, doubling; ' +
+        'the first write RT takes again sends the held ones at once',
+    ),
   WORKER_CONCURRENCY: int(1, 64).default(4).describe('jobs processed at once per worker process'),
-  WORKER_LOCK_MS: int(1_000, 600_000).default(30_000).describe('job lock; a killed worker\'s job is taken over within about twice this'),
+  WORKER_LOCK_MS: int(1_000, 600_000).default(30_000).describe("job lock; a killed worker's job is taken over within about twice this"),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

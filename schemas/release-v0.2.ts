@@ -36,7 +36,10 @@ function isRealDate(v: string): boolean {
 
 const codePoint = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 const position = (v: string, index: number) => [...v.slice(0, index)].length + 1;
-const LOOKALIKE_SCRIPTS = [['Cyrillic', /\p{Script=Cyrillic}/u], ['Greek', /\p{Script=Greek}/u]] as const;
+const LOOKALIKE_SCRIPTS = [
+  ['Cyrillic', /\p{Script=Cyrillic}/u],
+  ['Greek', /\p{Script=Greek}/u],
+] as const;
 
 /**
  * Why a display name could pass for another one, or undefined: an invisible formatting character (bidi override,
@@ -49,7 +52,8 @@ export function spoofedName(v: string): string | undefined {
     if (!/\p{Script=Latin}/u.test(word[0])) continue;
     for (const [script, re] of LOOKALIKE_SCRIPTS) {
       const m = re.exec(word[0]);
-      if (m) return `the word ${JSON.stringify(word[0])} mixes Latin and ${script} letters: character ${position(v, word.index + m.index)} is the ${script} ${codePoint(m[0])}`;
+      if (m)
+        return `the word ${JSON.stringify(word[0])} mixes Latin and ${script} letters: character ${position(v, word.index + m.index)} is the ${script} ${codePoint(m[0])}`;
     }
   }
   return undefined;

@@ -2,7 +2,11 @@ import { z } from 'zod';
 
 // PostgreSQL stores none of these: ids beyond its integer columns, NUL in text or jsonb
 const PG_INT_MAX = 2_147_483_647;
-const text = (max: number) => z.string().max(max).refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
 
 /** What the RT scrip POSTs to /webhooks/rt (the contract other tools rely on; see README). */
 export const rtWebhookV1 = z.object({

@@ -26,13 +26,23 @@ async function main() {
   const product = `DEMO.demo-tool.el9.noarch`;
   const spec = (name: string) => {
     const p = pkgs.rpm(name);
-    return { filename: p.filename, pkgname: name, version: '1.0.0', release: '1', arch: 'noarch', url: `${provider.url}/rpm/${p.filename}`, sha256: p.sha256 };
+    return {
+      filename: p.filename,
+      pkgname: name,
+      version: '1.0.0',
+      release: '1',
+      arch: 'noarch',
+      url: `${provider.url}/rpm/${p.filename}`,
+      sha256: p.sha256,
+    };
   };
   const xml = releaseXml({ product, packages: [spec('testpkg'), spec('testpkg-dep')] });
   const providerRt = new RtClient({ baseUrl: RT_URL, token: token('provider1') });
   const service = new RtClient({ baseUrl: RT_URL, token: token('releasedesk') });
   const ticket = await providerRt.createTicket({
-    subject: `Release demo-tool 1.0.0 (${new Date().toISOString()})`, requestor: 'provider1', content: 'Please publish demo-tool 1.0.0.',
+    subject: `Release demo-tool 1.0.0 (${new Date().toISOString()})`,
+    requestor: 'provider1',
+    content: 'Please publish demo-tool 1.0.0.',
     attachments: [{ filename: 'release.xml', contentType: 'application/xml', content: Buffer.from(xml) }],
   });
   say(`provider1 opened ticket ${ticket} with release.xml: ${RT_URL}/Ticket/Display.html?id=${ticket}`);
@@ -61,4 +71,7 @@ async function main() {
   if (!dnf.ok) process.exit(1);
 }
 
-main().catch((e) => { console.error(`[demo] ${e.message ?? e}`); process.exit(1); });
+main().catch((e) => {
+  console.error(`[demo] ${e.message ?? e}`);
+  process.exit(1);
+});

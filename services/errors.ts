@@ -10,46 +10,98 @@ export const catalog = {
   RD_PAYLOAD_INVALID: { http: 400, permanent: true, next: 'Fix the named field; the webhook contract is in the README.' },
   RD_PAYLOAD_TOO_LARGE: { http: 413, permanent: true, next: 'Webhook bodies are limited to 64 KiB.' },
   RD_UNSUPPORTED_MEDIA: { http: 415, permanent: true, next: 'Send Content-Type: application/json.' },
-  RD_WEBHOOK_STALE: { http: 400, permanent: true, next: 'RT posts a change within seconds: this is a replay or a delivery held up for long, and is not taken. A real change RT has is picked up from RT by the reconciler; check the clocks of RT and releasedesk if real deliveries get this.' },
+  RD_WEBHOOK_STALE: {
+    http: 400,
+    permanent: true,
+    next: 'RT posts a change within seconds: this is a replay or a delivery held up for long, and is not taken. A real change RT has is picked up from RT by the reconciler; check the clocks of RT and releasedesk if real deliveries get this.',
+  },
   RD_NOT_FOUND: { http: 404, permanent: true, next: 'Check the ticket number.' },
 
   // workflow
   RD_ACTION_NOT_ALLOWED: { http: 409, permanent: true, next: 'Set RepoAction to one of the actions valid now.' },
   RD_ROLE_FORBIDDEN: { http: 403, permanent: true, next: 'Ask a member of the named group to set RepoAction.' },
-  RD_DEPENDENCIES_UNMET: { http: 409, permanent: true, next: 'The release waits as Incomplete and is published by itself when a release that provides what is missing lands; or the technology unit rejects it.' },
-  RD_CONTENT_MISSING: { http: 409, permanent: true, next: 'A stored package of this release is gone; submit the release again on a new ticket.' },
-  RD_RETENTION_EXPIRED: { http: 409, permanent: true, next: 'The deprecated release is past its retention; submit it again on a new ticket.' },
+  RD_DEPENDENCIES_UNMET: {
+    http: 409,
+    permanent: true,
+    next: 'The release waits as Incomplete and is published by itself when a release that provides what is missing lands; or the technology unit rejects it.',
+  },
+  RD_CONTENT_MISSING: {
+    http: 409,
+    permanent: true,
+    next: 'A stored package of this release is gone; submit the release again on a new ticket.',
+  },
+  RD_RETENTION_EXPIRED: {
+    http: 409,
+    permanent: true,
+    next: 'The deprecated release is past its retention; submit it again on a new ticket.',
+  },
   RD_RELEASE_PUBLISHED: { http: 409, permanent: true, next: 'A published release cannot change; open a new ticket for a new release.' },
 
   // helpdesk inputs
   RD_TICKET_NOT_FOUND: { http: 404, permanent: true, next: 'The ticket does not exist or is not in the release queue.' },
-  RD_ATTACHMENT_MISSING: { http: 422, permanent: true, next: 'Attach the release metadata as a file ending in .xml, then set RepoAction=MoveToUnverified again.' },
+  RD_ATTACHMENT_MISSING: {
+    http: 422,
+    permanent: true,
+    next: 'Attach the release metadata as a file ending in .xml, then set RepoAction=MoveToUnverified again.',
+  },
 
   // release metadata
   RD_XML_MALFORMED: { http: 422, permanent: true, next: 'Fix the XML syntax at the named line and attach the file again.' },
   RD_XML_FORBIDDEN: { http: 422, permanent: true, next: 'Remove the DOCTYPE / entity declarations; release.xml must not use them.' },
-  RD_XML_NAMESPACE: { http: 422, permanent: true, next: 'Use the release.xml v0.2 namespaces (http://repo.egi.eu/0.2/...); the schema is served at /schemas/release-v0.2.xsd.' },
-  RD_XML_INVALID: { http: 422, permanent: true, next: 'Fix the named element and attach the file again; the schema is served at /schemas/release-v0.2.xsd.' },
+  RD_XML_NAMESPACE: {
+    http: 422,
+    permanent: true,
+    next: 'Use the release.xml v0.2 namespaces (http://repo.egi.eu/0.2/...); the schema is served at /schemas/release-v0.2.xsd.',
+  },
+  RD_XML_INVALID: {
+    http: 422,
+    permanent: true,
+    next: 'Fix the named element and attach the file again; the schema is served at /schemas/release-v0.2.xsd.',
+  },
 
   // artifacts
   RD_URL_FORBIDDEN: { http: 422, permanent: true, next: 'Publish the package on an http(s) host that the repository team allows.' },
-  RD_DOWNLOAD_FAILED: { http: 422, permanent: true, next: 'Make the URL answer 200 with the package, then set RepoAction=MoveToUnverified again.' },
+  RD_DOWNLOAD_FAILED: {
+    http: 422,
+    permanent: true,
+    next: 'Make the URL answer 200 with the package, then set RepoAction=MoveToUnverified again.',
+  },
   RD_DOWNLOAD_UNAVAILABLE: { http: 503, permanent: false, next: 'The download host did not answer; releasedesk retries by itself.' },
   RD_DOWNLOAD_TOO_LARGE: { http: 422, permanent: true, next: 'The file is larger than the configured limit; ask the repository team.' },
   RD_DIGEST_MISMATCH: { http: 422, permanent: true, next: 'Upload the right file or correct the sha256 attribute in release.xml.' },
-  RD_BUNDLE_UNSAFE: { http: 422, permanent: true, next: 'Rebuild the bundle with plain files under relative paths only (no links, devices, absolute or ../ paths).' },
-  RD_BUNDLE_LIMIT: { http: 422, permanent: true, next: 'The bundle has too many entries or is too large once unpacked; split the release.' },
+  RD_BUNDLE_UNSAFE: {
+    http: 422,
+    permanent: true,
+    next: 'Rebuild the bundle with plain files under relative paths only (no links, devices, absolute or ../ paths).',
+  },
+  RD_BUNDLE_LIMIT: {
+    http: 422,
+    permanent: true,
+    next: 'The bundle has too many entries or is too large once unpacked; split the release.',
+  },
   RD_BUNDLE_CORRUPT: { http: 422, permanent: true, next: 'The bundle is not a readable tar.gz; rebuild and upload it again.' },
   RD_PACKAGE_MISSING: { http: 422, permanent: true, next: 'Add the named package to the bundle or fix its filename in release.xml.' },
-  RD_PACKAGE_MISMATCH: { http: 422, permanent: true, next: 'Make release.xml agree with the package header (name, version, release, arch).' },
+  RD_PACKAGE_MISMATCH: {
+    http: 422,
+    permanent: true,
+    next: 'Make release.xml agree with the package header (name, version, release, arch).',
+  },
   RD_PACKAGE_UNREADABLE: { http: 422, permanent: true, next: 'The file is not a valid RPM or DEB package; rebuild it.' },
 
   // repositories and infrastructure (transient)
   RD_PUBLISH_FAILED: { http: 500, permanent: false, next: 'Publishing the repository index failed; releasedesk retries by itself.' },
   RD_HELPDESK_UNAVAILABLE: { http: 503, permanent: false, next: 'RT did not answer; releasedesk retries by itself.' },
   RD_HELPDESK_REFUSED: { http: 502, permanent: false, next: 'RT refused the change; check the service user rights in RT.' },
-  RD_HELPDESK_WRITE_REFUSED: { http: 502, permanent: false, next: 'RT refuses every write of the service user: check that RT_TOKEN is a valid token of an enabled user with the rights README "Connecting an RT" lists, and that nothing in front of RT strips the Authorization header. Write-backs are kept and sent again every OUTBOX_REFUSED_RETRY_MS, and at once when a write goes through.' },
-  RD_BASE_REPO_UNAVAILABLE: { http: 503, permanent: false, next: 'A base repository of BASE_REPOS could not be read and no earlier copy is at hand; releasedesk retries by itself, and the repository team should check the named URL.' },
+  RD_HELPDESK_WRITE_REFUSED: {
+    http: 502,
+    permanent: false,
+    next: 'RT refuses every write of the service user: check that RT_TOKEN is a valid token of an enabled user with the rights README "Connecting an RT" lists, and that nothing in front of RT strips the Authorization header. Write-backs are kept and sent again every OUTBOX_REFUSED_RETRY_MS, and at once when a write goes through.',
+  },
+  RD_BASE_REPO_UNAVAILABLE: {
+    http: 503,
+    permanent: false,
+    next: 'A base repository of BASE_REPOS could not be read and no earlier copy is at hand; releasedesk retries by itself, and the repository team should check the named URL.',
+  },
   RD_BUSY: { http: 503, permanent: false, next: 'Another action on the same ticket or repository is running; retried by itself.' },
   RD_INTERNAL: { http: 500, permanent: false, next: 'Quote the reference to the repository team.' },
 } as const satisfies Record<string, { http: number; permanent: boolean; next: string }>;
@@ -71,4 +123,5 @@ export class RdError extends Error {
 }
 
 export const isRdError = (e: unknown): e is RdError =>
-  e instanceof RdError || (e instanceof Error && e.name === 'RdError' && typeof (e as RdError).code === 'string' && (e as RdError).code in catalog);
+  e instanceof RdError ||
+  (e instanceof Error && e.name === 'RdError' && typeof (e as RdError).code === 'string' && (e as RdError).code in catalog);

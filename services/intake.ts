@@ -25,7 +25,10 @@ export interface IntakeDeps {
  */
 const BATCH_WINDOW_MS = 2;
 const BATCH_MAX = 500;
-interface Batches { inserts: DataLoader<InboxEvent, InboxRow | null>; handOvers: DataLoader<InboxRow, true> }
+interface Batches {
+  inserts: DataLoader<InboxEvent, InboxRow | null>;
+  handOvers: DataLoader<InboxRow, true>;
+}
 const batchesOf = new WeakMap<IntakeDeps['db'], Map<ActionQueue, Batches>>();
 
 function batches(deps: IntakeDeps): Batches {
@@ -39,11 +42,28 @@ function batches(deps: IntakeDeps): Batches {
     const opts = { cache: false, maxBatchSize: BATCH_MAX, batchScheduleFn: (cb: () => void) => setTimeout(cb, BATCH_WINDOW_MS) };
     b = {
       // one event PostgreSQL refuses must not fail the others of its batch: then each goes alone
-      inserts: new DataLoader((events) => insertEvents(deps.db, events).catch((e) => events.length === 1 ? Promise.reject(e)
-        : Promise.all(events.map((ev) => insertEvents(deps.db, [ev]).then(([r]) => r!, (err: Error) => err)))), opts),
+      inserts: new DataLoader(
+        (events) =>
+          insertEvents(deps.db, events).catch((e) =>
+            events.length === 1
+              ? Promise.reject(e)
+              : Promise.all(
+                  events.map((ev) =>
+                    insertEvents(deps.db, [ev]).then(
+                      ([r]) => r!,
+                      (err: Error) => err,
+                    ),
+                  ),
+                ),
+          ),
+        opts,
+      ),
       handOvers: new DataLoader(async (rows) => {
         await deps.queue.enqueueMany(rows);
-        await markEnqueued(deps.db, rows.map((r) => r.id));
+        await markEnqueued(
+          deps.db,
+          rows.map((r) => r.id),
+        );
         return rows.map(() => true as const);
       }, opts),
     };
@@ -63,8 +83,14 @@ export async function accept(deps: IntakeDeps, ev: RtWebhookV1, source: 'webhook
   if (ev.actor.name === deps.rtUser) return { outcome: 'ignored', why: 'made by the service itself' };
   const b = batches(deps);
   const row = await b.inserts.load({
-    ticketId: ev.ticket_id, transactionId: ev.transaction_id, event: ev.event, action: ev.new_value,
-    oldValue: ev.old_value, actorName: ev.actor.name, source, payload: ev,
+    ticketId: ev.ticket_id,
+    transactionId: ev.transaction_id,
+    event: ev.event,
+    action: ev.new_value,
+    oldValue: ev.old_value,
+    actorName: ev.actor.name,
+    source,
+    payload: ev,
   });
   if (!row) return { outcome: 'duplicate' };
   // Persisted is accepted: RT waits for our answer inside the user's update, so the hand-over to the

@@ -36,10 +36,16 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
   let server: Server | undefined;
   if (role !== 'worker') {
     const app = createApp({
-      ...intake, secret: config.WEBHOOK_SECRET, metrics, storageDir: config.STORAGE_DIR, config,
+      ...intake,
+      secret: config.WEBHOOK_SECRET,
+      metrics,
+      storageDir: config.STORAGE_DIR,
+      config,
       health: {
         postgres: () => ping(db),
-        redis: async () => { await redis.ping(); },
+        redis: async () => {
+          await redis.ping();
+        },
         helpdesk: () => rt.ping(),
         helpdesk_writes: () => checkWritesAccepted(db),
       },
@@ -52,16 +58,33 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
   }
   if (role !== 'api') {
     const outbox = outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS, config.OUTBOX_REFUSED_RETRY_MS);
-    const worker = createActionWorker({ db, rt, config, metrics, log, plans, writeBacksQueued: outbox.kick }, connection, config.QUEUE_PREFIX, config.WORKER_CONCURRENCY, config.WORKER_LOCK_MS);
+    const worker = createActionWorker(
+      { db, rt, config, metrics, log, plans, writeBacksQueued: outbox.kick },
+      connection,
+      config.QUEUE_PREFIX,
+      config.WORKER_CONCURRENCY,
+      config.WORKER_LOCK_MS,
+    );
     const loops: Loop[] = [outbox, relayLoop(db, queue, log, 5_000, config.STORAGE_DIR)];
-    if (config.RECONCILE_INTERVAL_MS > 0) loops.push(reconcileLoop({ db, rt: rt.client, log, intake, config }, config.RECONCILE_INTERVAL_MS));
+    if (config.RECONCILE_INTERVAL_MS > 0)
+      loops.push(reconcileLoop({ db, rt: rt.client, log, intake, config }, config.RECONCILE_INTERVAL_MS));
     stops.push(() => worker.close(), ...loops.map((l) => () => l.stop()));
     log.info({ concurrency: config.WORKER_CONCURRENCY, node: process.version }, 'worker started');
   }
-  stops.push(() => queue.close(), async () => redis.disconnect(), () => db.destroy());
+  stops.push(
+    () => queue.close(),
+    async () => redis.disconnect(),
+    () => db.destroy(),
+  );
   return {
-    server, db, queue, metrics, log,
-    stop: async () => { for (const s of stops) await s().catch((e) => log.warn({ err: e }, 'stop step failed')); },
+    server,
+    db,
+    queue,
+    metrics,
+    log,
+    stop: async () => {
+      for (const s of stops) await s().catch((e) => log.warn({ err: e }, 'stop step failed'));
+    },
   };
 }
 
@@ -73,16 +96,26 @@ async function main() {
   try {
     config = loadConfig();
   } catch (e) {
-    if (e instanceof ConfigError) { console.error(e.message); process.exit(2); }
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(2);
+    }
     throw e;
   }
   const log = createLogger(config.LOG_LEVEL);
   const svc = await startService(config, role, log);
-  const shutdown = async (sig: string) => { log.info({ sig }, 'stopping'); await svc.stop(); process.exit(0); };
+  const shutdown = async (sig: string) => {
+    log.info({ sig }, 'stopping');
+    await svc.stop();
+    process.exit(0);
+  };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((e) => { console.error(e); process.exit(1); });
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
 }

@@ -15,7 +15,9 @@ export const ACTION_JOB_OPTIONS = {
 export function redisConnection(redisUrl: string): ConnectionOptions {
   const u = new URL(redisUrl);
   return {
-    host: u.hostname, port: Number(u.port || 6379), password: u.password || undefined,
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    password: u.password || undefined,
     db: Number(u.pathname.slice(1) || 0),
     // BullMQ workers block on Redis; they must wait for it to come back rather than give up
     maxRetriesPerRequest: null,
@@ -45,11 +47,13 @@ export class ActionQueue {
 
   /** Several rows in one round trip to Redis. */
   async enqueueMany(rows: readonly QueuedRow[]): Promise<void> {
-    await this.queue.addBulk(rows.map((row) => ({
-      name: 'action',
-      data: { v: 1, ticketId: row.ticket_id, inboxId: row.id, exclusive: [lockKeys.ticket(row.ticket_id)] } satisfies ActionJobV1,
-      opts: { ...ACTION_JOB_OPTIONS, jobId: jobIdOf(row) },
-    })));
+    await this.queue.addBulk(
+      rows.map((row) => ({
+        name: 'action',
+        data: { v: 1, ticketId: row.ticket_id, inboxId: row.id, exclusive: [lockKeys.ticket(row.ticket_id)] } satisfies ActionJobV1,
+        opts: { ...ACTION_JOB_OPTIONS, jobId: jobIdOf(row) },
+      })),
+    );
   }
 
   close(): Promise<void> {

@@ -13,7 +13,13 @@ export function retriesLeftMs(attempts: number, made: number, backoff: unknown):
 }
 
 /** The shim between BullMQ and the engine (workers/engine): validate the job, hand it over. */
-export function createActionWorker(deps: EngineDeps, connection: ConnectionOptions, prefix: string, concurrency: number, lockMs = 30_000): Worker {
+export function createActionWorker(
+  deps: EngineDeps,
+  connection: ConnectionOptions,
+  prefix: string,
+  concurrency: number,
+  lockMs = 30_000,
+): Worker {
   const worker = new Worker(
     ACTION_QUEUE,
     async (job) => {
@@ -26,7 +32,11 @@ export function createActionWorker(deps: EngineDeps, connection: ConnectionOptio
       const onProgress = async (p: object) => {
         job.updateProgress(p).catch((err: Error) => log.warn({ err: err.message }, 'job progress not published'));
       };
-      await processTicket(deps, data, { finalAttempt, retryWindowMs: retriesLeftMs(job.opts.attempts ?? 1, job.attemptsMade, job.opts.backoff), onProgress });
+      await processTicket(deps, data, {
+        finalAttempt,
+        retryWindowMs: retriesLeftMs(job.opts.attempts ?? 1, job.attemptsMade, job.opts.backoff),
+        onProgress,
+      });
     },
     { connection, prefix, concurrency, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: 100 },
   );

@@ -34,10 +34,11 @@ export function every(db: Db, name: string, ms: number, log: Logger, tick: () =>
       }
       throw e;
     } finally {
-      if (got && session) await unlock(session, lockKeys.loop(name)).catch(async () => {
-        await session?.end().catch(() => undefined);
-        session = null;
-      });
+      if (got && session)
+        await unlock(session, lockKeys.loop(name)).catch(async () => {
+          await session?.end().catch(() => undefined);
+          session = null;
+        });
     }
   };
   const schedule = () => {
@@ -51,7 +52,11 @@ export function every(db: Db, name: string, ms: number, log: Logger, tick: () =>
     kick: () => {
       if (stopped || kicked) return;
       kicked = true; // kicks while one waits are that one
-      running = running.then(() => { kicked = false; }).then(run)
+      running = running
+        .then(() => {
+          kicked = false;
+        })
+        .then(run)
         .catch((err) => log.warn({ loop: name, err: String(err?.message ?? err) }, 'loop tick failed'));
     },
     stop: async () => {
@@ -75,7 +80,14 @@ export async function sweepScratch(db: Db, storageDir: string, log: Logger): Pro
   const dir = path.join(storageDir, 'tmp');
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^inbox-\d+$/.test(n));
   if (!names.length) return 0;
-  const pending = new Set((await pendingAmong(db, names.map((n) => Number(n.slice(6))))).map((id) => `inbox-${id}`));
+  const pending = new Set(
+    (
+      await pendingAmong(
+        db,
+        names.map((n) => Number(n.slice(6))),
+      )
+    ).map((id) => `inbox-${id}`),
+  );
   let removed = 0;
   for (const n of names.filter((x) => !pending.has(x))) {
     await rm(path.join(dir, n), { recursive: true, force: true });
@@ -118,4 +130,6 @@ export async function relayOnce(db: Db, queue: ActionQueue, log: Logger, storage
 }
 
 export const relayLoop = (db: Db, queue: ActionQueue, log: Logger, ms: number, storageDir: string, staleAfterMs = 60_000) =>
-  every(db, 'relay', ms, log, async () => { await relayOnce(db, queue, log, storageDir, staleAfterMs); });
+  every(db, 'relay', ms, log, async () => {
+    await relayOnce(db, queue, log, storageDir, staleAfterMs);
+  });

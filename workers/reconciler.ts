@@ -8,13 +8,24 @@ import { every } from './loops.ts';
 
 export interface ReconcileDeps {
   db: Db;
-  rt: Pick<RtClient, 'customFieldId' | 'searchCustomFieldTransactions' | 'searchCreateTransactions' | 'initialCustomFieldValue' | 'newestTransactionId'>;
+  rt: Pick<
+    RtClient,
+    'customFieldId' | 'searchCustomFieldTransactions' | 'searchCreateTransactions' | 'initialCustomFieldValue' | 'newestTransactionId'
+  >;
   log: Logger;
   intake: IntakeDeps;
   config: Config;
 }
 
-interface Change { id: number; ticketId: number; event: 'customfield.changed' | 'ticket.created'; oldValue: string | null; newValue: string | null; creator: string; created: string }
+interface Change {
+  id: number;
+  ticketId: number;
+  event: 'customfield.changed' | 'ticket.created';
+  oldValue: string | null;
+  newValue: string | null;
+  creator: string;
+  created: string;
+}
 
 /**
  * A missed webhook is not a lost action: RepoAction changes, and tickets created with RepoAction set,
@@ -28,27 +39,52 @@ export async function reconcileOnce(deps: ReconcileDeps): Promise<{ seen: number
   const take = async (changes: Change[]) => {
     seen += changes.length;
     for (const c of changes) {
-      const r = await accept(deps.intake, {
-        event: c.event, ticket_id: c.ticketId, queue: deps.config.RT_QUEUE, subject: '', transaction_id: c.id, field: 'RepoAction',
-        field_id: fieldId, old_value: c.oldValue || null, new_value: c.newValue || null, actor: { id: 0, name: c.creator },
-        created: c.created, rt_url: deps.config.RT_URL,
-      }, 'reconciler');
+      const r = await accept(
+        deps.intake,
+        {
+          event: c.event,
+          ticket_id: c.ticketId,
+          queue: deps.config.RT_QUEUE,
+          subject: '',
+          transaction_id: c.id,
+          field: 'RepoAction',
+          field_id: fieldId,
+          old_value: c.oldValue || null,
+          new_value: c.newValue || null,
+          actor: { id: 0, name: c.creator },
+          created: c.created,
+          rt_url: deps.config.RT_URL,
+        },
+        'reconciler',
+      );
       if (r.outcome === 'queued') {
         queued++;
         deps.log.info({ ticket: c.ticketId, txn: c.id, event: c.event }, 'reconciler found a change the webhook missed');
       }
     }
   };
-  await withCursor(deps, 'reconcile:last_transaction', () => deps.rt.newestTransactionId(fieldId), async (after) =>
-    (await deps.rt.searchCustomFieldTransactions(fieldId, after)).map((c) => ({ ...c, event: 'customfield.changed' as const })), take);
-  await withCursor(deps, 'reconcile:last_create', () => deps.rt.newestTransactionId(), async (after) => {
-    const out: Change[] = [];
-    for (const c of await deps.rt.searchCreateTransactions(after)) {
-      const value = await deps.rt.initialCustomFieldValue(c.ticketId, 'RepoAction').catch(() => null);
-      if (value !== null) out.push({ ...c, event: 'ticket.created', oldValue: null, newValue: value });
-    }
-    return out;
-  }, take);
+  await withCursor(
+    deps,
+    'reconcile:last_transaction',
+    () => deps.rt.newestTransactionId(fieldId),
+    async (after) =>
+      (await deps.rt.searchCustomFieldTransactions(fieldId, after)).map((c) => ({ ...c, event: 'customfield.changed' as const })),
+    take,
+  );
+  await withCursor(
+    deps,
+    'reconcile:last_create',
+    () => deps.rt.newestTransactionId(),
+    async (after) => {
+      const out: Change[] = [];
+      for (const c of await deps.rt.searchCreateTransactions(after)) {
+        const value = await deps.rt.initialCustomFieldValue(c.ticketId, 'RepoAction').catch(() => null);
+        if (value !== null) out.push({ ...c, event: 'ticket.created', oldValue: null, newValue: value });
+      }
+      return out;
+    },
+    take,
+  );
   return { seen, queued };
 }
 
@@ -60,7 +96,11 @@ export async function reconcileOnce(deps: ReconcileDeps): Promise<{ seen: number
  * first start, whatever the size of RT's history.
  */
 async function withCursor(
-  deps: ReconcileDeps, key: string, newest: () => Promise<number>, fetch: (after: number) => Promise<Change[]>, take: (found: Change[]) => Promise<void>,
+  deps: ReconcileDeps,
+  key: string,
+  newest: () => Promise<number>,
+  fetch: (after: number) => Promise<Change[]>,
+  take: (found: Change[]) => Promise<void>,
 ): Promise<void> {
   const cursor = await readValue(deps.db, key);
   if (cursor === undefined) {
@@ -78,4 +118,13 @@ async function withCursor(
 
 export const reconcileLoop = (deps: ReconcileDeps, ms: number) =>
   // first tick at start: the cursor must exist before any webhook can be missed
-  every(deps.db, 'reconcile', ms, deps.log, async () => { await reconcileOnce(deps); }, true);
+  every(
+    deps.db,
+    'reconcile',
+    ms,
+    deps.log,
+    async () => {
+      await reconcileOnce(deps);
+    },
+    true,
+  );

@@ -20,9 +20,18 @@ const ticketParam = z.coerce.number().int().positive();
 const validateQuery = z.object({ target: z.enum(PROMOTION_TARGETS) });
 
 const summary = (r: ReleaseRow) => ({
-  ticket: r.ticket_id, product: r.product_short_name, name: r.product_name, version: r.version, revision: r.revision,
-  platform: r.platform, arch: r.arch, kind: r.repo_kind, status: r.status, requestedAction: r.requested_action,
-  repoUri: r.repo_uri || null, updatedAt: r.updated_at,
+  ticket: r.ticket_id,
+  product: r.product_short_name,
+  name: r.product_name,
+  version: r.version,
+  revision: r.revision,
+  platform: r.platform,
+  arch: r.arch,
+  kind: r.repo_kind,
+  status: r.status,
+  requestedAction: r.requested_action,
+  repoUri: r.repo_uri || null,
+  updatedAt: r.updated_at,
 });
 
 function ticketOf(raw: string): number {
@@ -59,8 +68,16 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
     res.json({
       ticket,
       transitions: rows.map((t) => ({
-        at: t.started_at, actor: t.actor, action: t.action, from: t.from_status, to: t.to_status, outcome: t.outcome,
-        code: t.code, reason: t.reason, durationMs: t.duration_ms, transaction: t.transaction_id,
+        at: t.started_at,
+        actor: t.actor,
+        action: t.action,
+        from: t.from_status,
+        to: t.to_status,
+        outcome: t.outcome,
+        code: t.code,
+        reason: t.reason,
+        durationMs: t.duration_ms,
+        transaction: t.transaction_id,
       })),
     });
   });
@@ -72,7 +89,10 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
     const rel = await releaseOfTicket(db, ticket);
     if (!rel) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
     if (!(await hasPackages(db, rel.id))) {
-      throw new RdError('RD_ACTION_NOT_ALLOWED', `ticket ${ticket} has no verified packages yet (RepoStatus ${rel.status}): MoveToUnverified first`);
+      throw new RdError(
+        'RD_ACTION_NOT_ALLOWED',
+        `ticket ${ticket} has no verified packages yet (RepoStatus ${rel.status}): MoveToUnverified first`,
+      );
     }
     const check = await checkDependencies(db, rel.id, q.data.target, config);
     res.json({ ticket, status: rel.status, ...check, summary: describeCheck(check) });
@@ -84,7 +104,10 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
     const last = await lastRun(db, ticket);
     if (!last) throw new RdError('RD_NOT_FOUND', `no action has run for ticket ${ticket}`);
     if (last.outcome !== 'failed') {
-      throw new RdError('RD_ACTION_NOT_ALLOWED', `the last action of ticket ${ticket} (${last.action}) is ${last.outcome}, not failed: nothing to retry`);
+      throw new RdError(
+        'RD_ACTION_NOT_ALLOWED',
+        `the last action of ticket ${ticket} (${last.action}) is ${last.outcome}, not failed: nothing to retry`,
+      );
     }
     const of = await getInbox(db, last.inbox_id);
     const row = await insertRetry(db, of!);

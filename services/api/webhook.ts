@@ -13,7 +13,8 @@ export function webhookRouter(deps: IntakeDeps & { secret: string; metrics: Metr
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     try {
       verifySignature(raw, req.get('x-rt-signature'), deps.secret);
-      if (!req.is('application/json')) throw new RdError('RD_UNSUPPORTED_MEDIA', `Content-Type ${req.get('content-type') ?? '(none)'} is not application/json`);
+      if (!req.is('application/json'))
+        throw new RdError('RD_UNSUPPORTED_MEDIA', `Content-Type ${req.get('content-type') ?? '(none)'} is not application/json`);
       const body = parse(raw);
       checkAge(body.created, deps.config.WEBHOOK_MAX_AGE_MS);
       const result = await accept({ ...deps, answerBeforeEnqueue: true }, body, 'webhook');
@@ -37,8 +38,10 @@ export function webhookRouter(deps: IntakeDeps & { secret: string; metrics: Metr
 function checkAge(created: string, maxAgeMs: number) {
   const off = Date.now() - Date.parse(created);
   if (maxAgeMs === 0 || Math.abs(off) <= maxAgeMs) return;
-  const by = `${Math.round(Math.abs(off) / 1000)} s ${off > 0 ? 'ago' : 'ahead of this server\'s clock'}`;
-  throw new RdError('RD_WEBHOOK_STALE', `created: ${created} is ${by}; deliveries are taken within ${Math.round(maxAgeMs / 1000)} s`, { field: 'created' });
+  const by = `${Math.round(Math.abs(off) / 1000)} s ${off > 0 ? 'ago' : "ahead of this server's clock"}`;
+  throw new RdError('RD_WEBHOOK_STALE', `created: ${created} is ${by}; deliveries are taken within ${Math.round(maxAgeMs / 1000)} s`, {
+    field: 'created',
+  });
 }
 
 function parse(raw: Buffer) {

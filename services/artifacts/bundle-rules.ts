@@ -21,8 +21,9 @@ const REFUSED_TYPES: Record<string, string> = {
 
 /** An entry name as a message shows it: quoted, escaped (no control or bidi character reaches the ticket), cut at 120. */
 const shown = (name: string) =>
-  JSON.stringify(name.length > 120 ? `${name.slice(0, 117)}...` : name)
-    .replace(/[\u007F-\u009F\u2028\u2029\p{Cf}]/gu, (c) => [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''));
+  JSON.stringify(name.length > 120 ? `${name.slice(0, 117)}...` : name).replace(/[\u007F-\u009F\u2028\u2029\p{Cf}]/gu, (c) =>
+    [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
+  );
 
 export const unsafe = (entry: string, why: string) =>
   new RdError('RD_BUNDLE_UNSAFE', `bundle entry ${shown(entry)} ${why}`, { entry, reason: why });
@@ -65,7 +66,10 @@ export class BundleLedger {
     }
     this.bytes += size;
     if (this.bytes > this.limits.maxBytes) {
-      throw limit(`unpacks to more than ${this.limits.maxBytes} bytes (at ${shown(name)})`, { maxBytes: this.limits.maxBytes, entry: name });
+      throw limit(`unpacks to more than ${this.limits.maxBytes} bytes (at ${shown(name)})`, {
+        maxBytes: this.limits.maxBytes,
+        entry: name,
+      });
     }
     if (path === '') {
       if (kind === 'file') throw unsafe(name, 'is a file without a name');
@@ -92,8 +96,7 @@ export class BundleLedger {
   }
 }
 
-export const limit = (what: string, details: Record<string, unknown>) =>
-  new RdError('RD_BUNDLE_LIMIT', `the bundle ${what}`, details);
+export const limit = (what: string, details: Record<string, unknown>) => new RdError('RD_BUNDLE_LIMIT', `the bundle ${what}`, details);
 
 export const corrupt = (why: string, details: Record<string, unknown> = {}) =>
   new RdError('RD_BUNDLE_CORRUPT', `the bundle is not a readable tar.gz: ${why}`, details);

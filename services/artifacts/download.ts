@@ -64,7 +64,11 @@ export async function download(url: string, opts: DownloadOptions): Promise<Down
   const start = parseHttpUrl(url);
   const shown = redact(start);
   const log = opts.logger?.child({ url: shown });
-  const done = (r: Omit<DownloadResult, 'url' | 'durationMs'>): DownloadResult => ({ ...r, url: shown, durationMs: Date.now() - startedAt });
+  const done = (r: Omit<DownloadResult, 'url' | 'durationMs'>): DownloadResult => ({
+    ...r,
+    url: shown,
+    durationMs: Date.now() - startedAt,
+  });
 
   // the policy holds for cached digests too: a release may not name a host it could not fetch from
   if (expected && opts.cache) await checkUrl(start, opts.allowedHosts);
@@ -121,7 +125,10 @@ function normalizeDigest(d: string | undefined): string | undefined {
 function digestMismatch(url: URL, actual: string, expected: string): RdError {
   const file = safeDecode(basename(url.pathname)) || url.host;
   return new RdError('RD_DIGEST_MISMATCH', `${file}: sha256 ${actual}, expected ${expected}`, {
-    file, expected, actual, url: redact(url),
+    file,
+    expected,
+    actual,
+    url: redact(url),
   });
 }
 

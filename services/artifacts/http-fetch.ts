@@ -53,7 +53,8 @@ export async function fetchToTemp(startUrl: URL, ctx: FetchContext): Promise<Fet
     if (!('location' in r)) return { ...r, finalUrl: url.href };
     if (hop >= ctx.maxRedirects) {
       throw new RdError('RD_DOWNLOAD_FAILED', `GET ${redact(startUrl)}: more than ${ctx.maxRedirects} redirects`, {
-        url: redact(startUrl), lastUrl: redact(url),
+        url: redact(startUrl),
+        lastUrl: redact(url),
       });
     }
     url = nextHop(url, r.location);
@@ -70,7 +71,8 @@ export function nextHop(from: URL, location: string): URL {
   }
   if (from.protocol === 'https:' && next.protocol === 'http:') {
     throw new RdError('RD_URL_FORBIDDEN', `${redact(from)}: redirect from https to http (${redact(next)}) is not allowed`, {
-      url: redact(from), location: redact(next),
+      url: redact(from),
+      location: redact(next),
     });
   }
   return next;
@@ -89,14 +91,23 @@ async function fetchOnce(url: URL, ctx: FetchContext): Promise<Omit<Fetched, 'fi
   const agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false });
   try {
     watch('no answer');
-    const res = await axios.get<Readable>(url.href, {
-      responseType: 'stream', maxRedirects: 0, decompress: false, proxy: false, maxContentLength: -1,
-      validateStatus: () => true, signal, httpAgent: agent, httpsAgent: agent,
-      lookup: guardedLookup(ctx.allowedHosts, (e) => (refused = e)),
-      headers: { 'accept-encoding': 'identity', 'user-agent': 'releasedesk' },
-    }).catch((e: unknown) => {
-      throw refused ?? signal.reason ?? e;
-    });
+    const res = await axios
+      .get<Readable>(url.href, {
+        responseType: 'stream',
+        maxRedirects: 0,
+        decompress: false,
+        proxy: false,
+        maxContentLength: -1,
+        validateStatus: () => true,
+        signal,
+        httpAgent: agent,
+        httpsAgent: agent,
+        lookup: guardedLookup(ctx.allowedHosts, (e) => (refused = e)),
+        headers: { 'accept-encoding': 'identity', 'user-agent': 'releasedesk' },
+      })
+      .catch((e: unknown) => {
+        throw refused ?? signal.reason ?? e;
+      });
     const body = res.data;
     if (res.status !== 200) {
       body.destroy();
@@ -137,10 +148,14 @@ function rateFloor(ctx: FetchContext, url: string, stall: AbortController) {
   const windowMs = 2 * ctx.timeoutMs;
   const need = Math.ceil((rate * windowMs) / 1000);
   let got = 0;
-  const timer = rate <= 0 ? undefined : setInterval(() => {
-    if (got < need) stall.abort(new StallError(`GET ${url}: only ${got} bytes in ${windowMs} ms, slower than the minimum of ${rate} bytes/s`));
-    got = 0;
-  }, windowMs);
+  const timer =
+    rate <= 0
+      ? undefined
+      : setInterval(() => {
+          if (got < need)
+            stall.abort(new StallError(`GET ${url}: only ${got} bytes in ${windowMs} ms, slower than the minimum of ${rate} bytes/s`));
+          got = 0;
+        }, windowMs);
   return {
     add: (n: number) => {
       got += n;

@@ -32,9 +32,11 @@ export class TreeWriter {
   take(entry: ReadEntry, info: { path: string; kind: 'file' | 'dir' }): Promise<void> {
     if (info.kind === 'dir') entry.resume();
     const p = info.kind === 'dir' ? this.dir(info.path) : this.file(entry, info.path);
-    const tracked = p.catch((e) => {
-      this.error ??= e;
-    }).finally(() => this.writes.delete(tracked));
+    const tracked = p
+      .catch((e) => {
+        this.error ??= e;
+      })
+      .finally(() => this.writes.delete(tracked));
     this.writes.add(tracked);
     return p;
   }

@@ -28,7 +28,12 @@ export async function unpackBundle(tarGzPath: string, destDir: string, limits: B
   const created = await prepare(root);
   const writer = new TreeWriter(root);
   try {
-    const ledger = await walk(tarGzPath, limits, (entry, info) => writer.take(entry, info), () => writer.settle());
+    const ledger = await walk(
+      tarGzPath,
+      limits,
+      (entry, info) => writer.take(entry, info),
+      () => writer.settle(),
+    );
     return { files: ledger.files };
   } catch (e) {
     await writer.abort();
@@ -74,7 +79,11 @@ async function walk(file: string, limits: BundleLimits, onEntry: OnEntry, settle
   parser.on('error', (e: Error) => fail(isRdError(e) ? e : corrupt(e.message)));
   parser.on('eof', () => (sawEnd = true));
   parser.on('ignoredEntry', (entry: ReadEntry) => {
-    fail(entry.meta ? corrupt(`oversized ${entry.type} header before "${entry.path}"`) : unsafe(entry.path, `has the unsupported tar type ${entry.type}`));
+    fail(
+      entry.meta
+        ? corrupt(`oversized ${entry.type} header before "${entry.path}"`)
+        : unsafe(entry.path, `has the unsupported tar type ${entry.type}`),
+    );
   });
   parser.on('entry', (entry: ReadEntry) => {
     if (failure) return void entry.resume();
@@ -99,7 +108,11 @@ async function walk(file: string, limits: BundleLimits, onEntry: OnEntry, settle
       if (seen === 0 && isCompressed(chunk)) fail(corrupt('the tar inside is compressed again'));
       seen += chunk.length;
       if (seen > cap) fail(limit(`unpacks to more than ${limits.maxBytes} bytes`, { maxBytes: limits.maxBytes }));
-      if (!failure && !parser.write(chunk)) await new Promise<void>((ok) => { wake = ok; parser.once('drain', ok); });
+      if (!failure && !parser.write(chunk))
+        await new Promise<void>((ok) => {
+          wake = ok;
+          parser.once('drain', ok);
+        });
       if (failure) throw failure;
       if (sawEnd) break; // whatever follows the end-of-archive marker is never read
     }

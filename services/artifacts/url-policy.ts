@@ -38,7 +38,10 @@ function buildRules(): Rule[] {
     list.addSubnet(net, bits, 'ipv4');
     // the same range reached through NAT64 (64:ff9b::a.b.c.d) or 6to4 (2002:AABB:CCDD::)
     list.addSubnet(`64:ff9b::${net}`, 96 + bits, 'ipv6');
-    const hex = net.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('');
+    const hex = net
+      .split('.')
+      .map((o) => Number(o).toString(16).padStart(2, '0'))
+      .join('');
     list.addSubnet(`2002:${hex.slice(0, 4)}:${hex.slice(4)}::`, 16 + bits, 'ipv6');
     rules.push({ list, why });
   }
@@ -61,12 +64,18 @@ export function forbiddenReason(address: string): string | undefined {
 
 /** The host as URL.hostname writes it, without IPv6 brackets or a trailing dot, lower-case. */
 export function hostOf(u: URL): string {
-  return u.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '').toLowerCase();
+  return u.hostname
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '')
+    .toLowerCase();
 }
 
 /** Canonical form of an allowed-hosts entry, so "0:0::1" matches the URL host "::1". */
 function canonicalHost(h: string): string {
-  const bare = h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const bare = h
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   try {
     return hostOf(new URL(`http://${isIP(bare) === 6 ? `[${bare}]` : bare}/`));
   } catch {
@@ -87,8 +96,7 @@ export function redact(u: URL | string): string {
   return copy.toString();
 }
 
-const forbidden = (url: string, why: string) =>
-  new RdError('RD_URL_FORBIDDEN', `${url}: ${why}`, { url, reason: why });
+const forbidden = (url: string, why: string) => new RdError('RD_URL_FORBIDDEN', `${url}: ${why}`, { url, reason: why });
 
 /** Parses the URL and checks its scheme; throws RD_URL_FORBIDDEN. No network. */
 export function parseHttpUrl(url: string | URL): URL {
@@ -121,7 +129,10 @@ export async function checkUrl(url: string | URL, allowedHosts: readonly string[
 /** *.localhost names are this machine (RFC 6761) whatever the resolver says, or does not say, about them. */
 const isLocalhostName = (host: string) => host.endsWith('.localhost');
 const loopbackName = (url: string, host: string) =>
-  forbidden(url, `${host} is a loopback name (every *.localhost name is this machine); add the host to ALLOWED_DOWNLOAD_HOSTS if it is trusted`);
+  forbidden(
+    url,
+    `${host} is a loopback name (every *.localhost name is this machine); add the host to ALLOWED_DOWNLOAD_HOSTS if it is trusted`,
+  );
 
 function assertPublic(url: string, host: string, addresses: readonly string[]): void {
   for (const address of addresses) {
@@ -148,7 +159,12 @@ export function guardedLookup(allowedHosts: readonly string[], onRefused: (e: Rd
     try {
       if (!allowed && isLocalhostName(hostOf(u))) throw loopbackName(hostname, hostOf(u));
       const found = await dnsLookup(hostname, { all: true, verbatim: true, family });
-      if (!allowed) assertPublic(hostname, hostOf(u), found.map((a) => a.address));
+      if (!allowed)
+        assertPublic(
+          hostname,
+          hostOf(u),
+          found.map((a) => a.address),
+        );
       return found;
     } catch (e) {
       if (e instanceof RdError) onRefused(e);

@@ -8,10 +8,18 @@ import { PROMOTION_TARGETS } from '../workflow/transitions.ts';
  */
 const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3, unmet: 4 } as const;
 
-interface Globals { url: string; json: boolean }
+interface Globals {
+  url: string;
+  json: boolean;
+}
 
 class CliError extends Error {
-  constructor(message: string, readonly exitCode: number) { super(message); }
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
 }
 
 async function call(g: Globals, method: string, path: string): Promise<Record<string, unknown>> {
@@ -19,10 +27,17 @@ async function call(g: Globals, method: string, path: string): Promise<Record<st
   try {
     res = await fetch(`${g.url}${path}`, { method, headers: { accept: 'application/json' } });
   } catch (e) {
-    throw new CliError(`cannot reach releasedesk at ${g.url}: ${(e as Error).cause ?? (e as Error).message} (set --url or RELEASEDESK_URL)`, EXIT.unreachable);
+    throw new CliError(
+      `cannot reach releasedesk at ${g.url}: ${(e as Error).cause ?? (e as Error).message} (set --url or RELEASEDESK_URL)`,
+      EXIT.unreachable,
+    );
   }
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) throw new CliError(`[${body.error ?? res.status}] ${body.message ?? res.statusText}${body.next ? `\n${body.next}` : ''}`, res.status >= 500 ? EXIT.unreachable : EXIT.refused);
+  if (!res.ok)
+    throw new CliError(
+      `[${body.error ?? res.status}] ${body.message ?? res.statusText}${body.next ? `\n${body.next}` : ''}`,
+      res.status >= 500 ? EXIT.unreachable : EXIT.refused,
+    );
   return body;
 }
 
@@ -36,10 +51,11 @@ function table(head: string[], rows: unknown[][]): string {
 }
 
 type Rel = Record<string, unknown>;
-const releaseRows = (rs: Rel[]) => table(
-  ['TICKET', 'PRODUCT', 'VERSION', 'REVISION', 'PLATFORM', 'ARCH', 'STATUS', 'UPDATED'],
-  rs.map((r) => [r.ticket, r.product, r.version, r.revision ? `v${r.revision}` : null, r.platform, r.arch, r.status, when(r.updatedAt)]),
-);
+const releaseRows = (rs: Rel[]) =>
+  table(
+    ['TICKET', 'PRODUCT', 'VERSION', 'REVISION', 'PLATFORM', 'ARCH', 'STATUS', 'UPDATED'],
+    rs.map((r) => [r.ticket, r.product, r.version, r.revision ? `v${r.revision}` : null, r.platform, r.arch, r.status, when(r.updatedAt)]),
+  );
 
 function out(g: Globals, data: unknown, text: () => string) {
   console.log(g.json ? JSON.stringify(data, null, 2) : text());
@@ -47,56 +63,87 @@ function out(g: Globals, data: unknown, text: () => string) {
 
 export function cli(): Command {
   const program = new Command('releasedesk')
-    .description('releasedesk: releases, their history and retries, from the service\'s HTTP API')
+    .description("releasedesk: releases, their history and retries, from the service's HTTP API")
     .addOption(new Option('--url <url>', 'service URL').env('RELEASEDESK_URL').default('http://127.0.0.1:8080'))
     .option('--json', 'print JSON for scripts', false)
     .showHelpAfterError()
     .exitOverride();
   const g = () => program.opts() as Globals;
 
-  program.command('get').argument('[ticket]', 'one release; without it, the newest releases').description('show a release, or list the newest')
+  program
+    .command('get')
+    .argument('[ticket]', 'one release; without it, the newest releases')
+    .description('show a release, or list the newest')
     .action(async (ticket?: string) => {
       if (!ticket) {
         const r = await call(g(), 'GET', '/releases');
         return out(g(), r, () => releaseRows(r.releases as Rel[]));
       }
       const r = await call(g(), 'GET', `/releases/${encodeURIComponent(ticket)}`);
-      out(g(), r, () => [
-        releaseRows([r]),
-        `repository: ${dash(r.repoUri)}`,
-        r.tombstone ? `tombstone: ${JSON.stringify(r.tombstone)}` : '',
-        table(['PACKAGE', 'SHA256', 'SIZE'], (r.packages as Rel[]).map((p) => [p.filename, p.sha256, p.size])),
-      ].filter(Boolean).join('\n'));
+      out(g(), r, () =>
+        [
+          releaseRows([r]),
+          `repository: ${dash(r.repoUri)}`,
+          r.tombstone ? `tombstone: ${JSON.stringify(r.tombstone)}` : '',
+          table(
+            ['PACKAGE', 'SHA256', 'SIZE'],
+            (r.packages as Rel[]).map((p) => [p.filename, p.sha256, p.size]),
+          ),
+        ]
+          .filter(Boolean)
+          .join('\n'),
+      );
     });
 
-  program.command('list').description('list releases').option('--status <status>', 'only this RepoStatus').option('--product <name>', 'only this productShortName')
+  program
+    .command('list')
+    .description('list releases')
+    .option('--status <status>', 'only this RepoStatus')
+    .option('--product <name>', 'only this productShortName')
     .action(async (o: { status?: string; product?: string }) => {
       const q = new URLSearchParams(Object.entries(o).filter(([, v]) => v) as [string, string][]);
       const r = await call(g(), 'GET', `/releases${q.size ? `?${q}` : ''}`);
       out(g(), r, () => releaseRows(r.releases as Rel[]));
     });
 
-  program.command('history').argument('<ticket>').description('every transition of a release: who, when, from, to, outcome')
+  program
+    .command('history')
+    .argument('<ticket>')
+    .description('every transition of a release: who, when, from, to, outcome')
     .action(async (ticket: string) => {
       const r = await call(g(), 'GET', `/releases/${encodeURIComponent(ticket)}/history`);
-      out(g(), r, () => table(['WHEN', 'ACTOR', 'ACTION', 'FROM', 'TO', 'OUTCOME', 'CODE', 'MS'],
-        (r.transitions as Rel[]).map((t) => [when(t.at), t.actor, t.action, t.from, t.to, t.outcome, t.code, t.durationMs])));
+      out(g(), r, () =>
+        table(
+          ['WHEN', 'ACTOR', 'ACTION', 'FROM', 'TO', 'OUTCOME', 'CODE', 'MS'],
+          (r.transitions as Rel[]).map((t) => [when(t.at), t.actor, t.action, t.from, t.to, t.outcome, t.code, t.durationMs]),
+        ),
+      );
     });
 
-  program.command('validate').argument('<ticket>').description('would the release pass into a repository now? the dependency check, nothing moves')
+  program
+    .command('validate')
+    .argument('<ticket>')
+    .description('would the release pass into a repository now? the dependency check, nothing moves')
     .addOption(new Option('--target <stage>', 'the repository it would enter').choices(PROMOTION_TARGETS).makeOptionMandatory())
     .action(async (ticket: string, o: { target: string }) => {
       const r = await call(g(), 'GET', `/releases/${encodeURIComponent(ticket)}/validate?target=${o.target}`);
       const missing = (r.unmet as Rel[]).map((u) => [u.package, u.requirement, 'missing']);
       const unchecked = (r.unchecked as Rel[]).map((u) => [u.package, u.requirement, 'not checked (file or rich dependency)']);
-      out(g(), r, () => [
-        `ticket ${r.ticket} (${r.status}) into ${r.target}: ${r.satisfied ? 'every requirement is met' : `${missing.length} requirement(s) missing`}`,
-        missing.length + unchecked.length ? table(['PACKAGE', 'REQUIREMENT', 'RESULT'], [...missing, ...unchecked]) : '',
-      ].filter(Boolean).join('\n'));
+      out(g(), r, () =>
+        [
+          `ticket ${r.ticket} (${r.status}) into ${r.target}: ${r.satisfied ? 'every requirement is met' : `${missing.length} requirement(s) missing`}`,
+          missing.length + unchecked.length ? table(['PACKAGE', 'REQUIREMENT', 'RESULT'], [...missing, ...unchecked]) : '',
+        ]
+          .filter(Boolean)
+          .join('\n'),
+      );
       if (!r.satisfied) throw new CliError('', EXIT.unmet);
     });
 
-  program.command('retry').argument('<ticket>').description('re-run the last failed action of a release')
+  program
+    .command('retry')
+    .argument('<ticket>')
+    .description('re-run the last failed action of a release')
     .action(async (ticket: string) => {
       const r = await call(g(), 'POST', `/releases/${encodeURIComponent(ticket)}/retry`);
       out(g(), r, () => `queued: ${r.action} on ticket ${r.ticket} again (inbox ${r.inbox}, retry of ${r.retryOf})`);

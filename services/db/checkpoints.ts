@@ -9,6 +9,8 @@ export async function checkpointsOf(db: Db, inboxId: number): Promise<Map<string
 
 /** Outputs must be JSON. */
 export async function saveCheckpoint(db: Db, inboxId: number, step: string, output: unknown): Promise<void> {
-  await db('checkpoints').insert({ inbox_id: inboxId, step, output: JSON.stringify(output) })
-    .onConflict(['inbox_id', 'step']).merge();
+  await db('checkpoints')
+    .insert({ inbox_id: inboxId, step, output: JSON.stringify(output) })
+    .onConflict(['inbox_id', 'step'])
+    .merge();
 }

@@ -52,24 +52,42 @@ export async function insertEvents(db: Db, events: readonly InboxEvent[]): Promi
     unique.flatMap((e) => [e.ticketId, e.transactionId, e.event, e.action, e.oldValue, e.actorName, e.source, JSON.stringify(e.payload)]),
   );
   const inserted = new Map((rows as InboxRow[]).map((r) => [key(Number(r.ticket_id), Number(r.transaction_id)), r]));
-  return events.map((e) => (firsts.get(key(e.ticketId, e.transactionId)) === e ? inserted.get(key(e.ticketId, e.transactionId)) ?? null : null));
+  return events.map((e) =>
+    firsts.get(key(e.ticketId, e.transactionId)) === e ? (inserted.get(key(e.ticketId, e.transactionId)) ?? null) : null,
+  );
 }
 
 /** A new event for the transaction of an earlier one whose action failed: `releasedesk retry`. */
 export async function insertRetry(db: Db, of: InboxRow): Promise<InboxRow> {
-  const [row] = await db('inbox').insert({
-    ticket_id: of.ticket_id, transaction_id: of.transaction_id, event: of.event, action: of.action, old_value: of.old_value,
-    actor_name: of.actor_name, source: 'retry', payload: JSON.stringify({ retryOf: of.id }), retry_of: of.id,
-  }).returning('*');
+  const [row] = await db('inbox')
+    .insert({
+      ticket_id: of.ticket_id,
+      transaction_id: of.transaction_id,
+      event: of.event,
+      action: of.action,
+      old_value: of.old_value,
+      actor_name: of.actor_name,
+      source: 'retry',
+      payload: JSON.stringify({ retryOf: of.id }),
+      retry_of: of.id,
+    })
+    .returning('*');
   return row as InboxRow;
 }
 
 export const markEnqueued = (db: Db, id: number | readonly number[]) =>
-  db('inbox').whereIn('id', typeof id === 'number' ? [id] : id).update({ enqueued_at: db.fn.now() });
+  db('inbox')
+    .whereIn('id', typeof id === 'number' ? [id] : id)
+    .update({ enqueued_at: db.fn.now() });
 
 /** Pending events of one ticket, oldest transaction first: the order in which they must take effect. */
 export const pendingForTicket = (db: Db, ticketId: number): Promise<InboxRow[]> =>
-  db('inbox').where({ ticket_id: ticketId, state: 'pending' }).orderBy([{ column: 'transaction_id', order: 'asc' }, { column: 'id', order: 'asc' }]);
+  db('inbox')
+    .where({ ticket_id: ticketId, state: 'pending' })
+    .orderBy([
+      { column: 'transaction_id', order: 'asc' },
+      { column: 'id', order: 'asc' },
+    ]);
 
 /** The newest RT transaction of the ticket whose event has been handled (taken, refused or ignored). */
 export async function lastHandledTransaction(db: Db, ticketId: number): Promise<number> {
@@ -81,7 +99,9 @@ export const getInbox = (db: Db, id: number): Promise<InboxRow | undefined> => d
 
 /** Takes part in the caller's transaction when given one (an action's end is one transaction). */
 export async function finishEvent(db: Exec, id: number, state: 'done' | 'ignored' | 'failed', outcome: string): Promise<void> {
-  await db('inbox').where({ id, state: 'pending' }).update({ state, outcome: outcome.slice(0, 400), finished_at: db.fn.now() });
+  await db('inbox')
+    .where({ id, state: 'pending' })
+    .update({ state, outcome: outcome.slice(0, 400), finished_at: db.fn.now() });
 }
 
 /** Whether the ticket has an event still to handle. */
@@ -98,4 +118,5 @@ export const staleEvents = (db: Db, olderThanMs: number, limit = 500): Promise<I
   db('inbox')
     .where({ state: 'pending' })
     .andWhere((q) => q.whereNull('enqueued_at').orWhere('enqueued_at', '<', new Date(Date.now() - olderThanMs)))
-    .orderBy('id').limit(limit);
+    .orderBy('id')
+    .limit(limit);

@@ -14,10 +14,19 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 export function createDb(databaseUrl: string, pool = { min: 0, max: 10 }, log?: Logger): Db {
   const l = log?.child({ component: 'knex' });
   return knexFactory({
-    client: 'pg', connection: databaseUrl, pool,
+    client: 'pg',
+    connection: databaseUrl,
+    pool,
     // knex's own warnings (a connection lost or refused while PostgreSQL restarts) go to the service log,
     // as JSON lines like the rest, not to the console
-    ...(l && { log: { warn: (m: string) => l.warn(m), error: (m: string) => l.error(m), deprecate: (m: string, alt: string) => l.warn(`${m} is deprecated; use ${alt}`), debug: () => undefined } }),
+    ...(l && {
+      log: {
+        warn: (m: string) => l.warn(m),
+        error: (m: string) => l.error(m),
+        deprecate: (m: string, alt: string) => l.warn(`${m} is deprecated; use ${alt}`),
+        debug: () => undefined,
+      },
+    }),
   });
 }
 

@@ -7,23 +7,37 @@ export type OutboxItem =
   /** a hand-off notice: the group becomes an AdminCc watcher of the ticket */
   | { kind: 'watchers'; adminCcGroup: string };
 
-export interface OutboxRow { id: number; ticket_id: number; marker: string; kind: OutboxItem['kind']; payload: OutboxItem; attempts: number }
+export interface OutboxRow {
+  id: number;
+  ticket_id: number;
+  marker: string;
+  kind: OutboxItem['kind'];
+  payload: OutboxItem;
+  attempts: number;
+}
 
 /**
  * Queues a write-back inside the caller's transaction. The marker names the operation: the same marker
  * twice (a rerun after kill -9) is one write-back.
  */
 export async function enqueueWriteBack(trx: Exec, ticketId: number, marker: string, item: OutboxItem): Promise<void> {
-  await trx('outbox').insert({ ticket_id: ticketId, marker, kind: item.kind, payload: JSON.stringify(item) })
-    .onConflict('marker').ignore();
+  await trx('outbox')
+    .insert({ ticket_id: ticketId, marker, kind: item.kind, payload: JSON.stringify(item) })
+    .onConflict('marker')
+    .ignore();
 }
 
 /** The oldest undelivered write-back of each ticket, when it is due: a ticket's later ones wait for it. */
 export async function dueHeads(db: Db, limit: number): Promise<OutboxRow[]> {
-  return (await db.raw(`
+  return (
+    await db.raw(
+      `
     SELECT * FROM (SELECT DISTINCT ON (ticket_id) id, ticket_id, marker, kind, payload, attempts, next_attempt_at
                      FROM outbox WHERE delivered_at IS NULL ORDER BY ticket_id, id) heads
-     WHERE next_attempt_at <= now() ORDER BY id LIMIT ?`, [limit])).rows;
+     WHERE next_attempt_at <= now() ORDER BY id LIMIT ?`,
+      [limit],
+    )
+  ).rows;
 }
 
 /** The ticket's undelivered write-backs, oldest first. */
@@ -33,7 +47,9 @@ export function undelivered(db: Db, ticketId: number, limit: number): Promise<Ou
 
 /** Counted before the call; not tried again before `until` (the call may still be running until then). */
 export async function markAttempt(db: Db, ids: number[], until: Date): Promise<void> {
-  await db('outbox').whereIn('id', ids).update({ attempts: db.raw('attempts + 1'), next_attempt_at: until });
+  await db('outbox')
+    .whereIn('id', ids)
+    .update({ attempts: db.raw('attempts + 1'), next_attempt_at: until });
 }
 
 export async function markDelivered(db: Db, ids: number[]): Promise<void> {
@@ -41,20 +57,32 @@ export async function markDelivered(db: Db, ids: number[]): Promise<void> {
 }
 
 export async function markFailed(db: Db, ids: number[], failure: { code: string | null; message: string; retryAt: Date }): Promise<void> {
-  await db('outbox').whereIn('id', ids).update({ last_code: failure.code, last_error: failure.message.slice(0, 2000), next_attempt_at: failure.retryAt });
+  await db('outbox')
+    .whereIn('id', ids)
+    .update({ last_code: failure.code, last_error: failure.message.slice(0, 2000), next_attempt_at: failure.retryAt });
 }
 
 /** Write-backs held because RT refused with `code`: due now (RT took another write, so it takes writes again). */
 export async function releaseHeld(db: Db, code: string): Promise<number> {
-  return db('outbox').whereNull('delivered_at').where({ last_code: code }).where('next_attempt_at', '>', db.fn.now())
+  return db('outbox')
+    .whereNull('delivered_at')
+    .where({ last_code: code })
+    .where('next_attempt_at', '>', db.fn.now())
     .update({ next_attempt_at: db.fn.now() });
 }
 
-export interface HeldWriteBacks { count: number; tickets: number; since: Date; lastError: string }
+export interface HeldWriteBacks {
+  count: number;
+  tickets: number;
+  since: Date;
+  lastError: string;
+}
 
 /** The undelivered write-backs whose last attempt RT refused with one of `codes`; null when there are none. */
 export async function heldWriteBacks(db: Db, codes: string[]): Promise<HeldWriteBacks | null> {
-  const [agg] = await db('outbox').whereNull('delivered_at').whereIn('last_code', codes)
+  const [agg] = await db('outbox')
+    .whereNull('delivered_at')
+    .whereIn('last_code', codes)
     .select(db.raw('count(*)::int AS count, count(DISTINCT ticket_id)::int AS tickets, min(created_at) AS since, max(id) AS newest'));
   if (!agg?.count) return null;
   const newest = await db('outbox').where({ id: agg.newest }).first('last_error');

@@ -30,13 +30,19 @@ export interface ReleaseIdentity {
 
 /** A release's content in one transaction: its blobs (shared by digest), its packages (replacing any), its identity. */
 export async function recordContent(
-  db: Db, releaseId: number, blobs: Array<{ sha256: string; size: number }>, packages: PackageRecord[], identity: ReleaseIdentity,
+  db: Db,
+  releaseId: number,
+  blobs: Array<{ sha256: string; size: number }>,
+  packages: PackageRecord[],
+  identity: ReleaseIdentity,
 ): Promise<void> {
   await db.transaction(async (trx) => {
     await trx('blobs').insert(blobs).onConflict('sha256').ignore();
     await trx('packages').where({ release_id: releaseId }).del();
     await trx('packages').insert(packages.map((p) => ({ release_id: releaseId, ...p, header: JSON.stringify(p.header) })));
-    await trx('releases').where({ id: releaseId }).update({ ...identity, metadata: JSON.stringify(identity.metadata), updated_at: trx.fn.now() });
+    await trx('releases')
+      .where({ id: releaseId })
+      .update({ ...identity, metadata: JSON.stringify(identity.metadata), updated_at: trx.fn.now() });
   });
 }
 
@@ -55,7 +61,9 @@ export const storedFiles = (db: Db, releaseId: number): Promise<Array<{ filename
 
 /** The packages of a release as the API shows them, by name. */
 export const packageList = (db: Db, releaseId: number): Promise<Array<Record<string, unknown>>> =>
-  db('packages').where({ release_id: releaseId }).orderBy('filename')
+  db('packages')
+    .where({ release_id: releaseId })
+    .orderBy('filename')
     .select('filename', 'pkgname', 'version', 'rel as release', 'arch', 'sha256', 'size', 'url');
 
 export const hasPackages = async (db: Db, releaseId: number): Promise<boolean> =>

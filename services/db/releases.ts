@@ -25,14 +25,18 @@ export interface ReleaseRow {
 
 export const releaseById = (db: Db, id: number): Promise<ReleaseRow> => db('releases').where({ id }).first();
 
-export const releaseOfTicket = (db: Db, ticketId: number): Promise<ReleaseRow | undefined> => db('releases').where({ ticket_id: ticketId }).first();
+export const releaseOfTicket = (db: Db, ticketId: number): Promise<ReleaseRow | undefined> =>
+  db('releases').where({ ticket_id: ticketId }).first();
 
 /** The newest changed first, optionally of one status or product. */
 export const listReleases = (db: Db, q: { status?: RepoStatus; product?: string; limit: number }): Promise<ReleaseRow[]> =>
-  db('releases').modify((b) => {
-    if (q.status) b.where({ status: q.status });
-    if (q.product) b.where({ product_short_name: q.product });
-  }).orderBy('updated_at', 'desc').limit(q.limit);
+  db('releases')
+    .modify((b) => {
+      if (q.status) b.where({ status: q.status });
+      if (q.product) b.where({ product_short_name: q.product });
+    })
+    .orderBy('updated_at', 'desc')
+    .limit(q.limit);
 
 /** The releases of a product that wait as Incomplete for their requirements. */
 export const incompleteOf = (db: Db, product: string | null): Promise<ReleaseRow[]> =>
@@ -48,9 +52,14 @@ export async function ensureRelease(db: Db, ticketId: number): Promise<ReleaseRo
  * False means someone else moved it; the caller re-reads and decides again.
  */
 export async function casStatus(
-  trx: Exec, ticketId: number, from: RepoStatus, to: RepoStatus, extra: Partial<Omit<ReleaseRow, 'id' | 'ticket_id' | 'status'>> = {},
+  trx: Exec,
+  ticketId: number,
+  from: RepoStatus,
+  to: RepoStatus,
+  extra: Partial<Omit<ReleaseRow, 'id' | 'ticket_id' | 'status'>> = {},
 ): Promise<boolean> {
-  const n = await trx('releases').where({ ticket_id: ticketId, status: from })
+  const n = await trx('releases')
+    .where({ ticket_id: ticketId, status: from })
     .update({ ...extra, status: to, updated_at: trx.fn.now() });
   return n === 1;
 }
@@ -66,4 +75,8 @@ export async function clearRevision(db: Db, id: number, revision: number): Promi
 
 /** The revisions of a product in Production, this release's aside. */
 export const productionRevisions = (db: Db, product: string, exceptId: number): Promise<number[]> =>
-  db('releases').where({ product_short_name: product, status: 'Production' }).whereNot('id', exceptId).whereNotNull('revision').pluck('revision');
+  db('releases')
+    .where({ product_short_name: product, status: 'Production' })
+    .whereNot('id', exceptId)
+    .whereNotNull('revision')
+    .pluck('revision');

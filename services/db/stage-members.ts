@@ -6,16 +6,23 @@ import type { Db } from './knex.ts';
 
 /** The packages of the releases `stage` shows for `product`, with one release more (include) or less (exclude). */
 export const packagesOfView = (
-  db: Db, stage: string, product: string, change: { include?: number; exclude?: number },
+  db: Db,
+  stage: string,
+  product: string,
+  change: { include?: number; exclude?: number },
 ): Promise<Array<{ sha256: string; filename: string }>> => {
-  const shown = db('stage_members as m').join('releases as r', 'r.id', 'm.release_id')
-    .where({ 'm.stage': stage, 'r.product_short_name': product }).select('r.id');
+  const shown = db('stage_members as m')
+    .join('releases as r', 'r.id', 'm.release_id')
+    .where({ 'm.stage': stage, 'r.product_short_name': product })
+    .select('r.id');
   return db('packages as p')
     .where((q) => {
       q.whereIn('p.release_id', shown);
       if (change.include !== undefined) q.orWhere('p.release_id', change.include);
     })
-    .modify((q) => { if (change.exclude !== undefined) q.whereNot('p.release_id', change.exclude); })
+    .modify((q) => {
+      if (change.exclude !== undefined) q.whereNot('p.release_id', change.exclude);
+    })
     .orderBy(['p.release_id', 'p.filename'])
     .select('p.sha256', 'p.filename');
 };
@@ -30,7 +37,9 @@ export async function removeFromStage(db: Db, releaseId: number, stage: string):
 
 /** The headers of the packages `stage` shows for `product`, one release's aside: what it finds there. */
 export const headersShownIn = <H>(db: Db, product: string | null, stage: string, exceptId: number): Promise<Array<{ header: H }>> =>
-  db('packages as p').join('releases as r', 'r.id', 'p.release_id')
+  db('packages as p')
+    .join('releases as r', 'r.id', 'p.release_id')
     .join('stage_members as m', 'm.release_id', 'r.id')
-    .where({ 'r.product_short_name': product, 'm.stage': stage }).whereNot('r.id', exceptId)
+    .where({ 'r.product_short_name': product, 'm.stage': stage })
+    .whereNot('r.id', exceptId)
     .select('p.header');

@@ -30,13 +30,24 @@ export interface Asked {
 }
 
 const askedColumns = (a: Asked) => ({
-  ticket_id: a.row.ticket_id, inbox_id: a.row.id, transaction_id: a.row.transaction_id, action: a.action, actor: a.actor, from_status: a.from,
+  ticket_id: a.row.ticket_id,
+  inbox_id: a.row.id,
+  transaction_id: a.row.transaction_id,
+  action: a.action,
+  actor: a.actor,
+  from_status: a.from,
 });
 
 /** A refusal changes nothing: it ends where it started, at once. */
 export async function insertRefused(trx: Exec, a: Asked, code: string, reason: string): Promise<void> {
   await trx('transitions').insert({
-    ...askedColumns(a), to_status: a.from, outcome: 'refused', code, reason, finished_at: trx.fn.now(), duration_ms: 0,
+    ...askedColumns(a),
+    to_status: a.from,
+    outcome: 'refused',
+    code,
+    reason,
+    finished_at: trx.fn.now(),
+    duration_ms: 0,
   });
 }
 
@@ -59,10 +70,16 @@ export interface Ending {
 /** Ends the running transition of an event, timed from its start. */
 export async function finishRunning(trx: Exec, inboxId: number, end: Ending): Promise<void> {
   const running = await runningOf(trx, inboxId);
-  await trx('transitions').where({ id: running.id }).update({
-    outcome: end.outcome, to_status: end.to, code: end.code, reason: end.reason,
-    finished_at: trx.fn.now(), duration_ms: Date.now() - new Date(running.started_at).getTime(),
-  });
+  await trx('transitions')
+    .where({ id: running.id })
+    .update({
+      outcome: end.outcome,
+      to_status: end.to,
+      code: end.code,
+      reason: end.reason,
+      finished_at: trx.fn.now(),
+      duration_ms: Date.now() - new Date(running.started_at).getTime(),
+    });
 }
 
 /** Every transition of a ticket, oldest first. */

@@ -47,7 +47,10 @@ export class BaseRepoCache {
       const why = err instanceof Error ? err.message : String(err);
       if (!e.content) throw new RdError('RD_BASE_REPO_UNAVAILABLE', `base repository ${url}: ${why}`, { url, kind: repo.kind });
       e.nextAt = this.now() + Math.min(o.refreshMs, RETRY_AFTER_FAILURE_MS);
-      o.log?.warn({ url, err: why, copyOf: new Date(e.fetchedAt!).toISOString() }, 'base repository refresh failed; using the last good copy');
+      o.log?.warn(
+        { url, err: why, copyOf: new Date(e.fetchedAt!).toISOString() },
+        'base repository refresh failed; using the last good copy',
+      );
       return e.content;
     }
   }
@@ -60,7 +63,12 @@ export const baseRepoCache = new BaseRepoCache();
  * What these base repositories provide under the capability names asked about; only those, so that
  * resolve() gets a handful of strings rather than a whole distribution.
  */
-export async function baseProvides(repos: readonly BaseRepo[], names: ReadonlySet<string>, o: CacheOptions, cache: BaseRepoCache = baseRepoCache): Promise<string[]> {
+export async function baseProvides(
+  repos: readonly BaseRepo[],
+  names: ReadonlySet<string>,
+  o: CacheOptions,
+  cache: BaseRepoCache = baseRepoCache,
+): Promise<string[]> {
   const contents = await Promise.all(repos.map((r) => cache.get(r, o)));
   return contents.flatMap((c) => [...names].flatMap((n) => c.provides.get(n) ?? []));
 }

@@ -60,7 +60,8 @@ export async function loadBaseRepo(repo: BaseRepo, limits: FetchLimits): Promise
   const dir = await mkdtemp(join(limits.tmpDir, 'base-repo-'));
   try {
     const base = new URL(repo.url);
-    const fetch = (u: URL, sha256?: string) => fetchFile(u, dir, { ...limits, allowedHosts: [hostOf(base), ...limits.allowedHosts] }, sha256);
+    const fetch = (u: URL, sha256?: string) =>
+      fetchFile(u, dir, { ...limits, allowedHosts: [hostOf(base), ...limits.allowedHosts] }, sha256);
     const provides: ProvideIndex = new Map();
     if (repo.kind === 'yum') {
       const repomdUrl = new URL('repodata/repomd.xml', base);
@@ -82,8 +83,14 @@ export async function loadBaseRepo(repo: BaseRepo, limits: FetchLimits): Promise
 
 async function fetchFile(url: URL, dir: string, limits: FetchLimits, expectedSha256?: string): Promise<string> {
   const got = await download(url.href, {
-    destDir: dir, maxBytes: limits.maxBytes, timeoutMs: limits.timeoutMs, allowedHosts: limits.allowedHosts,
-    ...(expectedSha256 && { expectedSha256 }), ...(limits.log && { logger: limits.log }), retries: 1, deadlineMs: DEADLINE_MS,
+    destDir: dir,
+    maxBytes: limits.maxBytes,
+    timeoutMs: limits.timeoutMs,
+    allowedHosts: limits.allowedHosts,
+    ...(expectedSha256 && { expectedSha256 }),
+    ...(limits.log && { logger: limits.log }),
+    retries: 1,
+    deadlineMs: DEADLINE_MS,
   });
   return got.path;
 }

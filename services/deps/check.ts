@@ -20,8 +20,16 @@ export interface DependencyCheck extends Resolution {
 }
 
 /** What a check needs of the configuration: the base (BASE_PROVIDES, BASE_REPOS) and how to fetch it. */
-export type DepsConfig = Pick<Config, 'BASE_PROVIDES' | 'BASE_REPOS' | 'BASE_REPOS_REFRESH_MS' | 'MAX_DOWNLOAD_BYTES'
-  | 'DOWNLOAD_TIMEOUT_MS' | 'ALLOWED_DOWNLOAD_HOSTS' | 'STORAGE_DIR'>;
+export type DepsConfig = Pick<
+  Config,
+  | 'BASE_PROVIDES'
+  | 'BASE_REPOS'
+  | 'BASE_REPOS_REFRESH_MS'
+  | 'MAX_DOWNLOAD_BYTES'
+  | 'DOWNLOAD_TIMEOUT_MS'
+  | 'ALLOWED_DOWNLOAD_HOSTS'
+  | 'STORAGE_DIR'
+>;
 
 export interface CheckOptions {
   log?: Logger;
@@ -36,7 +44,13 @@ export interface CheckOptions {
  * fetch once per refresh interval): cheap enough for every promotion, every plan and every re-evaluation.
  * Throws RD_BASE_REPO_UNAVAILABLE (transient) when a base repository was never read.
  */
-export async function checkDependencies(db: Db, releaseId: number, target: Stage, config: DepsConfig, opts: CheckOptions = {}): Promise<DependencyCheck> {
+export async function checkDependencies(
+  db: Db,
+  releaseId: number,
+  target: Stage,
+  config: DepsConfig,
+  opts: CheckOptions = {},
+): Promise<DependencyCheck> {
   const rel = await releaseById(db, releaseId);
   const own = await headersOf<PackageHeader>(db, releaseId);
   const there = await headersShownIn<PackageHeader>(db, rel.product_short_name, target, releaseId);
@@ -45,15 +59,24 @@ export async function checkDependencies(db: Db, releaseId: number, target: Stage
   const repos = baseReposFor(config.BASE_REPOS, rel.repo_kind, rel.platform);
   // no BASE_REPOS for this release: no cache, no network
   const fromRepos = repos.length ? await baseProvides(repos, requiredNames(needs, kind), cacheOptions(config, opts.log), opts.cache) : [];
-  const provides = [...config.BASE_PROVIDES, ...fromRepos, ...there.flatMap((p) => p.header?.provides ?? []), ...own.flatMap((p) => p.header?.provides ?? [])];
+  const provides = [
+    ...config.BASE_PROVIDES,
+    ...fromRepos,
+    ...there.flatMap((p) => p.header?.provides ?? []),
+    ...own.flatMap((p) => p.header?.provides ?? []),
+  ];
   const r = resolve(needs, provides, kind);
   return { ...r, target, satisfied: r.unmet.length === 0, baseRepos: repos.map((b) => redact(b.url)) };
 }
 
 /** Base repositories are fetched with the operator's download limits, into the service's scratch space. */
 const cacheOptions = (c: DepsConfig, log?: Logger): CacheOptions => ({
-  refreshMs: c.BASE_REPOS_REFRESH_MS, tmpDir: join(c.STORAGE_DIR, 'tmp'), maxBytes: c.MAX_DOWNLOAD_BYTES,
-  timeoutMs: c.DOWNLOAD_TIMEOUT_MS, allowedHosts: c.ALLOWED_DOWNLOAD_HOSTS, ...(log && { log }),
+  refreshMs: c.BASE_REPOS_REFRESH_MS,
+  tmpDir: join(c.STORAGE_DIR, 'tmp'),
+  maxBytes: c.MAX_DOWNLOAD_BYTES,
+  timeoutMs: c.DOWNLOAD_TIMEOUT_MS,
+  allowedHosts: c.ALLOWED_DOWNLOAD_HOSTS,
+  ...(log && { log }),
 });
 
 export function describeCheck(c: DependencyCheck): string {

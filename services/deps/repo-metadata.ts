@@ -87,7 +87,11 @@ export async function readPrimary(text: AsyncIterable<string>, index: ProvideInd
 }
 
 /** A Depends-style list: comma separated, whitespace normalised (as package-header.ts reads it). */
-const list = (v: string): string[] => v.split(',').map((s) => s.trim().replace(/\s+/g, ' ')).filter(Boolean);
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim().replace(/\s+/g, ' '))
+    .filter(Boolean);
 
 /**
  * An APT Packages file: each stanza's `Package (= Version)` and every Provides entry. Only the three

@@ -6,10 +6,23 @@ import { evrCmp, parseEvr } from './versions.ts';
  * (rpm `name >= 1.0-1`; deb `name (>= 1.0-1) | other`).
  */
 export type Kind = 'rpm' | 'deb';
-export interface Capability { name: string; op?: string; evr?: string }
-export interface Needs { package: string; requires: string[] }
-export interface Unmet { package: string; requirement: string }
-export interface Resolution { unmet: Unmet[]; unchecked: Unmet[] }
+export interface Capability {
+  name: string;
+  op?: string;
+  evr?: string;
+}
+export interface Needs {
+  package: string;
+  requires: string[];
+}
+export interface Unmet {
+  package: string;
+  requirement: string;
+}
+export interface Resolution {
+  unmet: Unmet[];
+  unchecked: Unmet[];
+}
 
 const RPM_OPS = new Set(['<', '<=', '=', '>=', '>']);
 const DEB_OPS: Record<string, string> = { '<<': '<', '<=': '<=', '=': '=', '>=': '>=', '>>': '>', '<': '<=', '>': '>=' };
@@ -31,11 +44,16 @@ function satisfies(provide: Capability, need: Capability, kind: Kind): boolean {
   if (!need.op || !provide.evr) return true; // an unversioned provide satisfies any version (rpm and dpkg agree)
   const c = evrCmp(parseEvr(provide.evr, kind), parseEvr(need.evr!, kind), kind);
   switch (need.op) {
-    case '<': return c < 0;
-    case '<=': return c <= 0;
-    case '=': return c === 0;
-    case '>=': return c >= 0;
-    default: return c > 0;
+    case '<':
+      return c < 0;
+    case '<=':
+      return c <= 0;
+    case '=':
+      return c === 0;
+    case '>=':
+      return c >= 0;
+    default:
+      return c > 0;
   }
 }
 
@@ -51,7 +69,8 @@ const alternatives = (req: string, kind: Kind) => (kind === 'deb' ? req.split('|
 /** The capability names these requirements ask about, every alternative of a Debian dependency included. */
 export function requiredNames(needs: Needs[], kind: Kind): Set<string> {
   const names = new Set<string>();
-  for (const n of needs) for (const req of n.requires) for (const alt of alternatives(req, kind)) names.add(parseCapability(alt, kind).name);
+  for (const n of needs)
+    for (const req of n.requires) for (const alt of alternatives(req, kind)) names.add(parseCapability(alt, kind).name);
   return names;
 }
 

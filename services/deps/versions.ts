@@ -14,7 +14,8 @@ export function rpmVerCmp(a: string, b: string): number {
     if (a[i] === '~' || b[j] === '~') {
       if (a[i] !== '~') return 1;
       if (b[j] !== '~') return -1;
-      i++; j++;
+      i++;
+      j++;
       continue;
     }
     if (a[i] === '^' || b[j] === '^') {
@@ -22,7 +23,8 @@ export function rpmVerCmp(a: string, b: string): number {
       if (j >= b.length) return 1;
       if (a[i] !== '^') return 1;
       if (b[j] !== '^') return -1;
-      i++; j++;
+      i++;
+      j++;
       continue;
     }
     if (i >= a.length || j >= b.length) break;
@@ -69,7 +71,8 @@ function dpkgPart(a: string, b: string): number {
     while (b[j] === '0') j++;
     while (i < a.length && /[0-9]/.test(a[i]!) && j < b.length && /[0-9]/.test(b[j]!)) {
       if (!diff) diff = a.charCodeAt(i) - b.charCodeAt(j);
-      i++; j++;
+      i++;
+      j++;
     }
     if (i < a.length && /[0-9]/.test(a[i]!)) return 1;
     if (j < b.length && /[0-9]/.test(b[j]!)) return -1;
@@ -78,7 +81,11 @@ function dpkgPart(a: string, b: string): number {
   return 0;
 }
 
-export interface Evr { epoch: number; version: string; release?: string }
+export interface Evr {
+  epoch: number;
+  version: string;
+  release?: string;
+}
 
 export function parseEvr(s: string, kind: 'rpm' | 'deb'): Evr {
   const colon = s.indexOf(':');

@@ -16,8 +16,10 @@ export function errorComment(err: unknown, action: string, ref: string): { code:
  */
 export function retryComment(err: unknown, action: string, ref: string, retryWindowMs: number): string {
   const minutes = Math.round(retryWindowMs / 60_000);
-  return `${action} has not succeeded yet; releasedesk tries again by itself for about ${minutes} minutes.\n\n${describe(err, ref).detail}\n\n`
-    + 'If it still fails then, RepoStatus and a comment here say so.';
+  return (
+    `${action} has not succeeded yet; releasedesk tries again by itself for about ${minutes} minutes.\n\n${describe(err, ref).detail}\n\n` +
+    'If it still fails then, RepoStatus and a comment here say so.'
+  );
 }
 
 function describe(err: unknown, ref: string): { code: string; detail: string } {
@@ -25,7 +27,11 @@ function describe(err: unknown, ref: string): { code: string; detail: string } {
   return { code: 'RD_INTERNAL', detail: `[RD_INTERNAL] internal error, reference ${ref}\n\nWhat to do: ${catalog.RD_INTERNAL.next}` };
 }
 
-export function refusalComment(d: Extract<Decision, { ok: false }>, actor: string, groupOf: Record<Exclude<Role, 'provider'>, string>): string {
+export function refusalComment(
+  d: Extract<Decision, { ok: false }>,
+  actor: string,
+  groupOf: Record<Exclude<Role, 'provider'>, string>,
+): string {
   switch (d.code) {
     case 'RD_ROLE_FORBIDDEN': {
       const who = d.allowedRoles.map((r) => (r === 'provider' ? 'the ticket requestor (software provider)' : `group ${groupOf[r]}`));

@@ -11,15 +11,32 @@ export class RtHelpdesk implements Helpdesk {
   private groups?: { at: number; read: Promise<DirectoryGroup[]> };
 
   /** `groupsMaxAgeMs`: how old a read of RT's groups may be to answer userGroups without `fresh` */
-  constructor(readonly client: RtClient, private readonly groupsMaxAgeMs = 0) {}
+  constructor(
+    readonly client: RtClient,
+    private readonly groupsMaxAgeMs = 0,
+  ) {}
 
-  getTicket(id: number) { return this.client.getTicket(id); }
-  getReleaseXml(ticketId: number) { return this.client.getReleaseXml(ticketId); }
-  comment(ticketId: number, text: string) { return this.client.comment(ticketId, text); }
-  hasComment(ticketId: number, marker: string) { return this.client.hasComment(ticketId, marker); }
-  noteText(ticketId: number, transactionIds: number[]) { return this.client.noteText(ticketId, transactionIds); }
-  setCustomFields(ticketId: number, fields: Record<string, string>) { return this.client.setCustomFields(ticketId, fields); }
-  async ping() { await this.client.ping(); }
+  getTicket(id: number) {
+    return this.client.getTicket(id);
+  }
+  getReleaseXml(ticketId: number) {
+    return this.client.getReleaseXml(ticketId);
+  }
+  comment(ticketId: number, text: string) {
+    return this.client.comment(ticketId, text);
+  }
+  hasComment(ticketId: number, marker: string) {
+    return this.client.hasComment(ticketId, marker);
+  }
+  noteText(ticketId: number, transactionIds: number[]) {
+    return this.client.noteText(ticketId, transactionIds);
+  }
+  setCustomFields(ticketId: number, fields: Record<string, string>) {
+    return this.client.setCustomFields(ticketId, fields);
+  }
+  async ping() {
+    await this.client.ping();
+  }
 
   async history(ticket: TicketInfo): Promise<TicketHistory> {
     const [fieldId, all] = await Promise.all([this.client.customFieldId('RepoAction'), this.client.getHistory(ticket.id)]);
@@ -45,7 +62,9 @@ export class RtHelpdesk implements Helpdesk {
     if (!fresh && cached && Date.now() - cached.at <= this.groupsMaxAgeMs) return cached.read;
     const entry = { at: Date.now(), read: this.client.readGroups() };
     this.groups = entry;
-    entry.read.catch(() => { if (this.groups === entry) this.groups = undefined; });
+    entry.read.catch(() => {
+      if (this.groups === entry) this.groups = undefined;
+    });
     return entry.read;
   }
 
@@ -56,5 +75,8 @@ export class RtHelpdesk implements Helpdesk {
 }
 
 export function createHelpdesk(config: Config, log: Logger): RtHelpdesk {
-  return new RtHelpdesk(new RtClient({ baseUrl: config.RT_URL, token: config.RT_TOKEN, queue: config.RT_QUEUE, logger: log }), config.RT_GROUPS_MAX_AGE_MS);
+  return new RtHelpdesk(
+    new RtClient({ baseUrl: config.RT_URL, token: config.RT_TOKEN, queue: config.RT_QUEUE, logger: log }),
+    config.RT_GROUPS_MAX_AGE_MS,
+  );
 }

@@ -37,36 +37,44 @@ export interface DeliverOptions {
  * refuses is held (30 s, doubling up to `refusedRetryMs`) and shows in /healthz; the first write RT takes
  * again releases the ones held for RD_HELPDESK_WRITE_REFUSED, which is about the service, not the ticket.
  */
-export async function deliverDue(db: Db, rt: Helpdesk, log: Logger, opts: DeliverOptions = {}): Promise<{ delivered: number; failed: number }> {
+export async function deliverDue(
+  db: Db,
+  rt: Helpdesk,
+  log: Logger,
+  opts: DeliverOptions = {},
+): Promise<{ delivered: number; failed: number }> {
   const refusedRetryMs = opts.refusedRetryMs ?? 300_000;
   let delivered = 0;
   let failed = 0;
-  await Promise.all((await outbox.dueHeads(db, opts.limit ?? 100)).map(async (head) => {
-    for (let rows = await nextRun(db, head.ticket_id); rows.length; rows = await nextRun(db, head.ticket_id)) {
-      const ids = rows.map((r) => r.id);
-      const first = rows[0]!;
-      try {
-        // counted before the call: a process killed after RT accepted a comment must check for it next time,
-        // and not before that call is surely over (a failure seen here reschedules it by the backoff, below)
-        await outbox.markAttempt(db, ids, new Date(Date.now() + IN_FLIGHT_MS));
-        await deliverOne(rt, rows.length === 1 ? first : { ...first, payload: mergedFields(rows) });
-        await outbox.markDelivered(db, ids);
-        delivered += rows.length;
-        if (await outbox.releaseHeld(db, 'RD_HELPDESK_WRITE_REFUSED')) log.info('RT takes the service\'s writes again: sending the held write-backs');
-      } catch (e) {
-        failed++;
-        const code = isRdError(e) ? e.code : null;
-        const message = isRdError(e) ? `[${e.code}] ${e.message}` : String((e as Error).message ?? e);
-        const refused = code !== null && REFUSALS.includes(code);
-        const retryAt = new Date(Date.now() + (refused ? refusedBackoffMs(first.attempts, refusedRetryMs) : backoffMs(first.attempts)));
-        const line = { ticket: first.ticket_id, outbox: ids, attempts: first.attempts + 1, code, err: message, retryAt };
-        if (refused) log.error(line, 'RT refused a write-back; it is held and tried again at retryAt (see /healthz)');
-        else log.warn(line, 'write-back failed; will retry');
-        await outbox.markFailed(db, ids, { code, message, retryAt });
-        return;
+  await Promise.all(
+    (await outbox.dueHeads(db, opts.limit ?? 100)).map(async (head) => {
+      for (let rows = await nextRun(db, head.ticket_id); rows.length; rows = await nextRun(db, head.ticket_id)) {
+        const ids = rows.map((r) => r.id);
+        const first = rows[0]!;
+        try {
+          // counted before the call: a process killed after RT accepted a comment must check for it next time,
+          // and not before that call is surely over (a failure seen here reschedules it by the backoff, below)
+          await outbox.markAttempt(db, ids, new Date(Date.now() + IN_FLIGHT_MS));
+          await deliverOne(rt, rows.length === 1 ? first : { ...first, payload: mergedFields(rows) });
+          await outbox.markDelivered(db, ids);
+          delivered += rows.length;
+          if (await outbox.releaseHeld(db, 'RD_HELPDESK_WRITE_REFUSED'))
+            log.info("RT takes the service's writes again: sending the held write-backs");
+        } catch (e) {
+          failed++;
+          const code = isRdError(e) ? e.code : null;
+          const message = isRdError(e) ? `[${e.code}] ${e.message}` : String((e as Error).message ?? e);
+          const refused = code !== null && REFUSALS.includes(code);
+          const retryAt = new Date(Date.now() + (refused ? refusedBackoffMs(first.attempts, refusedRetryMs) : backoffMs(first.attempts)));
+          const line = { ticket: first.ticket_id, outbox: ids, attempts: first.attempts + 1, code, err: message, retryAt };
+          if (refused) log.error(line, 'RT refused a write-back; it is held and tried again at retryAt (see /healthz)');
+          else log.warn(line, 'write-back failed; will retry');
+          await outbox.markFailed(db, ids, { code, message, retryAt });
+          return;
+        }
       }
-    }
-  }));
+    }),
+  );
   return { delivered, failed };
 }
 
@@ -83,8 +91,10 @@ async function nextRun(db: Db, ticketId: number): Promise<OutboxRow[]> {
 
 const MAX_RUN = 20;
 
-const mergedFields = (rows: OutboxRow[]): OutboxItem =>
-  ({ kind: 'fields', fields: Object.assign({}, ...rows.map((r) => (r.payload as { fields: Record<string, string> }).fields)) });
+const mergedFields = (rows: OutboxRow[]): OutboxItem => ({
+  kind: 'fields',
+  fields: Object.assign({}, ...rows.map((r) => (r.payload as { fields: Record<string, string> }).fields)),
+});
 
 async function deliverOne(rt: Helpdesk, row: OutboxRow): Promise<void> {
   const item = row.payload;
@@ -95,12 +105,17 @@ async function deliverOne(rt: Helpdesk, row: OutboxRow): Promise<void> {
   } catch (e) {
     // a notice RT will not take (unknown group, missing right) must not hold up the ticket's later write-backs
     if (!isRdError(e) || e.code !== 'RD_HELPDESK_REFUSED') throw e;
-    await postOnce(rt, row, [
-      `releasedesk could not add the group ${item.adminCcGroup} as AdminCc of this ticket, so its members were not notified.`,
-      `RT said: ${e.message}`, '',
-      'What to do: an RT administrator checks that the group exists and that the service user may see it (SeeGroup) and '
-      + 'change watchers (ModifyTicket), or corrects NOTICE_GROUPS. Meanwhile tell the group yourself.',
-    ].join('\n'));
+    await postOnce(
+      rt,
+      row,
+      [
+        `releasedesk could not add the group ${item.adminCcGroup} as AdminCc of this ticket, so its members were not notified.`,
+        `RT said: ${e.message}`,
+        '',
+        'What to do: an RT administrator checks that the group exists and that the service user may see it (SeeGroup) and ' +
+          'change watchers (ModifyTicket), or corrects NOTICE_GROUPS. Meanwhile tell the group yourself.',
+      ].join('\n'),
+    );
   }
 }
 

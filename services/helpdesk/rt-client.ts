@@ -113,13 +113,19 @@ export class RtClient {
     const ticket = Object.keys(send).length || !before ? await this.getTicket(id) : before;
     const wrong = Object.entries(values).filter(([name, v]) => !sameValues(ticket.customFields[name], v));
     if (refusals.length || wrong.length) {
-      const fields = wrong.map(([name, v]) => `${name}=${JSON.stringify(v)} (RT has ${JSON.stringify(ticket.customFields[name] ?? 'no such field')})`);
-      throw new RdError('RD_HELPDESK_REFUSED', `RT did not set ${fields.join(', ') || 'the custom fields'} on ticket ${id}: ${messages.join('; ') || 'no message'}`, {
-        ticketId: id,
-        messages,
-        expected: values,
-        actual: ticket.customFields,
-      });
+      const fields = wrong.map(
+        ([name, v]) => `${name}=${JSON.stringify(v)} (RT has ${JSON.stringify(ticket.customFields[name] ?? 'no such field')})`,
+      );
+      throw new RdError(
+        'RD_HELPDESK_REFUSED',
+        `RT did not set ${fields.join(', ') || 'the custom fields'} on ticket ${id}: ${messages.join('; ') || 'no message'}`,
+        {
+          ticketId: id,
+          messages,
+          expected: values,
+          actual: ticket.customFields,
+        },
+      );
     }
   }
 
@@ -162,7 +168,8 @@ export class RtClient {
       this.cfIdsP = undefined;
       id = (await this.cfIds()).get(name);
     }
-    if (id === undefined) throw new RdError('RD_HELPDESK_REFUSED', `custom field ${name} is not applied to queue ${this.queue} (or not visible)`);
+    if (id === undefined)
+      throw new RdError('RD_HELPDESK_REFUSED', `custom field ${name} is not applied to queue ${this.queue} (or not visible)`);
     return id;
   }
 
@@ -193,7 +200,10 @@ export class RtClient {
     });
     const messages = Array.isArray(res.data) ? res.data.map(String) : [rtMessage(res.data)];
     if (!messages.some((m) => /comments added/i.test(m))) {
-      throw new RdError('RD_HELPDESK_REFUSED', `RT did not add the comment to ticket ${ticketId}: ${messages.join('; ')}`, { ticketId, messages });
+      throw new RdError('RD_HELPDESK_REFUSED', `RT did not add the comment to ticket ${ticketId}: ${messages.join('; ')}`, {
+        ticketId,
+        messages,
+      });
     }
   }
 
@@ -225,7 +235,8 @@ export class RtClient {
    */
   async addAdminCcGroup(ticketId: number, groupName: string, knownGroupId?: number): Promise<void> {
     const id = ticketNumber(ticketId);
-    if (typeof groupName !== 'string' || !groupName.trim()) throw new TypeError(`group name must be a non-empty string, got ${JSON.stringify(groupName)}`);
+    if (typeof groupName !== 'string' || !groupName.trim())
+      throw new TypeError(`group name must be a non-empty string, got ${JSON.stringify(groupName)}`);
     await watchers.addAdminCcGroup(this.session, id, groupName.trim(), { id: await this.queueId(), name: this.queue }, knownGroupId);
   }
 
@@ -260,7 +271,8 @@ export class RtClient {
     if (t.customFields && (t.queue ?? this.queue) === this.queue) {
       const now = await this.getTicket(id);
       const wrong = Object.entries(t.customFields).filter(([name, v]) => !sameValues(now.customFields[name], v));
-      if (wrong.length) throw new RdError('RD_HELPDESK_REFUSED', `ticket ${id} was created without ${wrong.map(([n]) => n).join(', ')}`, { ticketId: id });
+      if (wrong.length)
+        throw new RdError('RD_HELPDESK_REFUSED', `ticket ${id} was created without ${wrong.map(([n]) => n).join(', ')}`, { ticketId: id });
     }
     return id;
   }
@@ -278,7 +290,9 @@ export class RtClient {
 
   private cfIds(): Promise<Map<string, number>> {
     this.cfIdsP ??= this.queueId()
-      .then((qid) => collect<{ id: string; Name?: string }>(this.session, { path: `/queue/${qid}/customfields`, params: { fields: 'Name' } }))
+      .then((qid) =>
+        collect<{ id: string; Name?: string }>(this.session, { path: `/queue/${qid}/customfields`, params: { fields: 'Name' } }),
+      )
       .then((items) => new Map(items.map((cf) => [cf.Name ?? '', num(cf.id)])))
       .catch((e) => {
         this.cfIdsP = undefined;

@@ -42,7 +42,10 @@ export function memberOf(groups: DirectoryGroup[], userName: string): string[] {
       }
     }
   }
-  return groups.filter((g) => hit.has(num(g.id))).map((g) => g.Name).sort();
+  return groups
+    .filter((g) => hit.has(num(g.id)))
+    .map((g) => g.Name)
+    .sort();
 }
 
 interface WireUser {

@@ -99,10 +99,14 @@ export class RtSession {
     this.stats.tokenRequests++;
     const res = await this.send<T>(req, { Authorization: `token ${this.token}` });
     if (res.status === 401 || res.status === 403) {
-      throw new RdError('RD_HELPDESK_WRITE_REFUSED', `RT refuses the service's writes: RT answered ${res.status} to ${req.method} ${req.path}: ${rtMessage(res.data)}`, {
-        status: res.status,
-        path: req.path,
-      });
+      throw new RdError(
+        'RD_HELPDESK_WRITE_REFUSED',
+        `RT refuses the service's writes: RT answered ${res.status} to ${req.method} ${req.path}: ${rtMessage(res.data)}`,
+        {
+          status: res.status,
+          path: req.path,
+        },
+      );
     }
     checkStatus(res, req);
     return res;
@@ -141,7 +145,10 @@ export class RtSession {
         url: `/REST/2.0${req.path}`,
         params: req.params,
         data: req.body === undefined ? undefined : JSON.stringify(req.body),
-        headers: { ...(typeof auth === 'string' ? { Cookie: auth } : auth), ...(req.body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+        headers: {
+          ...(typeof auth === 'string' ? { Cookie: auth } : auth),
+          ...(req.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
       }),
     );
     this.log?.debug({ method: req.method, path: req.path, status: res.status, ms: Date.now() - started }, 'RT call');

@@ -1,7 +1,14 @@
 import { collect, sqlString } from './rt-pages.ts';
 import type { RtSession } from './rt-session.ts';
 import {
-  notFound, num, toCfTransaction, toTransaction, type Page, type RtCfTransaction, type RtTransaction, type WireTransaction,
+  notFound,
+  num,
+  toCfTransaction,
+  toTransaction,
+  type Page,
+  type RtCfTransaction,
+  type RtTransaction,
+  type WireTransaction,
 } from './rt-types.ts';
 
 /**
@@ -44,7 +51,8 @@ export async function searchCustomFieldTransactions(
 /** Ticket creations in the queue after `afterId` (a ticket created with RepoAction set has no CF transaction). */
 export async function searchCreateTransactions(session: RtSession, queue: string, afterId: number): Promise<RtTransaction[]> {
   const items = await collect<WireTransaction>(session, {
-    path: '/transactions', params: { query: createQuery(queue) + after(afterId), fields: TXN_FIELDS, orderby: 'id', order: 'ASC' },
+    path: '/transactions',
+    params: { query: createQuery(queue) + after(afterId), fields: TXN_FIELDS, orderby: 'id', order: 'ASC' },
   });
   return items.map((t) => toTransaction(t));
 }
@@ -57,7 +65,9 @@ export async function searchCreateTransactions(session: RtSession, queue: string
 export async function newestTransactionId(session: RtSession, queue: string, fieldId?: number): Promise<number> {
   const query = fieldId === undefined ? createQuery(queue) : cfQuery(queue, fieldId);
   const res = await session.request<Page<WireTransaction>>({
-    method: 'GET', path: '/transactions', params: { query, orderby: 'id', order: 'DESC', per_page: 100, page: 1 },
+    method: 'GET',
+    path: '/transactions',
+    params: { query, orderby: 'id', order: 'DESC', per_page: 100, page: 1 },
   });
   return Math.max(0, ...(res.data?.items ?? []).map((t) => num(t.id)).filter(Number.isSafeInteger));
 }
@@ -69,9 +79,12 @@ export async function noteText(session: RtSession, ticketId: number, txnIds: num
   if (txnIds.length === 0) return null;
   const notes = new Set(txnIds);
   const parts = await collect<{ TransactionId?: string; ContentType?: string; Content?: string }>(session, {
-    path: `/ticket/${ticketId}/attachments`, params: { fields: 'TransactionId,ContentType,Content', orderby: 'id', order: 'DESC' },
+    path: `/ticket/${ticketId}/attachments`,
+    params: { fields: 'TransactionId,ContentType,Content', orderby: 'id', order: 'DESC' },
   });
-  const text = parts.find((p) => notes.has(Number(p.TransactionId)) && p.ContentType === 'text/plain' && p.Content?.trim())?.Content?.trim();
+  const text = parts
+    .find((p) => notes.has(Number(p.TransactionId)) && p.ContentType === 'text/plain' && p.Content?.trim())
+    ?.Content?.trim();
   if (!text) return null;
   return text.length > MAX_NOTE_CHARS ? `${text.slice(0, MAX_NOTE_CHARS)}…` : text;
 }

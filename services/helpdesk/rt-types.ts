@@ -151,5 +151,4 @@ export function positive(id: number, what: string): number {
   return id;
 }
 
-export const notFound = (id: number, message = `ticket ${id} not found`) =>
-  new RdError('RD_TICKET_NOT_FOUND', message, { ticketId: id });
+export const notFound = (id: number, message = `ticket ${id} not found`) => new RdError('RD_TICKET_NOT_FOUND', message, { ticketId: id });

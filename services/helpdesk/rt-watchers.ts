@@ -38,7 +38,12 @@ export async function groupId(session: RtSession, name: string): Promise<number 
   const res = await session.request<Page<Ref>>({
     method: 'GET',
     path: '/groups',
-    params: { query: JSON.stringify([{ field: 'Name', value: name }, { field: 'Domain', value: 'UserDefined' }]) },
+    params: {
+      query: JSON.stringify([
+        { field: 'Name', value: name },
+        { field: 'Domain', value: 'UserDefined' },
+      ]),
+    },
   });
   const id = num(res.data?.items?.[0]?.id);
   return Number.isSafeInteger(id) && id > 0 ? id : null;
@@ -111,10 +116,14 @@ async function principalIds(session: RtSession, members: Ref[], users: Map<strin
     }
     // a member left out of the PUT would be removed
     if (!Number.isSafeInteger(id) || id <= 0) {
-      throw new RdError('RD_HELPDESK_REFUSED', `ticket ${ticketId} has an AdminCc the service cannot resolve (${m.type} ${m.id}); its watchers are left as they are`, {
-        ticketId,
-        member: m,
-      });
+      throw new RdError(
+        'RD_HELPDESK_REFUSED',
+        `ticket ${ticketId} has an AdminCc the service cannot resolve (${m.type} ${m.id}); its watchers are left as they are`,
+        {
+          ticketId,
+          member: m,
+        },
+      );
     }
     ids.add(id);
   }

@@ -106,7 +106,9 @@ function toMetadata(doc: Checked): ReleaseMetadata {
     ...(synchSha256 !== undefined && { synchSha256 }),
     targetPlatform: text(umd, 'UMDmeta:targetPlatform'),
     targetArch: text(umd, 'UMDmeta:targetArch'),
-    capabilities: all(umd, 'UMDmeta:capability').map((c) => c.value).filter((c) => c !== ''),
+    capabilities: all(umd, 'UMDmeta:capability')
+      .map((c) => c.value)
+      .filter((c) => c !== ''),
     packages,
     repoKind: packages.every((p) => p.format === 'deb') ? 'apt' : 'yum',
     repositoryParts: [...doc.children.entries()]
@@ -153,7 +155,9 @@ function checkRules(meta: ReleaseMetadata, doc: Checked, file: string): void {
   const synchIs = `<${synch.qname}> (line ${synch.line}) is n/a`;
   const digest = one(doc, 'release:synchSha256')?.element;
   if (meta.synchURL === null && digest) {
-    throw xmlError('RD_XML_INVALID', file, digest.line, `<${digest.qname}> is given but ${synchIs}: there is no bundle to check`, { element: digest.qname });
+    throw xmlError('RD_XML_INVALID', file, digest.line, `<${digest.qname}> is given but ${synchIs}: there is no bundle to check`, {
+      element: digest.qname,
+    });
   }
   const nodes = all(one(one(doc, 'UMDmeta:UMDmeta'), 'UMDmeta:packages'), 'UMDmeta:package');
   const first = meta.packages[0]!;
@@ -166,7 +170,9 @@ function checkRules(meta: ReleaseMetadata, doc: Checked, file: string): void {
     if (twin) throw fail(`is listed twice, on lines ${twin.line} and ${p.line}`, { lines: [twin.line, p.line] });
     byName.set(p.filename, p);
     if (p.format !== first.format) {
-      throw fail(`is a ${p.format} package but ${quote(first.filename)} (line ${first.line}) is ${first.format}; one release holds one package format`);
+      throw fail(
+        `is a ${p.format} package but ${quote(first.filename)} (line ${first.line}) is ${first.format}; one release holds one package format`,
+      );
     }
     if (meta.synchURL === null && p.url === undefined) {
       throw fail(`has no url, and ${synchIs}: each package needs an http(s) url, or synchURL a bundle`);

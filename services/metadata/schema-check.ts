@@ -29,14 +29,22 @@ function nameIn(el: XmlElement, spec: ElementSpec): string {
 export function checkDocument(root: XmlElement, spec: ElementSpec, file: string): Checked {
   if (root.ns !== NAMESPACES[spec.ns] && root.local === spec.name) throw wrongNamespace(root, spec, file);
   if (root.ns !== NAMESPACES[spec.ns]) {
-    throw xmlError('RD_XML_INVALID', file, root.line, `the root element is <${root.qname}>; release metadata starts with <${keyOf(spec)}>`, { element: root.qname });
+    throw xmlError(
+      'RD_XML_INVALID',
+      file,
+      root.line,
+      `the root element is <${root.qname}>; release metadata starts with <${keyOf(spec)}>`,
+      { element: root.qname },
+    );
   }
   return checkElement(root, spec, file);
 }
 
 function wrongNamespace(el: XmlElement, spec: ElementSpec | undefined, file: string) {
   const where = el.ns === '' ? 'is in no namespace' : `is in the namespace ${quote(el.ns)}`;
-  const want = spec ? `; release.xml v0.2 has it in ${quote(NAMESPACES[spec.ns])}` : `, which is not one of release.xml v0.2 (${Object.values(NAMESPACES).join(', ')})`;
+  const want = spec
+    ? `; release.xml v0.2 has it in ${quote(NAMESPACES[spec.ns])}`
+    : `, which is not one of release.xml v0.2 (${Object.values(NAMESPACES).join(', ')})`;
   return xmlError('RD_XML_NAMESPACE', file, el.line, `<${el.qname}> ${where}${want}`, { element: el.qname, namespace: el.ns });
 }
 
@@ -47,7 +55,9 @@ export function checkValue(el: XmlElement, type: ValueTypeName, raw: string, fil
     const what = attribute === undefined ? '' : `attribute ${attribute} `;
     const why = ('explain' in t && t.explain(value)) || notAscii(t.pattern, value);
     throw xmlError('RD_XML_INVALID', file, el.line, `<${el.qname}> ${what}${quote(value)} is not ${t.describe}${why ? `: ${why}` : ''}`, {
-      element: el.qname, attribute, value,
+      element: el.qname,
+      attribute,
+      value,
     });
   }
   return 'lowercase' in t && t.lowercase ? value.toLowerCase() : value;
@@ -73,13 +83,19 @@ function checkAttributes(el: XmlElement, spec: ElementSpec, file: string): Recor
     if (!a) {
       const known = Object.keys(declared);
       const hint = known.length ? ` (it takes ${known.join(', ')})` : ' (it takes none)';
-      throw xmlError('RD_XML_INVALID', file, el.line, `<${el.qname}> has an unknown attribute ${name}=${quote(raw)}${hint}`, { element: el.qname, attribute: name });
+      throw xmlError('RD_XML_INVALID', file, el.line, `<${el.qname}> has an unknown attribute ${name}=${quote(raw)}${hint}`, {
+        element: el.qname,
+        attribute: name,
+      });
     }
     out[name] = checkValue(el, a.type, raw, file, name);
   }
   for (const [name, a] of Object.entries(declared)) {
     if (a.required && !(name in out)) {
-      throw xmlError('RD_XML_INVALID', file, el.line, `<${el.qname}> lacks the required attribute ${name}`, { element: el.qname, attribute: name });
+      throw xmlError('RD_XML_INVALID', file, el.line, `<${el.qname}> lacks the required attribute ${name}`, {
+        element: el.qname,
+        attribute: name,
+      });
     }
   }
   return out;
@@ -91,12 +107,16 @@ function checkElement(el: XmlElement, spec: ElementSpec, file: string): Checked 
   const first = el.children[0];
   if (spec.children === undefined && first) {
     const takes = spec.type ? 'text only' : 'no content';
-    throw xmlError('RD_XML_INVALID', file, first.line, `<${el.qname}> holds the element <${first.qname}>; it takes ${takes}`, { element: el.qname });
+    throw xmlError('RD_XML_INVALID', file, first.line, `<${el.qname}> holds the element <${first.qname}>; it takes ${takes}`, {
+      element: el.qname,
+    });
   }
   if (spec.type) return { element: el, value: checkValue(el, spec.type, el.text, file), attributes, children: new Map() };
   if (el.text.trim() !== '') {
     const takes = spec.children ? 'elements only' : 'no content';
-    throw xmlError('RD_XML_INVALID', file, el.line, `<${el.qname}> holds the text ${quote(el.text.trim())}; it takes ${takes}`, { element: el.qname });
+    throw xmlError('RD_XML_INVALID', file, el.line, `<${el.qname}> holds the text ${quote(el.text.trim())}; it takes ${takes}`, {
+      element: el.qname,
+    });
   }
   return { element: el, value: '', attributes, children: checkChildren(el, spec.children ?? [], file) };
 }
@@ -108,21 +128,34 @@ function checkChildren(el: XmlElement, specs: readonly ElementSpec[], file: stri
     if (!spec) {
       const sameName = specs.find((s) => s.name === child.local);
       if (sameName || !KNOWN.has(child.ns)) throw wrongNamespace(child, sameName, file);
-      throw xmlError('RD_XML_INVALID', file, child.line, `<${el.qname}> does not take <${child.qname}>`, { element: child.qname, parent: el.qname });
+      throw xmlError('RD_XML_INVALID', file, child.line, `<${el.qname}> does not take <${child.qname}>`, {
+        element: child.qname,
+        parent: el.qname,
+      });
     }
     const seen = found.get(keyOf(spec)) ?? found.set(keyOf(spec), []).get(keyOf(spec))!;
     if (seen.length >= MAX[spec.occurs]) {
       const before = seen[0]!.element.line;
-      throw xmlError('RD_XML_INVALID', file, child.line, `<${child.qname}> appears again (first on line ${before}); <${el.qname}> takes it once`, {
-        element: child.qname, lines: [before, child.line],
-      });
+      throw xmlError(
+        'RD_XML_INVALID',
+        file,
+        child.line,
+        `<${child.qname}> appears again (first on line ${before}); <${el.qname}> takes it once`,
+        {
+          element: child.qname,
+          lines: [before, child.line],
+        },
+      );
     }
     seen.push(checkElement(child, spec, file));
   }
   for (const spec of specs) {
     if (MIN[spec.occurs] > 0 && !found.has(keyOf(spec))) {
       const missing = nameIn(el, spec);
-      throw xmlError('RD_XML_INVALID', file, el.line, `<${el.qname}> lacks required <${missing}>`, { element: el.qname, missing: keyOf(spec) });
+      throw xmlError('RD_XML_INVALID', file, el.line, `<${el.qname}> lacks required <${missing}>`, {
+        element: el.qname,
+        missing: keyOf(spec),
+      });
     }
   }
   return found;

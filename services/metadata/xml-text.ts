@@ -2,7 +2,13 @@
 import { RdError, type ErrorCode } from '../errors.ts';
 
 /** `release.xml line 14: <message>`; details always carry file, line and, where known, the element. */
-export function xmlError(code: ErrorCode, file: string, line: number | undefined, message: string, details: Record<string, unknown> = {}): RdError {
+export function xmlError(
+  code: ErrorCode,
+  file: string,
+  line: number | undefined,
+  message: string,
+  details: Record<string, unknown> = {},
+): RdError {
   const where = line === undefined ? file : `${file} line ${line}`;
   return new RdError(code, `${where}: ${message}`, { file, line, ...details });
 }
@@ -12,8 +18,9 @@ export function xmlError(code: ErrorCode, file: string, line: number | undefined
  * text where the message is read (C1 controls, bidi overrides, zero-width characters) are written as \uXXXX.
  */
 export function quote(value: string): string {
-  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value)
-    .replace(/[\u007F-\u009F\u2028\u2029\p{Cf}]/gu, (c) => [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''));
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value).replace(/[\u007F-\u009F\u2028\u2029\p{Cf}]/gu, (c) =>
+    [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
+  );
 }
 
 /** Maps a character index of the text to its 1-based line. */
@@ -35,7 +42,10 @@ export function lineIndex(text: string): (index: number) => number {
 export function decodeInput(input: string | Buffer, file: string, maxBytes: number): string {
   const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.length;
   if (size > maxBytes) {
-    throw xmlError('RD_XML_INVALID', file, undefined, `the file has ${size} bytes; release metadata is limited to ${maxBytes} bytes`, { size, limit: maxBytes });
+    throw xmlError('RD_XML_INVALID', file, undefined, `the file has ${size} bytes; release metadata is limited to ${maxBytes} bytes`, {
+      size,
+      limit: maxBytes,
+    });
   }
   let text: string;
   if (typeof input === 'string') text = input;
@@ -67,7 +77,12 @@ const BUILTIN: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"',
 const REFERENCE = /&(?:#x([0-9A-Fa-f]{1,6});|#([0-9]{1,7});|([A-Za-z_:][\w.:-]*);)|&/g;
 
 const isXmlChar = (cp: number) =>
-  cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+  cp === 0x9 ||
+  cp === 0xa ||
+  cp === 0xd ||
+  (cp >= 0x20 && cp <= 0xd7ff) ||
+  (cp >= 0xe000 && cp <= 0xfffd) ||
+  (cp >= 0x10000 && cp <= 0x10ffff);
 
 /**
  * Replaces the five predefined entities and numeric character references. The parser runs with entities off, so

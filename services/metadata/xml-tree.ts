@@ -58,7 +58,12 @@ export function readXmlTree(input: string | Buffer, file: string, limits: ReadLi
 
   const forbidden = /<!\s*(DOCTYPE|ENTITY)/i.exec(text);
   if (forbidden) {
-    throw xmlError('RD_XML_FORBIDDEN', file, lineOf(forbidden.index), `<!${forbidden[1]!.toUpperCase()}> is not allowed in release metadata`);
+    throw xmlError(
+      'RD_XML_FORBIDDEN',
+      file,
+      lineOf(forbidden.index),
+      `<!${forbidden[1]!.toUpperCase()}> is not allowed in release metadata`,
+    );
   }
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
@@ -142,7 +147,8 @@ function toElement(node: Node, parentScope: ReadonlyMap<string, string>, ctx: Ct
   const children: XmlElement[] = [];
   for (const child of (node[qname] as Node[] | undefined) ?? []) {
     if ('#text' in child) text += decode(String(child['#text']), `text ${quote(String(child['#text']).trim())} `);
-    else if ('#cdata' in child) text += clean(cdataText(child), 'CDATA '); // CDATA holds no references to expand
+    else if ('#cdata' in child)
+      text += clean(cdataText(child), 'CDATA '); // CDATA holds no references to expand
     else if (elementName(child) !== undefined) children.push(toElement(child, scope, ctx));
   }
   return { qname, ns, local, line, attributes, text, children, scope };

@@ -41,7 +41,8 @@ export async function readPackageHeader(path: string, format: PackageFormat, dis
   }
 }
 
-const RPM_QF = 'name=%{NAME}\\nepoch=%{EPOCHNUM}\\nversion=%{VERSION}\\nrelease=%{RELEASE}\\narch=%{ARCH}\\n' +
+const RPM_QF =
+  'name=%{NAME}\\nepoch=%{EPOCHNUM}\\nversion=%{VERSION}\\nrelease=%{RELEASE}\\narch=%{ARCH}\\n' +
   '[requires=%{REQUIRENEVRS}\\n][provides=%{PROVIDENEVRS}\\n]';
 
 async function readRpm(path: string, file: string): Promise<PackageHeader> {
@@ -126,7 +127,8 @@ function asHeaderError(e: unknown, path: string, file: string, format: PackageFo
     });
   }
   // The tool is missing, hung or flooded us: our problem, not the package's; retried.
-  if (e instanceof ToolError) return new RdError('RD_INTERNAL', `${file}: reading the ${format} header failed: ${e.message}`, { filename: file });
+  if (e instanceof ToolError)
+    return new RdError('RD_INTERNAL', `${file}: reading the ${format} header failed: ${e.message}`, { filename: file });
   return e;
 }
 
@@ -160,4 +162,8 @@ function need(m: Map<string, string[]>, key: string, file: string): string {
 }
 
 /** A Depends-style list: comma separated, whitespace normalised. */
-const list = (v: string): string[] => v.split(',').map((s) => s.trim().replace(/\s+/g, ' ')).filter(Boolean);
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim().replace(/\s+/g, ' '))
+    .filter(Boolean);

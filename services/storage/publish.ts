@@ -57,7 +57,14 @@ export async function publishRepository(repo: RepoRef, packages: RepoPackage[], 
     await mkdir(prefix);
     await linkPackages(new BlobStore(opts.storageDir), prefix, repo.kind, entries);
     const toolOpts: IndexOptions = { scratch: prefix, timeoutMs: opts.timeoutMs ?? TOOL_TIMEOUT_MS, env: opts.env };
-    const packagesRead = await buildIndex(repo, prefix, entries.map((p) => p.filename), previous?.dir, opts, toolOpts);
+    const packagesRead = await buildIndex(
+      repo,
+      prefix,
+      entries.map((p) => p.filename),
+      previous?.dir,
+      opts,
+      toolOpts,
+    );
     await writeFile(join(prefix, clientFileName(repo)), clientFileText(opts.publicUrl, repo));
     await syncIndex(prefix);
     const committed = await commitVersion(paths, prefix);
@@ -95,7 +102,8 @@ export async function rollbackRepository(storageDir: string, repo: RepoRef): Pro
   const paths = repoPaths(storageDir, repo);
   const live = await liveVersion(paths);
   const older = (await readdir(paths.versions).catch(() => [] as string[]))
-    .filter((n) => /^[1-9][0-9]*$/.test(n)).map(Number)
+    .filter((n) => /^[1-9][0-9]*$/.test(n))
+    .map(Number)
     .filter((n) => live !== null && n < live.version);
   if (older.length === 0) throw new RdError('RD_INTERNAL', `${repo.stage}/${repo.product}: no earlier version to roll back to`);
   const version = Math.max(...older);
@@ -128,7 +136,14 @@ async function linkPackages(blobs: BlobStore, dir: string, kind: RepoKind, entri
 }
 
 /** Runs the index tool, then checks the index lists every package: returns YUM's packagesRead. */
-async function buildIndex(repo: RepoRef, dir: string, expected: string[], previousDir: string | undefined, opts: PublishOptions, toolOpts: IndexOptions): Promise<number | null> {
+async function buildIndex(
+  repo: RepoRef,
+  dir: string,
+  expected: string[],
+  previousDir: string | undefined,
+  opts: PublishOptions,
+  toolOpts: IndexOptions,
+): Promise<number | null> {
   let result: { warnings: string; packagesRead?: number };
   if (repo.kind === 'yum') {
     result = await buildYumIndex(dir, await reuseDirs(opts, previousDir), toolOpts);
@@ -167,7 +182,11 @@ function asPublishError(e: unknown, repo: RepoRef, storageDir: string): unknown 
   }
   const where = `${repo.stage}/${repo.product}`;
   if (e instanceof ToolError) {
-    return new RdError('RD_PUBLISH_FAILED', redact(`${where}: ${e.message}`), { tool: e.tool, exitCode: e.exitCode, stderrTail: redact(e.stderrTail) });
+    return new RdError('RD_PUBLISH_FAILED', redact(`${where}: ${e.message}`), {
+      tool: e.tool,
+      exitCode: e.exitCode,
+      stderrTail: redact(e.stderrTail),
+    });
   }
   return new RdError('RD_PUBLISH_FAILED', redact(`${where}: ${e instanceof Error ? e.message : String(e)}`));
 }

@@ -52,10 +52,12 @@ export async function buildAptIndex(dir: string, repo: RepoRef, cacheDb: string,
   const db = `${opts.scratch}.db`;
   await copyFile(cacheDb, db).catch((e) => (errCode(e) === 'ENOENT' ? undefined : Promise.reject(e)));
   const run = { cwd: dir, timeoutMs: opts.timeoutMs, env: opts.env };
-  const { stderr } = await runTool('apt-ftparchive', ['--db', db, 'packages', '.'], { ...run, stdoutFile: join(dir, 'Packages') }).catch(async (e) => {
-    await rm(cacheDb, { force: true }); // should the cache be what breaks it, the retry starts without it
-    throw e;
-  });
+  const { stderr } = await runTool('apt-ftparchive', ['--db', db, 'packages', '.'], { ...run, stdoutFile: join(dir, 'Packages') }).catch(
+    async (e) => {
+      await rm(cacheDb, { force: true }); // should the cache be what breaks it, the retry starts without it
+      throw e;
+    },
+  );
   await mkdir(dirname(cacheDb), { recursive: true });
   await rename(db, cacheDb);
   await writeFile(join(dir, 'Packages.gz'), await promisify(gzip)(await readFile(join(dir, 'Packages')), { level: 9 }));
@@ -66,7 +68,13 @@ export async function buildAptIndex(dir: string, repo: RepoRef, cacheDb: string,
 }
 
 function releaseFields(repo: RepoRef): string[] {
-  const fields = { Origin: 'releasedesk', Label: repo.product, Suite: repo.stage, Codename: repo.stage, Description: `${repo.product} (${repo.stage})` };
+  const fields = {
+    Origin: 'releasedesk',
+    Label: repo.product,
+    Suite: repo.stage,
+    Codename: repo.stage,
+    Description: `${repo.product} (${repo.stage})`,
+  };
   return Object.entries(fields).flatMap(([k, v]) => ['-o', `APT::FTPArchive::Release::${k}=${v}`]);
 }
 

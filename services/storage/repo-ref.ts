@@ -35,14 +35,21 @@ export function assertRepoRef(repo: RepoRef): void {
   if (!STAGES.includes(repo.stage)) throw new RdError('RD_INTERNAL', `unknown stage ${JSON.stringify(repo.stage)}`);
   if (repo.kind !== 'yum' && repo.kind !== 'apt') throw new RdError('RD_INTERNAL', `unknown repository kind ${JSON.stringify(repo.kind)}`);
   if (!PRODUCT.test(repo.product)) {
-    throw new RdError('RD_XML_INVALID', `productShortName ${JSON.stringify(repo.product)} is not usable as a repository name (letters, digits, . _ + -)`);
+    throw new RdError(
+      'RD_XML_INVALID',
+      `productShortName ${JSON.stringify(repo.product)} is not usable as a repository name (letters, digits, . _ + -)`,
+    );
   }
 }
 
 export function assertPackageFilename(kind: RepoKind, filename: string): void {
   if (!FILENAME[kind].test(filename)) {
-    throw new RdError('RD_XML_INVALID', `package filename ${JSON.stringify(filename)} is not a plain ${kind === 'yum' ? '.rpm' : '.deb'} file name`, {
-      filename,
-    });
+    throw new RdError(
+      'RD_XML_INVALID',
+      `package filename ${JSON.stringify(filename)} is not a plain ${kind === 'yum' ? '.rpm' : '.deb'} file name`,
+      {
+        filename,
+      },
+    );
   }
 }

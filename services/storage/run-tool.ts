@@ -34,7 +34,12 @@ const STDERR_KEEP = 8 * 1024;
 
 /** Last few non-empty lines, at most `max` characters: enough for a ticket comment or a log line. */
 export function tail(text: string, lines = 5, max = 1000): string {
-  const kept = text.split('\n').map((l) => l.trimEnd()).filter(Boolean).slice(-lines).join('\n');
+  const kept = text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter(Boolean)
+    .slice(-lines)
+    .join('\n');
   return kept.length > max ? `…${kept.slice(-max)}` : kept;
 }
 

@@ -8,7 +8,15 @@ export const REPO_ACTIONS = ['MoveToUnverified', 'MoveToStageRollOut', 'MoveToPr
 export type RepoAction = (typeof REPO_ACTIONS)[number];
 
 export const REPO_STATUSES = [
-  'New', 'Processing', 'Unverified', 'StageRollOut', 'Production', 'Incomplete', 'Rejected', 'Deprecated', 'Failed',
+  'New',
+  'Processing',
+  'Unverified',
+  'StageRollOut',
+  'Production',
+  'Incomplete',
+  'Rejected',
+  'Deprecated',
+  'Failed',
 ] as const;
 export type RepoStatus = (typeof REPO_STATUSES)[number];
 
@@ -42,24 +50,46 @@ export interface Transition {
 
 export const transitions: Record<RepoAction, Transition> = {
   MoveToUnverified: {
-    from: ['New', 'Failed', 'Rejected'], roles: ['provider'],
-    running: 'Processing', success: 'Unverified', target: 'unverified', failure: 'Failed',
+    from: ['New', 'Failed', 'Rejected'],
+    roles: ['provider'],
+    running: 'Processing',
+    success: 'Unverified',
+    target: 'unverified',
+    failure: 'Failed',
   },
   MoveToStageRollOut: {
-    from: ['Unverified'], fromIf: { Incomplete: 'waitsForStage' }, roles: ['technologyUnit'],
-    running: 'Processing', success: 'StageRollOut', target: 'stage-rollout', waits: 'Incomplete', failure: 'unchanged',
+    from: ['Unverified'],
+    fromIf: { Incomplete: 'waitsForStage' },
+    roles: ['technologyUnit'],
+    running: 'Processing',
+    success: 'StageRollOut',
+    target: 'stage-rollout',
+    waits: 'Incomplete',
+    failure: 'unchanged',
   },
   MoveToProduction: {
-    from: ['StageRollOut', 'Deprecated'], fromIf: { Unverified: 'emergency', Incomplete: 'waitsForProduction' }, roles: ['rolloutCoordinator'],
-    running: 'Processing', success: 'Production', target: 'production', waits: 'Incomplete', failure: 'unchanged',
+    from: ['StageRollOut', 'Deprecated'],
+    fromIf: { Unverified: 'emergency', Incomplete: 'waitsForProduction' },
+    roles: ['rolloutCoordinator'],
+    running: 'Processing',
+    success: 'Production',
+    target: 'production',
+    waits: 'Incomplete',
+    failure: 'unchanged',
   },
   Reject: {
-    from: ['Unverified', 'StageRollOut', 'Incomplete'], roles: ['technologyUnit'],
-    running: 'Processing', success: 'Rejected', failure: 'unchanged',
+    from: ['Unverified', 'StageRollOut', 'Incomplete'],
+    roles: ['technologyUnit'],
+    running: 'Processing',
+    success: 'Rejected',
+    failure: 'unchanged',
   },
   Deprecate: {
-    from: ['Production'], roles: ['technologyUnit', 'rolloutCoordinator'],
-    running: 'Processing', success: 'Deprecated', failure: 'unchanged',
+    from: ['Production'],
+    roles: ['technologyUnit', 'rolloutCoordinator'],
+    running: 'Processing',
+    success: 'Deprecated',
+    failure: 'unchanged',
   },
 };
 

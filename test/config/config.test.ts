@@ -11,8 +11,16 @@ describe('loadConfig', () => {
   it('reports every bad value at once, one line each, naming the variable', () => {
     let err: ConfigError | undefined;
     try {
-      loadConfig({ PORT: 'eighty', RT_URL: 'ftp://rt', WEBHOOK_SECRET: 'changeme', STORAGE_DIR: 'relative/dir', DATABASE_URL: 'mysql://x' });
-    } catch (e) { err = e as ConfigError; }
+      loadConfig({
+        PORT: 'eighty',
+        RT_URL: 'ftp://rt',
+        WEBHOOK_SECRET: 'changeme',
+        STORAGE_DIR: 'relative/dir',
+        DATABASE_URL: 'mysql://x',
+      });
+    } catch (e) {
+      err = e as ConfigError;
+    }
     expect(err).toBeInstanceOf(ConfigError);
     const names = err!.problems.map((p) => p.split(':')[0]);
     expect(new Set(names)).toEqual(new Set(['PORT', 'RT_URL', 'RT_TOKEN', 'WEBHOOK_SECRET', 'STORAGE_DIR', 'DATABASE_URL']));
@@ -31,8 +39,10 @@ describe('loadConfig', () => {
   it('NOTICE_GROUPS: follows the role groups by default, takes STATUS=GROUP pairs or "none", names a bad pair', () => {
     expect(loadConfig(ok).NOTICE_GROUPS).toEqual({ Unverified: 'TechnologyUnit', StageRollOut: 'RolloutCoordinators' });
     expect(loadConfig({ ...ok, TECHNOLOGY_UNIT_GROUP: 'Reviewers' }).NOTICE_GROUPS.Unverified).toBe('Reviewers');
-    expect(loadConfig({ ...ok, NOTICE_GROUPS: 'Incomplete=Ops Team, Production=Rollout' }).NOTICE_GROUPS)
-      .toEqual({ Incomplete: 'Ops Team', Production: 'Rollout' });
+    expect(loadConfig({ ...ok, NOTICE_GROUPS: 'Incomplete=Ops Team, Production=Rollout' }).NOTICE_GROUPS).toEqual({
+      Incomplete: 'Ops Team',
+      Production: 'Rollout',
+    });
     expect(loadConfig({ ...ok, NOTICE_GROUPS: 'none' }).NOTICE_GROUPS).toEqual({});
     expect(() => loadConfig({ ...ok, NOTICE_GROUPS: 'Unverified=A,Staging=B' })).toThrow(/NOTICE_GROUPS: "Staging=B" is not STATUS=GROUP/);
   });

@@ -20,32 +20,49 @@ const good = (e: E2E, product: string, over: Partial<XmlPackage> = {}) => releas
 
 const cases: Case[] = [
   { name: 'no release.xml attached', xml: () => null, code: 'RD_ATTACHMENT_MISSING', says: [/\.xml/] },
-  { name: 'malformed XML', xml: (e, p) => good(e, p).replace('</release:productName>', '</release:productNam>'), code: 'RD_XML_MALFORMED', says: [/line 3\b/] },
+  {
+    name: 'malformed XML',
+    xml: (e, p) => good(e, p).replace('</release:productName>', '</release:productNam>'),
+    code: 'RD_XML_MALFORMED',
+    says: [/line 3\b/],
+  },
   {
     name: 'missing required element',
     xml: (e, p) => good(e, p).replace(/\s*<release:productShortName>.*<\/release:productShortName>/, ''),
-    code: 'RD_XML_INVALID', says: [/productShortName/, /line 2\b/],
+    code: 'RD_XML_INVALID',
+    says: [/productShortName/, /line 2\b/],
   },
   // no digest: a digest already stored (other cases run side by side) is used without a download, by design
-  { name: 'package 404', xml: (e, p) => good(e, p, { url: `${e.provider.url}/rpm/nothing-here.rpm`, sha256: undefined }), code: 'RD_DOWNLOAD_FAILED', says: [/404/, /nothing-here\.rpm/] },
   {
-    name: 'digest mismatch', xml: (e, p) => good(e, p, { sha256: '0'.repeat(64) }), code: 'RD_DIGEST_MISMATCH',
+    name: 'package 404',
+    xml: (e, p) => good(e, p, { url: `${e.provider.url}/rpm/nothing-here.rpm`, sha256: undefined }),
+    code: 'RD_DOWNLOAD_FAILED',
+    says: [/404/, /nothing-here\.rpm/],
+  },
+  {
+    name: 'digest mismatch',
+    xml: (e, p) => good(e, p, { sha256: '0'.repeat(64) }),
+    code: 'RD_DIGEST_MISMATCH',
     says: [/testpkg-1\.0\.0-1\.noarch\.rpm/, /expected 0{64}/],
   },
   {
-    name: 'header disagreeing with the XML', xml: (e, p) => good(e, p, { version: '9.9' }), code: 'RD_PACKAGE_MISMATCH',
+    name: 'header disagreeing with the XML',
+    xml: (e, p) => good(e, p, { version: '9.9' }),
+    code: 'RD_PACKAGE_MISMATCH',
     says: [/version/, /9\.9/],
   },
 ];
 
 describe('bad input ends as Failed with a clear comment, and loses nothing', () => {
   it('every case, side by side', async () => {
-    const tickets = await Promise.all(cases.map(async (c, i) => {
-      const product = `TESTTP.bad${i}.${e.run}`;
-      const t = await openTicket(e, c.xml(e, product), `bad input: ${c.name}`);
-      await e.prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
-      return { c, t, product };
-    }));
+    const tickets = await Promise.all(
+      cases.map(async (c, i) => {
+        const product = `TESTTP.bad${i}.${e.run}`;
+        const t = await openTicket(e, c.xml(e, product), `bad input: ${c.name}`);
+        await e.prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
+        return { c, t, product };
+      }),
+    );
     for (const { c, t, product } of tickets) {
       expect(await waitForStatus(e, t, ['Failed', 'Unverified'], 120_000), c.name).toBe('Failed');
       const comment = await waitForComment(e, t, new RegExp(`\\[${c.code}\\]`));
@@ -57,7 +74,10 @@ describe('bad input ends as Failed with a clear comment, and loses nothing', () 
       expect(rel.status, c.name).toBe('Failed');
       expect(await e.svc.db('packages').where({ release_id: rel.id }), c.name).toEqual([]);
       const tr = await e.svc.db('transitions').where({ ticket_id: t });
-      expect(tr.map((r) => [r.outcome, r.code]), c.name).toEqual([['failed', c.code]]);
+      expect(
+        tr.map((r) => [r.outcome, r.code]),
+        c.name,
+      ).toEqual([['failed', c.code]]);
     }
     // no scratch left, no blob that no release references (escapes, bombs and hostile URLs: test/hostile/)
     expect(await filesUnder(path.join(e.svc.storage, 'tmp'))).toEqual([]);
@@ -73,10 +93,14 @@ describe('bad input ends as Failed with a clear comment, and loses nothing', () 
     await waitForStatus(e, t, ['Failed']);
     // the provider attaches the corrected file to the same ticket; the newest release.xml counts
     await e.prov.session.request({
-      method: 'POST', path: `/ticket/${t}/comment`,
+      method: 'POST',
+      path: `/ticket/${t}/comment`,
       body: {
-        Content: 'corrected release.xml', ContentType: 'text/plain',
-        Attachments: [{ FileName: 'release.xml', FileType: 'application/xml', FileContent: Buffer.from(good(e, product)).toString('base64') }],
+        Content: 'corrected release.xml',
+        ContentType: 'text/plain',
+        Attachments: [
+          { FileName: 'release.xml', FileType: 'application/xml', FileContent: Buffer.from(good(e, product)).toString('base64') },
+        ],
       },
     });
     await e.prov.setCustomFields(t, { RepoAction: '' });
@@ -96,7 +120,9 @@ describe('bad input ends as Failed with a clear comment, and loses nothing', () 
     await waitForComment(e, t, /Unverified repository/); // delivered after the status
     const said = await comments(e, t);
     expect(said).toHaveLength(2);
-    expect(said[0]).toMatch(/^MoveToUnverified has not succeeded yet; releasedesk tries again by itself for about 17 minutes\.\n\n\[RD_DOWNLOAD_UNAVAILABLE\] .*503/);
+    expect(said[0]).toMatch(
+      /^MoveToUnverified has not succeeded yet; releasedesk tries again by itself for about 17 minutes\.\n\n\[RD_DOWNLOAD_UNAVAILABLE\] .*503/,
+    );
     expect(said[0]).toContain(where);
     expect(said[1]).toMatch(/is in the Unverified repository/);
     expect(e.provider.hits(where)).toBe(5);
@@ -119,6 +145,9 @@ describe('bad input ends as Failed with a clear comment, and loses nothing', () 
     }
     expect(await waitForStatus(e, t, ['Unverified'], 60_000)).toBe('Unverified');
     const tr = await e.svc.db('transitions').where({ ticket_id: t }).orderBy('id');
-    expect(tr.map((r) => [r.outcome, r.to_status])).toEqual([['failed', 'Failed'], ['ok', 'Unverified']]);
+    expect(tr.map((r) => [r.outcome, r.to_status])).toEqual([
+      ['failed', 'Failed'],
+      ['ok', 'Unverified'],
+    ]);
   }, 120_000);
 });

@@ -12,10 +12,16 @@ const root = path.resolve(import.meta.dirname, '../..');
 
 function startWorker(): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
-    cwd: root, env: { ...process.env, ...e.svc.env }, stdio: 'ignore',
+    cwd: root,
+    env: { ...process.env, ...e.svc.env },
+    stdio: 'ignore',
   });
 }
-const kill9 = (p: ChildProcess) => new Promise<void>((r) => { p.once('exit', () => r()); p.kill('SIGKILL'); });
+const kill9 = (p: ChildProcess) =>
+  new Promise<void>((r) => {
+    p.once('exit', () => r());
+    p.kill('SIGKILL');
+  });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('kill -9 of the worker at any point', () => {
@@ -26,7 +32,9 @@ describe('kill -9 of the worker at any point', () => {
       e.provider.route(`/slow/${p.filename}`, { body: await readFile(p.path), intervalMs: 25, chunkSize: 100 });
     }
     const product = `TESTTP.kill9.${e.run}`;
-    const specs = ['testpkg', 'testpkg-dep', 'testpkg-broken'].map((n) => rpmSpec(e, n, { url: `${e.provider.url}/slow/${e.pkgs.rpm(n).filename}` }));
+    const specs = ['testpkg', 'testpkg-dep', 'testpkg-broken'].map((n) =>
+      rpmSpec(e, n, { url: `${e.provider.url}/slow/${e.pkgs.rpm(n).filename}` }),
+    );
     const t = await openTicket(e, releaseXml({ product, packages: specs }), 'kill -9');
     await e.prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
 
@@ -35,15 +43,19 @@ describe('kill -9 of the worker at any point', () => {
     try {
       for (const delay of [900, 1700, 2600, 1200, 3100]) {
         await sleep(delay);
-        if ((await e.svc.db('outbox').whereNull('delivered_at').count({ n: '*' }))[0]!.n === 0
-          && (await e.svc.db('inbox').where({ ticket_id: t }).first())?.state !== 'pending') break;
+        if (
+          (await e.svc.db('outbox').whereNull('delivered_at').count({ n: '*' }))[0]!.n === 0 &&
+          (await e.svc.db('inbox').where({ ticket_id: t }).first())?.state !== 'pending'
+        )
+          break;
         await kill9(worker);
         kills++;
         worker = startWorker();
       }
       expect(await waitForStatus(e, t, ['Unverified', 'Failed'], 120_000)).toBe('Unverified');
       // let the outbox drain
-      for (let i = 0; i < 100 && Number((await e.svc.db('outbox').whereNull('delivered_at').count({ n: '*' }))[0]!.n) > 0; i++) await sleep(200);
+      for (let i = 0; i < 100 && Number((await e.svc.db('outbox').whereNull('delivered_at').count({ n: '*' }))[0]!.n) > 0; i++)
+        await sleep(200);
     } finally {
       await kill9(worker);
     }
@@ -59,6 +71,8 @@ describe('kill -9 of the worker at any point', () => {
     expect((await checkYumRepo(uri!, 'testpkg-dep')).ok).toBe(true);
     expect(await filesUnder(path.join(e.svc.storage, 'tmp'))).toEqual([]);
     const referenced = new Set((await e.svc.db('packages').select('sha256')).map((r) => r.sha256));
-    expect((await filesUnder(path.join(e.svc.storage, 'blobs'))).map((f) => path.basename(f)).filter((b) => !referenced.has(b))).toEqual([]);
+    expect((await filesUnder(path.join(e.svc.storage, 'blobs'))).map((f) => path.basename(f)).filter((b) => !referenced.has(b))).toEqual(
+      [],
+    );
   }, 240_000);
 });

@@ -26,8 +26,11 @@ async function watchingGroups(t: number, want: string): Promise<string[]> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const res = await e.rt.session.request<{ AdminCc?: { type: string; id: string }[] }>({ method: 'GET', path: `/ticket/${t}` });
-    const names = await Promise.all((res.data.AdminCc ?? []).filter((m) => m.type === 'group')
-      .map(async (m) => (await e.rt.session.request<{ Name: string }>({ method: 'GET', path: `/group/${m.id}` })).data.Name));
+    const names = await Promise.all(
+      (res.data.AdminCc ?? [])
+        .filter((m) => m.type === 'group')
+        .map(async (m) => (await e.rt.session.request<{ Name: string }>({ method: 'GET', path: `/group/${m.id}` })).data.Name),
+    );
     if (names.includes(want) || Date.now() > deadline) return names.sort();
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -63,10 +66,25 @@ describe('the whole lifecycle on real RT, dnf and repositories', () => {
 
     // a second release of the product becomes v2
     const p2 = v2.rpm('testpkg');
-    const b = await openTicket(e, releaseXml({
-      product, version: ['2', '0', '0'],
-      packages: [{ filename: p2.filename, pkgname: 'testpkg', version: '2.0.0', release: '1', arch: 'noarch', url: `${e.provider.url}/v2/${p2.filename}`, sha256: p2.sha256 }],
-    }), 'lifecycle v2');
+    const b = await openTicket(
+      e,
+      releaseXml({
+        product,
+        version: ['2', '0', '0'],
+        packages: [
+          {
+            filename: p2.filename,
+            pkgname: 'testpkg',
+            version: '2.0.0',
+            release: '1',
+            arch: 'noarch',
+            url: `${e.provider.url}/v2/${p2.filename}`,
+            sha256: p2.sha256,
+          },
+        ],
+      }),
+      'lifecycle v2',
+    );
     await act(e.prov, b, 'MoveToUnverified', 'Unverified');
     await act(tug1(), b, 'MoveToStageRollOut', 'StageRollOut');
     await act(rollout1(), b, 'MoveToProduction', 'Production');
@@ -76,7 +94,9 @@ describe('the whole lifecycle on real RT, dnf and repositories', () => {
     // deprecating the newest rolls clients back to v1; the record and blobs stay
     await tug1().comment(b, 'v2 breaks the scheduler on EL9');
     await act(tug1(), b, 'Deprecate', 'Deprecated');
-    expect(await waitForComment(e, b, /deprecated/)).toMatch(/Clients now get revision v1\.\n\nReason given by tug1:\n> v2 breaks the scheduler on EL9/);
+    expect(await waitForComment(e, b, /deprecated/)).toMatch(
+      /Clients now get revision v1\.\n\nReason given by tug1:\n> v2 breaks the scheduler on EL9/,
+    );
     expect(await sees('production', product, 'testpkg-2.0.0')).toBe(4);
     expect(await sees('production', product, 'testpkg')).toBe(0);
     const dep = await e.svc.db('releases').where({ ticket_id: b }).first();
@@ -111,22 +131,27 @@ describe('the whole lifecycle on real RT, dnf and repositories', () => {
 
     await tug1().comment(c, 'testpkg-dep pulls in an unsigned library.\nPlease rebuild against libfoo 2.');
     await act(tug1(), c, 'Reject', 'Rejected');
-    expect(await waitForComment(e, c, /was rejected/))
-      .toContain('Reason given by tug1:\n> testpkg-dep pulls in an unsigned library.\n> Please rebuild against libfoo 2.');
+    expect(await waitForComment(e, c, /was rejected/)).toContain(
+      'Reason given by tug1:\n> testpkg-dep pulls in an unsigned library.\n> Please rebuild against libfoo 2.',
+    );
     expect(await sees('unverified', product, 'testpkg-dep')).toBe(4);
     expect((await e.rt.getTicket(c)).customFields.RepoURI).toEqual([]);
     const tr = await e.svc.db('transitions').where({ ticket_id: c }).orderBy('id');
     expect(tr.map((r) => [r.action, r.outcome, r.to_status])).toEqual([
-      ['MoveToUnverified', 'ok', 'Unverified'], ['MoveToStageRollOut', 'refused', 'Unverified'],
-      ['Deprecate', 'refused', 'Unverified'], ['Reject', 'ok', 'Rejected'],
+      ['MoveToUnverified', 'ok', 'Unverified'],
+      ['MoveToStageRollOut', 'refused', 'Unverified'],
+      ['Deprecate', 'refused', 'Unverified'],
+      ['Reject', 'ok', 'Rejected'],
     ]);
     expect((await comments(e, c)).length).toBe(4);
   }, 180_000);
 
-  it('a membership granted a moment ago counts at once: before refusing, the service reads RT\'s groups again', async () => {
+  it("a membership granted a moment ago counts at once: before refusing, the service reads RT's groups again", async () => {
     const root = rtClient('root');
     const groups = await root.session.request<{ items: { id: string }[] }>({
-      method: 'GET', path: '/groups', params: { query: JSON.stringify([{ field: 'Name', value: 'TechnologyUnit' }]) },
+      method: 'GET',
+      path: '/groups',
+      params: { query: JSON.stringify([{ field: 'Name', value: 'TechnologyUnit' }]) },
     });
     const tu = groups.data.items[0]!.id;
     const member = (await root.getUser('rollout1'))!.id;
@@ -138,17 +163,22 @@ describe('the whole lifecycle on real RT, dnf and repositories', () => {
       await root.session.request({ method: 'PUT', path: `/group/${tu}/members`, body: [member] });
       await act(rollout1(), t, 'Reject', 'Rejected');
       const tr = await e.svc.db('transitions').where({ ticket_id: t }).orderBy('id');
-      expect(tr.map((r) => [r.action, r.outcome, r.actor])).toEqual([['MoveToUnverified', 'ok', 'provider1'], ['Reject', 'ok', 'rollout1']]);
+      expect(tr.map((r) => [r.action, r.outcome, r.actor])).toEqual([
+        ['MoveToUnverified', 'ok', 'provider1'],
+        ['Reject', 'ok', 'rollout1'],
+      ]);
     } finally {
       await leave();
     }
   }, 120_000);
 
-  it('an Incomplete release is published by itself when its dependency\'s release lands', async () => {
+  it("an Incomplete release is published by itself when its dependency's release lands", async () => {
     const product = `TESTTP.deps.${e.run}`;
     const needy = await openTicket(e, releaseXml({ product, packages: [rpmSpec(e, 'testpkg-dep')] }), 'needs testpkg');
     await act(e.prov, needy, 'MoveToUnverified', 'Unverified');
-    expect(await waitForComment(e, needy, /Unverified repository/)).toMatch(/stage-rollout: 1 requirement\(s\) missing:\n\s+testpkg-dep-1\.0\.0-1\.noarch\.rpm needs testpkg = 1\.0\.0-1/);
+    expect(await waitForComment(e, needy, /Unverified repository/)).toMatch(
+      /stage-rollout: 1 requirement\(s\) missing:\n\s+testpkg-dep-1\.0\.0-1\.noarch\.rpm needs testpkg = 1\.0\.0-1/,
+    );
 
     await act(tug1(), needy, 'MoveToStageRollOut', 'Incomplete');
     expect(await waitForComment(e, needy, /RD_DEPENDENCIES_UNMET/)).toContain('testpkg-dep-1.0.0-1.noarch.rpm needs testpkg = 1.0.0-1');
@@ -167,7 +197,9 @@ describe('the whole lifecycle on real RT, dnf and repositories', () => {
     expect(await releasedesk(['--url', e.svc.url, '--json', 'validate', String(needy), '--target', 'stage-rollout'])).toBe(0);
     const tr = await e.svc.db('transitions').where({ ticket_id: needy }).orderBy('id');
     expect(tr.map((r) => [r.action, r.outcome, r.to_status])).toEqual([
-      ['MoveToUnverified', 'ok', 'Unverified'], ['MoveToStageRollOut', 'waiting', 'Incomplete'], ['MoveToStageRollOut', 'ok', 'StageRollOut'],
+      ['MoveToUnverified', 'ok', 'Unverified'],
+      ['MoveToStageRollOut', 'waiting', 'Incomplete'],
+      ['MoveToStageRollOut', 'ok', 'StageRollOut'],
     ]);
   }, 180_000);
 });

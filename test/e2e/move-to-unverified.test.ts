@@ -33,7 +33,9 @@ describe('MoveToUnverified from a real RT ticket', () => {
     expect(history.filter((h) => h.field === statusField).map((h) => h.newValue)).toEqual(['Processing', 'Unverified']);
     expect((await comments(e, t)).filter((x) => /Unverified repository/.test(x))).toHaveLength(1);
     const tr = await e.svc.db('transitions').where({ ticket_id: t }).orderBy('id');
-    expect(tr.map((r) => [r.action, r.actor, r.from_status, r.to_status, r.outcome])).toEqual([['MoveToUnverified', 'provider1', 'New', 'Unverified', 'ok']]);
+    expect(tr.map((r) => [r.action, r.actor, r.from_status, r.to_status, r.outcome])).toEqual([
+      ['MoveToUnverified', 'provider1', 'New', 'Unverified', 'ok'],
+    ]);
     expect(tr[0].duration_ms).toBeGreaterThan(0);
   });
 
@@ -42,7 +44,10 @@ describe('MoveToUnverified from a real RT ticket', () => {
     const bundle = await readFile(e.pkgs.bundle);
     e.provider.file('/bundle.tar.gz', bundle);
     const xml = releaseXml({
-      product, arch: 'all', protocol: 'apt', synchURL: `${e.provider.url}/bundle.tar.gz`,
+      product,
+      arch: 'all',
+      protocol: 'apt',
+      synchURL: `${e.provider.url}/bundle.tar.gz`,
       synchSha256: createHash('sha256').update(bundle).digest('hex'),
       packages: [debSpec(e, 'testpkg', { url: undefined }), debSpec(e, 'testpkg-dep', { url: undefined })],
     });
@@ -56,15 +61,25 @@ describe('MoveToUnverified from a real RT ticket', () => {
     expect(c).toMatch(/not name \(not published\): .*testpkg-broken/);
   });
 
-  it('acts on a ticket created with RepoAction already set (the scrip\'s ticket.created event)', async () => {
+  it("acts on a ticket created with RepoAction already set (the scrip's ticket.created event)", async () => {
     const product = `TESTTP.oncreate.${e.run}`;
     const t = await e.prov.createTicket({
-      subject: `created with action ${e.run}`, requestor: 'provider1', content: 'Please publish.',
-      attachments: [{ filename: 'release.xml', contentType: 'application/xml', content: Buffer.from(releaseXml({ product, packages: [rpmSpec(e, 'testpkg')] })) }],
+      subject: `created with action ${e.run}`,
+      requestor: 'provider1',
+      content: 'Please publish.',
+      attachments: [
+        {
+          filename: 'release.xml',
+          contentType: 'application/xml',
+          content: Buffer.from(releaseXml({ product, packages: [rpmSpec(e, 'testpkg')] })),
+        },
+      ],
       customFields: { RepoAction: 'MoveToUnverified' },
     });
     expect(await waitForStatus(e, t, ['Unverified', 'Failed'])).toBe('Unverified');
-    expect(await e.svc.db('inbox').where({ ticket_id: t }).select('event', 'source')).toEqual([{ event: 'ticket.created', source: 'webhook' }]);
+    expect(await e.svc.db('inbox').where({ ticket_id: t }).select('event', 'source')).toEqual([
+      { event: 'ticket.created', source: 'webhook' },
+    ]);
   });
 
   it('refuses MoveToUnverified from someone who is not the requestor, and changes nothing', async () => {
@@ -85,7 +100,11 @@ describe('MoveToUnverified from a real RT ticket', () => {
     await waitForStatus(e, t, ['Unverified']);
     const row = await e.svc.db('inbox').where({ ticket_id: t }).first();
     const body = JSON.stringify(row.payload);
-    const res = await fetch(e.svc.webhookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, E2E_SECRET) } });
+    const res = await fetch(e.svc.webhookUrl, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, E2E_SECRET) },
+    });
     expect(res.status).toBe(200);
     expect(await e.svc.db('transitions').where({ ticket_id: t })).toHaveLength(1);
   });
@@ -93,10 +112,24 @@ describe('MoveToUnverified from a real RT ticket', () => {
   it('ignores a signed webhook for a ticket RT does not have', async () => {
     const txn = Date.now(); // unique: the test database keeps rows between runs
     const body = JSON.stringify({
-      event: 'customfield.changed', ticket_id: 999_999, queue: 'Releases', subject: 'x', transaction_id: txn, field: 'RepoAction',
-      field_id: 2, old_value: null, new_value: 'MoveToUnverified', actor: { id: 1, name: 'provider1' }, created: new Date().toISOString(), rt_url: 'x',
+      event: 'customfield.changed',
+      ticket_id: 999_999,
+      queue: 'Releases',
+      subject: 'x',
+      transaction_id: txn,
+      field: 'RepoAction',
+      field_id: 2,
+      old_value: null,
+      new_value: 'MoveToUnverified',
+      actor: { id: 1, name: 'provider1' },
+      created: new Date().toISOString(),
+      rt_url: 'x',
     });
-    const res = await fetch(e.svc.webhookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, E2E_SECRET) } });
+    const res = await fetch(e.svc.webhookUrl, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, E2E_SECRET) },
+    });
     expect(res.status).toBe(202);
     const deadline = Date.now() + 20_000;
     const inboxRow = () => e.svc.db('inbox').where({ ticket_id: 999_999, transaction_id: txn }).first();
@@ -130,12 +163,23 @@ describe('MoveToUnverified from a real RT ticket', () => {
       expect((await e.svc.db('inbox').where({ ticket_id: t }).first()).source).toBe('reconciler');
       // a ticket created with RepoAction already set leaves no CustomField transaction: found all the same
       const c = await e.prov.createTicket({
-        subject: `lost create ${e.run}`, requestor: 'provider1', content: 'x', customFields: { RepoAction: 'MoveToUnverified' },
-        attachments: [{ filename: 'release.xml', contentType: 'application/xml', content: Buffer.from(releaseXml({ product: `TESTTP.lostc.${e.run}`, packages: [rpmSpec(e, 'testpkg')] })) }],
+        subject: `lost create ${e.run}`,
+        requestor: 'provider1',
+        content: 'x',
+        customFields: { RepoAction: 'MoveToUnverified' },
+        attachments: [
+          {
+            filename: 'release.xml',
+            contentType: 'application/xml',
+            content: Buffer.from(releaseXml({ product: `TESTTP.lostc.${e.run}`, packages: [rpmSpec(e, 'testpkg')] })),
+          },
+        ],
       });
       expect(await reconcileOnce(deps)).toMatchObject({ queued: 1 });
       expect(await waitForStatus(e, c, ['Unverified', 'Failed'])).toBe('Unverified');
-      expect(await e.svc.db('inbox').where({ ticket_id: c }).select('event', 'source')).toEqual([{ event: 'ticket.created', source: 'reconciler' }]);
+      expect(await e.svc.db('inbox').where({ ticket_id: c }).select('event', 'source')).toEqual([
+        { event: 'ticket.created', source: 'reconciler' },
+      ]);
     } finally {
       await pointWebhookAt(e.svc.webhookUrl, E2E_SECRET);
     }

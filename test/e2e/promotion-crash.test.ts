@@ -50,12 +50,15 @@ const LOGS = process.env.PROMO_CRASH_LOGS;
 
 const t0 = Date.now();
 /** With PROMO_CRASH_LOGS: where the time goes, on stderr. */
-const trace = (what: string) => { if (LOGS) process.stderr.write(`[promotion-crash +${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}\n`); };
+const trace = (what: string) => {
+  if (LOGS) process.stderr.write(`[promotion-crash +${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}\n`);
+};
 
 function startWorker(): string {
   const name = `rd-crash-${e.run}-${++workerSeq}`;
   const p = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
-    cwd: root, env: { ...process.env, ...e.svc.env, PGAPPNAME: name, ...(LOGS ? { LOG_LEVEL: 'debug' } : {}) },
+    cwd: root,
+    env: { ...process.env, ...e.svc.env, PGAPPNAME: name, ...(LOGS ? { LOG_LEVEL: 'debug' } : {}) },
     stdio: ['ignore', LOGS ? 'pipe' : 'ignore', 'inherit'],
   });
   if (LOGS) p.stdout!.pipe(createWriteStream(path.join(LOGS, `${name}.log`)));
@@ -63,13 +66,16 @@ function startWorker(): string {
   p.once('exit', () => workers.delete(name));
   return name;
 }
-const ensureWorkers = (n = SPARE_WORKERS) => { while (workers.size < n) startWorker(); };
+const ensureWorkers = (n = SPARE_WORKERS) => {
+  while (workers.size < n) startWorker();
+};
 
-const kill9 = (p: ChildProcess) => new Promise<void>((r) => {
-  if (p.exitCode !== null || p.signalCode !== null) return r();
-  p.once('exit', () => r());
-  p.kill('SIGKILL');
-});
+const kill9 = (p: ChildProcess) =>
+  new Promise<void>((r) => {
+    if (p.exitCode !== null || p.signalCode !== null) return r();
+    p.once('exit', () => r());
+    p.kill('SIGKILL');
+  });
 async function killWorker(name: string): Promise<void> {
   const p = workers.get(name);
   if (!p) throw new Error(`${name} is not a worker started by this test`);
@@ -92,14 +98,22 @@ async function until<T>(what: string, f: () => Promise<T | null | undefined | fa
 
 // ---------- holding the worker at an exact point, from PostgreSQL ----------
 
-interface Waiter { pid: number; query: string; app: string }
+interface Waiter {
+  pid: number;
+  query: string;
+  app: string;
+}
 
 /** A PostgreSQL session of the test that holds something a worker will need. */
 class Hold {
   /** a statement of this session is still waiting (then ending the session is the only way out) */
   private waiting = false;
   private released = false;
-  private constructor(private readonly c: pg.Client, readonly pid: number, readonly what: string) {}
+  private constructor(
+    private readonly c: pg.Client,
+    readonly pid: number,
+    readonly what: string,
+  ) {}
 
   private static async open(what: string): Promise<Hold> {
     const c = new pg.Client({ connectionString: e.svc.env.DATABASE_URL });
@@ -112,7 +126,11 @@ class Hold {
   static async checkpoint(inboxId: number, step: string): Promise<Hold> {
     const h = await Hold.open(`checkpoint ${step} of inbox ${inboxId}`);
     await h.c.query('BEGIN');
-    await h.c.query('INSERT INTO checkpoints (inbox_id, step, output) VALUES ($1, $2, $3)', [inboxId, step, JSON.stringify('held by test')]);
+    await h.c.query('INSERT INTO checkpoints (inbox_id, step, output) VALUES ($1, $2, $3)', [
+      inboxId,
+      step,
+      JSON.stringify('held by test'),
+    ]);
     return h;
   }
 
@@ -135,10 +153,16 @@ class Hold {
   static async advisoryQueued(key: string): Promise<{ hold: Hold; granted: Promise<void> }> {
     const h = await Hold.open(`advisory lock ${key}`);
     h.waiting = true;
-    const granted = h.c.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [key]).then(() => { h.waiting = false; });
+    const granted = h.c.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [key]).then(() => {
+      h.waiting = false;
+    });
     granted.catch(() => undefined); // awaited by the caller; a failure must not go unhandled meanwhile
-    await until(`the test's request for ${key}`, async () =>
-      (await e.svc.db.raw(`SELECT 1 FROM pg_locks WHERE pid = ? AND locktype = 'advisory'`, [h.pid])).rows.length > 0, 10_000, 20);
+    await until(
+      `the test's request for ${key}`,
+      async () => (await e.svc.db.raw(`SELECT 1 FROM pg_locks WHERE pid = ? AND locktype = 'advisory'`, [h.pid])).rows.length > 0,
+      10_000,
+      20,
+    );
     return { hold: h, granted };
   }
 
@@ -148,20 +172,27 @@ class Hold {
    */
   async waiters(): Promise<Waiter[]> {
     const { rows } = await e.svc.db.raw(
-      'SELECT pid, query, application_name AS app FROM pg_stat_activity WHERE ? = ANY(pg_blocking_pids(pid))', [this.pid]);
+      'SELECT pid, query, application_name AS app FROM pg_stat_activity WHERE ? = ANY(pg_blocking_pids(pid))',
+      [this.pid],
+    );
     return rows;
   }
 
   /** Waits until backends wait on us running `match`; returns them (all from one worker). */
   async waitBlocked(match: RegExp, ms = 90_000): Promise<Waiter[]> {
-    return until(`a worker to wait on ${this.what}`, async () => {
-      const w = await this.waiters();
-      if (w.length === 0) return null;
-      for (const x of w) expect(x.query, `a backend waits on ${this.what}`).toMatch(match);
-      expect(new Set(w.map((x) => x.app)).size, `one worker waits on ${this.what}`).toBe(1);
-      expect(workers.has(w[0]!.app), `${w[0]!.app} is one of the test's workers`).toBe(true);
-      return w;
-    }, ms, 50);
+    return until(
+      `a worker to wait on ${this.what}`,
+      async () => {
+        const w = await this.waiters();
+        if (w.length === 0) return null;
+        for (const x of w) expect(x.query, `a backend waits on ${this.what}`).toMatch(match);
+        expect(new Set(w.map((x) => x.app)).size, `one worker waits on ${this.what}`).toBe(1);
+        expect(workers.has(w[0]!.app), `${w[0]!.app} is one of the test's workers`).toBe(true);
+        return w;
+      },
+      ms,
+      50,
+    );
   }
 
   /** Ends the waiting statements before they can go on (a backend whose client died would finish them). */
@@ -171,8 +202,12 @@ class Hold {
   }
 
   async gone(pids: number[]): Promise<void> {
-    await until(`backends ${pids.join(',')} to end`, async () =>
-      (await e.svc.db.raw('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY(?::int[])', [pids])).rows[0].n === 0, 30_000, 50);
+    await until(
+      `backends ${pids.join(',')} to end`,
+      async () => (await e.svc.db.raw('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY(?::int[])', [pids])).rows[0].n === 0,
+      30_000,
+      50,
+    );
   }
 
   async release(): Promise<void> {
@@ -185,7 +220,11 @@ class Hold {
 
 // ---------- what the repositories list, read from the generated indexes ----------
 
-interface Indexed { filename: string; sha256: string; size: number }
+interface Indexed {
+  filename: string;
+  sha256: string;
+  size: number;
+}
 
 /**
  * The packages a YUM repository's live index lists (repomd.xml -> primary.xml.gz), read independently of
@@ -224,8 +263,14 @@ async function holdings(product: string, pkgs: Indexed[]): Promise<Record<Stage,
 }
 
 const recordedPackages = async (ticket: number): Promise<Indexed[]> =>
-  (await e.svc.db('packages as p').join('releases as r', 'r.id', 'p.release_id').where('r.ticket_id', ticket).orderBy('p.filename')
-    .select('p.filename', 'p.sha256', 'p.size')).map((p) => ({ filename: p.filename, sha256: p.sha256, size: Number(p.size) }));
+  (
+    await e.svc
+      .db('packages as p')
+      .join('releases as r', 'r.id', 'p.release_id')
+      .where('r.ticket_id', ticket)
+      .orderBy('p.filename')
+      .select('p.filename', 'p.sha256', 'p.size')
+  ).map((p) => ({ filename: p.filename, sha256: p.sha256, size: Number(p.size) }));
 
 /** Sets RepoAction and waits until the service has handled it and told RT; returns RepoStatus. */
 async function act(ticket: number, who: ReturnType<typeof rtClient>, action: string): Promise<string> {
@@ -237,21 +282,31 @@ async function setAction(ticket: number, who: ReturnType<typeof rtClient>, actio
   const before = Number((await e.svc.db('inbox').where({ ticket_id: ticket }).max({ m: 'id' }))[0]!.m ?? 0);
   await who.setCustomFields(ticket, { RepoAction: action });
   return until(`the ${action} event of ticket ${ticket}`, () =>
-    e.svc.db('inbox').where({ ticket_id: ticket }).andWhere('id', '>', before).first());
+    e.svc.db('inbox').where({ ticket_id: ticket }).andWhere('id', '>', before).first(),
+  );
 }
 
 /** Waits until the inbox row is handled and its write-backs reached RT; returns RepoStatus. */
 async function settled(ticket: number, inboxId: number): Promise<string> {
   trace(`waiting for inbox ${inboxId} of ticket ${ticket}`);
-  await until(`inbox ${inboxId} to be handled`, async () => (await e.svc.db('inbox').where({ id: inboxId }).first())?.state !== 'pending', 90_000, 200);
+  await until(
+    `inbox ${inboxId} to be handled`,
+    async () => (await e.svc.db('inbox').where({ id: inboxId }).first())?.state !== 'pending',
+    90_000,
+    200,
+  );
   await outboxDrained(ticket);
   trace(`inbox ${inboxId} of ticket ${ticket} handled and written back`);
   return repoStatus(e, ticket);
 }
 
 async function outboxDrained(ticket: number): Promise<void> {
-  await until(`ticket ${ticket}'s write-backs to reach RT`, async () =>
-    Number((await e.svc.db('outbox').where({ ticket_id: ticket }).whereNull('delivered_at').count({ n: '*' }))[0]!.n) === 0, 60_000, 200);
+  await until(
+    `ticket ${ticket}'s write-backs to reach RT`,
+    async () => Number((await e.svc.db('outbox').where({ ticket_id: ticket }).whereNull('delivered_at').count({ n: '*' }))[0]!.n) === 0,
+    60_000,
+    200,
+  );
 }
 
 const repoUrl = (stage: Stage, product: string) => `${e.svc.url}/repos/${stage}/${product}/`;
@@ -278,8 +333,15 @@ interface Boundary {
  * first when the dead worker's session ends, and holds while it checks. A spare then finishes the action.
  */
 async function crashThrough(opts: {
-  ticket: number; who: ReturnType<typeof rtClient>; action: string; source: Stage; target: Stage; product: string;
-  pkgs: Indexed[]; boundaries: Boundary[]; bystander?: { stage: Stage; pkgs: Indexed[] };
+  ticket: number;
+  who: ReturnType<typeof rtClient>;
+  action: string;
+  source: Stage;
+  target: Stage;
+  product: string;
+  pkgs: Indexed[];
+  boundaries: Boundary[];
+  bystander?: { stage: Stage; pkgs: Indexed[] };
 }): Promise<{ inboxId: number; killed: string[] }> {
   const { ticket, product, pkgs, source, target } = opts;
   const plan = planOf(opts.action);
@@ -292,7 +354,10 @@ async function crashThrough(opts: {
     holds.add(h);
     return h;
   };
-  const drop = async (h: Hold) => { holds.delete(h); await h.release(); };
+  const drop = async (h: Hold) => {
+    holds.delete(h);
+    await h.release();
+  };
   try {
     // the first stop needs the inbox id: the ticket's lock keeps the workers waiting until it is held
     let door = { hold: track(await Hold.advisory(lockKeys.ticket(ticket))), granted: Promise.resolve() };
@@ -327,11 +392,17 @@ async function crashThrough(opts: {
       const done = plan.slice(0, at + (b.recorded && b.step !== FINISH ? 1 : 0));
       const steps = await e.svc.db('checkpoints').where({ inbox_id: inbox.id }).select('step', 'output');
       expect(steps.map((x) => x.step).sort(), `${where}: checkpoints`).toEqual([...done].sort());
-      expect(steps.every((x) => x.output !== 'held by test'), `${where}: checkpoints are the worker's`).toBe(true);
+      expect(
+        steps.every((x) => x.output !== 'held by test'),
+        `${where}: checkpoints are the worker's`,
+      ).toBe(true);
       const rel = await e.svc.db('releases').where({ ticket_id: ticket }).first();
       expect(rel, where).toMatchObject({ status: 'Processing', active_inbox_id: inbox.id });
       const tr = await e.svc.db('transitions').where({ inbox_id: inbox.id });
-      expect(tr.map((r) => r.outcome), `${where}: one running transition`).toEqual(['running']);
+      expect(
+        tr.map((r) => r.outcome),
+        `${where}: one running transition`,
+      ).toEqual(['running']);
 
       const h = await holdings(product, pkgs);
       for (const s of STAGES) expect(['all', 'none'], `${where}: ${s} holds all or none of the release (${h[s]})`).toContain(h[s]);
@@ -340,7 +411,8 @@ async function crashThrough(opts: {
       if (opts.bystander) {
         const bh = await holdings(product, opts.bystander.pkgs);
         expect(bh, `${where}: the other release of the product is untouched`).toEqual(
-          Object.fromEntries(STAGES.map((s) => [s, s === opts.bystander!.stage ? 'all' : 'none'])));
+          Object.fromEntries(STAGES.map((s) => [s, s === opts.bystander!.stage ? 'all' : 'none'])),
+        );
       }
 
       const next = opts.boundaries[i + 1];
@@ -362,7 +434,11 @@ describe('promotion under SIGKILL and concurrency', () => {
     const product = `TESTTP.crash.${e.run}`;
     const t = await openTicket(e, releaseXml({ product, packages: [rpmSpec(e, 'testpkg'), rpmSpec(e, 'testpkg-dep')] }), 'promotion crash');
     // another release of the same product stays in Unverified all along: no rebuild may drop it
-    const other = await openTicket(e, releaseXml({ product, version: ['1', '0', '1'], packages: [rpmSpec(e, 'testpkg-broken')] }), 'promotion crash bystander');
+    const other = await openTicket(
+      e,
+      releaseXml({ product, version: ['1', '0', '1'], packages: [rpmSpec(e, 'testpkg-broken')] }),
+      'promotion crash bystander',
+    );
     ensureWorkers();
     // one after the other: two releases of one product entering a stage at once can drop each other from its
     // index (the cause of the last test's failure)
@@ -386,9 +462,19 @@ describe('promotion under SIGKILL and concurrency', () => {
       { step: 'withdraw-from-source', recorded: true, expect: inTarget },
       { step: FINISH, recorded: false, expect: inTarget },
     ];
-    expect(stageBoundaries.map((b) => b.step), 'a kill at every step of the plan').toEqual([...planOf('MoveToStageRollOut'), FINISH]);
+    expect(
+      stageBoundaries.map((b) => b.step),
+      'a kill at every step of the plan',
+    ).toEqual([...planOf('MoveToStageRollOut'), FINISH]);
     const stage = await crashThrough({
-      ticket: t, who: rtClient('tug1'), action: 'MoveToStageRollOut', source: 'unverified', target: 'stage-rollout', product, pkgs, bystander,
+      ticket: t,
+      who: rtClient('tug1'),
+      action: 'MoveToStageRollOut',
+      source: 'unverified',
+      target: 'stage-rollout',
+      product,
+      pkgs,
+      bystander,
       boundaries: stageBoundaries,
     });
     expect(await settled(t, stage.inboxId)).toBe('StageRollOut');
@@ -405,9 +491,19 @@ describe('promotion under SIGKILL and concurrency', () => {
       { step: 'withdraw-from-source', recorded: false, expect: pTarget },
       { step: FINISH, recorded: false, expect: pTarget },
     ];
-    expect(prodBoundaries.map((b) => b.step), 'a kill at every step of the plan').toEqual([...planOf('MoveToProduction'), FINISH]);
+    expect(
+      prodBoundaries.map((b) => b.step),
+      'a kill at every step of the plan',
+    ).toEqual([...planOf('MoveToProduction'), FINISH]);
     const prod = await crashThrough({
-      ticket: t, who: rtClient('rollout1'), action: 'MoveToProduction', source: 'stage-rollout', target: 'production', product, pkgs, bystander,
+      ticket: t,
+      who: rtClient('rollout1'),
+      action: 'MoveToProduction',
+      source: 'stage-rollout',
+      target: 'production',
+      product,
+      pkgs,
+      bystander,
       boundaries: prodBoundaries,
     });
     expect(await settled(t, prod.inboxId)).toBe('Production');
@@ -449,7 +545,11 @@ describe('promotion under SIGKILL and concurrency', () => {
     expect(tr[1].inbox_id).toBe(stage.inboxId);
     expect(tr[2].inbox_id).toBe(prod.inboxId);
     expect((await e.svc.db('inbox').where({ ticket_id: t }).orderBy('id')).map((r) => r.state)).toEqual(['done', 'done', 'done']);
-    expect(await e.svc.db('releases').where({ ticket_id: t }).first()).toMatchObject({ status: 'Production', revision: 1, active_inbox_id: null });
+    expect(await e.svc.db('releases').where({ ticket_id: t }).first()).toMatchObject({
+      status: 'Production',
+      revision: 1,
+      active_inbox_id: null,
+    });
     expect(await e.svc.db('product_revisions').where({ product_short_name: product }).first()).toMatchObject({ last: 1 });
     expect(await filesUnder(path.join(e.svc.storage, 'tmp'))).toEqual([]);
   }, 240_000);
@@ -462,7 +562,12 @@ describe('promotion under SIGKILL and concurrency', () => {
     expect(await act(t, rtClient('tug1'), 'MoveToStageRollOut')).toBe('StageRollOut');
 
     const prod = await crashThrough({
-      ticket: t, who: rtClient('rollout1'), action: 'MoveToProduction', source: 'stage-rollout', target: 'production', product,
+      ticket: t,
+      who: rtClient('rollout1'),
+      action: 'MoveToProduction',
+      source: 'stage-rollout',
+      target: 'production',
+      product,
       pkgs: await recordedPackages(t),
       boundaries: [{ step: 'allocate-revision', recorded: false, expect: { 'stage-rollout': 'all', production: 'none' } }],
     });
@@ -470,8 +575,10 @@ describe('promotion under SIGKILL and concurrency', () => {
     const rel = await e.svc.db('releases').where({ ticket_id: t }).first();
     const counter = await e.svc.db('product_revisions').where({ product_short_name: product }).first();
     const said = await commentsMatching(t, /is in Production as revision v\d+/);
-    expect({ revision: rel.revision, counter: counter.last, comments: said.map((c) => /revision (v\d+)/.exec(c)?.[1]) },
-      'the first release of a product is v1, and the counter moved once').toEqual({ revision: 1, counter: 1, comments: ['v1'] });
+    expect(
+      { revision: rel.revision, counter: counter.last, comments: said.map((c) => /revision (v\d+)/.exec(c)?.[1]) },
+      'the first release of a product is v1, and the counter moved once',
+    ).toEqual({ revision: 1, counter: 1, comments: ['v1'] });
   }, 120_000);
 
   it('two actions on one ticket run one after the other in RT order; another ticket is not held up', async () => {
@@ -496,31 +603,49 @@ describe('promotion under SIGKILL and concurrency', () => {
       await repoHold.waitBlocked(/pg_advisory_lock/);
       // the second action's job is taken by another worker slot: it must wait for a's ticket lock, and
       // neither start the Reject nor run a's first action a second time meanwhile
-      const seen = await until('the second job of a to be taken up', async () => {
-        const lockWaiters = (await e.svc.db.raw(
-          `SELECT a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      const seen = await until(
+        'the second job of a to be taken up',
+        async () => {
+          const lockWaiters = (
+            await e.svc.db.raw(
+              `SELECT a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND NOT l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(?, 0)`,
-          [lockKeys.ticket(a)])).rows.map((r: { app: string }) => r.app);
-        const inRepoLock = (await repoHold.waiters()).length;
-        const rejectStarted = Boolean(await e.svc.db('transitions').where({ ticket_id: a, action: 'Reject' }).first());
-        return lockWaiters.length || inRepoLock > 1 || rejectStarted ? { lockWaiters, inRepoLock, rejectStarted } : null;
-      }, 30_000);
-      expect(seen, 'the second job waits for the ticket lock, and nothing else of a runs').toMatchObject({ inRepoLock: 1, rejectStarted: false });
+              [lockKeys.ticket(a)],
+            )
+          ).rows.map((r: { app: string }) => r.app);
+          const inRepoLock = (await repoHold.waiters()).length;
+          const rejectStarted = Boolean(await e.svc.db('transitions').where({ ticket_id: a, action: 'Reject' }).first());
+          return lockWaiters.length || inRepoLock > 1 || rejectStarted ? { lockWaiters, inRepoLock, rejectStarted } : null;
+        },
+        30_000,
+      );
+      expect(seen, 'the second job waits for the ticket lock, and nothing else of a runs').toMatchObject({
+        inRepoLock: 1,
+        rejectStarted: false,
+      });
       expect(seen.lockWaiters).toHaveLength(1);
       expect(workers.has(seen.lockWaiters[0]!)).toBe(true);
       // meanwhile ticket c (another product) goes all the way
       await tug.setCustomFields(c, { RepoAction: 'MoveToStageRollOut' });
       await until('ticket c to reach StageRollOut', async () =>
-        e.svc.db('transitions').where({ ticket_id: c, action: 'MoveToStageRollOut', outcome: 'ok' }).first());
+        e.svc.db('transitions').where({ ticket_id: c, action: 'MoveToStageRollOut', outcome: 'ok' }).first(),
+      );
       await sleep(1_000); // room for a wrongly started second action to show up
       const running = await e.svc.db('transitions').where({ ticket_id: a }).whereNot({ action: 'MoveToUnverified' });
-      expect(running.map((r) => [r.action, r.outcome]), 'while the first action runs, the second has not started').toEqual([['MoveToStageRollOut', 'running']]);
+      expect(
+        running.map((r) => [r.action, r.outcome]),
+        'while the first action runs, the second has not started',
+      ).toEqual([['MoveToStageRollOut', 'running']]);
       expect((await e.svc.db('inbox').where({ ticket_id: a }).orderBy('id')).map((r) => r.state)).toEqual(['done', 'pending', 'pending']);
     } finally {
       await repoHold.release();
     }
-    await until('both actions of a to be handled', async () =>
-      (await e.svc.db('inbox').where({ ticket_id: a, state: 'pending' })).length === 0, 90_000, 200);
+    await until(
+      'both actions of a to be handled',
+      async () => (await e.svc.db('inbox').where({ ticket_id: a, state: 'pending' })).length === 0,
+      90_000,
+      200,
+    );
     await outboxDrained(a);
     await outboxDrained(c);
     expect(await repoStatus(e, a)).toBe('Rejected');
@@ -537,7 +662,9 @@ describe('promotion under SIGKILL and concurrency', () => {
     expect(ms(second.started_at), 'the second action started after the first had finished').toBeGreaterThanOrEqual(ms(first.finished_at));
     // in RT's order: the transactions of the two RepoAction changes, oldest first
     const actionField = await e.rt.customFieldId('RepoAction');
-    const rtOrder = (await e.rt.getCustomFieldTransactions(a)).filter((h) => h.field === actionField && h.creator === 'tug1').map((h) => [h.id, h.newValue]);
+    const rtOrder = (await e.rt.getCustomFieldTransactions(a))
+      .filter((h) => h.field === actionField && h.creator === 'tug1')
+      .map((h) => [h.id, h.newValue]);
     expect(rtOrder.map(([, v]) => v)).toEqual(['MoveToStageRollOut', 'Reject']);
     expect(tr.map((r) => [Number(r.transaction_id), r.action])).toEqual(rtOrder);
 
@@ -573,7 +700,10 @@ describe('promotion under SIGKILL and concurrency', () => {
       // ... while y, another ticket of the product, goes to Unverified (not held up by x: another ticket)
       expect(await act(y, e.prov, 'MoveToUnverified')).toBe('Unverified');
       const h = await holdings(product, pkgsX);
-      expect([h.unverified, h['stage-rollout']], `x is wholly in Unverified or Stage-Rollout while it moves (${JSON.stringify(h)})`).toContain('all');
+      expect(
+        [h.unverified, h['stage-rollout']],
+        `x is wholly in Unverified or Stage-Rollout while it moves (${JSON.stringify(h)})`,
+      ).toContain('all');
     } finally {
       await door.release();
       await hold?.release();

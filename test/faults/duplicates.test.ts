@@ -32,7 +32,8 @@ function shuffle<T>(xs: T[], seed: number): T[] {
 
 async function post(url: string, d: Delivery): Promise<number> {
   const res = await fetch(url, {
-    method: "POST", body: new Uint8Array(d.raw),
+    method: 'POST',
+    body: new Uint8Array(d.raw),
     headers: { 'content-type': String(d.headers['content-type']), 'x-rt-signature': String(d.headers['x-rt-signature']) },
   });
   await res.arrayBuffer();
@@ -48,26 +49,33 @@ describe('duplicated and reordered webhook deliveries', () => {
     const rollout1 = rtClient('rollout1');
     const tickets: number[] = [];
     try {
-      await Promise.all(Array.from({ length: TICKETS }, async (_, i) => {
-        const t = await openTicket(e, releaseXml({ product: `TESTTP.dup${i}.${e.run}`, packages: [rpmSpec(e, 'testpkg')] }), `dup ${i}`);
-        tickets.push(t);
-        await e.prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
-        await tug1.setCustomFields(t, { RepoAction: 'MoveToStageRollOut' });
-        await rollout1.setCustomFields(t, { RepoAction: 'MoveToProduction' });
-      }));
+      await Promise.all(
+        Array.from({ length: TICKETS }, async (_, i) => {
+          const t = await openTicket(e, releaseXml({ product: `TESTTP.dup${i}.${e.run}`, packages: [rpmSpec(e, 'testpkg')] }), `dup ${i}`);
+          tickets.push(t);
+          await e.prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
+          await tug1.setCustomFields(t, { RepoAction: 'MoveToStageRollOut' });
+          await rollout1.setCustomFields(t, { RepoAction: 'MoveToProduction' });
+        }),
+      );
       const want = TICKETS * 3;
       await recorder.waitFor(() => recorder.deliveries.filter((d) => d.body.event === 'customfield.changed').length >= want, 60_000);
     } finally {
       await hook.restore();
       await recorder.close();
     }
-    const originals = recorder.deliveries.filter((d) => d.body.event === 'customfield.changed' && tickets.includes(Number(d.body.ticket_id)));
+    const originals = recorder.deliveries.filter(
+      (d) => d.body.event === 'customfield.changed' && tickets.includes(Number(d.body.ticket_id)),
+    );
     expect(originals).toHaveLength(TICKETS * 3);
     expect(originals.every((d) => d.signatureValid)).toBe(true);
 
     const seed = Date.now() % 2 ** 31;
     console.log(`duplicates: shuffle seed ${seed}`);
-    const sends = shuffle(Array.from({ length: DELIVERIES }, (_, i) => originals[i % originals.length]!), seed);
+    const sends = shuffle(
+      Array.from({ length: DELIVERIES }, (_, i) => originals[i % originals.length]!),
+      seed,
+    );
     const answers = new Map<number, number>();
     for (let i = 0; i < sends.length; i += 25) {
       const codes = await Promise.all(sends.slice(i, i + 25).map((d) => post(e.svc.webhookUrl, d)));
@@ -82,14 +90,20 @@ describe('duplicated and reordered webhook deliveries', () => {
     const txnOf = new Map(originals.map((d) => [`${d.body.ticket_id}:${d.body.new_value}`, Number(d.body.transaction_id)]));
     for (const t of tickets) {
       const tr = await e.svc.db('transitions').where({ ticket_id: t }).orderBy('id');
-      expect(tr.map((r) => [r.action, r.outcome]), `ticket ${t}`).toEqual([
-        ['MoveToUnverified', 'ok'], ['MoveToStageRollOut', 'ok'], ['MoveToProduction', 'ok'],
+      expect(
+        tr.map((r) => [r.action, r.outcome]),
+        `ticket ${t}`,
+      ).toEqual([
+        ['MoveToUnverified', 'ok'],
+        ['MoveToStageRollOut', 'ok'],
+        ['MoveToProduction', 'ok'],
       ]);
       expect(tr.map((r) => Number(r.transaction_id))).toEqual(
         ['MoveToUnverified', 'MoveToStageRollOut', 'MoveToProduction'].map((a) => txnOf.get(`${t}:${a}`)),
       );
       // ran one after the other, never overlapping
-      for (let i = 1; i < tr.length; i++) expect(new Date(tr[i].started_at).getTime()).toBeGreaterThanOrEqual(new Date(tr[i - 1].finished_at).getTime());
+      for (let i = 1; i < tr.length; i++)
+        expect(new Date(tr[i].started_at).getTime()).toBeGreaterThanOrEqual(new Date(tr[i - 1].finished_at).getTime());
       const inbox = await e.svc.db('inbox').where({ ticket_id: t });
       expect(inbox).toHaveLength(3);
       expect(inbox.every((r) => r.state === 'done')).toBe(true);

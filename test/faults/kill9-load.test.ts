@@ -15,7 +15,20 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { debSpec, filesUnder, openTicket, opMarkers, repoStatus, rpmSpec, finalStatuses, useE2E, type E2E, STEP, type Step, type Who } from '../support/e2e.ts';
+import {
+  debSpec,
+  filesUnder,
+  openTicket,
+  opMarkers,
+  repoStatus,
+  rpmSpec,
+  finalStatuses,
+  useE2E,
+  type E2E,
+  STEP,
+  type Step,
+  type Who,
+} from '../support/e2e.ts';
 import { buildTestPackages, type TestPackages } from '../support/packages.ts';
 import { checkAptRepo, checkYumRepo } from '../support/repo-clients.ts';
 import { releaseXml, type XmlPackage } from '../support/release-xml.ts';
@@ -64,9 +77,12 @@ interface Ticket {
 let v2: TestPackages;
 beforeAll(async () => {
   v2 = await buildTestPackages(await mkdtemp(path.join(tmpdir(), 'rd-pkgs2-')), 3, { version: '2.0.0' });
-  for (const p of [...v2.rpms, ...v2.debs]) e.provider.file(`/v2/${p.filename.endsWith('.rpm') ? 'rpm' : 'deb'}/${p.filename}`, await readFile(p.path));
+  for (const p of [...v2.rpms, ...v2.debs])
+    e.provider.file(`/v2/${p.filename.endsWith('.rpm') ? 'rpm' : 'deb'}/${p.filename}`, await readFile(p.path));
 }, 120_000);
-afterAll(async () => { if (v2) await rm(v2.dir, { recursive: true, force: true }); });
+afterAll(async () => {
+  if (v2) await rm(v2.dir, { recursive: true, force: true });
+});
 
 /** Two tickets per product (versions 1.0.0 and 2.0.0), so repositories are shared; every third product is APT. */
 function packagesOf(i: number): { kind: 'yum' | 'apt'; specs: XmlPackage[] } {
@@ -77,7 +93,13 @@ function packagesOf(i: number): { kind: 'yum' | 'apt'; specs: XmlPackage[] } {
     if (!v) return kind === 'yum' ? rpmSpec(e, n) : debSpec(e, n);
     const p = kind === 'yum' ? v.rpm(n) : v.deb(n);
     const base = kind === 'yum' ? rpmSpec(e, n) : debSpec(e, n);
-    return { ...base, filename: p.filename, version: '2.0.0', sha256: p.sha256, url: `${e.provider.url}/v2/${kind === 'yum' ? 'rpm' : 'deb'}/${p.filename}` };
+    return {
+      ...base,
+      filename: p.filename,
+      version: '2.0.0',
+      sha256: p.sha256,
+      url: `${e.provider.url}/v2/${kind === 'yum' ? 'rpm' : 'deb'}/${p.filename}`,
+    };
   });
   return { kind, specs };
 }
@@ -100,29 +122,46 @@ async function indexed(storage: string, stage: string, product: string, kind: 'y
 /** The worker child, its log appended to one file; `ready` once it logged that it started. */
 function startWorker(log: NodeJS.WritableStream) {
   const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
-    cwd: root, env: { ...process.env, ...e.svc.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root,
+    env: { ...process.env, ...e.svc.env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const ready = new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, 30_000);
     proc.stdout!.on('data', (b: Buffer) => {
       log.write(b);
-      if (b.includes('"worker started"')) { clearTimeout(timer); resolve(); }
+      if (b.includes('"worker started"')) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
-    proc.once('exit', () => { clearTimeout(timer); resolve(); });
+    proc.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
   });
   proc.stderr!.on('data', (b: Buffer) => log.write(b));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  return { proc, ready, kill: async () => { proc.kill('SIGKILL'); await exited; } };
+  return {
+    proc,
+    ready,
+    kill: async () => {
+      proc.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
 
 /** Where a kill landed: the newest checkpoint of each running action, else the outbox. */
 async function killPoint(e: E2E, tickets: number[]): Promise<string> {
   const running = await e.svc.db('transitions').whereIn('ticket_id', tickets).where({ outcome: 'running' }).select('inbox_id', 'action');
   if (running.length) {
-    const steps = await Promise.all(running.map(async (r) => {
-      const cp = await e.svc.db('checkpoints').where({ inbox_id: r.inbox_id }).orderBy('done_at', 'desc').first();
-      return `${r.action}:${cp?.step ?? 'start'}`;
-    }));
+    const steps = await Promise.all(
+      running.map(async (r) => {
+        const cp = await e.svc.db('checkpoints').where({ inbox_id: r.inbox_id }).orderBy('done_at', 'desc').first();
+        return `${r.action}:${cp?.step ?? 'start'}`;
+      }),
+    );
     return steps.join(' ');
   }
   const pendingInbox = await e.svc.db('inbox').whereIn('ticket_id', tickets).where({ state: 'pending' }).count({ n: '*' });
@@ -138,10 +177,13 @@ const pendingWork = async (e: E2E, tickets: number[]) => {
 /** Counts what the workers got done: steps checkpointed, actions finished, write-backs delivered (~9 an action). */
 const UNITS_PER_ACTION = 9;
 async function progress(e: E2E, tickets: number[]): Promise<number> {
-  const { rows } = await e.svc.db.raw(`
+  const { rows } = await e.svc.db.raw(
+    `
     SELECT (SELECT count(*) FROM checkpoints c JOIN inbox i ON i.id = c.inbox_id WHERE i.ticket_id = ANY(?))
          + (SELECT count(*) FROM transitions WHERE ticket_id = ANY(?) AND outcome <> 'running')
-         + (SELECT count(*) FROM outbox WHERE ticket_id = ANY(?) AND delivered_at IS NOT NULL) AS n`, [tickets, tickets, tickets]);
+         + (SELECT count(*) FROM outbox WHERE ticket_id = ANY(?) AND delivered_at IS NOT NULL) AS n`,
+    [tickets, tickets, tickets],
+  );
   return Number(rows[0].n);
 }
 
@@ -171,75 +213,87 @@ async function drive(t: Ticket, clients: Record<Who, RtClient>): Promise<void> {
 }
 
 describe('kill -9 of the worker under load', () => {
-  it(`${TICKETS} tickets, mixed sequences, >= ${MIN_KILLS} kills: no action lost or doubled, every index exact`, async () => {
-    const t0 = Date.now();
-    const clients = { provider1: e.prov, tug1: rtClient('tug1'), rollout1: rtClient('rollout1') };
-    const tickets: Ticket[] = await Promise.all(Array.from({ length: TICKETS }, async (_, i) => {
-      const { kind, specs } = packagesOf(i);
-      const product = `TESTTP.k9l${Math.floor(i / 2)}.${e.run}`;
-      const xml = releaseXml({ product, packages: specs, ...(kind === 'apt' ? { protocol: 'apt' as const, arch: 'all' } : {}) });
-      const id = await openTicket(e, xml, `kill9 load ${i}`);
-      return { id, product, kind, files: specs.map((s) => s.filename), steps: SEQUENCES[i % SEQUENCES.length]!, at: 0 };
-    }));
-    const ids = tickets.map((t) => t.id);
-    const actions = tickets.reduce((n, t) => n + t.steps.length, 0);
-    const logDir = await mkdtemp(path.join(tmpdir(), 'rd-kill9-load-'));
-    const logFile = path.join(logDir, 'worker.log');
-    const log = createWriteStream(logFile, { flags: 'a' });
-    console.log(`kill9-load: ${actions} actions over ${TICKETS} tickets; worker log ${logFile}`);
+  it(
+    `${TICKETS} tickets, mixed sequences, >= ${MIN_KILLS} kills: no action lost or doubled, every index exact`,
+    async () => {
+      const t0 = Date.now();
+      const clients = { provider1: e.prov, tug1: rtClient('tug1'), rollout1: rtClient('rollout1') };
+      const tickets: Ticket[] = await Promise.all(
+        Array.from({ length: TICKETS }, async (_, i) => {
+          const { kind, specs } = packagesOf(i);
+          const product = `TESTTP.k9l${Math.floor(i / 2)}.${e.run}`;
+          const xml = releaseXml({ product, packages: specs, ...(kind === 'apt' ? { protocol: 'apt' as const, arch: 'all' } : {}) });
+          const id = await openTicket(e, xml, `kill9 load ${i}`);
+          return { id, product, kind, files: specs.map((s) => s.filename), steps: SEQUENCES[i % SEQUENCES.length]!, at: 0 };
+        }),
+      );
+      const ids = tickets.map((t) => t.id);
+      const actions = tickets.reduce((n, t) => n + t.steps.length, 0);
+      const logDir = await mkdtemp(path.join(tmpdir(), 'rd-kill9-load-'));
+      const logFile = path.join(logDir, 'worker.log');
+      const log = createWriteStream(logFile, { flags: 'a' });
+      console.log(`kill9-load: ${actions} actions over ${TICKETS} tickets; worker log ${logFile}`);
 
-    let worker = startWorker(log);
-    let spare = startWorker(log);
-    let kills = 0;
-    const landed: string[] = [];
-    let driving = true;
-    // Two worker processes run, as under a supervisor that keeps a spare: the older one is SIGKILLed after a
-    // random amount of work (paced by work, not time, so a fast machine sees as many kills as a slow one:
-    // ~3 x MIN_KILLS) and a new one is started at once. The time node takes to boot is not what this test is
-    // about, and two workers side by side (jobs, outbox and relay loops) are a fault of their own.
-    const gap = Math.max(2, Math.floor((UNITS_PER_ACTION * actions) / (3 * MIN_KILLS)));
-    const killer = (async () => {
-      while (driving) {
-        await Promise.all([worker.ready, spare.ready]);
-        const target = (await progress(e, ids)) + rand(1, 2 * gap);
-        while (driving && (await progress(e, ids)) < target) await sleep(50);
-        await sleep(rand(0, 300));
-        if (!driving) break;
-        if (!(await pendingWork(e, ids))) continue; // nothing in flight: a kill would test nothing
-        landed.push(await killPoint(e, ids));
+      let worker = startWorker(log);
+      let spare = startWorker(log);
+      let kills = 0;
+      const landed: string[] = [];
+      let driving = true;
+      // Two worker processes run, as under a supervisor that keeps a spare: the older one is SIGKILLed after a
+      // random amount of work (paced by work, not time, so a fast machine sees as many kills as a slow one:
+      // ~3 x MIN_KILLS) and a new one is started at once. The time node takes to boot is not what this test is
+      // about, and two workers side by side (jobs, outbox and relay loops) are a fault of their own.
+      const gap = Math.max(2, Math.floor((UNITS_PER_ACTION * actions) / (3 * MIN_KILLS)));
+      const killer = (async () => {
+        while (driving) {
+          await Promise.all([worker.ready, spare.ready]);
+          const target = (await progress(e, ids)) + rand(1, 2 * gap);
+          while (driving && (await progress(e, ids)) < target) await sleep(50);
+          await sleep(rand(0, 300));
+          if (!driving) break;
+          if (!(await pendingWork(e, ids))) continue; // nothing in flight: a kill would test nothing
+          landed.push(await killPoint(e, ids));
+          await worker.kill();
+          kills++;
+          worker = spare;
+          spare = startWorker(log);
+        }
+      })();
+
+      try {
+        await Promise.all(tickets.map((t) => drive(t, clients)));
+        driving = false;
+        await killer;
+        // the last workers live: let them drain the outbox and sweep scratch
+        const deadline = Date.now() + 90_000;
+        while (Date.now() < deadline && ((await pendingWork(e, ids)) > 0 || (await filesUnder(path.join(e.svc.storage, 'tmp'))).length > 0))
+          await sleep(500);
+      } finally {
+        driving = false;
+        await killer.catch(() => undefined);
         await worker.kill();
-        kills++;
-        worker = spare;
-        spare = startWorker(log);
+        await spare.kill();
+        log.end();
       }
-    })();
+      const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+      const where = landed.reduce<Record<string, number>>((m, p) => {
+        for (const x of p.split(' ')) m[x] = (m[x] ?? 0) + 1;
+        return m;
+      }, {});
+      console.log(
+        `kill9-load: ${kills} kills in ${seconds} s (${actions} actions, ${TICKETS} tickets); kills landed in: ${JSON.stringify(where)}`,
+      );
 
-    try {
-      await Promise.all(tickets.map((t) => drive(t, clients)));
-      driving = false;
-      await killer;
-      // the last workers live: let them drain the outbox and sweep scratch
-      const deadline = Date.now() + 90_000;
-      while (Date.now() < deadline && ((await pendingWork(e, ids)) > 0 || (await filesUnder(path.join(e.svc.storage, 'tmp'))).length > 0)) await sleep(500);
-    } finally {
-      driving = false;
-      await killer.catch(() => undefined);
-      await worker.kill();
-      await spare.kill();
-      log.end();
-    }
-    const seconds = ((Date.now() - t0) / 1000).toFixed(1);
-    const where = landed.reduce<Record<string, number>>((m, p) => { for (const x of p.split(' ')) m[x] = (m[x] ?? 0) + 1; return m; }, {});
-    console.log(`kill9-load: ${kills} kills in ${seconds} s (${actions} actions, ${TICKETS} tickets); kills landed in: ${JSON.stringify(where)}`);
-
-    expect(tickets.filter((t) => t.failed).map((t) => `${t.id}: ${t.failed}`)).toEqual([]);
-    expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
-    for (const t of tickets) await expectTicket(t);
-    await expectIndexes(tickets);
-    await expectStorage(tickets);
-    expect((await fetch(`${e.svc.url}/healthz`)).status).toBe(200);
-    await rm(logDir, { recursive: true, force: true }); // kept when something failed
-  }, 900_000 * scale);
+      expect(tickets.filter((t) => t.failed).map((t) => `${t.id}: ${t.failed}`)).toEqual([]);
+      expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
+      for (const t of tickets) await expectTicket(t);
+      await expectIndexes(tickets);
+      await expectStorage(tickets);
+      expect((await fetch(`${e.svc.url}/healthz`)).status).toBe(200);
+      await rm(logDir, { recursive: true, force: true }); // kept when something failed
+    },
+    900_000 * scale,
+  );
 });
 
 /** The ticket in RT, in the database and in its write-backs is exactly what its sequence leads to. */
@@ -250,15 +304,27 @@ async function expectTicket(t: Ticket) {
   expect((await e.svc.db('releases').where({ ticket_id: t.id }).first())?.status, label).toBe(final);
   // each RT change arrived once and took effect once, in order
   const inbox = await e.svc.db('inbox').where({ ticket_id: t.id }).orderBy('transaction_id');
-  expect(inbox.map((r) => [r.action, r.state]), label).toEqual(t.steps.map((s) => [s.action, 'done']));
+  expect(
+    inbox.map((r) => [r.action, r.state]),
+    label,
+  ).toEqual(t.steps.map((s) => [s.action, 'done']));
   const tr = await e.svc.db('transitions').where({ ticket_id: t.id }).orderBy('id');
-  expect(tr.map((r) => [r.action, r.outcome, r.to_status]), label).toEqual(t.steps.map((s) => [s.action, 'ok', s.want]));
-  expect(tr.map((r) => Number(r.inbox_id)), label).toEqual(inbox.map((r) => Number(r.id)));
+  expect(
+    tr.map((r) => [r.action, r.outcome, r.to_status]),
+    label,
+  ).toEqual(t.steps.map((s) => [s.action, 'ok', s.want]));
+  expect(
+    tr.map((r) => Number(r.inbox_id)),
+    label,
+  ).toEqual(inbox.map((r) => Number(r.id)));
   // RT saw each status once, in order; each comment once
   expect(await finalStatuses(e, t.id), label).toEqual(t.steps.map((s) => s.want));
   // each comment once; a transient failure on the way adds its one notice
   const said = await opMarkers(e, t.id);
-  expect(said.filter((m) => !m.endsWith(':retrying')), label).toEqual(inbox.map((r) => `inbox-${r.id}:ok:comment`));
+  expect(
+    said.filter((m) => !m.endsWith(':retrying')),
+    label,
+  ).toEqual(inbox.map((r) => `inbox-${r.id}:ok:comment`));
   expect(new Set(said).size, label).toBe(said.length);
   const undelivered = await e.svc.db('outbox').where({ ticket_id: t.id }).whereNull('delivered_at').count({ n: '*' });
   expect(Number(undelivered[0]!.n), label).toBe(0);
@@ -271,10 +337,17 @@ async function expectIndexes(tickets: Ticket[]) {
   for (const product of new Set(tickets.map((t) => t.product))) {
     const mine = tickets.filter((t) => t.product === product);
     for (const [stage, status] of Object.entries(STAGE_STATUS)) {
-      const want = mine.filter((t) => t.steps.at(-1)!.want === status).flatMap((t) => t.files).sort();
+      const want = mine
+        .filter((t) => t.steps.at(-1)!.want === status)
+        .flatMap((t) => t.files)
+        .sort();
       expect(await indexed(e.svc.storage, stage, product, mine[0]!.kind), `${stage}/${product}`).toEqual(want);
       if (want.length && !samples.some((s) => s.kind === mine[0]!.kind)) {
-        samples.push({ url: `${e.svc.url}/repos/${stage}/${product}/`, kind: mine[0]!.kind, pkg: want.includes('testpkg-dep') ? 'testpkg-dep' : 'testpkg' });
+        samples.push({
+          url: `${e.svc.url}/repos/${stage}/${product}/`,
+          kind: mine[0]!.kind,
+          pkg: want.includes('testpkg-dep') ? 'testpkg-dep' : 'testpkg',
+        });
       }
     }
   }
@@ -287,11 +360,27 @@ async function expectIndexes(tickets: Ticket[]) {
 
 /** No blob missing, none orphaned, no scratch left. */
 async function expectStorage(tickets: Ticket[]) {
-  const releaseIds = await e.svc.db('releases').whereIn('ticket_id', tickets.map((t) => t.id)).pluck('id');
+  const releaseIds = await e.svc
+    .db('releases')
+    .whereIn(
+      'ticket_id',
+      tickets.map((t) => t.id),
+    )
+    .pluck('id');
   const referenced = new Set<string>(await e.svc.db('packages').whereIn('release_id', releaseIds).pluck('sha256'));
-  for (const sha of referenced) expect(await stat(path.join(e.svc.storage, 'blobs', sha.slice(0, 2), sha)).then(() => true, () => false), `blob ${sha}`).toBe(true);
+  for (const sha of referenced)
+    expect(
+      await stat(path.join(e.svc.storage, 'blobs', sha.slice(0, 2), sha)).then(
+        () => true,
+        () => false,
+      ),
+      `blob ${sha}`,
+    ).toBe(true);
   const files = (await filesUnder(path.join(e.svc.storage, 'blobs'))).map((f) => path.basename(f));
-  expect(files.filter((b) => !referenced.has(b)), 'orphaned blobs').toEqual([]);
+  expect(
+    files.filter((b) => !referenced.has(b)),
+    'orphaned blobs',
+  ).toEqual([]);
   expect(await filesUnder(path.join(e.svc.storage, 'tmp')), 'scratch left').toEqual([]);
   const builds = (await filesUnder(path.join(e.svc.storage, 'repos', '.versions'))).filter((f) => f.includes('/.build-'));
   if (builds.length) console.log(`kill9-load: ${builds.length} files of abandoned index builds (pruned after an hour by design)`);

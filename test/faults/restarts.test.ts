@@ -64,8 +64,16 @@ const STEPS = [
   { action: 'MoveToProduction', who: 'rollout1', want: 'Production' },
 ] as const satisfies ReadonlyArray<{ action: string; who: Who; want: string }>;
 
-interface Act { ticket: number; step: number; during?: 'redis' | 'postgres'; txn?: number }
-interface Phase { during?: 'redis' | 'postgres'; acts: Act[] }
+interface Act {
+  ticket: number;
+  step: number;
+  during?: 'redis' | 'postgres';
+  txn?: number;
+}
+interface Phase {
+  during?: 'redis' | 'postgres';
+  acts: Act[];
+}
 
 /**
  * One round drives four tickets a, b, c, d: their first two actions and a's last, so jobs queue up behind
@@ -87,18 +95,35 @@ function roundPlan([a, b, c, d]: number[]): Phase[] {
 
 function startWorker(log: NodeJS.WritableStream) {
   const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
-    cwd: root, env: { ...process.env, ...e.svc.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root,
+    env: { ...process.env, ...e.svc.env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const ready = new Promise<void>((resolve, reject) => {
-    proc.stdout!.on('data', (b: Buffer) => { log.write(b); if (b.includes('"worker started"')) resolve(); });
+    proc.stdout!.on('data', (b: Buffer) => {
+      log.write(b);
+      if (b.includes('"worker started"')) resolve();
+    });
     proc.once('exit', (code, sig) => reject(new Error(`worker exited (${code ?? sig}) before it started`)));
   });
   proc.stderr!.on('data', (b: Buffer) => log.write(b));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  return { proc, ready, kill: async () => { if (proc.exitCode === null && proc.signalCode === null) { proc.kill('SIGKILL'); await exited; } } };
+  return {
+    proc,
+    ready,
+    kill: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
 }
 
-interface Health { status: number; checks: Record<string, string> }
+interface Health {
+  status: number;
+  checks: Record<string, string>;
+}
 async function health(): Promise<Health> {
   const res = await fetch(`${e.svc.url}/healthz`, { signal: AbortSignal.timeout(10_000) });
   return { status: res.status, checks: ((await res.json()) as { checks: Record<string, string> }).checks };
@@ -118,15 +143,33 @@ const webhookErrors = async () =>
   (await e.svc.metrics.webhooks.get()).values.filter((v) => v.labels.outcome === 'error').reduce((n, v) => n + v.value, 0);
 
 /** A signed copy of what RT's scrip posts for a RepoAction change. */
-async function postReplica(ticket: number, txn: { id: number; oldValue: string | null; newValue: string | null; creator: string; created: string }) {
-  const raw = Buffer.from(JSON.stringify({
-    event: 'customfield.changed', ticket_id: ticket, queue: RT_QUEUE, subject: '', transaction_id: txn.id, field: 'RepoAction',
-    field_id: await e.rt.customFieldId('RepoAction'), old_value: txn.oldValue, new_value: txn.newValue,
-    actor: { id: 0, name: txn.creator }, created: txn.created, rt_url: RT_URL,
-  }));
+async function postReplica(
+  ticket: number,
+  txn: { id: number; oldValue: string | null; newValue: string | null; creator: string; created: string },
+) {
+  const raw = Buffer.from(
+    JSON.stringify({
+      event: 'customfield.changed',
+      ticket_id: ticket,
+      queue: RT_QUEUE,
+      subject: '',
+      transaction_id: txn.id,
+      field: 'RepoAction',
+      field_id: await e.rt.customFieldId('RepoAction'),
+      old_value: txn.oldValue,
+      new_value: txn.newValue,
+      actor: { id: 0, name: txn.creator },
+      created: txn.created,
+      rt_url: RT_URL,
+    }),
+  );
   const res = await fetch(e.svc.webhookUrl, {
-    method: 'POST', body: raw,
-    headers: { 'content-type': 'application/json', 'x-rt-signature': `sha256=${createHmac('sha256', E2E_SECRET).update(raw).digest('hex')}` },
+    method: 'POST',
+    body: raw,
+    headers: {
+      'content-type': 'application/json',
+      'x-rt-signature': `sha256=${createHmac('sha256', E2E_SECRET).update(raw).digest('hex')}`,
+    },
   });
   await res.arrayBuffer();
   return res.status;
@@ -146,16 +189,26 @@ async function outage(what: 'redis' | 'postgres', acts: Act[], fire: (a: Act) =>
     await redis.kill('SIGKILL');
   } else await pg.stop('immediate');
   let h: Health | undefined;
-  await waitHealth((x) => {
-    h = x;
-    return x.status === 503;
-  }, 10_000, `degraded during the ${what} outage`);
+  await waitHealth(
+    (x) => {
+      h = x;
+      return x.status === 503;
+    },
+    10_000,
+    `degraded during the ${what} outage`,
+  );
   expect(h!.checks[what], `/healthz during the ${what} outage`).toMatch(/^down: /);
   expect(h!.checks[what === 'redis' ? 'postgres' : 'redis'], `/healthz during the ${what} outage`).toBe('ok');
-  for (const a of acts) { a.during = what; await fire(a); await sleep(300); }
+  for (const a of acts) {
+    a.during = what;
+    await fire(a);
+    await sleep(300);
+  }
   if (what === 'postgres') {
     // RT's deliveries got an error answer (RT does not redeliver: the reconciler must find the change)
-    expect(await webhookErrors(), 'webhook deliveries answered with an error while PostgreSQL was down').toBeGreaterThanOrEqual(errorsBefore + acts.length);
+    expect(await webhookErrors(), 'webhook deliveries answered with an error while PostgreSQL was down').toBeGreaterThanOrEqual(
+      errorsBefore + acts.length,
+    );
     const last = acts.at(-1)!;
     const txn = (await e.rt.getCustomFieldTransactions(last.ticket)).find((x) => x.id === last.txn)!;
     expect(await postReplica(last.ticket, txn), 'a webhook delivery while PostgreSQL is down').toBeGreaterThanOrEqual(500);
@@ -173,10 +226,19 @@ async function expectTicket(t: number, mine: Act[]) {
   expect((await e.svc.db('releases').where({ ticket_id: t }).first())?.status, label).toBe('Production');
   // each RT change arrived once and took effect once, in order
   const inbox = await e.svc.db('inbox').where({ ticket_id: t }).orderBy('transaction_id');
-  expect(inbox.map((r) => [Number(r.transaction_id), r.action, r.state]), label).toEqual(mine.map((a) => [a.txn, STEPS[a.step]!.action, 'done']));
+  expect(
+    inbox.map((r) => [Number(r.transaction_id), r.action, r.state]),
+    label,
+  ).toEqual(mine.map((a) => [a.txn, STEPS[a.step]!.action, 'done']));
   const tr = await e.svc.db('transitions').where({ ticket_id: t }).orderBy('id');
-  expect(tr.map((r) => [r.action, r.outcome, r.to_status]), label).toEqual(STEPS.map((s) => [s.action, 'ok', s.want]));
-  expect(tr.map((r) => Number(r.inbox_id)), label).toEqual(inbox.map((r) => Number(r.id)));
+  expect(
+    tr.map((r) => [r.action, r.outcome, r.to_status]),
+    label,
+  ).toEqual(STEPS.map((s) => [s.action, 'ok', s.want]));
+  expect(
+    tr.map((r) => Number(r.inbox_id)),
+    label,
+  ).toEqual(inbox.map((r) => Number(r.id)));
   // a change whose webhook PostgreSQL could not take (and nothing came after it) was found by the reconciler
   for (const a of mine.filter((x) => x.during === 'postgres')) {
     expect(inbox.find((r) => Number(r.transaction_id) === a.txn)?.source, `${label} ${STEPS[a.step]!.action}`).toBe('reconciler');
@@ -185,84 +247,112 @@ async function expectTicket(t: number, mine: Act[]) {
   expect(await finalStatuses(e, t), label).toEqual(STEPS.map((s) => s.want));
   // each comment once; a transient failure on the way (a restart) adds its one notice
   const said = await opMarkers(e, t);
-  expect(said.filter((m) => !m.endsWith(':retrying')), label).toEqual(inbox.map((r) => `inbox-${r.id}:ok:comment`));
+  expect(
+    said.filter((m) => !m.endsWith(':retrying')),
+    label,
+  ).toEqual(inbox.map((r) => `inbox-${r.id}:ok:comment`));
   expect(new Set(said).size, label).toBe(said.length);
 }
 
 describe('Redis and PostgreSQL restarts under load', () => {
-  it(`${TICKETS} tickets x 3 actions, ${ROUNDS} Redis and ${ROUNDS} PostgreSQL restart(s): the service recovers by itself, nothing lost or doubled`, async () => {
-    const t0 = Date.now();
-    const clients = { provider1: e.prov, tug1: rtClient('tug1'), rollout1: rtClient('rollout1') };
-    const actionField = await e.rt.customFieldId('RepoAction');
-    // a slow download and no declared digest (so nothing is skipped): MoveToUnverified takes ~3 s, and
-    // the outages land in the middle of work
-    const pkg = e.pkgs.rpm('testpkg');
-    e.provider.route(`/slow/${pkg.filename}`, { body: await readFile(pkg.path), intervalMs: 25, chunkSize: 50 });
-    const spec = rpmSpec(e, 'testpkg', { url: `${e.provider.url}/slow/${pkg.filename}`, sha256: undefined });
-    const tickets = await Promise.all(Array.from({ length: TICKETS }, (_, i) =>
-      openTicket(e, releaseXml({ product: `TESTTP.rst${i}.${e.run}`, packages: [spec] }), `restarts ${i}`)));
-    const logFile = path.join(await mkdtemp(path.join(tmpdir(), 'rd-restarts-')), 'worker.log');
-    const log = createWriteStream(logFile, { flags: 'a' });
-    console.log(`restarts: ${TICKETS * 3} actions over ${TICKETS} tickets, ${ROUNDS} outage(s) of each; worker log ${logFile}`);
+  it(
+    `${TICKETS} tickets x 3 actions, ${ROUNDS} Redis and ${ROUNDS} PostgreSQL restart(s): the service recovers by itself, nothing lost or doubled`,
+    async () => {
+      const t0 = Date.now();
+      const clients = { provider1: e.prov, tug1: rtClient('tug1'), rollout1: rtClient('rollout1') };
+      const actionField = await e.rt.customFieldId('RepoAction');
+      // a slow download and no declared digest (so nothing is skipped): MoveToUnverified takes ~3 s, and
+      // the outages land in the middle of work
+      const pkg = e.pkgs.rpm('testpkg');
+      e.provider.route(`/slow/${pkg.filename}`, { body: await readFile(pkg.path), intervalMs: 25, chunkSize: 50 });
+      const spec = rpmSpec(e, 'testpkg', { url: `${e.provider.url}/slow/${pkg.filename}`, sha256: undefined });
+      const tickets = await Promise.all(
+        Array.from({ length: TICKETS }, (_, i) =>
+          openTicket(e, releaseXml({ product: `TESTTP.rst${i}.${e.run}`, packages: [spec] }), `restarts ${i}`),
+        ),
+      );
+      const logFile = path.join(await mkdtemp(path.join(tmpdir(), 'rd-restarts-')), 'worker.log');
+      const log = createWriteStream(logFile, { flags: 'a' });
+      console.log(`restarts: ${TICKETS * 3} actions over ${TICKETS} tickets, ${ROUNDS} outage(s) of each; worker log ${logFile}`);
 
-    const fire = async (a: Act) => {
-      const s = STEPS[a.step]!;
-      await clients[s.who].setCustomFields(a.ticket, { RepoAction: s.action });
-      a.txn = (await e.rt.getCustomFieldTransactions(a.ticket)).filter((h) => h.field === actionField).at(-1)!.id;
-    };
-    const phases = Array.from({ length: ROUNDS }, (_, r) => roundPlan(tickets.slice(4 * r, 4 * r + 4))).flat();
-    const acts = phases.flatMap((p) => p.acts);
-    const recoveries: string[] = [];
-    const forgotten: number[] = [];
-    let faultsOverAt = 0;
-
-    const worker = startWorker(log);
-    const pid = worker.proc.pid;
-    try {
-      await worker.ready;
-      for (const phase of phases) {
-        const what = phase.during;
-        if (!what) {
-          for (const a of phase.acts) { await fire(a); await sleep(300); }
-          await sleep(1_000); // let the jobs get going: the outage lands mid-work
-          continue;
-        }
-        recoveries.push(await outage(what, phase.acts, fire, forgotten));
-      }
-      faultsOverAt = Date.now();
-
-      // every ticket reaches Production, and the inbox and outbox drain, with nobody restarting anything
-      const deadline = Date.now() + 240_000 * scale;
-      const busy = async () => {
-        const [a] = await e.svc.db('inbox').where({ state: 'pending' }).count({ n: '*' });
-        const [b] = await e.svc.db('outbox').whereNull('delivered_at').count({ n: '*' });
-        return Number(a!.n) + Number(b!.n);
+      const fire = async (a: Act) => {
+        const s = STEPS[a.step]!;
+        await clients[s.who].setCustomFields(a.ticket, { RepoAction: s.action });
+        a.txn = (await e.rt.getCustomFieldTransactions(a.ticket)).filter((h) => h.field === actionField).at(-1)!.id;
       };
-      let statuses: string[] = [];
-      while (Date.now() < deadline && worker.proc.exitCode === null) {
-        statuses = await Promise.all(tickets.map((t) => repoStatus(e, t)));
-        if (statuses.every((s) => s === 'Production') && (await busy()) === 0) break;
-        await sleep(1_000);
-      }
-      const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-      console.log(`restarts: ${recoveries.join('; ')}; jobs Redis forgot: ${forgotten.join(', ')}; `
-        + `faults over ${secs(faultsOverAt - t0)} after start, all done ${secs(Date.now() - faultsOverAt)} later`);
-      // no manual step: the worker that was running before the first outage is the one that finished
-      expect(worker.proc.exitCode, `worker exit code (log: ${logFile})`).toBeNull();
-      expect(worker.proc.pid).toBe(pid);
-      expect(forgotten.every((n) => n > 0), 'Redis had queued jobs to forget at each restart').toBe(true);
-      expect(statuses, 'RepoStatus of each ticket').toEqual(tickets.map(() => 'Production'));
-      expect(await e.svc.db('inbox').where({ state: 'pending' }).select('id', 'ticket_id', 'action', 'enqueued_at'), 'inbox rows left pending').toEqual([]);
-      expect(await e.svc.db('outbox').whereNull('delivered_at').select('id', 'ticket_id', 'marker', 'last_error'), 'write-backs left undelivered').toEqual([]);
-    } finally {
-      await worker.kill();
-      log.end();
-    }
+      const phases = Array.from({ length: ROUNDS }, (_, r) => roundPlan(tickets.slice(4 * r, 4 * r + 4))).flat();
+      const acts = phases.flatMap((p) => p.acts);
+      const recoveries: string[] = [];
+      const forgotten: number[] = [];
+      let faultsOverAt = 0;
 
-    for (const t of tickets) await expectTicket(t, acts.filter((a) => a.ticket === t));
-    const product = `TESTTP.rst0.${e.run}`;
-    const yum = await checkYumRepo(`${e.svc.url}/repos/production/${product}/`, 'testpkg');
-    expect(yum.ok, `dnf reads ${product} in production: ${yum.output}`).toBe(true);
-    expect((await health()).status).toBe(200);
-  }, 420_000 * scale);
+      const worker = startWorker(log);
+      const pid = worker.proc.pid;
+      try {
+        await worker.ready;
+        for (const phase of phases) {
+          const what = phase.during;
+          if (!what) {
+            for (const a of phase.acts) {
+              await fire(a);
+              await sleep(300);
+            }
+            await sleep(1_000); // let the jobs get going: the outage lands mid-work
+            continue;
+          }
+          recoveries.push(await outage(what, phase.acts, fire, forgotten));
+        }
+        faultsOverAt = Date.now();
+
+        // every ticket reaches Production, and the inbox and outbox drain, with nobody restarting anything
+        const deadline = Date.now() + 240_000 * scale;
+        const busy = async () => {
+          const [a] = await e.svc.db('inbox').where({ state: 'pending' }).count({ n: '*' });
+          const [b] = await e.svc.db('outbox').whereNull('delivered_at').count({ n: '*' });
+          return Number(a!.n) + Number(b!.n);
+        };
+        let statuses: string[] = [];
+        while (Date.now() < deadline && worker.proc.exitCode === null) {
+          statuses = await Promise.all(tickets.map((t) => repoStatus(e, t)));
+          if (statuses.every((s) => s === 'Production') && (await busy()) === 0) break;
+          await sleep(1_000);
+        }
+        const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+        console.log(
+          `restarts: ${recoveries.join('; ')}; jobs Redis forgot: ${forgotten.join(', ')}; ` +
+            `faults over ${secs(faultsOverAt - t0)} after start, all done ${secs(Date.now() - faultsOverAt)} later`,
+        );
+        // no manual step: the worker that was running before the first outage is the one that finished
+        expect(worker.proc.exitCode, `worker exit code (log: ${logFile})`).toBeNull();
+        expect(worker.proc.pid).toBe(pid);
+        expect(
+          forgotten.every((n) => n > 0),
+          'Redis had queued jobs to forget at each restart',
+        ).toBe(true);
+        expect(statuses, 'RepoStatus of each ticket').toEqual(tickets.map(() => 'Production'));
+        expect(
+          await e.svc.db('inbox').where({ state: 'pending' }).select('id', 'ticket_id', 'action', 'enqueued_at'),
+          'inbox rows left pending',
+        ).toEqual([]);
+        expect(
+          await e.svc.db('outbox').whereNull('delivered_at').select('id', 'ticket_id', 'marker', 'last_error'),
+          'write-backs left undelivered',
+        ).toEqual([]);
+      } finally {
+        await worker.kill();
+        log.end();
+      }
+
+      for (const t of tickets)
+        await expectTicket(
+          t,
+          acts.filter((a) => a.ticket === t),
+        );
+      const product = `TESTTP.rst0.${e.run}`;
+      const yum = await checkYumRepo(`${e.svc.url}/repos/production/${product}/`, 'testpkg');
+      expect(yum.ok, `dnf reads ${product} in production: ${yum.output}`).toBe(true);
+      expect((await health()).status).toBe(200);
+    },
+    420_000 * scale,
+  );
 });

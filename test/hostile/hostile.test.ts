@@ -19,7 +19,12 @@ import { RT_QUEUE, RT_URL, rtTokens, type RtUserName } from '../support/rt.ts';
 import { cases, isTicketCase, type Case, type HttpCase, type TicketCase } from './cases.ts';
 import { openTicket, until, type World } from './inputs.ts';
 
-const e = useE2E({ MAX_BUNDLE_ENTRIES: '1000', MAX_BUNDLE_BYTES: String(32 * 2 ** 20), DOWNLOAD_TIMEOUT_MS: '2000', WORKER_CONCURRENCY: '6' });
+const e = useE2E({
+  MAX_BUNDLE_ENTRIES: '1000',
+  MAX_BUNDLE_BYTES: String(32 * 2 ** 20),
+  DOWNLOAD_TIMEOUT_MS: '2000',
+  WORKER_CONCURRENCY: '6',
+});
 
 const STAGES = ['unverified', 'stage-rollout', 'production'];
 /** File names escape attempts use: none may appear where a bundle could have put it. */
@@ -31,7 +36,15 @@ let canary: string;
 let pkgs210: string;
 let v210: World['v210'];
 const outcomes = new Map<Case, Promise<unknown>>();
-const world = (i: number): World => ({ e, product: `TESTTP.h${i}.${e.run}`, canary, slug: `h${i}-${e.run}`, unique: UNIQUE_BASE + i, v210, rt });
+const world = (i: number): World => ({
+  e,
+  product: `TESTTP.h${i}.${e.run}`,
+  canary,
+  slug: `h${i}-${e.run}`,
+  unique: UNIQUE_BASE + i,
+  v210,
+  rt,
+});
 
 /** RT is three Perl workers on SQLite, on a shared machine: the service must get its share while tickets are opened. */
 const rtSlot = limiter(2);
@@ -51,7 +64,9 @@ beforeAll(async () => {
   e.provider.file(`/v210/${p.filename}`, await readFile(p.path));
   v210 = { filename: p.filename, sha256: p.sha256 };
   // inputs first (bombs are CPU work in this process, which also serves the downloads), then every case at once
-  const inputs = new Map(await Promise.all(cases.filter(isTicketCase).map(async (c) => [c, await c.xml(world(cases.indexOf(c)))] as const)));
+  const inputs = new Map(
+    await Promise.all(cases.filter(isTicketCase).map(async (c) => [c, await c.xml(world(cases.indexOf(c)))] as const)),
+  );
   // the slowest first: transient failures take two job attempts, each with its download retries
   const flag = (c: Case, f: 'transient' | 'alone') => isTicketCase(c) && c[f] === true;
   const order = cases.filter((c) => !flag(c, 'alone')).sort((a, b) => Number(flag(b, 'transient')) - Number(flag(a, 'transient')));
@@ -64,14 +79,21 @@ beforeAll(async () => {
       opened.push(ticket.catch(() => undefined));
       run = ticket.then((t) => checkTicketCase(c, world(i), t));
     } else run = runHttpCase(c, world(i));
-    const outcome = run.then(() => undefined, (err: unknown) => err ?? new Error('rejected'));
+    const outcome = run.then(
+      () => undefined,
+      (err: unknown) => err ?? new Error('rejected'),
+    );
     outcomes.set(c, outcome);
     return outcome;
   };
   order.forEach(start);
   // once the other tickets exist, so that the huge upload does not hold up every other case
   const othersOpened = Promise.all(opened);
-  for (const c of cases.filter((x) => flag(x, 'alone'))) outcomes.set(c, othersOpened.then(() => start(c)));
+  for (const c of cases.filter((x) => flag(x, 'alone')))
+    outcomes.set(
+      c,
+      othersOpened.then(() => start(c)),
+    );
 }, 300_000);
 
 afterAll(async () => {
@@ -140,13 +162,17 @@ async function checkTicketCase(c: TicketCase, w: World, t: number): Promise<void
 /** Waits until the ticket's events are handled, its release is out of Processing and its write-backs reached RT. */
 async function settled(ticket: number, transient: boolean) {
   const db = e.svc.db;
-  return until(async () => {
-    if (transient) await finalAttemptNow(e.svc.queue.queue, ticket);
-    const inbox = await db('inbox').where({ ticket_id: ticket });
-    const rel = await db('releases').where({ ticket_id: ticket }).first();
-    const undelivered = await db('outbox').where({ ticket_id: ticket }).whereNull('delivered_at').first();
-    return inbox.length > 0 && inbox.every((r) => r.state !== 'pending') && rel && rel.status !== 'Processing' && !undelivered && rel;
-  }, 240_000, `ticket ${ticket} settled`);
+  return until(
+    async () => {
+      if (transient) await finalAttemptNow(e.svc.queue.queue, ticket);
+      const inbox = await db('inbox').where({ ticket_id: ticket });
+      const rel = await db('releases').where({ ticket_id: ticket }).first();
+      const undelivered = await db('outbox').where({ ticket_id: ticket }).whereNull('delivered_at').first();
+      return inbox.length > 0 && inbox.every((r) => r.state !== 'pending') && rel && rel.status !== 'Processing' && !undelivered && rel;
+    },
+    240_000,
+    `ticket ${ticket} settled`,
+  );
 }
 
 /**
@@ -158,10 +184,12 @@ async function serviceComments(ticket: number, huge = false): Promise<string[]> 
   const texts = await rtSlot(async () => {
     if (!huge) return reader.textParts(ticket);
     const parts = await collect<{ id: number | string; ContentType?: string }>(reader.session, {
-      path: `/ticket/${ticket}/attachments`, params: { fields: 'ContentType', orderby: 'id', order: 'DESC' },
+      path: `/ticket/${ticket}/attachments`,
+      params: { fields: 'ContentType', orderby: 'id', order: 'DESC' },
     });
     const out = [];
-    for (const p of parts.filter((x) => x.ContentType === 'text/plain')) out.push((await downloadAttachment(reader.session, Number(p.id))).toString('utf8'));
+    for (const p of parts.filter((x) => x.ContentType === 'text/plain'))
+      out.push((await downloadAttachment(reader.session, Number(p.id))).toString('utf8'));
     return out;
   });
   return texts.filter((t) => t.includes('-- releasedesk op '));
@@ -169,10 +197,14 @@ async function serviceComments(ticket: number, huge = false): Promise<string[]> 
 
 /** The service's comment quoting `[code]` (its write-back was delivered before this is asked). */
 async function commentWith(ticket: number, code: string, huge: boolean): Promise<string> {
-  const all = await until(async () => {
-    const got = await serviceComments(ticket, huge);
-    return got.some((c) => c.includes(`[${code}]`)) && got;
-  }, 30_000, `ticket ${ticket}: a comment with [${code}]`).catch(async (err: Error) => {
+  const all = await until(
+    async () => {
+      const got = await serviceComments(ticket, huge);
+      return got.some((c) => c.includes(`[${code}]`)) && got;
+    },
+    30_000,
+    `ticket ${ticket}: a comment with [${code}]`,
+  ).catch(async (err: Error) => {
     throw new Error(`${err.message}; have:\n${(await serviceComments(ticket, huge)).join('\n---\n')}`);
   });
   return all.find((c) => c.includes(`[${code}]`))!;
@@ -199,10 +231,14 @@ async function runHttpCase(c: HttpCase, w: World): Promise<void> {
     await new Promise((r) => setTimeout(r, 1000)); // give a wrongly queued job the time to show
     expect(await db('transitions').where({ ticket_id: req.ticket })).toHaveLength(1);
   } else {
-    const row = await until(async () => {
-      await finalAttemptNow(e.svc.queue.queue, req.ticket);
-      return (await rows()).find((r) => r.state !== 'pending');
-    }, 40_000, `inbox row of ticket ${req.ticket}`);
+    const row = await until(
+      async () => {
+        await finalAttemptNow(e.svc.queue.queue, req.ticket);
+        return (await rows()).find((r) => r.state !== 'pending');
+      },
+      40_000,
+      `inbox row of ticket ${req.ticket}`,
+    );
     expect(row).toMatchObject({ state: 'ignored' });
     expect(row.outcome).toMatch(x.after.ignored);
     expect(await db('releases').where({ ticket_id: req.ticket })).toEqual([]);

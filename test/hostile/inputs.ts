@@ -38,7 +38,9 @@ export interface World {
  */
 export const openTicket = (w: World, xml: string | Buffer, subject: string, action?: { by: RtUserName; set: string }): Promise<number> =>
   w.rt(action?.by ?? 'provider1').createTicket({
-    subject: `${subject} ${w.e.run}`, requestor: 'provider1', content: 'Please publish.',
+    subject: `${subject} ${w.e.run}`,
+    requestor: 'provider1',
+    content: 'Please publish.',
     attachments: [{ filename: 'release.xml', contentType: 'application/xml', content: Buffer.isBuffer(xml) ? xml : Buffer.from(xml) }],
     ...(action && { customFields: { RepoAction: action.set } }),
   });
@@ -86,7 +88,9 @@ export async function bundleXml(w: World, bundle: Buffer | Promise<Buffer>): Pro
   const path = `/bundles/${w.slug}.tar.gz`;
   w.e.provider.file(path, bytes);
   return releaseXml({
-    product: w.product, synchURL: `${w.e.provider.url}${path}`, synchSha256: sha(bytes),
+    product: w.product,
+    synchURL: `${w.e.provider.url}${path}`,
+    synchSha256: sha(bytes),
     packages: [rpmSpec(w.e, 'testpkg', { url: undefined, sha256: undefined })],
   });
 }
@@ -102,22 +106,25 @@ export const bundles = {
   slip: (w: World) => tarGz(file(climbTo(`${w.canary}/escape.rpm`))),
   absolute: (w: World) => tarGz(file(`${w.canary}/absolute.rpm`)),
   /** a directory symlink into the canary, then a file written "through" it */
-  symlink: (w: World) => tarGz(
-    entry({ path: 'rpm', type: 'SymbolicLink', linkpath: w.canary, size: 0 }),
-    file(`rpm/${PKG}`, 'through the link'),
-  ),
+  symlink: (w: World) =>
+    tarGz(entry({ path: 'rpm', type: 'SymbolicLink', linkpath: w.canary, size: 0 }), file(`rpm/${PKG}`, 'through the link')),
   hardlink: (w: World) => tarGz(entry({ path: `rpm/${PKG}`, type: 'Link', linkpath: `${w.canary}/hardlink-target`, size: 0 })),
   device: () => tarGz(entry({ path: 'rpm/null', type: 'CharacterDevice', size: 0, devmaj: 1, devmin: 3 } as Parameters<typeof entry>[0])),
   entries: (n: number) => tarGz(...Array.from({ length: n }, (_, i) => file(`many/f${i}`))),
   /** `count` files of `each` bytes of zeros: small compressed, large unpacked */
-  size: (count: number, each: number) => tarGz(...Array.from({ length: count }, (_, i) => entry({ path: `big/z${i}`, body: Buffer.alloc(each) }))),
+  size: (count: number, each: number) =>
+    tarGz(...Array.from({ length: count }, (_, i) => entry({ path: `big/z${i}`, body: Buffer.alloc(each) }))),
   /** one header that declares `bytes`, no data behind it */
   declared: (bytes: number) => gz(entry({ path: 'huge.bin', size: bytes }).subarray(0, 512)),
   /** pax metadata records (each under the 64 KiB meta limit, in no entry's size) that unpack past every limit */
-  paxPadding: (count: number) => gz(Buffer.concat([
-    ...Array.from({ length: count }, () => new Pax({ comment: 'A'.repeat(60_000) } as ConstructorParameters<typeof Pax>[0]).encode()),
-    file(`rpm/${PKG}`), END,
-  ])),
+  paxPadding: (count: number) =>
+    gz(
+      Buffer.concat([
+        ...Array.from({ length: count }, () => new Pax({ comment: 'A'.repeat(60_000) } as ConstructorParameters<typeof Pax>[0]).encode()),
+        file(`rpm/${PKG}`),
+        END,
+      ]),
+    ),
   /** a tar.gz gzipped again (42.zip-style nesting) */
   nested: async () => gz(await tarGz(file(`rpm/${PKG}`))),
   truncatedGzip: async (w: World) => {
@@ -160,9 +167,19 @@ export interface WebhookRequest {
 
 /** A webhook payload as RT's scrip sends it (schemas/webhook-rt.v1.ts). */
 export const event = (over: Record<string, unknown> = {}) => ({
-  event: 'customfield.changed', ticket_id: 1, queue: 'Releases', subject: 'hostile', transaction_id: 1,
-  field: 'RepoAction', field_id: 1, old_value: null, new_value: 'MoveToUnverified', actor: { id: 1, name: 'provider1' },
-  created: new Date().toISOString(), rt_url: 'http://127.0.0.1', ...over,
+  event: 'customfield.changed',
+  ticket_id: 1,
+  queue: 'Releases',
+  subject: 'hostile',
+  transaction_id: 1,
+  field: 'RepoAction',
+  field_id: 1,
+  old_value: null,
+  new_value: 'MoveToUnverified',
+  actor: { id: 1, name: 'provider1' },
+  created: new Date().toISOString(),
+  rt_url: 'http://127.0.0.1',
+  ...over,
 });
 
 /** JSON, signed with the service's secret, unless headers say otherwise. */

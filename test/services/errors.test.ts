@@ -8,12 +8,39 @@ import { retriesLeftMs } from '../../workers/action-worker.ts';
 
 // The codes are a public contract: tickets, HTTP answers and people's scripts quote them.
 const FROZEN = [
-  'RD_SIGNATURE_MISSING', 'RD_SIGNATURE_INVALID', 'RD_PAYLOAD_INVALID', 'RD_PAYLOAD_TOO_LARGE', 'RD_UNSUPPORTED_MEDIA', 'RD_NOT_FOUND',
-  'RD_ACTION_NOT_ALLOWED', 'RD_ROLE_FORBIDDEN', 'RD_RELEASE_PUBLISHED', 'RD_TICKET_NOT_FOUND',
-  'RD_ATTACHMENT_MISSING', 'RD_XML_MALFORMED', 'RD_XML_FORBIDDEN', 'RD_XML_NAMESPACE', 'RD_XML_INVALID', 'RD_URL_FORBIDDEN',
-  'RD_DOWNLOAD_FAILED', 'RD_DOWNLOAD_UNAVAILABLE', 'RD_DOWNLOAD_TOO_LARGE', 'RD_DIGEST_MISMATCH', 'RD_BUNDLE_UNSAFE', 'RD_BUNDLE_LIMIT',
-  'RD_BUNDLE_CORRUPT', 'RD_PACKAGE_MISSING', 'RD_PACKAGE_MISMATCH', 'RD_PACKAGE_UNREADABLE', 'RD_PUBLISH_FAILED',
-  'RD_HELPDESK_UNAVAILABLE', 'RD_HELPDESK_REFUSED', 'RD_BUSY', 'RD_INTERNAL', 'RD_BASE_REPO_UNAVAILABLE', 'RD_WEBHOOK_STALE',
+  'RD_SIGNATURE_MISSING',
+  'RD_SIGNATURE_INVALID',
+  'RD_PAYLOAD_INVALID',
+  'RD_PAYLOAD_TOO_LARGE',
+  'RD_UNSUPPORTED_MEDIA',
+  'RD_NOT_FOUND',
+  'RD_ACTION_NOT_ALLOWED',
+  'RD_ROLE_FORBIDDEN',
+  'RD_RELEASE_PUBLISHED',
+  'RD_TICKET_NOT_FOUND',
+  'RD_ATTACHMENT_MISSING',
+  'RD_XML_MALFORMED',
+  'RD_XML_FORBIDDEN',
+  'RD_XML_NAMESPACE',
+  'RD_XML_INVALID',
+  'RD_URL_FORBIDDEN',
+  'RD_DOWNLOAD_FAILED',
+  'RD_DOWNLOAD_UNAVAILABLE',
+  'RD_DOWNLOAD_TOO_LARGE',
+  'RD_DIGEST_MISMATCH',
+  'RD_BUNDLE_UNSAFE',
+  'RD_BUNDLE_LIMIT',
+  'RD_BUNDLE_CORRUPT',
+  'RD_PACKAGE_MISSING',
+  'RD_PACKAGE_MISMATCH',
+  'RD_PACKAGE_UNREADABLE',
+  'RD_PUBLISH_FAILED',
+  'RD_HELPDESK_UNAVAILABLE',
+  'RD_HELPDESK_REFUSED',
+  'RD_BUSY',
+  'RD_INTERNAL',
+  'RD_BASE_REPO_UNAVAILABLE',
+  'RD_WEBHOOK_STALE',
 ];
 
 function sources(dir: string): string[] {
@@ -35,8 +62,10 @@ describe('the error catalog', () => {
     }
   });
   it('marks input errors permanent and infrastructure errors transient', () => {
-    for (const c of ['RD_DIGEST_MISMATCH', 'RD_XML_INVALID', 'RD_ACTION_NOT_ALLOWED', 'RD_URL_FORBIDDEN'] as const) expect(catalog[c].permanent).toBe(true);
-    for (const c of ['RD_DOWNLOAD_UNAVAILABLE', 'RD_HELPDESK_UNAVAILABLE', 'RD_BUSY', 'RD_PUBLISH_FAILED', 'RD_INTERNAL'] as const) expect(catalog[c].permanent).toBe(false);
+    for (const c of ['RD_DIGEST_MISMATCH', 'RD_XML_INVALID', 'RD_ACTION_NOT_ALLOWED', 'RD_URL_FORBIDDEN'] as const)
+      expect(catalog[c].permanent).toBe(true);
+    for (const c of ['RD_DOWNLOAD_UNAVAILABLE', 'RD_HELPDESK_UNAVAILABLE', 'RD_BUSY', 'RD_PUBLISH_FAILED', 'RD_INTERNAL'] as const)
+      expect(catalog[c].permanent).toBe(false);
   });
   it('only uses codes that exist, everywhere in the code', () => {
     const root = path.resolve(import.meta.dirname, '../..');
@@ -54,7 +83,9 @@ describe('the error catalog', () => {
   });
   it('turns errors into ticket comments with the code and the next step; unknown errors into a reference only', () => {
     const c = errorComment(new RdError('RD_DIGEST_MISMATCH', 'a.rpm: sha256 abc, expected def'), 'MoveToUnverified', 'inbox-7');
-    expect(c.text).toBe(`MoveToUnverified failed.\n\n[RD_DIGEST_MISMATCH] a.rpm: sha256 abc, expected def\n\nWhat to do: ${catalog.RD_DIGEST_MISMATCH.next}`);
+    expect(c.text).toBe(
+      `MoveToUnverified failed.\n\n[RD_DIGEST_MISMATCH] a.rpm: sha256 abc, expected def\n\nWhat to do: ${catalog.RD_DIGEST_MISMATCH.next}`,
+    );
     const u = errorComment(new TypeError('secret internals at /srv/x'), 'MoveToUnverified', 'inbox-7');
     expect(u).toMatchObject({ code: 'RD_INTERNAL' });
     expect(u.text).toContain('reference inbox-7');
@@ -63,9 +94,9 @@ describe('the error catalog', () => {
   it('says on the ticket that a transient failure is retried, for how long, and what the provider may do meanwhile', () => {
     const err = new RdError('RD_DOWNLOAD_UNAVAILABLE', 'GET http://h/a.rpm: HTTP 503');
     expect(retryComment(err, 'MoveToUnverified', 'inbox-7', 17 * 60_000)).toBe(
-      'MoveToUnverified has not succeeded yet; releasedesk tries again by itself for about 17 minutes.\n\n'
-      + `[RD_DOWNLOAD_UNAVAILABLE] GET http://h/a.rpm: HTTP 503\n\nWhat to do: ${catalog.RD_DOWNLOAD_UNAVAILABLE.next}\n\n`
-      + 'If it still fails then, RepoStatus and a comment here say so.',
+      'MoveToUnverified has not succeeded yet; releasedesk tries again by itself for about 17 minutes.\n\n' +
+        `[RD_DOWNLOAD_UNAVAILABLE] GET http://h/a.rpm: HTTP 503\n\nWhat to do: ${catalog.RD_DOWNLOAD_UNAVAILABLE.next}\n\n` +
+        'If it still fails then, RepoStatus and a comment here say so.',
     );
     expect(retryComment(new TypeError('secret internals'), 'Reject', 'inbox-8', 60_000)).not.toContain('secret internals');
   });

@@ -24,8 +24,19 @@ afterAll(async () => {
 });
 
 const ev = (ticket: number, txn: number, over: Partial<RtWebhookV1> = {}): RtWebhookV1 => ({
-  event: 'customfield.changed', ticket_id: ticket, queue: 'Releases', subject: '', transaction_id: txn, field: 'RepoAction', field_id: 2,
-  old_value: null, new_value: 'MoveToUnverified', actor: { id: 3, name: 'provider1' }, created: '2026-11-21T10:00:00Z', rt_url: 'x', ...over,
+  event: 'customfield.changed',
+  ticket_id: ticket,
+  queue: 'Releases',
+  subject: '',
+  transaction_id: txn,
+  field: 'RepoAction',
+  field_id: 2,
+  old_value: null,
+  new_value: 'MoveToUnverified',
+  actor: { id: 3, name: 'provider1' },
+  created: '2026-11-21T10:00:00Z',
+  rt_url: 'x',
+  ...over,
 });
 
 describe('accept, many at once', () => {
@@ -43,9 +54,15 @@ describe('accept, many at once', () => {
   it('an event PostgreSQL refuses fails alone; the others of its batch are kept', async () => {
     // a payload jsonb cannot hold: what the edge validation keeps out, proven harmless here anyway
     const bad = { ...ev(7, 5000), subject: 'nul \u0000 inside' };
-    const results = await Promise.allSettled([accept(deps, ev(7, 4999), 'webhook'), accept(deps, bad, 'webhook'), accept(deps, ev(8, 5001), 'webhook')]);
+    const results = await Promise.allSettled([
+      accept(deps, ev(7, 4999), 'webhook'),
+      accept(deps, bad, 'webhook'),
+      accept(deps, ev(8, 5001), 'webhook'),
+    ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect(await t.db('inbox').whereIn('transaction_id', [4999, 5000, 5001]).pluck('transaction_id')).toEqual(expect.arrayContaining([4999, 5001]));
+    expect(await t.db('inbox').whereIn('transaction_id', [4999, 5000, 5001]).pluck('transaction_id')).toEqual(
+      expect.arrayContaining([4999, 5001]),
+    );
     expect(await t.db('inbox').where({ transaction_id: 5000 }).first()).toBeUndefined();
   });
 });

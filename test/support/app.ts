@@ -18,16 +18,26 @@ export async function startApp(db: Db, overrides: Partial<AppDeps> = {}) {
   const queue = new ActionQueue(redisConnection(TEST_REDIS_URL), uniquePrefix('api'));
   await queue.queue.waitUntilReady();
   const deps: AppDeps = {
-    db, queue, log: createLogger('silent'), metrics: createMetrics(), secret: TEST_SECRET,
-    rtQueue: 'Releases', rtUser: 'releasedesk', storageDir: '/nonexistent', health: {},
-    config: loadConfig({ RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SECRET: TEST_SECRET }), ...overrides,
+    db,
+    queue,
+    log: createLogger('silent'),
+    metrics: createMetrics(),
+    secret: TEST_SECRET,
+    rtQueue: 'Releases',
+    rtUser: 'releasedesk',
+    storageDir: '/nonexistent',
+    health: {},
+    config: loadConfig({ RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SECRET: TEST_SECRET }),
+    ...overrides,
   };
   const server: Server = await new Promise((resolve) => {
     const s = createApp(deps).listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url, deps, queue,
+    url,
+    deps,
+    queue,
     close: async () => {
       await new Promise((r) => server.close(r));
       await queue.queue.obliterate({ force: true }).catch(() => undefined);

@@ -2,7 +2,18 @@ import { afterAll, beforeEach } from 'vitest';
 import { createDb, type Db } from '../../services/db/knex.ts';
 import { TEST_DATABASE_URL } from './env.ts';
 
-const TABLES = ['stage_members', 'checkpoints', 'outbox', 'transitions', 'packages', 'blobs', 'releases', 'inbox', 'kv', 'product_revisions'];
+const TABLES = [
+  'stage_members',
+  'checkpoints',
+  'outbox',
+  'transitions',
+  'packages',
+  'blobs',
+  'releases',
+  'inbox',
+  'kv',
+  'product_revisions',
+];
 
 /** A knex handle on the test database, emptied before each test of the calling file. */
 export function useTestDb(): { db: Db } {

@@ -45,17 +45,37 @@ export function useE2E(over: Partial<Record<keyof Config, string>> = {}, role: '
 
 export const rpmSpec = (e: E2E, name: string, over: Partial<XmlPackage> = {}): XmlPackage => {
   const p = e.pkgs.rpm(name);
-  return { filename: p.filename, pkgname: name, version: '1.0.0', release: '1', arch: 'noarch', url: `${e.provider.url}/rpm/${p.filename}`, sha256: p.sha256, ...over };
+  return {
+    filename: p.filename,
+    pkgname: name,
+    version: '1.0.0',
+    release: '1',
+    arch: 'noarch',
+    url: `${e.provider.url}/rpm/${p.filename}`,
+    sha256: p.sha256,
+    ...over,
+  };
 };
 export const debSpec = (e: E2E, name: string, over: Partial<XmlPackage> = {}): XmlPackage => {
   const p = e.pkgs.deb(name);
-  return { filename: p.filename, pkgname: name, version: '1.0.0', release: '1', arch: 'all', url: `${e.provider.url}/deb/${p.filename}`, sha256: p.sha256, ...over };
+  return {
+    filename: p.filename,
+    pkgname: name,
+    version: '1.0.0',
+    release: '1',
+    arch: 'all',
+    url: `${e.provider.url}/deb/${p.filename}`,
+    sha256: p.sha256,
+    ...over,
+  };
 };
 
 /** provider1 opens a ticket in the release queue, with release.xml attached unless xml is null. */
 export function openTicket(e: E2E, xml: string | null, subject: string): Promise<number> {
   return e.prov.createTicket({
-    subject: `${subject} ${e.run}`, requestor: 'provider1', content: 'Please publish.',
+    subject: `${subject} ${e.run}`,
+    requestor: 'provider1',
+    content: 'Please publish.',
     attachments: xml === null ? [] : [{ filename: 'release.xml', contentType: 'application/xml', content: Buffer.from(xml) }],
   });
 }
@@ -125,7 +145,11 @@ export const opMarkers = async (e: E2E, ticket: number): Promise<string[]> =>
 
 /** Who asks for what in the fault suites, and the RepoStatus each step ends in. */
 export type Who = 'provider1' | 'tug1' | 'rollout1';
-export interface Step { action: string; who: Who; want: string }
+export interface Step {
+  action: string;
+  who: Who;
+  want: string;
+}
 export const STEP = {
   U: { action: 'MoveToUnverified', who: 'provider1', want: 'Unverified' },
   S: { action: 'MoveToStageRollOut', who: 'tug1', want: 'StageRollOut' },

@@ -56,7 +56,12 @@ export async function buildTestPackages(outDir: string, n = 3, o: BuildOptions =
   if (o.payloadKb !== undefined) env.PAYLOAD_KB = String(o.payloadKb);
   await promisify(execFile)('bash', [SCRIPT, outDir, String(n)], { env, timeout: 600_000, maxBuffer: 2 ** 24 });
   const sums = await readFile(join(outDir, 'SHA256SUMS'), 'utf8');
-  const all = await Promise.all(sums.split('\n').filter(Boolean).map((line) => entry(outDir, line)));
+  const all = await Promise.all(
+    sums
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => entry(outDir, line)),
+  );
   const rpms = all.filter((p) => p.filename.endsWith('.rpm'));
   const debs = all.filter((p) => p.filename.endsWith('.deb'));
   const find = (list: TestPackage[], kind: string) => (name: string) => {

@@ -19,7 +19,10 @@ async function waitForPort(port: number, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     const open = await new Promise<boolean>((resolve) => {
-      const s = createConnection({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+      const s = createConnection({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        resolve(true);
+      });
       s.on('error', () => resolve(false));
     });
     if (open) return;
@@ -57,7 +60,10 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const kill = async (signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL') => {
     const p = proc;
     if (!p || exited(p)) return;
-    await new Promise<void>((resolve) => { p.once('exit', () => resolve()); p.kill(signal); });
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill(signal);
+    });
   };
   await start();
   return { port, url: `redis://127.0.0.1:${port}`, pid: () => proc!.pid!, kill, start, stop: () => kill('SIGKILL') };
@@ -107,9 +113,10 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const dir = await mkdtemp(path.join(tmpdir(), 'rd-pg-'));
   if (owner) await chown(dir, owner.uid, owner.gid);
   const data = path.join(dir, 'data');
-  const as = (cmd: string, args: string[]) => run(path.join(bin, cmd), args, { ...owner, cwd: dir, timeout: 120_000 }).catch((e) => {
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`);
-  });
+  const as = (cmd: string, args: string[]) =>
+    run(path.join(bin, cmd), args, { ...owner, cwd: dir, timeout: 120_000 }).catch((e) => {
+      throw new Error(`${cmd} ${args.join(' ')} failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`);
+    });
   await as('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
   const start = async () => {
@@ -122,7 +129,10 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   };
   await start();
   return {
-    port, pid, stop, start,
+    port,
+    pid,
+    stop,
+    start,
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(database)}`,
     destroy: async () => {
       await stop('immediate').catch(() => undefined);

@@ -70,7 +70,10 @@ export async function startProviderServer(opts: ProviderOptions = {}): Promise<P
   const requests: RequestRecord[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void) => {
-    const t = setTimeout(() => { timers.delete(t); fn(); }, ms);
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
     timers.add(t);
   };
 

@@ -25,8 +25,19 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 export function releaseXml(r: XmlRelease): string {
   const [maj, min, rev] = r.version ?? ['1', '0', '0'];
   const pkgs = r.packages.map((p) => {
-    const attrs = Object.entries({ arch: p.arch, filename: p.filename, pkgname: p.pkgname, pkgtype: 'binary', release: p.release, url: p.url, version: p.version, sha256: p.sha256 })
-      .filter(([, v]) => v !== undefined).map(([k, v]) => `${k}="${esc(String(v))}"`).join(' ');
+    const attrs = Object.entries({
+      arch: p.arch,
+      filename: p.filename,
+      pkgname: p.pkgname,
+      pkgtype: 'binary',
+      release: p.release,
+      url: p.url,
+      version: p.version,
+      sha256: p.sha256,
+    })
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}="${esc(String(v))}"`)
+      .join(' ');
     return `      <UMDmeta:package ${attrs}/>`;
   });
   return `<?xml version="1.0" ?>

@@ -43,7 +43,13 @@ export async function startRtCookieProxy(rtUrl: string): Promise<RtCookieProxy> 
     setMode: (m) => {
       mode = m;
     },
-    get refused() { return refused; },
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    get refused() {
+      return refused;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -19,8 +19,7 @@ export type RtUserName = (typeof RT_USERS)[number];
 
 const SCRIPTS = fileURLToPath(new URL('../../scripts/rt/', import.meta.url));
 const run = promisify(execFile);
-const HOW_TO_START =
-  `start it (as root): bash scripts/rt/start-rt.sh && RELEASEDESK_WEBHOOK_SECRET=<16+ chars> bash scripts/rt/seed-rt.sh`;
+const HOW_TO_START = `start it (as root): bash scripts/rt/start-rt.sh && RELEASEDESK_WEBHOOK_SECRET=<16+ chars> bash scripts/rt/seed-rt.sh`;
 
 /** REST2 tokens written by seed-rt.sh to $RT_STATE_DIR/tokens/<user>.token. */
 export function rtTokens(): Record<RtUserName, string> {
@@ -72,7 +71,11 @@ async function script(name: string, args: string[] = [], env: Record<string, str
 export async function ensureRtRunning(opts: { seed?: boolean; webhookSecret?: string; webhookUrl?: string } = {}): Promise<void> {
   await script('start-rt.sh');
   let healthy = !opts.seed;
-  if (healthy) healthy = await requireRt().then(() => true, () => false);
+  if (healthy)
+    healthy = await requireRt().then(
+      () => true,
+      () => false,
+    );
   if (!healthy) {
     await script('seed-rt.sh', [], {
       ...(opts.webhookSecret ? { RELEASEDESK_WEBHOOK_SECRET: opts.webhookSecret } : {}),
@@ -92,7 +95,11 @@ export interface WebhookTarget {
  * Points RT's webhook scrip at `url` (the attribute ReleasedeskWebhook, ~1.5 s, no RT restart) and
  * returns what it pointed at before plus a `restore()`. Use in beforeAll / afterAll.
  */
-export async function pointWebhookAt(url: string, secret: string, timeout = 5): Promise<{ previous: WebhookTarget | null; restore: () => Promise<void> }> {
+export async function pointWebhookAt(
+  url: string,
+  secret: string,
+  timeout = 5,
+): Promise<{ previous: WebhookTarget | null; restore: () => Promise<void> }> {
   const out = await script('seed-rt.sh', ['--webhook-only'], {
     RELEASEDESK_WEBHOOK_URL: url,
     RELEASEDESK_WEBHOOK_SECRET: secret,

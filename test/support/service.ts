@@ -13,10 +13,12 @@ export const E2E_SECRET = 'e2e-webhook-secret-0123456789abcdef';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    }).on('error', reject);
+    const s = createServer()
+      .listen(0, '127.0.0.1', () => {
+        const port = (s.address() as { port: number }).port;
+        s.close(() => resolve(port));
+      })
+      .on('error', reject);
   });
 }
 
@@ -25,15 +27,30 @@ export async function startTestService(over: Partial<Record<keyof Config, string
   const port = await freePort();
   const storage = await mkdtemp(path.join(process.env.STORAGE_TMP ?? tmpdir(), 'rd-storage-'));
   const env = {
-    PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL,
-    QUEUE_PREFIX: uniquePrefix('e2e'), RT_URL, RT_TOKEN: rtTokens().releasedesk, WEBHOOK_SECRET: E2E_SECRET,
-    STORAGE_DIR: storage, ALLOWED_DOWNLOAD_HOSTS: '127.0.0.1', RECONCILE_INTERVAL_MS: '0', OUTBOX_INTERVAL_MS: '200',
-    DOWNLOAD_TIMEOUT_MS: '5000', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...over,
+    PORT: String(port),
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    DATABASE_URL: TEST_DATABASE_URL,
+    REDIS_URL: TEST_REDIS_URL,
+    QUEUE_PREFIX: uniquePrefix('e2e'),
+    RT_URL,
+    RT_TOKEN: rtTokens().releasedesk,
+    WEBHOOK_SECRET: E2E_SECRET,
+    STORAGE_DIR: storage,
+    ALLOWED_DOWNLOAD_HOSTS: '127.0.0.1',
+    RECONCILE_INTERVAL_MS: '0',
+    OUTBOX_INTERVAL_MS: '200',
+    DOWNLOAD_TIMEOUT_MS: '5000',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...over,
   };
   const config = loadConfig(env);
   const svc = await startService(config, role, createLogger(config.LOG_LEVEL));
   return {
-    ...svc, config, env, url: `http://127.0.0.1:${port}`, storage,
+    ...svc,
+    config,
+    env,
+    url: `http://127.0.0.1:${port}`,
+    storage,
     webhookUrl: `http://127.0.0.1:${port}/webhooks/rt`,
     close: async () => {
       await svc.stop();

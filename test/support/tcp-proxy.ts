@@ -43,7 +43,8 @@ export async function startTcpProxy(targetPort = 0, targetHost = '127.0.0.1'): P
     track(client);
     if (mode !== 'pass' || !target.port) {
       stats.dropped++;
-      if (mode === 'hang') client.resume(); // read and forget: the peer waits for an answer that never comes
+      if (mode === 'hang')
+        client.resume(); // read and forget: the peer waits for an answer that never comes
       else if (mode === 'close') client.end();
       else client.resetAndDestroy();
       return;
@@ -64,15 +65,21 @@ export async function startTcpProxy(targetPort = 0, targetHost = '127.0.0.1'): P
   await listen(server, 0);
   const port = (server.address() as { port: number }).port;
 
-  const cutAll = () => { for (const s of [...open]) s.resetAndDestroy(); };
+  const cutAll = () => {
+    for (const s of [...open]) s.resetAndDestroy();
+  };
   const stopListening = () => new Promise<void>((r) => server.close(() => r()));
 
   return {
     port,
     url: `http://127.0.0.1:${port}`,
-    get mode() { return mode; },
+    get mode() {
+      return mode;
+    },
     stats,
-    setTarget(p, host = '127.0.0.1') { target = { port: p, host }; },
+    setTarget(p, host = '127.0.0.1') {
+      target = { port: p, host };
+    },
     async drop(how: DropMode = 'reset') {
       const was = mode;
       mode = how;

@@ -25,18 +25,32 @@ afterAll(async () => {
   await rm(storage, { recursive: true, force: true });
 });
 
-const event = (transactionId: number) => insertEvent(t.db, {
-  ticketId: 7, transactionId, event: 'customfield.changed', action: 'MoveToUnverified', oldValue: null, actorName: 'provider1', source: 'webhook', payload: {},
-});
+const event = (transactionId: number) =>
+  insertEvent(t.db, {
+    ticketId: 7,
+    transactionId,
+    event: 'customfield.changed',
+    action: 'MoveToUnverified',
+    oldValue: null,
+    actorName: 'provider1',
+    source: 'webhook',
+    payload: {},
+  });
 
 describe('the relay', () => {
   it('hands over events that were persisted but never enqueued, and those whose job Redis lost', async () => {
     const never = (await event(1))!;
     const lost = (await event(2))!;
-    await t.db('inbox').where({ id: lost.id }).update({ enqueued_at: new Date(Date.now() - 120_000) });
+    await t
+      .db('inbox')
+      .where({ id: lost.id })
+      .update({ enqueued_at: new Date(Date.now() - 120_000) });
     const fine = (await event(3))!;
     await queue.enqueue(fine);
-    await t.db('inbox').where({ id: fine.id }).update({ enqueued_at: new Date(Date.now() - 120_000) });
+    await t
+      .db('inbox')
+      .where({ id: fine.id })
+      .update({ enqueued_at: new Date(Date.now() - 120_000) });
     expect(await relayOnce(t.db, queue, log, storage)).toBe(2);
     for (const r of [never, lost, fine]) expect(await queue.queue.getJob(jobIdOf(r))).toBeDefined();
     expect(await t.db('inbox').whereNull('enqueued_at')).toEqual([]);
@@ -60,9 +74,14 @@ describe('a loop', () => {
     let release: () => void = () => undefined;
     const loop = every(t.db, `kick-${Date.now()}`, 600_000, log, async () => {
       ticks++;
-      if (ticks === 1) await new Promise<void>((r) => { release = r; });
+      if (ticks === 1)
+        await new Promise<void>((r) => {
+          release = r;
+        });
     });
-    const settled = async (n: number) => { for (let i = 0; i < 200 && ticks < n; i++) await new Promise((r) => setTimeout(r, 10)); };
+    const settled = async (n: number) => {
+      for (let i = 0; i < 200 && ticks < n; i++) await new Promise((r) => setTimeout(r, 10));
+    };
     loop.kick();
     await settled(1);
     expect(ticks).toBe(1);

@@ -6,7 +6,14 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ActionJobV1 } from '../../schemas/job-action.v1.ts';
-import { finishEvent, insertEvent, lastHandledTransaction, markEnqueued, pendingForTicket, type InboxRow } from '../../services/db/inbox.ts';
+import {
+  finishEvent,
+  insertEvent,
+  lastHandledTransaction,
+  markEnqueued,
+  pendingForTicket,
+  type InboxRow,
+} from '../../services/db/inbox.ts';
 import { withLocks } from '../../services/db/locks.ts';
 import { ensureRelease } from '../../services/db/releases.ts';
 import { runningOf } from '../../services/db/transitions.ts';
@@ -64,8 +71,14 @@ async function backfill(deps: EngineDeps, ticketId: number, history: TicketHisto
   const after = await lastHandledTransaction(deps.db, ticketId);
   for (const c of history.changes.filter((h) => h.id > after && h.id < upTo)) {
     const row = await insertEvent(deps.db, {
-      ticketId, transactionId: c.id, event: c.type === 'Create' ? 'ticket.created' : 'customfield.changed', action: c.newValue,
-      oldValue: c.oldValue, actorName: c.creator, source: 'backfill', payload: { backfilledBefore: upTo },
+      ticketId,
+      transactionId: c.id,
+      event: c.type === 'Create' ? 'ticket.created' : 'customfield.changed',
+      action: c.newValue,
+      oldValue: c.oldValue,
+      actorName: c.creator,
+      source: 'backfill',
+      payload: { backfilledBefore: upTo },
     });
     if (row) {
       await markEnqueued(deps.db, row.id); // it runs now, in this job
@@ -94,7 +107,15 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
   let release = await ensureRelease(deps.db, row.ticket_id);
   const resuming = release.status === transitions[action].running && release.active_inbox_id === row.id;
   if (!resuming) {
-    const started = await start(deps, row, release, action, actor, (fresh) => resolveRoles(deps.rt, actor, ticket, groupNames(deps.config), fresh), alog);
+    const started = await start(
+      deps,
+      row,
+      release,
+      action,
+      actor,
+      (fresh) => resolveRoles(deps.rt, actor, ticket, groupNames(deps.config), fresh),
+      alog,
+    );
     if (!started) return;
     release = started;
   } else alog.info('resuming an action that was interrupted');
@@ -103,9 +124,21 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
   const t = transitions[action];
   const running = await runningOf(deps.db, row.id);
   const ctx: StepContext = {
-    deps, log: alog, ticketId: row.ticket_id, inboxId: row.id, transactionId: row.transaction_id, actor, history, releaseId: release.id, fromStatus: running.from_status, outputs: {},
+    deps,
+    log: alog,
+    ticketId: row.ticket_id,
+    inboxId: row.id,
+    transactionId: row.transaction_id,
+    actor,
+    history,
+    releaseId: release.id,
+    fromStatus: running.from_status,
+    outputs: {},
     workDir: path.join(deps.config.STORAGE_DIR, 'tmp', `inbox-${row.id}`),
-    progress: async (p) => { alog.info(p, 'progress'); await opts.onProgress?.(p); },
+    progress: async (p) => {
+      alog.info(p, 'progress');
+      await opts.onProgress?.(p);
+    },
   };
   await mkdir(ctx.workDir, { recursive: true });
   const t0 = Date.now();
@@ -119,7 +152,10 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
     deps.metrics.jobSeconds.observe({ action, outcome }, (Date.now() - t0) / 1000);
     alog.info({ ms: Date.now() - t0, status: to }, 'action done');
     // the action has landed; a failure to wake the releases waiting on it must not undo it
-    if (outcome === 'ok') await wakeWaiting(deps, release.id, alog).catch((e) => alog.error({ err: e }, 'could not re-check the releases waiting for this one'));
+    if (outcome === 'ok')
+      await wakeWaiting(deps, release.id, alog).catch((e) =>
+        alog.error({ err: e }, 'could not re-check the releases waiting for this one'),
+      );
   } catch (e) {
     const permanent = isRdError(e) && e.permanent;
     if (!permanent && !opts.finalAttempt) {

@@ -13,8 +13,15 @@ import { transitions, type RepoAction } from '../../services/workflow/transition
 import type { EngineDeps } from './step.ts';
 
 export async function finish(
-  deps: EngineDeps, row: InboxRow, action: RepoAction, outcome: 'ok' | 'failed' | 'waiting', to: ReleaseRow['status'],
-  comment: string, update: Partial<ReleaseRow>, repoUri?: string, code?: string,
+  deps: EngineDeps,
+  row: InboxRow,
+  action: RepoAction,
+  outcome: 'ok' | 'failed' | 'waiting',
+  to: ReleaseRow['status'],
+  comment: string,
+  update: Partial<ReleaseRow>,
+  repoUri?: string,
+  code?: string,
 ) {
   await deps.db.transaction(async (trx) => {
     const running = transitions[action].running;

@@ -10,7 +10,8 @@ export type GroupNames = Record<Exclude<Role, 'provider'>, string>;
 
 /** The RT group of each role that is one. */
 export const groupNames = (config: Pick<Config, 'TECHNOLOGY_UNIT_GROUP' | 'ROLLOUT_GROUP'>): GroupNames => ({
-  technologyUnit: config.TECHNOLOGY_UNIT_GROUP, rolloutCoordinator: config.ROLLOUT_GROUP,
+  technologyUnit: config.TECHNOLOGY_UNIT_GROUP,
+  rolloutCoordinator: config.ROLLOUT_GROUP,
 });
 
 /**

@@ -14,8 +14,13 @@ import type { EngineDeps } from './step.ts';
 
 /** `rolesOf(false)` may answer from a recent read of RT's groups; a refusal is decided on a fresh one. */
 export async function start(
-  deps: EngineDeps, row: InboxRow, release: ReleaseRow, action: RepoAction, actor: string,
-  rolesOf: (fresh: boolean) => Promise<Role[]>, log: Logger,
+  deps: EngineDeps,
+  row: InboxRow,
+  release: ReleaseRow,
+  action: RepoAction,
+  actor: string,
+  rolesOf: (fresh: boolean) => Promise<Role[]>,
+  log: Logger,
 ) {
   let roles = await rolesOf(false);
   let freshRoles = false;
@@ -43,7 +48,8 @@ export async function start(
     }
     const t = d.transition;
     const ok = await deps.db.transaction(async (trx) => {
-      if (!(await casStatus(trx, row.ticket_id, release.status, t.running, { requested_action: action, active_inbox_id: row.id }))) return false;
+      if (!(await casStatus(trx, row.ticket_id, release.status, t.running, { requested_action: action, active_inbox_id: row.id })))
+        return false;
       await insertRunning(trx, { row, action, actor, from: release.status }, t.running);
       await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:start`, { kind: 'fields', fields: { RepoStatus: t.running } });
       return true;
@@ -56,4 +62,3 @@ export async function start(
   }
   throw new Error(`release of ticket ${row.ticket_id} keeps changing under us`);
 }
-

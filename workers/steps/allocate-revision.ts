@@ -24,7 +24,10 @@ export const allocateRevision: Step<{ revision: number | null; restored: boolean
       const deprecatedAt = now.deprecated_at ? new Date(now.deprecated_at) : null;
       const days = config.DEPRECATED_RETENTION_DAYS;
       if (deprecatedAt && Date.now() - deprecatedAt.getTime() > days * 86_400_000) {
-        throw new RdError('RD_RETENTION_EXPIRED', `revision v${now.revision} was deprecated on ${deprecatedAt.toISOString().slice(0, 10)}, more than ${days} days ago`);
+        throw new RdError(
+          'RD_RETENTION_EXPIRED',
+          `revision v${now.revision} was deprecated on ${deprecatedAt.toISOString().slice(0, 10)}, more than ${days} days ago`,
+        );
       }
       return { revision: Number(now.revision), restored: deprecatedAt !== null };
     }

@@ -4,7 +4,9 @@ import { fetchMetadata } from './fetch-metadata.ts';
 import { fetchPackages } from './fetch-packages.ts';
 import { outputOf, type Step } from '../engine/step.ts';
 
-export interface HeadersOutput { headers: Record<string, PackageHeader> }
+export interface HeadersOutput {
+  headers: Record<string, PackageHeader>;
+}
 
 // rpm/dpkg-deb start-up dominates a header read; a few at once use both cores
 const PARALLEL = 4;

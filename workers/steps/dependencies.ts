@@ -19,5 +19,6 @@ export function checkTarget(target: Stage): Step<DependencyCheck> {
 /** What the provider learns after Unverified: would it pass further right now? */
 export const planPromotion: Step<DependencyCheck[]> = {
   id: 'plan-promotion',
-  run: async (ctx) => Promise.all(PROMOTION_TARGETS.map((t) => checkDependencies(ctx.deps.db, ctx.releaseId, t, ctx.deps.config, { log: ctx.log }))),
+  run: async (ctx) =>
+    Promise.all(PROMOTION_TARGETS.map((t) => checkDependencies(ctx.deps.db, ctx.releaseId, t, ctx.deps.config, { log: ctx.log }))),
 };

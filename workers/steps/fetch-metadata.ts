@@ -17,7 +17,9 @@ export const fetchMetadata: Step<MetadataOutput> = {
     const metadata = parseReleaseXml(xml.content, xml.filename);
     await ctx.progress({ step: 'fetch-metadata', product: metadata.productShortName, packages: metadata.packages.length });
     return {
-      attachmentId: xml.attachmentId, filename: xml.filename, metadata,
+      attachmentId: xml.attachmentId,
+      filename: xml.filename,
+      metadata,
       xmlSha256: createHash('sha256').update(xml.content).digest('hex'),
     };
   },

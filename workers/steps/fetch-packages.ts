@@ -9,8 +9,18 @@ import { BlobStore, sha256File } from '../../services/storage/blobs.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { outputOf, type Step, type StepContext } from '../engine/step.ts';
 
-export interface FetchedPackage { filename: string; sha256: string; size: number; url: string | null }
-export interface PackagesOutput { packages: FetchedPackage[]; extras: string[]; adopted: string[]; bytes: number }
+export interface FetchedPackage {
+  filename: string;
+  sha256: string;
+  size: number;
+  url: string | null;
+}
+export interface PackagesOutput {
+  packages: FetchedPackage[];
+  extras: string[];
+  adopted: string[];
+  bytes: number;
+}
 
 /** Downloads every package (or the bundle), verifies digests, stores each blob once by sha256. */
 export const fetchPackages: Step<PackagesOutput> = {
@@ -19,7 +29,8 @@ export const fetchPackages: Step<PackagesOutput> = {
     const { metadata } = outputOf(ctx, fetchMetadata);
     const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
     await blobs.init();
-    const got = metadata.synchURL ? await fromBundle(ctx, blobs, metadata.synchURL, metadata.synchSha256, metadata.packages)
+    const got = metadata.synchURL
+      ? await fromBundle(ctx, blobs, metadata.synchURL, metadata.synchSha256, metadata.packages)
       : await oneByOne(ctx, blobs, metadata.packages);
     return { ...got, bytes: got.packages.reduce((n, p) => n + p.size, 0) };
   },
@@ -36,8 +47,13 @@ function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: strin
   let last = 0;
   return {
     // scratch of this action (same filesystem as the blobs): whatever is not adopted goes with it
-    destDir: ctx.workDir, maxBytes: c.MAX_DOWNLOAD_BYTES, timeoutMs: c.DOWNLOAD_TIMEOUT_MS,
-    allowedHosts: c.ALLOWED_DOWNLOAD_HOSTS, expectedSha256, cache: blobs, logger: ctx.log,
+    destDir: ctx.workDir,
+    maxBytes: c.MAX_DOWNLOAD_BYTES,
+    timeoutMs: c.DOWNLOAD_TIMEOUT_MS,
+    allowedHosts: c.ALLOWED_DOWNLOAD_HOSTS,
+    expectedSha256,
+    cache: blobs,
+    logger: ctx.log,
     onProgress: (p: Progress) => {
       // a retried attempt starts again from zero
       if (p.bytes < last) last = 0;
@@ -69,14 +85,21 @@ async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha25
   const dir = path.join(ctx.workDir, 'bundle');
   await mkdir(dir, { recursive: true });
   const { files } = await unpackBundle(bundle.path, dir, { maxEntries: c.MAX_BUNDLE_ENTRIES, maxBytes: c.MAX_BUNDLE_BYTES });
-  const { found, extras } = findPackageFiles(files, specs.map((s) => s.filename));
+  const { found, extras } = findPackageFiles(
+    files,
+    specs.map((s) => s.filename),
+  );
   const packages: FetchedPackage[] = [];
   const adopted: string[] = [];
   for (const spec of specs) {
     const file = path.join(dir, found[spec.filename]!);
     const { sha256: digest, size } = await sha256File(file);
     if (spec.sha256 && spec.sha256 !== digest) {
-      throw new RdError('RD_DIGEST_MISMATCH', `${spec.filename}: sha256 ${digest}, expected ${spec.sha256}`, { file: spec.filename, expected: spec.sha256, actual: digest });
+      throw new RdError('RD_DIGEST_MISMATCH', `${spec.filename}: sha256 ${digest}, expected ${spec.sha256}`, {
+        file: spec.filename,
+        expected: spec.sha256,
+        actual: digest,
+      });
     }
     const { existed } = await blobs.adopt(file, digest, size);
     if (!existed) adopted.push(digest);

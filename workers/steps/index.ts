@@ -22,7 +22,10 @@ export const plans: Record<RepoAction, ActionPlan> = {
     steps: [fetchMetadata, fetchPackages, checkHeaders, recordRelease, publishUnverified, planPromotion],
     summary: unverifiedSummary,
   },
-  MoveToStageRollOut: { steps: [loadRelease, checkTarget(stageRollOut), promoteInto(stageRollOut), withdrawFromSource], summary: stageSummary },
+  MoveToStageRollOut: {
+    steps: [loadRelease, checkTarget(stageRollOut), promoteInto(stageRollOut), withdrawFromSource],
+    summary: stageSummary,
+  },
   MoveToProduction: {
     steps: [loadRelease, checkTarget(production), allocateRevision, promoteInto(production), withdrawFromSource],
     summary: productionSummary,

@@ -27,15 +27,28 @@ export const loadRelease: Step<LoadedRelease> = {
     const { db, config } = ctx.deps;
     const r = await releaseById(db, ctx.releaseId);
     const packages = await storedFiles(db, ctx.releaseId);
-    if (!r.product_short_name || packages.length === 0) throw new RdError('RD_CONTENT_MISSING', `release of ticket ${ctx.ticketId} has no recorded packages`);
+    if (!r.product_short_name || packages.length === 0)
+      throw new RdError('RD_CONTENT_MISSING', `release of ticket ${ctx.ticketId} has no recorded packages`);
     const blobs = new BlobStore(config.STORAGE_DIR);
     for (const p of packages) {
       const st = await stat(blobs.path(p.sha256)).catch(() => null);
       if (!st || st.size !== Number(p.size)) {
-        throw new RdError('RD_CONTENT_MISSING', `${p.filename}: stored blob sha256 ${p.sha256} is ${st ? `${st.size} bytes, recorded ${p.size}` : 'missing'}`, { file: p.filename });
+        throw new RdError(
+          'RD_CONTENT_MISSING',
+          `${p.filename}: stored blob sha256 ${p.sha256} is ${st ? `${st.size} bytes, recorded ${p.size}` : 'missing'}`,
+          { file: p.filename },
+        );
       }
     }
     // record-release writes the identity columns together with the packages: present when the product is
-    return { product: r.product_short_name, productName: r.product_name!, version: r.version!, kind: r.repo_kind!, revision: r.revision, deprecatedAt: r.deprecated_at ? new Date(r.deprecated_at).toISOString() : null, packages };
+    return {
+      product: r.product_short_name,
+      productName: r.product_name!,
+      version: r.version!,
+      kind: r.repo_kind!,
+      revision: r.revision,
+      deprecatedAt: r.deprecated_at ? new Date(r.deprecated_at).toISOString() : null,
+      packages,
+    };
   },
 };

@@ -14,14 +14,34 @@ export const recordRelease: Step<{ packages: number }> = {
     const records = m.packages.map((spec) => {
       const p = packages.find((x) => x.filename === spec.filename)!;
       return {
-        filename: spec.filename, pkgname: spec.pkgname, version: spec.version, rel: spec.release,
-        arch: spec.arch, format: spec.format, url: p.url, sha256: p.sha256, size: p.size, header: headers[spec.filename],
+        filename: spec.filename,
+        pkgname: spec.pkgname,
+        version: spec.version,
+        rel: spec.release,
+        arch: spec.arch,
+        format: spec.format,
+        url: p.url,
+        sha256: p.sha256,
+        size: p.size,
+        header: headers[spec.filename],
       };
     });
-    await recordContent(ctx.deps.db, ctx.releaseId, packages.map((p) => ({ sha256: p.sha256, size: p.size })), records, {
-      product_short_name: m.productShortName, product_name: m.productName, version: m.version, platform: m.targetPlatform,
-      arch: m.targetArch, repo_kind: m.repoKind, metadata: m, xml_sha256: xmlSha256,
-    });
+    await recordContent(
+      ctx.deps.db,
+      ctx.releaseId,
+      packages.map((p) => ({ sha256: p.sha256, size: p.size })),
+      records,
+      {
+        product_short_name: m.productShortName,
+        product_name: m.productName,
+        version: m.version,
+        platform: m.targetPlatform,
+        arch: m.targetArch,
+        repo_kind: m.repoKind,
+        metadata: m,
+        xml_sha256: xmlSha256,
+      },
+    );
     return { packages: packages.length };
   },
   // The release was in no repository before this action (New, Failed or Rejected): nothing to restore.

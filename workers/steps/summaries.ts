@@ -26,9 +26,15 @@ function waiting(ctx: StepContext, stage: Stage, ms: number) {
   return {
     waits: true,
     repoUri: '',
-    comment: [`${name(ctx)} cannot enter ${stage} yet: requirements are missing there. It is Incomplete${w.url ? ` and out of ${w.url}` : ''}.`, '',
-      `[RD_DEPENDENCIES_UNMET] ${describeCheck(check)}`, '',
-      `What to do: ${catalog.RD_DEPENDENCIES_UNMET.next}`, '', took(ms)].join('\n'),
+    comment: [
+      `${name(ctx)} cannot enter ${stage} yet: requirements are missing there. It is Incomplete${w.url ? ` and out of ${w.url}` : ''}.`,
+      '',
+      `[RD_DEPENDENCIES_UNMET] ${describeCheck(check)}`,
+      '',
+      `What to do: ${catalog.RD_DEPENDENCIES_UNMET.next}`,
+      '',
+      took(ms),
+    ].join('\n'),
   };
 }
 
@@ -38,9 +44,17 @@ export const stageSummary = (ctx: StepContext, ms: number) => {
   const pub = outputOf(ctx, promoteInto(stage))!;
   return {
     repoUri: pub.url,
-    comment: [`${name(ctx)} is in the Stage-Rollout repository (the same verified packages; nothing was downloaded again).`, '',
-      `Repository: ${pub.url}`, `Client file: ${pub.clientFileUrl}`, 'It is no longer in Unverified.', '', took(ms), '',
-      'Next: a rollout coordinator sets RepoAction to MoveToProduction, or the technology unit to Reject.'].join('\n'),
+    comment: [
+      `${name(ctx)} is in the Stage-Rollout repository (the same verified packages; nothing was downloaded again).`,
+      '',
+      `Repository: ${pub.url}`,
+      `Client file: ${pub.clientFileUrl}`,
+      'It is no longer in Unverified.',
+      '',
+      took(ms),
+      '',
+      'Next: a rollout coordinator sets RepoAction to MoveToProduction, or the technology unit to Reject.',
+    ].join('\n'),
   };
 };
 
@@ -52,9 +66,16 @@ export const productionSummary = (ctx: StepContext, ms: number) => {
   return {
     repoUri: pub.url,
     release: { revision: revision!, deprecated_at: null, tombstone: null },
-    comment: [`${name(ctx)} is in Production as revision v${revision}${restored ? ' (restored; same revision as before)' : ''}.`, '',
-      `Repository: ${pub.url}`, `Client file: ${pub.clientFileUrl}`, '', took(ms), '',
-      'This revision is immutable; a change needs a new release ticket. Deprecate takes it out of the index.'].join('\n'),
+    comment: [
+      `${name(ctx)} is in Production as revision v${revision}${restored ? ' (restored; same revision as before)' : ''}.`,
+      '',
+      `Repository: ${pub.url}`,
+      `Client file: ${pub.clientFileUrl}`,
+      '',
+      took(ms),
+      '',
+      'This revision is immutable; a change needs a new release ticket. Deprecate takes it out of the index.',
+    ].join('\n'),
   };
 };
 
@@ -62,8 +83,15 @@ export const rejectSummary = (ctx: StepContext, ms: number) => {
   const w = outputOf(ctx, withdrawFromSource);
   return {
     repoUri: '',
-    comment: [`${name(ctx)} was rejected${w.url ? ` and withdrawn from ${w.url}` : ''}.`, '', ...quotedNote(ctx), '', took(ms), '',
-      'The provider may submit a corrected release: attach a new release.xml and set RepoAction to MoveToUnverified.'].join('\n'),
+    comment: [
+      `${name(ctx)} was rejected${w.url ? ` and withdrawn from ${w.url}` : ''}.`,
+      '',
+      ...quotedNote(ctx),
+      '',
+      took(ms),
+      '',
+      'The provider may submit a corrected release: attach a new release.xml and set RepoAction to MoveToUnverified.',
+    ].join('\n'),
   };
 };
 
@@ -72,15 +100,31 @@ export const deprecateSummary = (ctx: StepContext, ms: number) => {
   const w = outputOf(ctx, withdrawFromSource);
   const s = outputOf(ctx, findSuccessor);
   const tombstone = {
-    revision: r.revision, fallback: s.fallback, supersededBy: s.newer, at: new Date().toISOString(),
-    by: ctx.actor, reason: outputOf(ctx, readActionNote).note,
+    revision: r.revision,
+    fallback: s.fallback,
+    supersededBy: s.newer,
+    at: new Date().toISOString(),
+    by: ctx.actor,
+    reason: outputOf(ctx, readActionNote).note,
   };
-  const falls = s.newer ? `Revision v${s.newer} stays the newest.` : s.fallback ? `Clients now get revision v${s.fallback}.` : 'No other revision of this product is in Production.';
+  const falls = s.newer
+    ? `Revision v${s.newer} stays the newest.`
+    : s.fallback
+      ? `Clients now get revision v${s.fallback}.`
+      : 'No other revision of this product is in Production.';
   return {
     repoUri: '',
     release: { deprecated_at: new Date(), tombstone },
-    comment: [`${name(ctx)} (revision v${r.revision}) is deprecated: out of the Production index ${w.url ?? ''}, kept archived.`,
-      falls, '', ...quotedNote(ctx), '', took(ms), '', 'A rollout coordinator can restore it with RepoAction=MoveToProduction.'].join('\n'),
+    comment: [
+      `${name(ctx)} (revision v${r.revision}) is deprecated: out of the Production index ${w.url ?? ''}, kept archived.`,
+      falls,
+      '',
+      ...quotedNote(ctx),
+      '',
+      took(ms),
+      '',
+      'A rollout coordinator can restore it with RepoAction=MoveToProduction.',
+    ].join('\n'),
   };
 };
 

@@ -4,7 +4,12 @@ import { publishRepository } from '../../services/storage/publish.ts';
 import type { RepoKind, Stage } from '../../services/storage/repo-ref.ts';
 import type { StepContext } from '../engine/step.ts';
 
-export interface PublishOutput { url: string; clientFileUrl: string; version: number; durationMs: number }
+export interface PublishOutput {
+  url: string;
+  clientFileUrl: string;
+  version: number;
+  durationMs: number;
+}
 
 export interface ViewChange {
   /** show this release too */
@@ -20,12 +25,19 @@ export interface ViewChange {
  * `change`, under the repository lock, so two tickets of one product never interleave their builds. The
  * membership changes only once the new index is live: a failed build changes neither. Idempotent.
  */
-export async function publishView(ctx: StepContext, stage: Stage, product: string, kind: RepoKind, change: ViewChange): Promise<PublishOutput> {
+export async function publishView(
+  ctx: StepContext,
+  stage: Stage,
+  product: string,
+  kind: RepoKind,
+  change: ViewChange,
+): Promise<PublishOutput> {
   const { db, config } = ctx.deps;
   return withLocks(db, [lockKeys.repo(stage, product)], async () => {
     const rows = await packagesOfView(db, stage, product, change);
     const r = await publishRepository({ stage, product, kind }, rows, {
-      storageDir: config.STORAGE_DIR, publicUrl: config.PUBLIC_URL,
+      storageDir: config.STORAGE_DIR,
+      publicUrl: config.PUBLIC_URL,
       reuseFrom: change.reuseFrom ? [{ stage: change.reuseFrom, product, kind }] : undefined,
     });
     if (change.include !== undefined) await addToStage(db, change.include, stage);

@@ -7,18 +7,27 @@ let app: Awaited<ReturnType<typeof startApp>>;
 beforeAll(async () => {
   app = await startApp(t.db, {
     health: {
-      postgres: async () => { await t.db.raw('SELECT 1'); },
-      helpdesk: async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:8085'); },
+      postgres: async () => {
+        await t.db.raw('SELECT 1');
+      },
+      helpdesk: async () => {
+        throw new Error('connect ECONNREFUSED 127.0.0.1:8085');
+      },
     },
   });
 });
-afterAll(async () => { await app?.close(); });
+afterAll(async () => {
+  await app?.close();
+});
 
 describe('GET /healthz and /metrics', () => {
   it('answers 503 degraded naming what is down, and ok for the rest', async () => {
     const res = await fetch(`${app.url}/healthz`);
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ status: 'degraded', checks: { postgres: 'ok', helpdesk: 'down: connect ECONNREFUSED 127.0.0.1:8085' } });
+    expect(await res.json()).toEqual({
+      status: 'degraded',
+      checks: { postgres: 'ok', helpdesk: 'down: connect ECONNREFUSED 127.0.0.1:8085' },
+    });
   });
   it('exposes Prometheus metrics, counting webhooks by outcome', async () => {
     await fetch(`${app.url}/webhooks/rt`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });

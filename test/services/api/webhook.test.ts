@@ -6,8 +6,12 @@ import { startApp, TEST_SECRET } from '../../support/app.ts';
 
 const t = useTestDb();
 let app: Awaited<ReturnType<typeof startApp>>;
-beforeAll(async () => { app = await startApp(t.db); });
-afterAll(async () => { await app?.close(); });
+beforeAll(async () => {
+  app = await startApp(t.db);
+});
+afterAll(async () => {
+  await app?.close();
+});
 
 /** The hand-over to the queue follows the 202: wait until the row says it happened. */
 async function handedOver() {
@@ -17,14 +21,26 @@ async function handedOver() {
 const countInbox = async () => Number((await t.db('inbox').count({ n: '*' }))[0]!.n);
 
 const event = (over: Record<string, unknown> = {}) => ({
-  event: 'customfield.changed', ticket_id: 123, queue: 'Releases', subject: 'Release x', transaction_id: 456,
-  field: 'RepoAction', field_id: 2, old_value: null, new_value: 'MoveToUnverified', actor: { id: 33, name: 'alice' },
-  created: new Date().toISOString(), rt_url: 'http://127.0.0.1:8085', ...over,
+  event: 'customfield.changed',
+  ticket_id: 123,
+  queue: 'Releases',
+  subject: 'Release x',
+  transaction_id: 456,
+  field: 'RepoAction',
+  field_id: 2,
+  old_value: null,
+  new_value: 'MoveToUnverified',
+  actor: { id: 33, name: 'alice' },
+  created: new Date().toISOString(),
+  rt_url: 'http://127.0.0.1:8085',
+  ...over,
 });
 
 async function post(body: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${app.url}/webhooks/rt`, {
-    method: 'POST', body, headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, TEST_SECRET), ...headers },
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, TEST_SECRET), ...headers },
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -33,7 +49,10 @@ describe('POST /webhooks/rt', () => {
   it('refuses a body whose transaction time is far from now (a replay), naming the field; nothing is stored', async () => {
     const old = new Date(Date.now() - 11 * 60_000).toISOString();
     const r = await post(JSON.stringify(event({ created: old })));
-    expect(r).toMatchObject({ status: 400, body: { error: 'RD_WEBHOOK_STALE', field: 'created', next: expect.stringContaining('reconciler') } });
+    expect(r).toMatchObject({
+      status: 400,
+      body: { error: 'RD_WEBHOOK_STALE', field: 'created', next: expect.stringContaining('reconciler') },
+    });
     expect(r.body.message).toMatch(new RegExp(`^created: ${old} is 6\\d\\d s ago; deliveries are taken within 600 s$`));
     const ahead = await post(JSON.stringify(event({ created: new Date(Date.now() + 11 * 60_000).toISOString() })));
     expect(ahead).toMatchObject({ status: 400, body: { error: 'RD_WEBHOOK_STALE' } });
@@ -42,7 +61,6 @@ describe('POST /webhooks/rt', () => {
     // within the window, a few minutes off either way (clocks differ), it is taken
     expect((await post(JSON.stringify(event({ created: new Date(Date.now() - 9 * 60_000).toISOString() })))).status).toBe(202);
   });
-
 
   it('persists a signed RepoAction change, enqueues one job and answers 202', async () => {
     const r = await post(JSON.stringify(event()));
@@ -97,8 +115,11 @@ describe('POST /webhooks/rt', () => {
 
   it('answers 400 naming the bad field', async () => {
     const cases: Array<[Record<string, unknown>, string]> = [
-      [{ ticket_id: 'abc' }, 'ticket_id'], [{ transaction_id: -1 }, 'transaction_id'], [{ event: 'ticket.deleted' }, 'event'],
-      [{ actor: { id: 1 } }, 'actor.name'], [{ created: 'yesterday' }, 'created'],
+      [{ ticket_id: 'abc' }, 'ticket_id'],
+      [{ transaction_id: -1 }, 'transaction_id'],
+      [{ event: 'ticket.deleted' }, 'event'],
+      [{ actor: { id: 1 } }, 'actor.name'],
+      [{ created: 'yesterday' }, 'created'],
     ];
     for (const [over, field] of cases) {
       const r = await post(JSON.stringify(event(over)));
@@ -123,7 +144,9 @@ describe('POST /webhooks/rt', () => {
     await broken.queue.close(); // this producer can no longer reach Redis
     const body = JSON.stringify(event({ transaction_id: 1000 }));
     const res = await fetch(`${broken.url}/webhooks/rt`, {
-      method: 'POST', body, headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, TEST_SECRET) },
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, TEST_SECRET) },
     });
     expect(res.status).toBe(202);
     const row = await t.db('inbox').where({ transaction_id: 1000 }).first();

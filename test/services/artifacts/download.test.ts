@@ -17,9 +17,14 @@ let root: string; // holds destDir; nothing may appear beside it
 let destDir: string;
 
 const opts = (o: Partial<DownloadOptions> = {}): DownloadOptions => ({
-  destDir, maxBytes: 1_000_000, timeoutMs: 2000, allowedHosts: ['127.0.0.1'], retries: 2, retryDelayMs: 10, ...o,
+  destDir,
+  maxBytes: 1_000_000,
+  timeoutMs: 2000,
+  allowedHosts: ['127.0.0.1'],
+  retries: 2,
+  retryDelayMs: 10,
+  ...o,
 });
-
 
 /** After a failure: destDir is empty (no temp file) and nothing was written beside it. */
 async function expectNothingWritten() {
@@ -74,7 +79,11 @@ describe('download: success', () => {
     const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
     const r = await download(`${provider.url}/flaky.rpm`, opts({ logger }));
     expect(lines.map((l) => l.msg)).toEqual(['download failed, will retry', 'downloaded']);
-    expect(lines[0]).toMatchObject({ url: `${provider.url}/flaky.rpm`, attempt: 1, err: `GET ${provider.url}/flaky.rpm answered HTTP 500` });
+    expect(lines[0]).toMatchObject({
+      url: `${provider.url}/flaky.rpm`,
+      attempt: 1,
+      err: `GET ${provider.url}/flaky.rpm answered HTTP 500`,
+    });
     expect(r.attempts).toBe(2);
     expect(provider.hits('/flaky.rpm')).toBe(2);
     expect(await readdir(destDir)).toEqual([basename(r.path)]);
@@ -172,7 +181,9 @@ describe('nextHop', () => {
   it('resolves relative locations and refuses an https -> http downgrade', () => {
     expect(nextHop(new URL('https://a.example/x/y.rpm'), '../z.rpm').href).toBe('https://a.example/z.rpm');
     expect(nextHop(new URL('http://a.example/'), 'https://b.example/z.rpm').href).toBe('https://b.example/z.rpm');
-    expect(() => nextHop(new URL('https://a.example/'), 'http://a.example/z.rpm')).toThrow(expect.objectContaining({ code: 'RD_URL_FORBIDDEN' }));
+    expect(() => nextHop(new URL('https://a.example/'), 'http://a.example/z.rpm')).toThrow(
+      expect.objectContaining({ code: 'RD_URL_FORBIDDEN' }),
+    );
     expect(() => nextHop(new URL('https://a.example/'), 'http://[zz')).toThrow(expect.objectContaining({ code: 'RD_DOWNLOAD_FAILED' }));
   });
 });
@@ -224,7 +235,9 @@ describe('download: size, digest and broken bodies', () => {
   it('says how much of its Content-Length came when the server closes early', async () => {
     // raw bytes: node's own server would not send the headers before the connection is destroyed
     const head = 'HTTP/1.1 200 OK\r\nContent-Length: 9000\r\nConnection: close\r\n\r\n';
-    provider.route('/closed.rpm', { handler: (_req, res) => void res.socket!.end(Buffer.concat([Buffer.from(head), Buffer.alloc(5000, 1)])) });
+    provider.route('/closed.rpm', {
+      handler: (_req, res) => void res.socket!.end(Buffer.concat([Buffer.from(head), Buffer.alloc(5000, 1)])),
+    });
     const e = await fails(download(`${provider.url}/closed.rpm`, opts({ retries: 0 })), 'RD_DOWNLOAD_UNAVAILABLE');
     expect(e.message).toBe(`GET ${provider.url}/closed.rpm: got 5000 bytes, Content-Length said 9000`);
     await expectNothingWritten();
@@ -274,7 +287,10 @@ describe('download: timeouts', () => {
     expect(Date.now() - t0).toBeLessThan(2500);
     await expectNothingWritten();
     // a floor of 0 turns the check off (the trickle then runs into the overall deadline)
-    const off = await fails(download(`${provider.url}/trickle.rpm`, opts({ timeoutMs: 500, retries: 0, minBytesPerSecond: 0, deadlineMs: 1500 })), 'RD_DOWNLOAD_UNAVAILABLE');
+    const off = await fails(
+      download(`${provider.url}/trickle.rpm`, opts({ timeoutMs: 500, retries: 0, minBytesPerSecond: 0, deadlineMs: 1500 })),
+      'RD_DOWNLOAD_UNAVAILABLE',
+    );
     expect(off.message).toContain('not finished within 1500 ms');
   });
 

@@ -30,7 +30,12 @@ it('removes everything it wrote when a write fails half-way, and passes the I/O 
   const bundle = join(root, 'bundle.tar.gz');
   const dest = join(root, 'dest');
   await mkdir(dest);
-  await writeFile(bundle, gzipSync(Buffer.concat([file('a.rpm', 'a'), file('rpm/b.rpm', 'b'), file('rpm/boom.rpm', 'c'), file('z.rpm', 'z'), Buffer.alloc(1024)])));
+  await writeFile(
+    bundle,
+    gzipSync(
+      Buffer.concat([file('a.rpm', 'a'), file('rpm/b.rpm', 'b'), file('rpm/boom.rpm', 'c'), file('z.rpm', 'z'), Buffer.alloc(1024)]),
+    ),
+  );
   const e = await unpackBundle(bundle, dest, { maxEntries: 10, maxBytes: 1000 }).catch((err: unknown) => err);
   expect(e).toMatchObject({ code: 'ENOENT' });
   expect(await readdir(dest)).toEqual([]);

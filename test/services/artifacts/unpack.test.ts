@@ -26,9 +26,6 @@ beforeEach(async () => {
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
 
-
-
-
 /** Refused: dest is empty, and root still holds only what the test put there. */
 async function expectNothingWritten() {
   expect(await readdir(dest)).toEqual([]);
@@ -97,20 +94,44 @@ describe('unpackBundle: a good bundle', () => {
 describe('unpackBundle: unsafe entries are refused, naming the entry', () => {
   const cases: Array<[string, Buffer[], string]> = [
     ['a ../ path', [entry({ path: '../evil', body: 'x' })], 'bundle entry "../evil" has a ".." path segment'],
-    ['a ../ inside the path', [entry({ path: 'rpm/', type: 'Directory' }), entry({ path: 'rpm/../../evil', body: 'x' })], '"rpm/../../evil" has a ".." path segment'],
+    [
+      'a ../ inside the path',
+      [entry({ path: 'rpm/', type: 'Directory' }), entry({ path: 'rpm/../../evil', body: 'x' })],
+      '"rpm/../../evil" has a ".." path segment',
+    ],
     ['an absolute path', [entry({ path: '/tmp/rd-evil-abs', body: 'x' })], '"/tmp/rd-evil-abs" has an absolute path'],
     ['a symlink', [entry({ path: 'link', type: 'SymbolicLink', linkpath: '/etc/passwd' })], '"link" is a symbolic link (to "/etc/passwd")'],
-    ['a symlink then a file through it', [entry({ path: 'l', type: 'SymbolicLink', linkpath: '/tmp' }), entry({ path: 'l/x', body: 'x' })], '"l" is a symbolic link'],
+    [
+      'a symlink then a file through it',
+      [entry({ path: 'l', type: 'SymbolicLink', linkpath: '/tmp' }), entry({ path: 'l/x', body: 'x' })],
+      '"l" is a symbolic link',
+    ],
     ['a hard link', [entry({ path: 'a', body: 'x' }), entry({ path: 'b', type: 'Link', linkpath: 'a' })], '"b" is a hard link'],
     ['a character device', [entry({ path: 'null', type: 'CharacterDevice', devmaj: 1, devmin: 3 })], '"null" is a character device'],
     ['a block device', [entry({ path: 'sda', type: 'BlockDevice', devmaj: 8, devmin: 0 })], '"sda" is a block device'],
     ['a FIFO', [entry({ path: 'pipe', type: 'FIFO' })], '"pipe" is a FIFO'],
     ['an unsupported type', [entry({ path: 'dump', type: 'GNUDumpDir' })], '"dump" has the unsupported tar type GNUDumpDir'],
-    ['a name too long for the file system', [entry({ path: `rpm/${'n'.repeat(256)}`, body: 'x' })], 'has a path too long for the file system'],
-    ['a duplicate file', [entry({ path: 'rpm/a.rpm', body: '1' }), entry({ path: './rpm/a.rpm', body: '2' })], '"./rpm/a.rpm" appears more than once'],
-    ['a duplicate directory', [entry({ path: 'rpm/', type: 'Directory' }), entry({ path: 'rpm', type: 'Directory' })], '"rpm" appears more than once'],
+    [
+      'a name too long for the file system',
+      [entry({ path: `rpm/${'n'.repeat(256)}`, body: 'x' })],
+      'has a path too long for the file system',
+    ],
+    [
+      'a duplicate file',
+      [entry({ path: 'rpm/a.rpm', body: '1' }), entry({ path: './rpm/a.rpm', body: '2' })],
+      '"./rpm/a.rpm" appears more than once',
+    ],
+    [
+      'a duplicate directory',
+      [entry({ path: 'rpm/', type: 'Directory' }), entry({ path: 'rpm', type: 'Directory' })],
+      '"rpm" appears more than once',
+    ],
     ['a file used as a directory', [entry({ path: 'rpm', body: 'x' }), entry({ path: 'rpm/a.rpm', body: 'y' })], 'which is a file'],
-    ['a directory replaced by a file', [entry({ path: 'rpm/a.rpm', body: 'y' }), entry({ path: 'rpm', body: 'x' })], '"rpm" is a file where other entries need a directory'],
+    [
+      'a directory replaced by a file',
+      [entry({ path: 'rpm/a.rpm', body: 'y' }), entry({ path: 'rpm', body: 'x' })],
+      '"rpm" is a file where other entries need a directory',
+    ],
   ];
   it.each(cases)('%s', async (_what, entries, message) => {
     // a good entry first, so that a one-pass extractor would already have written something
@@ -151,7 +172,10 @@ describe('unpackBundle: limits and bombs', () => {
 
   it('too many bytes once unpacked', async () => {
     const big = Buffer.alloc(600_000, 1);
-    const e = await refuses(gzipSync(tarOf(entry({ path: 'a', body: big }), entry({ path: 'b', body: big }))), 'RD_BUNDLE_LIMIT', { maxEntries: 10, maxBytes: 1_000_000 });
+    const e = await refuses(gzipSync(tarOf(entry({ path: 'a', body: big }), entry({ path: 'b', body: big }))), 'RD_BUNDLE_LIMIT', {
+      maxEntries: 10,
+      maxBytes: 1_000_000,
+    });
     expect(e.message).toContain('unpacks to more than 1000000 bytes (at "b")');
   });
 
@@ -185,7 +209,10 @@ describe('unpackBundle: limits and bombs', () => {
 
   it('stops reading at the end-of-archive marker (trailing zeros are never decompressed)', async () => {
     const member = gzipSync(Buffer.alloc(64 * 2 ** 20), { level: 9 });
-    await writeFile(bundle, Buffer.concat([gzipSync(tarOf(entry({ path: 'a.rpm', body: 'x' }))), ...Array.from({ length: 32 }, () => member)]));
+    await writeFile(
+      bundle,
+      Buffer.concat([gzipSync(tarOf(entry({ path: 'a.rpm', body: 'x' }))), ...Array.from({ length: 32 }, () => member)]),
+    );
     const t0 = Date.now();
     expect((await unpackBundle(bundle, dest, LIMITS)).files).toEqual([{ path: 'a.rpm', size: 1 }]);
     expect(Date.now() - t0).toBeLessThan(1000);
@@ -193,7 +220,8 @@ describe('unpackBundle: limits and bombs', () => {
 });
 
 describe('unpackBundle: unreadable archives', () => {
-  const good = () => gzipSync(tarOf(entry({ path: 'a.rpm', body: randomBytes(20_000) }), entry({ path: 'b.rpm', body: randomBytes(20_000) })));
+  const good = () =>
+    gzipSync(tarOf(entry({ path: 'a.rpm', body: randomBytes(20_000) }), entry({ path: 'b.rpm', body: randomBytes(20_000) })));
 
   it('a truncated gzip', async () => {
     const gz = good();

@@ -3,24 +3,47 @@ import { RdError } from '../../../services/errors.ts';
 import { checkUrl, forbiddenReason, guardedLookup } from '../../../services/artifacts/url-policy.ts';
 
 const refused = async (p: Promise<unknown>): Promise<RdError> => {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(RdError);
   return e as RdError;
 };
 
 describe('forbiddenReason', () => {
   const cases: Array<[string, string | undefined]> = [
-    ['127.0.0.1', 'loopback'], ['127.255.0.9', 'loopback'], ['10.1.2.3', 'private'], ['172.16.0.1', 'private'],
-    ['172.31.255.255', 'private'], ['192.168.1.1', 'private'], ['169.254.169.254', 'link-local'],
-    ['100.64.0.1', 'carrier-grade NAT'], ['100.127.255.255', 'carrier-grade NAT'], ['0.0.0.0', 'unspecified'],
-    ['224.0.0.1', 'multicast'], ['255.255.255.255', 'reserved'],
-    ['::1', 'unspecified, loopback or IPv4-compatible'], ['::', 'unspecified, loopback or IPv4-compatible'],
-    ['fc00::1', 'unique-local (private)'], ['fd12:3456::1', 'unique-local (private)'], ['fe80::1', 'link-local'],
-    ['::ffff:127.0.0.1', 'loopback'], ['::ffff:7f00:1', 'loopback'], ['::ffff:10.0.0.1', 'private'],
-    ['::ffff:169.254.1.1', 'link-local'], ['64:ff9b::10.0.0.1', 'private'], ['2002:7f00:1::1', 'loopback'],
+    ['127.0.0.1', 'loopback'],
+    ['127.255.0.9', 'loopback'],
+    ['10.1.2.3', 'private'],
+    ['172.16.0.1', 'private'],
+    ['172.31.255.255', 'private'],
+    ['192.168.1.1', 'private'],
+    ['169.254.169.254', 'link-local'],
+    ['100.64.0.1', 'carrier-grade NAT'],
+    ['100.127.255.255', 'carrier-grade NAT'],
+    ['0.0.0.0', 'unspecified'],
+    ['224.0.0.1', 'multicast'],
+    ['255.255.255.255', 'reserved'],
+    ['::1', 'unspecified, loopback or IPv4-compatible'],
+    ['::', 'unspecified, loopback or IPv4-compatible'],
+    ['fc00::1', 'unique-local (private)'],
+    ['fd12:3456::1', 'unique-local (private)'],
+    ['fe80::1', 'link-local'],
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['::ffff:7f00:1', 'loopback'],
+    ['::ffff:10.0.0.1', 'private'],
+    ['::ffff:169.254.1.1', 'link-local'],
+    ['64:ff9b::10.0.0.1', 'private'],
+    ['2002:7f00:1::1', 'loopback'],
     // public
-    ['8.8.8.8', undefined], ['172.32.0.1', undefined], ['100.128.0.1', undefined], ['192.169.0.1', undefined],
-    ['::ffff:8.8.8.8', undefined], ['2606:4700:4700::1111', undefined], ['64:ff9b::8.8.8.8', undefined],
+    ['8.8.8.8', undefined],
+    ['172.32.0.1', undefined],
+    ['100.128.0.1', undefined],
+    ['192.169.0.1', undefined],
+    ['::ffff:8.8.8.8', undefined],
+    ['2606:4700:4700::1111', undefined],
+    ['64:ff9b::8.8.8.8', undefined],
   ];
   it.each(cases)('%s -> %s', (address, why) => {
     expect(forbiddenReason(address)).toBe(why);
@@ -29,7 +52,8 @@ describe('forbiddenReason', () => {
 
 describe('checkUrl', () => {
   it.each(['file:///etc/passwd', 'ftp://example.org/a.rpm', 'data:text/plain,hi', 'gopher://x/', 'not a url'])(
-    'refuses %s', async (url) => {
+    'refuses %s',
+    async (url) => {
       const e = await refused(checkUrl(url, []));
       expect(e.code).toBe('RD_URL_FORBIDDEN');
       expect(e.message).toContain(url === 'not a url' ? 'not a valid URL' : 'only http and https');
@@ -39,8 +63,18 @@ describe('checkUrl', () => {
   it('refuses loopback and private literals, naming the URL and why', async () => {
     const e = await refused(checkUrl('http://127.0.0.1:9/a.rpm', []));
     expect(e.code).toBe('RD_URL_FORBIDDEN');
-    expect(e.message).toBe('http://127.0.0.1:9/a.rpm: 127.0.0.1 is a loopback address; add the host to ALLOWED_DOWNLOAD_HOSTS if it is trusted');
-    for (const u of ['http://10.0.0.1/', 'http://[::1]/', 'http://[::ffff:127.0.0.1]/', 'http://169.254.169.254/latest', 'http://0.0.0.0/', 'http://2130706433/', 'http://0x7f.1/']) {
+    expect(e.message).toBe(
+      'http://127.0.0.1:9/a.rpm: 127.0.0.1 is a loopback address; add the host to ALLOWED_DOWNLOAD_HOSTS if it is trusted',
+    );
+    for (const u of [
+      'http://10.0.0.1/',
+      'http://[::1]/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://169.254.169.254/latest',
+      'http://0.0.0.0/',
+      'http://2130706433/',
+      'http://0x7f.1/',
+    ]) {
       expect((await refused(checkUrl(u, []))).code).toBe('RD_URL_FORBIDDEN');
     }
   });

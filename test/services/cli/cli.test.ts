@@ -6,29 +6,80 @@ import { startApp } from '../../support/app.ts';
 
 const t = useTestDb();
 let app: Awaited<ReturnType<typeof startApp>>;
-beforeAll(async () => { app = await startApp(t.db); });
-afterAll(async () => { await app?.close(); });
+beforeAll(async () => {
+  app = await startApp(t.db);
+});
+afterAll(async () => {
+  await app?.close();
+});
 
 let printed: string[];
 beforeEach(async () => {
   printed = [];
   vi.spyOn(console, 'log').mockImplementation((s: string) => void printed.push(s));
   vi.spyOn(console, 'error').mockImplementation((s: string) => void printed.push(s));
-  const [inbox] = await t.db('inbox').insert({
-    ticket_id: 42, transaction_id: 900, event: 'customfield.changed', action: 'MoveToStageRollOut', actor_name: 'tug1', source: 'webhook', payload: '{}', state: 'failed',
-  }).returning('id');
-  const [rel] = await t.db('releases').insert({
-    ticket_id: 42, status: 'Unverified', product_short_name: 'TP.tool.el9.noarch', product_name: 'tool', version: '1.2.3',
-    platform: 'el9', arch: 'noarch', repo_kind: 'yum', repo_uri: 'http://127.0.0.1:8080/repos/unverified/TP.tool.el9.noarch/',
-  }).returning('id');
+  const [inbox] = await t
+    .db('inbox')
+    .insert({
+      ticket_id: 42,
+      transaction_id: 900,
+      event: 'customfield.changed',
+      action: 'MoveToStageRollOut',
+      actor_name: 'tug1',
+      source: 'webhook',
+      payload: '{}',
+      state: 'failed',
+    })
+    .returning('id');
+  const [rel] = await t
+    .db('releases')
+    .insert({
+      ticket_id: 42,
+      status: 'Unverified',
+      product_short_name: 'TP.tool.el9.noarch',
+      product_name: 'tool',
+      version: '1.2.3',
+      platform: 'el9',
+      arch: 'noarch',
+      repo_kind: 'yum',
+      repo_uri: 'http://127.0.0.1:8080/repos/unverified/TP.tool.el9.noarch/',
+    })
+    .returning('id');
   await t.db('blobs').insert({ sha256: 'a'.repeat(64), size: 10 });
   await t.db('packages').insert({
-    release_id: rel.id, filename: 'tool-1.2.3-1.noarch.rpm', pkgname: 'tool', version: '1.2.3', rel: '1', arch: 'noarch', format: 'rpm', sha256: 'a'.repeat(64), size: 10,
+    release_id: rel.id,
+    filename: 'tool-1.2.3-1.noarch.rpm',
+    pkgname: 'tool',
+    version: '1.2.3',
+    rel: '1',
+    arch: 'noarch',
+    format: 'rpm',
+    sha256: 'a'.repeat(64),
+    size: 10,
     header: JSON.stringify({ requires: ['libfoo >= 2', '/bin/sh'], provides: ['tool = 1.2.3-1'] }),
   });
   await t.db('transitions').insert([
-    { ticket_id: 42, action: 'MoveToUnverified', actor: 'provider1', from_status: 'New', to_status: 'Unverified', outcome: 'ok', duration_ms: 1200 },
-    { ticket_id: 42, inbox_id: inbox.id, transaction_id: 900, action: 'MoveToStageRollOut', actor: 'tug1', from_status: 'Unverified', to_status: 'Unverified', outcome: 'failed', code: 'RD_CONTENT_MISSING', duration_ms: 30 },
+    {
+      ticket_id: 42,
+      action: 'MoveToUnverified',
+      actor: 'provider1',
+      from_status: 'New',
+      to_status: 'Unverified',
+      outcome: 'ok',
+      duration_ms: 1200,
+    },
+    {
+      ticket_id: 42,
+      inbox_id: inbox.id,
+      transaction_id: 900,
+      action: 'MoveToStageRollOut',
+      actor: 'tug1',
+      from_status: 'Unverified',
+      to_status: 'Unverified',
+      outcome: 'failed',
+      code: 'RD_CONTENT_MISSING',
+      duration_ms: 30,
+    },
   ]);
 });
 
@@ -59,10 +110,13 @@ describe('releasedesk CLI', () => {
     expect(await cli('retry', '42')).toBe(0);
     expect(printed[0]).toMatch(/queued: MoveToStageRollOut on ticket 42 again/);
     const rows = await t.db('inbox').where({ ticket_id: 42 }).orderBy('id');
-    expect(rows.map((r) => [r.transaction_id, r.source, r.state, r.retry_of])).toEqual([[900, 'webhook', 'failed', null], [900, 'retry', 'pending', rows[0].id]]);
+    expect(rows.map((r) => [r.transaction_id, r.source, r.state, r.retry_of])).toEqual([
+      [900, 'webhook', 'failed', null],
+      [900, 'retry', 'pending', rows[0].id],
+    ]);
     expect(await app.queue.queue.getJob(jobIdOf(rows[1]))).toBeDefined();
   });
-  it('exits 1 with the service\'s reason for an unknown ticket, 2 for bad usage, 3 when the service is away', async () => {
+  it("exits 1 with the service's reason for an unknown ticket, 2 for bad usage, 3 when the service is away", async () => {
     expect(await cli('get', '7')).toBe(1);
     expect(printed.at(-1)).toMatch(/RD_NOT_FOUND.*ticket 7/);
     expect(await cli('history')).toBe(2);
@@ -77,11 +131,22 @@ describe('releasedesk CLI', () => {
     expect(text).toMatch(/\/bin\/sh\s+│ not checked/);
 
     // another release of the product in Stage-Rollout provides it: met there, still missing in Production
-    const [lib] = await t.db('releases').insert({ ticket_id: 43, status: 'StageRollOut', product_short_name: 'TP.tool.el9.noarch', repo_kind: 'yum' }).returning('id');
+    const [lib] = await t
+      .db('releases')
+      .insert({ ticket_id: 43, status: 'StageRollOut', product_short_name: 'TP.tool.el9.noarch', repo_kind: 'yum' })
+      .returning('id');
     await t.db('stage_members').insert({ release_id: lib.id, stage: 'stage-rollout' });
     await t.db('blobs').insert({ sha256: 'b'.repeat(64), size: 10 });
     await t.db('packages').insert({
-      release_id: lib.id, filename: 'libfoo-2.1-1.noarch.rpm', pkgname: 'libfoo', version: '2.1', rel: '1', arch: 'noarch', format: 'rpm', sha256: 'b'.repeat(64), size: 10,
+      release_id: lib.id,
+      filename: 'libfoo-2.1-1.noarch.rpm',
+      pkgname: 'libfoo',
+      version: '2.1',
+      rel: '1',
+      arch: 'noarch',
+      format: 'rpm',
+      sha256: 'b'.repeat(64),
+      size: 10,
       header: JSON.stringify({ requires: [], provides: ['libfoo = 2.1-1'] }),
     });
     printed.length = 0;
@@ -89,7 +154,12 @@ describe('releasedesk CLI', () => {
     expect(printed.join('\n')).toContain('into stage-rollout: every requirement is met');
     printed.length = 0;
     expect(await cli('--json', 'validate', '42', '--target', 'production')).toBe(4);
-    expect(JSON.parse(printed[0]!)).toMatchObject({ ticket: 42, target: 'production', satisfied: false, unmet: [{ package: 'tool-1.2.3-1.noarch.rpm', requirement: 'libfoo >= 2' }] });
+    expect(JSON.parse(printed[0]!)).toMatchObject({
+      ticket: 42,
+      target: 'production',
+      satisfied: false,
+      unmet: [{ package: 'tool-1.2.3-1.noarch.rpm', requirement: 'libfoo >= 2' }],
+    });
     expect(await t.db('releases').where({ ticket_id: 42 }).first()).toMatchObject({ status: 'Unverified' });
 
     expect(await cli('validate', '42')).toBe(2);

@@ -9,20 +9,33 @@ afterAll(() => db.destroy());
 
 describe('withLocks', () => {
   it('more holders than the query pool has connections still run their queries (no pool starvation)', async () => {
-    const done = await Promise.all(Array.from({ length: 8 }, (_, i) => withLocks(db, [`t:starve:${i}`], async () => {
-      await new Promise((r) => setTimeout(r, 50)); // all eight hold their lock at once
-      return Number((await db.raw('SELECT ?::int AS n', [i])).rows[0].n);
-    }, 5_000)));
+    const done = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        withLocks(
+          db,
+          [`t:starve:${i}`],
+          async () => {
+            await new Promise((r) => setTimeout(r, 50)); // all eight hold their lock at once
+            return Number((await db.raw('SELECT ?::int AS n', [i])).rows[0].n);
+          },
+          5_000,
+        ),
+      ),
+    );
     expect(done).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   }, 20_000);
 
   it('serialises holders of one key', async () => {
     const log: string[] = [];
-    await Promise.all([1, 2, 3].map((n) => withLocks(db, ['t:serial'], async () => {
-      log.push(`in ${n}`);
-      await new Promise((r) => setTimeout(r, 30));
-      log.push(`out ${n}`);
-    })));
+    await Promise.all(
+      [1, 2, 3].map((n) =>
+        withLocks(db, ['t:serial'], async () => {
+          log.push(`in ${n}`);
+          await new Promise((r) => setTimeout(r, 30));
+          log.push(`out ${n}`);
+        }),
+      ),
+    );
     for (let i = 0; i < log.length; i += 2) expect(log[i + 1]!.slice(4)).toBe(log[i]!.slice(3));
   });
 

@@ -23,8 +23,9 @@ describe('BASE_REPOS and BASE_REPOS_REFRESH_MS', () => {
   it('read PLATFORM=KIND:URL entries; the URL ends with a slash, the platform is compared lower-case, repeats are dropped', () => {
     const c = loadConfig({
       ...ok,
-      BASE_REPOS: ' el9=yum:http://mirror.example/el9/BaseOS/x86_64/os , Bookworm = apt:https://deb.debian.org/debian/dists/bookworm/main/binary-amd64/,'
-        + '*=yum:http://u:p@mirror.example/epel/9/ , el9=yum:http://mirror.example/el9/BaseOS/x86_64/os/',
+      BASE_REPOS:
+        ' el9=yum:http://mirror.example/el9/BaseOS/x86_64/os , Bookworm = apt:https://deb.debian.org/debian/dists/bookworm/main/binary-amd64/,' +
+        '*=yum:http://u:p@mirror.example/epel/9/ , el9=yum:http://mirror.example/el9/BaseOS/x86_64/os/',
       BASE_REPOS_REFRESH_MS: '600000',
     });
     expect(c.BASE_REPOS).toEqual([
@@ -37,7 +38,8 @@ describe('BASE_REPOS and BASE_REPOS_REFRESH_MS', () => {
 
   it('name every bad entry on its own line, with what is wrong, and never a password', () => {
     const p = problems({
-      BASE_REPOS: 'el9 yum:http://a/, el9=rpm:http://a/, el/9=yum:http://a/, el9=yum:ftp://a/, el9=apt:not a url, el9=yum:http://a/?x=1, el9=bad:http://user:hunter2@a/',
+      BASE_REPOS:
+        'el9 yum:http://a/, el9=rpm:http://a/, el/9=yum:http://a/, el9=yum:ftp://a/, el9=apt:not a url, el9=yum:http://a/?x=1, el9=bad:http://user:hunter2@a/',
       BASE_REPOS_REFRESH_MS: '10',
     });
     expect(p).toEqual([

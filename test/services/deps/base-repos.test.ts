@@ -47,7 +47,13 @@ async function aptRepo(name: string, gz: boolean) {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rd-base-'));
   pkgs = await buildTestPackages(join(dir, 'pkgs'), 3);
-  await Promise.all([yumRepo('yum', 'gz'), yumRepo('yum-xz', 'xz'), yumRepo('yum-other', 'gz', 'testpkg-broken'), aptRepo('apt', true), aptRepo('apt-plain', false)]);
+  await Promise.all([
+    yumRepo('yum', 'gz'),
+    yumRepo('yum-xz', 'xz'),
+    yumRepo('yum-other', 'gz', 'testpkg-broken'),
+    aptRepo('apt', true),
+    aptRepo('apt-plain', false),
+  ]);
   headers.rpm = await readPackageHeader(pkgs.rpm('testpkg-dep').path, 'rpm');
   headers.deb = await readPackageHeader(pkgs.deb('testpkg-dep').path, 'deb');
   server = await startProviderServer({ dir: join(dir, 'serve') });
@@ -63,20 +69,41 @@ async function release(kind: 'yum' | 'apt', platform: string): Promise<number> {
   const header = kind === 'yum' ? headers.rpm : headers.deb;
   const p = kind === 'yum' ? pkgs.rpm('testpkg-dep') : pkgs.deb('testpkg-dep');
   await t.db('blobs').insert({ sha256: p.sha256, size: p.size }).onConflict('sha256').ignore();
-  const [rel] = await t.db('releases').insert({
-    ticket_id: ++ticket, status: 'Unverified', product_short_name: `TP.dep.${platform}.${kind}`, product_name: 'dep', version: '1.0.0',
-    platform, arch: 'noarch', repo_kind: kind,
-  }).returning('id');
+  const [rel] = await t
+    .db('releases')
+    .insert({
+      ticket_id: ++ticket,
+      status: 'Unverified',
+      product_short_name: `TP.dep.${platform}.${kind}`,
+      product_name: 'dep',
+      version: '1.0.0',
+      platform,
+      arch: 'noarch',
+      repo_kind: kind,
+    })
+    .returning('id');
   await t.db('packages').insert({
-    release_id: rel.id, filename: p.filename, pkgname: header.name, version: header.version, rel: header.release, arch: header.arch,
-    format: kind === 'yum' ? 'rpm' : 'deb', sha256: p.sha256, size: p.size, header: JSON.stringify(header),
+    release_id: rel.id,
+    filename: p.filename,
+    pkgname: header.name,
+    version: header.version,
+    rel: header.release,
+    arch: header.arch,
+    format: kind === 'yum' ? 'rpm' : 'deb',
+    sha256: p.sha256,
+    size: p.size,
+    header: JSON.stringify(header),
   });
   return rel.id;
 }
 
-const config = (env: Record<string, string> = {}) => loadConfig({
-  RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SECRET: 'test-webhook-secret-0123456789', STORAGE_DIR: dir, ...env,
-});
+const config = (env: Record<string, string> = {}) =>
+  loadConfig({
+    RT_TOKEN: 'test-token-0123456789abcdef',
+    WEBHOOK_SECRET: 'test-webhook-secret-0123456789',
+    STORAGE_DIR: dir,
+    ...env,
+  });
 const at = (path: string) => `${server.url}/${path}/`;
 const check = (id: number, env: Record<string, string>, cache = new BaseRepoCache()) =>
   checkDependencies(t.db, id, 'stage-rollout', config(env), { cache });
@@ -107,7 +134,7 @@ describe('base repositories count as provided', () => {
     expect(server.hits('/apt-plain/Packages')).toBe(1);
   });
 
-  it('only the release\'s platform (or *) and only its kind of repository count', async () => {
+  it("only the release's platform (or *) and only its kind of repository count", async () => {
     const rpm = await release('yum', 'el9');
     const deb = await release('apt', 'bookworm');
     const otherPlatform = await check(rpm, { BASE_REPOS: `el8=yum:${at('yum')}` });
@@ -126,8 +153,10 @@ describe('base repositories count as provided', () => {
   it('says which base repositories were consulted when something is still missing', async () => {
     const id = await release('yum', 'el9');
     const c = await check(id, { BASE_REPOS: `el9=yum:${at('yum-other')}` });
-    expect(describeCheck(c)).toBe(`stage-rollout: 1 requirement(s) missing:\n  ${pkgs.rpm('testpkg-dep').filename} needs testpkg = 1.0.0-1`
-      + `\n  (base repositories consulted: ${at('yum-other')})`);
+    expect(describeCheck(c)).toBe(
+      `stage-rollout: 1 requirement(s) missing:\n  ${pkgs.rpm('testpkg-dep').filename} needs testpkg = 1.0.0-1` +
+        `\n  (base repositories consulted: ${at('yum-other')})`,
+    );
   });
 });
 
@@ -159,8 +188,11 @@ describe('the cache of base repositories', () => {
     now += 31 * 60_000;
     expect((await go()).satisfied).toBe(true); // the refresh failed: the last good copy still counts
     expect(server.hits(repomd) - before).toBe(2);
-    expect(lines.find((l) => l.msg === 'base repository refresh failed; using the last good copy'))
-      .toMatchObject({ level: 40, url: at('yum'), err: expect.stringContaining('HTTP 404') });
+    expect(lines.find((l) => l.msg === 'base repository refresh failed; using the last good copy')).toMatchObject({
+      level: 40,
+      url: at('yum'),
+      err: expect.stringContaining('HTTP 404'),
+    });
     now += RETRY_AFTER_FAILURE_MS - 1;
     await go();
     expect(server.hits(repomd) - before).toBe(2); // not hammered after a failure either
@@ -185,7 +217,10 @@ describe('the cache of base repositories', () => {
       [`el9=yum:${at('yum-xz')}`, /xz-compressed; releasedesk on Node .* reads gzip/],
     ] as const;
     for (const [BASE_REPOS, message] of failures) {
-      const err = await check(id, { BASE_REPOS }).then(() => undefined, (e: unknown) => e);
+      const err = await check(id, { BASE_REPOS }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(isRdError(err), BASE_REPOS).toBe(true);
       expect(err).toMatchObject({ code: 'RD_BASE_REPO_UNAVAILABLE', permanent: false });
       expect((err as Error).message).toMatch(message);
@@ -198,7 +233,10 @@ describe('the cache of base repositories', () => {
     const path = `/yum/repodata/${basename(primary)}`;
     server.route(path, { body: gzipSync('<metadata/>') });
     try {
-      const err = await check(id, { BASE_REPOS: `el9=yum:${at('yum')}` }).then(() => undefined, (e: unknown) => e);
+      const err = await check(id, { BASE_REPOS: `el9=yum:${at('yum')}` }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toMatchObject({ code: 'RD_BASE_REPO_UNAVAILABLE', message: expect.stringMatching(/sha256/) });
     } finally {
       server.route(path, { body: await readFile(join(dir, 'serve', 'yum', 'repodata', primary)) });
@@ -208,10 +246,16 @@ describe('the cache of base repositories', () => {
   it('a waiting release whose base repository cannot be read is left waiting; the action that landed does not fail', async () => {
     const landed = await release('yum', 'el9');
     const waiting = await release('yum', 'el9');
-    await t.db('releases').where({ id: waiting }).update({ status: 'Incomplete', requested_action: 'MoveToStageRollOut', product_short_name: 'TP.dep.el9.yum' });
+    await t
+      .db('releases')
+      .where({ id: waiting })
+      .update({ status: 'Incomplete', requested_action: 'MoveToStageRollOut', product_short_name: 'TP.dep.el9.yum' });
     await t.db('releases').where({ id: landed }).update({ product_short_name: 'TP.dep.el9.yum' });
     const { lines, log } = logLines();
     await expect(wakeWaiting({ db: t.db, config: config({ BASE_REPOS: `el9=yum:${at('gone')}` }) }, landed, log)).resolves.toBe(0);
-    expect(lines.find((l) => l.msg === 'cannot re-check a waiting release now')).toMatchObject({ level: 40, err: expect.stringMatching(/HTTP 404/) });
+    expect(lines.find((l) => l.msg === 'cannot re-check a waiting release now')).toMatchObject({
+      level: 40,
+      err: expect.stringMatching(/HTTP 404/),
+    });
   });
 });

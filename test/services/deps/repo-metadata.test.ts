@@ -57,7 +57,11 @@ describe('primary.xml', () => {
   it('is what resolve() reads: versions compared, files met when listed, unlisted files stay unchecked', async () => {
     const ix: ProvideIndex = new Map();
     await readPrimary(chunked(PRIMARY), ix);
-    const r = resolve([{ package: 'a.rpm', requires: ['bash >= 5.1', 'perl(Carp) >= 1:1.0', 'bash > 6', '/usr/bin/bash', '/usr/bin/zsh'] }], [...ix.values()].flat(), 'rpm');
+    const r = resolve(
+      [{ package: 'a.rpm', requires: ['bash >= 5.1', 'perl(Carp) >= 1:1.0', 'bash > 6', '/usr/bin/bash', '/usr/bin/zsh'] }],
+      [...ix.values()].flat(),
+      'rpm',
+    );
     expect(r.unmet).toEqual([{ package: 'a.rpm', requirement: 'bash > 6' }]);
     expect(r.unchecked).toEqual([{ package: 'a.rpm', requirement: '/usr/bin/zsh' }]);
   });
@@ -74,9 +78,10 @@ describe('primary.xml', () => {
 
 describe('Packages', () => {
   it('gives Package (= Version) and every Provides entry, folded lines and CRLF included', async () => {
-    const text = 'Package: exim4-daemon-light\nVersion: 4.96-15+deb12u2\nProvides: mail-transport-agent,\n exim4-localscanapi-6.0\r\nDepends: libc6 (>= 2.34)\n\n'
-      + 'Package: perl\nVersion: 5.36.0-7\nProvides: libperl-io-compress-perl (= 2.106), perl-modules:any\nDescription: Larry Wall\'s\n Practical Extraction\n\n\n'
-      + 'Package: no-newline-at-end\nVersion: 1:2.0';
+    const text =
+      'Package: exim4-daemon-light\nVersion: 4.96-15+deb12u2\nProvides: mail-transport-agent,\n exim4-localscanapi-6.0\r\nDepends: libc6 (>= 2.34)\n\n' +
+      "Package: perl\nVersion: 5.36.0-7\nProvides: libperl-io-compress-perl (= 2.106), perl-modules:any\nDescription: Larry Wall's\n Practical Extraction\n\n\n" +
+      'Package: no-newline-at-end\nVersion: 1:2.0';
     const ix: ProvideIndex = new Map();
     expect(await readPackages(chunked(text, 11), ix)).toBe(3);
     expect(Object.fromEntries(ix)).toEqual({
@@ -97,9 +102,18 @@ const gc = vm.runInNewContext('gc') as () => void;
 
 async function writeGz(path: string, parts: Iterable<string>): Promise<number> {
   let plain = 0;
-  await pipeline(Readable.from((function* () {
-    for (const p of parts) { plain += Buffer.byteLength(p); yield p; }
-  })()), createGzip({ level: 1 }), createWriteStream(path));
+  await pipeline(
+    Readable.from(
+      (function* () {
+        for (const p of parts) {
+          plain += Buffer.byteLength(p);
+          yield p;
+        }
+      })(),
+    ),
+    createGzip({ level: 1 }),
+    createWriteStream(path),
+  );
   return plain;
 }
 
@@ -108,7 +122,9 @@ async function measure(label: string, path: string, plainBytes: number, kind: 'y
   gc();
   const before = process.memoryUsage().heapUsed;
   let peak = before;
-  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().heapUsed); }, 2);
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().heapUsed);
+  }, 2);
   const ix: ProvideIndex = new Map();
   const t0 = performance.now();
   const packages = await readMetadataFile(path, kind, 2 ** 32, ix);
@@ -118,25 +134,37 @@ async function measure(label: string, path: string, plainBytes: number, kind: 'y
   gc();
   const kept = process.memoryUsage().heapUsed - before;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-  console.log(`${label}: ${packages} packages, ${mib(plainBytes)} text (${mib((await stat(path)).size)} gz), ${ix.size} names; `
-    + `${ms.toFixed(0)} ms (${(plainBytes / 2 ** 20 / (ms / 1000)).toFixed(0)} MiB/s); heap +${mib(peak - before)} at most while parsing, +${mib(kept)} kept (the index)`);
+  console.log(
+    `${label}: ${packages} packages, ${mib(plainBytes)} text (${mib((await stat(path)).size)} gz), ${ix.size} names; ` +
+      `${ms.toFixed(0)} ms (${(plainBytes / 2 ** 20 / (ms / 1000)).toFixed(0)} MiB/s); heap +${mib(peak - before)} at most while parsing, +${mib(kept)} kept (the index)`,
+  );
   return { packages, ix, kept };
 }
 
 describe('a distribution-sized file streams in modest memory (figures printed, not asserted as timings)', () => {
   let dir: string;
-  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'rd-meta-')); });
-  afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rd-meta-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('Packages with 50,000 stanzas', async () => {
     const desc = ' A synthetic package, described over a few lines as real ones are.\n .\n It exists to be parsed.\n';
-    const stanza = (i: number) => `Package: synth-${i}\nSource: synth-src-${i >> 3}\nVersion: 1:${i % 90}.${i % 7}-${i % 3}+deb12u1\nInstalled-Size: ${i % 5000}\n`
-      + `Maintainer: Synthetic Maintainers <synth@example.invalid>\nArchitecture: amd64\n${i % 4 === 0 ? `Provides: virtual-${i % 500}, libsynth${i}-abi (= ${i})\n` : ''}`
-      + `Depends: libc6 (>= 2.34), libssl3 (>= 3.0.0), synth-common (= \${binary:Version}), zlib1g (>= 1:1.1.4)\nDescription: synthetic package ${i}\n${desc}`
-      + `Homepage: https://example.invalid/synth-${i}\nDescription-md5: ${'0123456789abcdef'.repeat(2)}\nSection: misc\nPriority: optional\n`
-      + `Filename: pool/main/s/synth-src-${i >> 3}/synth-${i}_${i % 90}.${i % 7}-${i % 3}_amd64.deb\nSize: ${1000 + i}\nMD5sum: ${'a1'.repeat(16)}\nSHA256: ${'b2'.repeat(32)}\n\n`;
+    const stanza = (i: number) =>
+      `Package: synth-${i}\nSource: synth-src-${i >> 3}\nVersion: 1:${i % 90}.${i % 7}-${i % 3}+deb12u1\nInstalled-Size: ${i % 5000}\n` +
+      `Maintainer: Synthetic Maintainers <synth@example.invalid>\nArchitecture: amd64\n${i % 4 === 0 ? `Provides: virtual-${i % 500}, libsynth${i}-abi (= ${i})\n` : ''}` +
+      `Depends: libc6 (>= 2.34), libssl3 (>= 3.0.0), synth-common (= \${binary:Version}), zlib1g (>= 1:1.1.4)\nDescription: synthetic package ${i}\n${desc}` +
+      `Homepage: https://example.invalid/synth-${i}\nDescription-md5: ${'0123456789abcdef'.repeat(2)}\nSection: misc\nPriority: optional\n` +
+      `Filename: pool/main/s/synth-src-${i >> 3}/synth-${i}_${i % 90}.${i % 7}-${i % 3}_amd64.deb\nSize: ${1000 + i}\nMD5sum: ${'a1'.repeat(16)}\nSHA256: ${'b2'.repeat(32)}\n\n`;
     const path = join(dir, 'Packages.gz');
-    const plain = await writeGz(path, (function* () { for (let i = 0; i < 50_000; i++) yield stanza(i); })());
+    const plain = await writeGz(
+      path,
+      (function* () {
+        for (let i = 0; i < 50_000; i++) yield stanza(i);
+      })(),
+    );
     const { packages, ix, kept } = await measure('Packages', path, plain, 'apt');
     expect(packages).toBe(50_000);
     expect(ix.get('virtual-4')).toEqual(['virtual-4']);
@@ -149,26 +177,39 @@ describe('a distribution-sized file streams in modest memory (figures printed, n
     const pkg = (i: number) => {
       const n = `synth-${i}`;
       const evr = `epoch="${i % 9 === 0 ? 2 : 0}" ver="1.${i % 100}" rel="${i % 5}.el9"`;
-      return `<package type="rpm">\n  <name>${n}</name>\n  <arch>x86_64</arch>\n  <version ${evr}/>\n`
-        + `  <checksum type="sha256" pkgid="YES">${'c3'.repeat(32)}</checksum>\n  <summary>Synthetic package ${i}</summary>\n`
-        + `  <description>${'A synthetic package, described about as long as real ones are &amp; with an entity. '.repeat(2)}</description>\n`
-        + `  <packager>Synthetic Build System &lt;build@example.invalid&gt;</packager>\n  <url>https://example.invalid/${n}</url>\n`
-        + `  <time file="1700000000" build="1700000000"/>\n  <size package="${10_000 + i}" installed="${40_000 + i}" archive="${41_000 + i}"/>\n`
-        + `  <location href="Packages/${n}-1.${i % 100}-${i % 5}.el9.x86_64.rpm"/>\n  <format>\n    <rpm:license>MIT</rpm:license>\n`
-        + `    <rpm:vendor>Synthetic</rpm:vendor>\n    <rpm:group>Unspecified</rpm:group>\n    <rpm:buildhost>builder.example.invalid</rpm:buildhost>\n`
-        + `    <rpm:sourcerpm>synth-src-${i >> 2}-1.0-1.el9.src.rpm</rpm:sourcerpm>\n    <rpm:header-range start="4504" end="${16_000 + i}"/>\n`
-        + `    <rpm:provides>\n      <rpm:entry name="${n}" flags="EQ" ${evr}/>\n      <rpm:entry name="${n}(x86-64)" flags="EQ" ${evr}/>\n`
-        + `      <rpm:entry name="libsynth${i}.so.1()(64bit)"/>\n      <rpm:entry name="config(${n})" flags="EQ" ${evr}/>\n    </rpm:provides>\n`
-        + `    <rpm:requires>\n${['libc.so.6()(64bit)', 'libc.so.6(GLIBC_2.34)(64bit)', 'libssl.so.3()(64bit)', 'libz.so.1()(64bit)', '/bin/sh', 'rtld(GNU_HASH)']
-          .map((r) => `      <rpm:entry name="${r}"/>\n`).join('')}    </rpm:requires>\n`
-        + `    <file>/usr/bin/${n}</file>\n    <file>/etc/${n}.conf</file>\n  </format>\n</package>\n`;
+      return (
+        `<package type="rpm">\n  <name>${n}</name>\n  <arch>x86_64</arch>\n  <version ${evr}/>\n` +
+        `  <checksum type="sha256" pkgid="YES">${'c3'.repeat(32)}</checksum>\n  <summary>Synthetic package ${i}</summary>\n` +
+        `  <description>${'A synthetic package, described about as long as real ones are &amp; with an entity. '.repeat(2)}</description>\n` +
+        `  <packager>Synthetic Build System &lt;build@example.invalid&gt;</packager>\n  <url>https://example.invalid/${n}</url>\n` +
+        `  <time file="1700000000" build="1700000000"/>\n  <size package="${10_000 + i}" installed="${40_000 + i}" archive="${41_000 + i}"/>\n` +
+        `  <location href="Packages/${n}-1.${i % 100}-${i % 5}.el9.x86_64.rpm"/>\n  <format>\n    <rpm:license>MIT</rpm:license>\n` +
+        `    <rpm:vendor>Synthetic</rpm:vendor>\n    <rpm:group>Unspecified</rpm:group>\n    <rpm:buildhost>builder.example.invalid</rpm:buildhost>\n` +
+        `    <rpm:sourcerpm>synth-src-${i >> 2}-1.0-1.el9.src.rpm</rpm:sourcerpm>\n    <rpm:header-range start="4504" end="${16_000 + i}"/>\n` +
+        `    <rpm:provides>\n      <rpm:entry name="${n}" flags="EQ" ${evr}/>\n      <rpm:entry name="${n}(x86-64)" flags="EQ" ${evr}/>\n` +
+        `      <rpm:entry name="libsynth${i}.so.1()(64bit)"/>\n      <rpm:entry name="config(${n})" flags="EQ" ${evr}/>\n    </rpm:provides>\n` +
+        `    <rpm:requires>\n${[
+          'libc.so.6()(64bit)',
+          'libc.so.6(GLIBC_2.34)(64bit)',
+          'libssl.so.3()(64bit)',
+          'libz.so.1()(64bit)',
+          '/bin/sh',
+          'rtld(GNU_HASH)',
+        ]
+          .map((r) => `      <rpm:entry name="${r}"/>\n`)
+          .join('')}    </rpm:requires>\n` +
+        `    <file>/usr/bin/${n}</file>\n    <file>/etc/${n}.conf</file>\n  </format>\n</package>\n`
+      );
     };
     const path = join(dir, 'primary.xml.gz');
-    const plain = await writeGz(path, (function* () {
-      yield '<?xml version="1.0" encoding="UTF-8"?>\n<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="20000">\n';
-      for (let i = 0; i < 20_000; i++) yield pkg(i);
-      yield '</metadata>\n';
-    })());
+    const plain = await writeGz(
+      path,
+      (function* () {
+        yield '<?xml version="1.0" encoding="UTF-8"?>\n<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="20000">\n';
+        for (let i = 0; i < 20_000; i++) yield pkg(i);
+        yield '</metadata>\n';
+      })(),
+    );
     const { packages, ix, kept } = await measure('primary.xml', path, plain, 'yum');
     expect(packages).toBe(20_000);
     expect(ix.get('synth-18')).toEqual(['synth-18 = 2:1.18-3.el9']);

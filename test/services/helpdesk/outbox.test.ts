@@ -25,7 +25,10 @@ describe('outbox delivery to the real RT', () => {
     const tag = Date.now();
     await enqueueWriteBack(t.db, ticket, `o-${tag}-1`, { kind: 'fields', fields: { RepoStatus: 'Processing' } });
     await enqueueWriteBack(t.db, ticket, `o-${tag}-2`, { kind: 'comment', text: `first ${tag}` });
-    await enqueueWriteBack(t.db, ticket, `o-${tag}-3`, { kind: 'fields', fields: { RepoStatus: 'Unverified', RepoURI: `http://x/${tag}/` } });
+    await enqueueWriteBack(t.db, ticket, `o-${tag}-3`, {
+      kind: 'fields',
+      fields: { RepoStatus: 'Unverified', RepoURI: `http://x/${tag}/` },
+    });
     await enqueueWriteBack(t.db, ticket, `o-${tag}-3`, { kind: 'comment', text: 'same marker: ignored' });
     expect(await pendingCount(t.db)).toBe(3);
 
@@ -63,7 +66,9 @@ describe('outbox delivery to the real RT', () => {
     expect(await deliverDue(t.db, rt, log)).toEqual({ delivered: 5, failed: 0 });
 
     const since = (await rt.client.getHistory(ticket)).filter((h) => h.id > mark);
-    const seen = since.flatMap((h) => (h.type === 'Comment' ? ['comment'] : h.type === 'CustomField' && h.field === statusField ? [h.newValue] : []));
+    const seen = since.flatMap((h) =>
+      h.type === 'Comment' ? ['comment'] : h.type === 'CustomField' && h.field === statusField ? [h.newValue] : [],
+    );
     expect(seen).toEqual(['StageRollOut', 'comment', 'Production']);
     expect((await rt.getTicket(ticket)).customFields).toMatchObject({ RepoStatus: ['Production'], RepoURI: [] });
     expect(await t.db('outbox').where('marker', 'like', `c-${tag}-%`).whereNull('delivered_at')).toEqual([]);
@@ -98,7 +103,7 @@ describe('outbox delivery to the real RT', () => {
     expect((await rt.getTicket(tk)).customFields.RepoStatus).toEqual(['Unverified']);
   });
 
-  it('RT refusing the service\'s writes holds them, coded, in /healthz; the first write RT takes again sends them', async () => {
+  it("RT refusing the service's writes holds them, coded, in /healthz; the first write RT takes again sends them", async () => {
     const tag = Date.now();
     const proxy = await startRtCookieProxy(RT_URL);
     try {
@@ -108,7 +113,10 @@ describe('outbox delivery to the real RT', () => {
       await checkWritesAccepted(t.db);
       await refusing.getTicket(ticket); // the session the proxy puts on writes
       expect(await deliverDue(t.db, refusing, log, { refusedRetryMs: 600_000 })).toEqual({ delivered: 0, failed: 1 });
-      const head = await t.db('outbox').where({ marker: `r-${tag}-1` }).first();
+      const head = await t
+        .db('outbox')
+        .where({ marker: `r-${tag}-1` })
+        .first();
       expect(head).toMatchObject({ last_code: 'RD_HELPDESK_WRITE_REFUSED', delivered_at: null, attempts: 1 });
       expect(head.last_error).toContain('Cross-site request forgery protection refused this request');
       // held, not retried at the pace of an RT that is away (that would be 1 s)

@@ -8,9 +8,7 @@ import { isRdError, type ErrorCode } from '../../../services/errors.ts';
 import { RtHelpdesk } from '../../../services/helpdesk/index.ts';
 import { RtClient } from '../../../services/helpdesk/rt-client.ts';
 import { memberOf } from '../../../services/helpdesk/rt-directory.ts';
-import {
-  pointWebhookAt, requireRt, RT_URL, rtClient, rtTokens, startWebhookReceiver,
-} from '../../support/rt.ts';
+import { pointWebhookAt, requireRt, RT_URL, rtClient, rtTokens, startWebhookReceiver } from '../../support/rt.ts';
 import { startRtCookieProxy } from '../../support/rt-cookie-proxy.ts';
 
 const run = randomBytes(3).toString('hex');
@@ -86,13 +84,15 @@ describe('session', () => {
     expect(provider.stats.logins).toBe(1);
   });
 
-  it('writes carry the token and never the cookie: RT refuses a cookie write (its CSRF check) and takes the client\'s', async () => {
+  it("writes carry the token and never the cookie: RT refuses a cookie write (its CSRF check) and takes the client's", async () => {
     const rt = rtClient('releasedesk');
     await rt.getTicket(ticketId);
     const cookie = (rt.session as unknown as { cookie: string }).cookie;
     // what every releasedesk write was before RT's CVE-2026-108277 fix: this RT must refuse it, or the test proves nothing
     const csrf = await fetch(`${RT_URL}/REST/2.0/ticket/${ticketId}`, {
-      method: 'PUT', headers: { Cookie: cookie, 'Content-Type': 'application/json' }, body: JSON.stringify({ CustomFields: { RepoURI: 'x' } }),
+      method: 'PUT',
+      headers: { Cookie: cookie, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ CustomFields: { RepoURI: 'x' } }),
     });
     expect(csrf.status).toBe(403);
     expect(await csrf.text()).toContain('Cross-site request forgery protection refused this request');
@@ -102,7 +102,7 @@ describe('session', () => {
     await rt.setCustomFields(ticketId, { RepoURI: '' });
   });
 
-  it('RT refusing the service\'s writes is RD_HELPDESK_WRITE_REFUSED with RT\'s words; reads go on', async () => {
+  it("RT refusing the service's writes is RD_HELPDESK_WRITE_REFUSED with RT's words; reads go on", async () => {
     const proxy = await startRtCookieProxy(RT_URL);
     try {
       const rt = new RtClient({ baseUrl: proxy.url, token: rtTokens().releasedesk });
@@ -175,18 +175,28 @@ describe('RepoAction changes and their transactions', () => {
     actionTxns = changes.map((c) => c.id);
   });
 
-  it('the workflow\'s history: every RepoAction change, and the Create of a ticket created with a value', async () => {
+  it("the workflow's history: every RepoAction change, and the Create of a ticket created with a value", async () => {
     const hd = new RtHelpdesk(rd);
     const h = await hd.history(await hd.getTicket(ticketId));
     expect(h.changes.map((c) => c.id)).toEqual(actionTxns); // created without RepoAction: no Create
     expect(h.changes[1]).toMatchObject({ type: 'CustomField', field: 'RepoAction', newValue: 'MoveToStageRollOut', creator: 'tug1' });
 
-    const created = await provider.createTicket({ subject: `created with ${run}`, requestor: 'provider1', content: 'x', customFields: { RepoAction: 'MoveToUnverified' } });
+    const created = await provider.createTicket({
+      subject: `created with ${run}`,
+      requestor: 'provider1',
+      content: 'x',
+      customFields: { RepoAction: 'MoveToUnverified' },
+    });
     const first = await hd.history(await hd.getTicket(created));
-    expect(first.changes).toEqual([expect.objectContaining({ type: 'Create', oldValue: null, newValue: 'MoveToUnverified', creator: 'provider1' })]);
+    expect(first.changes).toEqual([
+      expect.objectContaining({ type: 'Create', oldValue: null, newValue: 'MoveToUnverified', creator: 'provider1' }),
+    ]);
     await tug.setCustomFields(created, { RepoAction: 'Reject' });
     const later = await hd.history(await hd.getTicket(created));
-    expect(later.changes.map((c) => [c.type, c.newValue])).toEqual([['Create', 'MoveToUnverified'], ['CustomField', 'Reject']]);
+    expect(later.changes.map((c) => [c.type, c.newValue])).toEqual([
+      ['Create', 'MoveToUnverified'],
+      ['CustomField', 'Reject'],
+    ]);
   });
 
   it('newestTransactionId: the newest RepoAction change, or ticket creation, in the queue, in one request', async () => {
@@ -207,7 +217,9 @@ describe('RepoAction changes and their transactions', () => {
     expect(ours.map((c) => c.id)).toEqual(actionTxns);
     expect(ours[1]).toMatchObject({ field: fieldId, oldValue: 'MoveToUnverified', newValue: 'MoveToStageRollOut', creator: 'tug1' });
     expect(found.every((c, i) => i === 0 || c.id > found[i - 1]!.id)).toBe(true);
-    expect(await rd.searchCustomFieldTransactions(fieldId, actionTxns[1]!)).not.toContainEqual(expect.objectContaining({ id: actionTxns[1] }));
+    expect(await rd.searchCustomFieldTransactions(fieldId, actionTxns[1]!)).not.toContainEqual(
+      expect.objectContaining({ id: actionTxns[1] }),
+    );
   });
 });
 
@@ -253,7 +265,10 @@ describe('write-back as the service user', () => {
     const changes = await uriChanges();
     await rd.setCustomFields(ticketId, { RepoURI: '' });
     expect(await uriChanges()).toBe(changes);
-    const raw = await rd.session.request<{ CustomFields: { name: string; values: unknown[] }[] }>({ method: 'GET', path: `/ticket/${ticketId}` });
+    const raw = await rd.session.request<{ CustomFields: { name: string; values: unknown[] }[] }>({
+      method: 'GET',
+      path: `/ticket/${ticketId}`,
+    });
     expect(raw.data.CustomFields.find((c) => c.name === 'RepoURI')?.values).toEqual([]);
     // a value that contains RT's own words for failure is still a success
     await rd.setCustomFields(ticketId, { RepoURI: `${uri}/error-invalid-denied` });
@@ -341,7 +356,13 @@ describe('the webhook scrip', () => {
   let restore: () => Promise<void>;
 
   beforeAll(async () => {
-    if (!(await ready.then(() => true, () => false))) return; // every test fails on `ready` already
+    if (
+      !(await ready.then(
+        () => true,
+        () => false,
+      ))
+    )
+      return; // every test fails on `ready` already
     receiver = await startWebhookReceiver(secret);
     ({ restore } = await pointWebhookAt(receiver.url, secret, 3));
   });
@@ -376,7 +397,9 @@ describe('the webhook scrip', () => {
 
   it('posts ticket.created for a ticket created with RepoAction set', async () => {
     const id = await provider.createTicket({
-      subject: `created with action ${run}`, requestor: 'provider1', content: 'x',
+      subject: `created with action ${run}`,
+      requestor: 'provider1',
+      content: 'x',
       attachments: [{ filename: 'release.xml', contentType: 'application/xml', content: XML }],
       customFields: { RepoAction: 'MoveToUnverified' },
     });

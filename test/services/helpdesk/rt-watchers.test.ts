@@ -64,7 +64,8 @@ beforeAll(() => {
       params: { query: JSON.stringify([{ field: 'Domain', value: 'UserDefined' }]), fields: 'Name', per_page: 100 },
     });
     for (const g of res.data.items) groups.set(g.Name, String(g.id));
-    for (const name of ['TechnologyUnit', 'RolloutCoordinators']) if (!groups.has(name)) throw new Error(`RT has no group ${name}: re-run scripts/rt/seed-rt.sh`);
+    for (const name of ['TechnologyUnit', 'RolloutCoordinators'])
+      if (!groups.has(name)) throw new Error(`RT has no group ${name}: re-run scripts/rt/seed-rt.sh`);
   })();
   return ready.catch(() => undefined);
 });
@@ -105,7 +106,10 @@ describe('addAdminCcGroup', () => {
       path: `/transaction/${mail!.id}/attachments`,
       params: { fields: 'Headers' },
     });
-    const recipients = parts.data.items.flatMap((a) => (a.Headers ?? '').split('\n')).filter((l) => /^(to|cc|bcc):/i.test(l)).join(' ');
+    const recipients = parts.data.items
+      .flatMap((a) => (a.Headers ?? '').split('\n'))
+      .filter((l) => /^(to|cc|bcc):/i.test(l))
+      .join(' ');
     expect(recipients).toContain('tug1@localhost');
   });
 
@@ -150,7 +154,8 @@ describe('addAdminCcGroup', () => {
     // provider1 may not even see the group; lend it releasedesk's lookup and RT itself says no (no ModifyTicket)
     const client = rtClient('provider1');
     const send = client.session.request.bind(client.session);
-    client.session.request = ((req: RtRequest) => (req.path === '/groups' ? rd.session.request(req) : send(req))) as typeof client.session.request;
+    client.session.request = ((req: RtRequest) =>
+      req.path === '/groups' ? rd.session.request(req) : send(req)) as typeof client.session.request;
     const denied = await failure(client.addAdminCcGroup(ticketId, 'RolloutCoordinators'));
     expect(denied.code).toBe('RD_HELPDESK_REFUSED');
     expect(denied.message).toMatch(/RolloutCoordinators.*Permission denied/);

@@ -21,11 +21,29 @@ const swap = (from: string | RegExp, to: string, xml = OK) => {
   return out;
 };
 const pkg = (attrs: Record<string, string>) =>
-  `<UMDmeta:package ${Object.entries(attrs).map(([k, v]) => `${k}="${v}"`).join(' ')}/>`;
+  `<UMDmeta:package ${Object.entries(attrs)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(' ')}/>`;
 const rpm = (name: string, extra: Record<string, string> = {}) =>
-  pkg({ arch: 'x86_64', filename: `${name}-1.0-1.x86_64.rpm`, pkgname: name, release: '1', version: '1.0', url: `https://p.example.org/${name}-1.0-1.x86_64.rpm`, ...extra });
+  pkg({
+    arch: 'x86_64',
+    filename: `${name}-1.0-1.x86_64.rpm`,
+    pkgname: name,
+    release: '1',
+    version: '1.0',
+    url: `https://p.example.org/${name}-1.0-1.x86_64.rpm`,
+    ...extra,
+  });
 const deb = (name: string, extra: Record<string, string> = {}) =>
-  pkg({ arch: 'amd64', filename: `${name}_1.0-1_amd64.deb`, pkgname: name, release: '1', version: '1.0', url: `https://p.example.org/${name}_1.0-1_amd64.deb`, ...extra });
+  pkg({
+    arch: 'amd64',
+    filename: `${name}_1.0-1_amd64.deb`,
+    pkgname: name,
+    release: '1',
+    version: '1.0',
+    url: `https://p.example.org/${name}_1.0-1_amd64.deb`,
+    ...extra,
+  });
 const withPackages = (...pkgs: string[]) => swap(PKG_LINE, pkgs.map((p) => `\t\t\t${p}`).join('\n'));
 
 function failure(input: string | Buffer) {
@@ -94,16 +112,27 @@ describe('parseReleaseXml: the EGI sample', () => {
 
   it('keeps the repository and repofile parts loosely, with their lines', () => {
     const parts = parseReleaseXml(OK).repositoryParts;
-    expect(parts.map((p) => [p.name, p.line])).toEqual([['repository:yumRepository', 29], ['repofile:yumRepofile', 30]]);
+    expect(parts.map((p) => [p.name, p.line])).toEqual([
+      ['repository:yumRepository', 29],
+      ['repofile:yumRepofile', 30],
+    ]);
     expect(parts[0]!.attributes).toEqual({ external: 'false', id: 'EXAMPLETP.frontier-squid.centos7.x86_64', path: '/' });
     const repo = parts[1]!.children[0]!;
     expect(repo.name).toBe('repofile:yumRepository');
-    expect(repo.children.find((c) => c.name === 'repofile:baseUrl')).toMatchObject({ text: '/', attributes: { type: 'relative' }, line: 35 });
+    expect(repo.children.find((c) => c.name === 'repofile:baseUrl')).toMatchObject({
+      text: '/',
+      attributes: { type: 'relative' },
+      line: 35,
+    });
   });
 
   it('refuses the verbatim sample: its sha256 is a placeholder, not a digest', () => {
-    const e = expectFailure(SAMPLE, 'RD_XML_INVALID', 26,
-      'release.xml line 26: <UMDmeta:package> attribute sha256 "(optional extension: hex digest)" is not a sha256 digest of 64 hex digits');
+    const e = expectFailure(
+      SAMPLE,
+      'RD_XML_INVALID',
+      26,
+      'release.xml line 26: <UMDmeta:package> attribute sha256 "(optional extension: hex digest)" is not a sha256 digest of 64 hex digits',
+    );
     expect(e.details).toMatchObject({ element: 'UMDmeta:package', attribute: 'sha256' });
   });
 
@@ -114,7 +143,10 @@ describe('parseReleaseXml: the EGI sample', () => {
   });
 
   it('matches namespaces by URI: other prefixes and a default namespace read the same', () => {
-    const renamed = OK.replace(/\brelease:/g, 'r:').replace('xmlns:release=', 'xmlns:r=').replace(/\bUMDmeta:/g, 'u:').replace('xmlns:UMDmeta=', 'xmlns:u=');
+    const renamed = OK.replace(/\brelease:/g, 'r:')
+      .replace('xmlns:release=', 'xmlns:r=')
+      .replace(/\bUMDmeta:/g, 'u:')
+      .replace('xmlns:UMDmeta=', 'xmlns:u=');
     const defaulted = OK.replace(/<(\/?)release:/g, '<$1').replace('xmlns:release=', 'xmlns=');
     expect(renamed).toContain('<r:productName>');
     expect(parseReleaseXml(renamed)).toEqual(parseReleaseXml(OK));
@@ -129,10 +161,19 @@ describe('parseReleaseXml: the EGI sample', () => {
 
 describe('parseReleaseXml: values stay as written', () => {
   it('keeps "2.10", "010" and "1e3" as strings', () => {
-    const xml = swap('<release:majorVersion>4<', '<release:majorVersion>2<',
-      swap('<release:minorVersion>15<', '<release:minorVersion>010<',
-        swap('<release:revisionVersion>2<', '<release:revisionVersion>1e3<',
-          withPackages(rpm('squid', { version: '2.10', release: '2.10', filename: 'squid-2.10-2.10.x86_64.rpm' })))));
+    const xml = swap(
+      '<release:majorVersion>4<',
+      '<release:majorVersion>2<',
+      swap(
+        '<release:minorVersion>15<',
+        '<release:minorVersion>010<',
+        swap(
+          '<release:revisionVersion>2<',
+          '<release:revisionVersion>1e3<',
+          withPackages(rpm('squid', { version: '2.10', release: '2.10', filename: 'squid-2.10-2.10.x86_64.rpm' })),
+        ),
+      ),
+    );
     const m = parseReleaseXml(xml);
     expect(m.version).toBe('2.010.1e3');
     expect([m.majorVersion, m.minorVersion, m.revisionVersion]).toEqual(['2', '010', '1e3']);
@@ -143,15 +184,22 @@ describe('parseReleaseXml: values stay as written', () => {
     let xml = swap('<release:emergency>false<', '<release:emergency> true <');
     xml = swap(/<release:releaseNotes>.*<\/release:releaseNotes>/, '<release:releaseNotes/>', xml);
     xml = swap(/\s*<release:incremental>.*<\/release:incremental>/, '', xml);
-    xml = swap(/<release:changeLog>.*<\/release:changeLog>/, '<release:changeLog>a &lt;b&gt; &amp; &#233;&#x41;<![CDATA[ <raw> &amp;]]></release:changeLog>', xml);
+    xml = swap(
+      /<release:changeLog>.*<\/release:changeLog>/,
+      '<release:changeLog>a &lt;b&gt; &amp; &#233;&#x41;<![CDATA[ <raw> &amp;]]></release:changeLog>',
+      xml,
+    );
     const m = parseReleaseXml(xml);
     expect(m).toMatchObject({ emergency: true, incremental: false, releaseNotes: '', changeLog: 'a <b> & éA <raw> &amp;' });
   });
 
   it('reads a bundle release: synchURL, synchSha256 (any case, lower-cased), packages without url', () => {
     const pkgs = withPackages(rpm('a', { url: '' }), rpm('b', { url: 'n/a' }), rpm('c', { sha256: 'CD'.repeat(32) }));
-    const xml = swap('<release:synchURL>n/a</release:synchURL>',
-      `<release:synchURL>https://p.example.org/b.tar.gz</release:synchURL>\n\t<release:synchSha256>${'AB'.repeat(32)}</release:synchSha256>`, pkgs);
+    const xml = swap(
+      '<release:synchURL>n/a</release:synchURL>',
+      `<release:synchURL>https://p.example.org/b.tar.gz</release:synchURL>\n\t<release:synchSha256>${'AB'.repeat(32)}</release:synchSha256>`,
+      pkgs,
+    );
     const m = parseReleaseXml(xml);
     expect(m.synchURL).toBe('https://p.example.org/b.tar.gz');
     expect(m.synchSha256).toBe(DIGEST);
@@ -182,8 +230,10 @@ describe('parseReleaseXml: unsafe input is refused before parsing', () => {
   });
 
   it('refuses an external entity', () => {
-    const xml = OK.replace('<?xml version="1.0" ?>', '<?xml version="1.0" ?>\n<!DOCTYPE r [\n<!ENTITY xxe SYSTEM "file:///etc/passwd">\n]>')
-      .replace('>frontier-squid<', '>&xxe;<');
+    const xml = OK.replace(
+      '<?xml version="1.0" ?>',
+      '<?xml version="1.0" ?>\n<!DOCTYPE r [\n<!ENTITY xxe SYSTEM "file:///etc/passwd">\n]>',
+    ).replace('>frontier-squid<', '>&xxe;<');
     expectFailure(xml, 'RD_XML_FORBIDDEN', 2);
   });
 
@@ -213,13 +263,20 @@ describe('parseReleaseXml: unsafe input is refused before parsing', () => {
   });
 
   it('refuses more than 1 MiB', () => {
-    const big = swap(/<release:releaseNotes>.*<\/release:releaseNotes>/, `<release:releaseNotes>${'x'.repeat(1024 * 1024)}</release:releaseNotes>`);
+    const big = swap(
+      /<release:releaseNotes>.*<\/release:releaseNotes>/,
+      `<release:releaseNotes>${'x'.repeat(1024 * 1024)}</release:releaseNotes>`,
+    );
     const e = expectFailure(Buffer.from(big), 'RD_XML_INVALID', undefined, /limited to 1048576 bytes/);
     expect(e.details.limit).toBe(1024 * 1024);
   });
 
   it('refuses bytes that are not UTF-8, naming the line', () => {
-    const bytes = Buffer.concat([Buffer.from(OK.slice(0, OK.indexOf('HTTP caching'))), Buffer.from([0xff, 0xfe]), Buffer.from(OK.slice(OK.indexOf('HTTP caching')))]);
+    const bytes = Buffer.concat([
+      Buffer.from(OK.slice(0, OK.indexOf('HTTP caching'))),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from(OK.slice(OK.indexOf('HTTP caching'))),
+    ]);
     expectFailure(bytes, 'RD_XML_MALFORMED', 9, /not UTF-8/);
   });
 });
@@ -234,7 +291,11 @@ describe('parseReleaseXml: one release per file', () => {
   it('refuses two empty roots and a release nested in a release', () => {
     const ns = 'xmlns:release="http://repo.egi.eu/0.2/release"';
     expectFailure(`<release:release ${ns}/>\n<release:release ${ns}/>`, 'RD_XML_MALFORMED', 2, /exactly one release/);
-    const nested = swap('\t<release:productName>', `\t<release:release>\n\t<release:productName>`, swap('</release:release>', '</release:release></release:release>'));
+    const nested = swap(
+      '\t<release:productName>',
+      `\t<release:release>\n\t<release:productName>`,
+      swap('</release:release>', '</release:release></release:release>'),
+    );
     expectFailure(nested, 'RD_XML_INVALID', 3, '<release:release> does not take <release:release>');
   });
 });
@@ -242,15 +303,39 @@ describe('parseReleaseXml: one release per file', () => {
 describe('parseReleaseXml: namespaces', () => {
   it('refuses a root in another namespace URI', () => {
     const xml = swap('xmlns:release="http://repo.egi.eu/0.2/release"', 'xmlns:release="http://repo.egi.eu/0.3/release"');
-    const e = expectFailure(xml, 'RD_XML_NAMESPACE', 2, /<release:release> is in the namespace "http:\/\/repo\.egi\.eu\/0\.3\/release"; release\.xml v0\.2 has it in "http:\/\/repo\.egi\.eu\/0\.2\/release"/);
+    const e = expectFailure(
+      xml,
+      'RD_XML_NAMESPACE',
+      2,
+      /<release:release> is in the namespace "http:\/\/repo\.egi\.eu\/0\.3\/release"; release\.xml v0\.2 has it in "http:\/\/repo\.egi\.eu\/0\.2\/release"/,
+    );
     expect(e.details.element).toBe('release:release');
   });
 
   it('refuses a child in a wrong namespace, an unbound prefix and an element in no namespace', () => {
-    expectFailure(swap('xmlns:UMDmeta="http://repo.egi.eu/0.2/UMDmeta"', 'xmlns:UMDmeta="http://example.org/UMDmeta"'), 'RD_XML_NAMESPACE', 21, /<UMDmeta:UMDmeta>/);
-    expectFailure(swap('<release:ISODate>20261115</release:ISODate>', '<rel:ISODate>20261115</rel:ISODate>'), 'RD_XML_NAMESPACE', 11, /prefix "rel"/);
-    expectFailure(swap('<release:ISODate>20261115</release:ISODate>', '<ISODate>20261115</ISODate>'), 'RD_XML_NAMESPACE', 11, /<ISODate> is in no namespace/);
-    expectFailure(swap('<release:ISODate>20261115</release:ISODate>', '<UMDmeta:ISODate>20261115</UMDmeta:ISODate>'), 'RD_XML_NAMESPACE', 11);
+    expectFailure(
+      swap('xmlns:UMDmeta="http://repo.egi.eu/0.2/UMDmeta"', 'xmlns:UMDmeta="http://example.org/UMDmeta"'),
+      'RD_XML_NAMESPACE',
+      21,
+      /<UMDmeta:UMDmeta>/,
+    );
+    expectFailure(
+      swap('<release:ISODate>20261115</release:ISODate>', '<rel:ISODate>20261115</rel:ISODate>'),
+      'RD_XML_NAMESPACE',
+      11,
+      /prefix "rel"/,
+    );
+    expectFailure(
+      swap('<release:ISODate>20261115</release:ISODate>', '<ISODate>20261115</ISODate>'),
+      'RD_XML_NAMESPACE',
+      11,
+      /<ISODate> is in no namespace/,
+    );
+    expectFailure(
+      swap('<release:ISODate>20261115</release:ISODate>', '<UMDmeta:ISODate>20261115</UMDmeta:ISODate>'),
+      'RD_XML_NAMESPACE',
+      11,
+    );
   });
 });
 
@@ -259,15 +344,24 @@ describe('parseReleaseXml: elements and values, from the table', () => {
     const xml = swap(/\s*<release:productShortName>.*<\/release:productShortName>/, '');
     const e = expectFailure(xml, 'RD_XML_INVALID', 2, 'release.xml line 2: <release:release> lacks required <release:productShortName>');
     expect(e.details).toMatchObject({ element: 'release:release', missing: 'release:productShortName' });
-    expectFailure(swap(/\s*<UMDmeta:targetArch>.*<\/UMDmeta:targetArch>/, ''), 'RD_XML_INVALID', 21, '<UMDmeta:UMDmeta> lacks required <UMDmeta:targetArch>');
+    expectFailure(
+      swap(/\s*<UMDmeta:targetArch>.*<\/UMDmeta:targetArch>/, ''),
+      'RD_XML_INVALID',
+      21,
+      '<UMDmeta:UMDmeta> lacks required <UMDmeta:targetArch>',
+    );
     expectFailure(swap(PKG_LINE, ''), 'RD_XML_INVALID', 25, '<UMDmeta:packages> lacks required <UMDmeta:package>');
     const r = OK.replace(/\brelease:/g, 'r:').replace('xmlns:release=', 'xmlns:r=');
     expectFailure(swap(/\s*<r:ISODate>.*<\/r:ISODate>/, '', r), 'RD_XML_INVALID', 2, '<r:release> lacks required <r:ISODate>');
   });
 
   it('refuses an ISODate that is not YYYYMMDD or not a real date', () => {
-    const e = expectFailure(swap('20261115', '2026-11-15'), 'RD_XML_INVALID', 11,
-      'release.xml line 11: <release:ISODate> "2026-11-15" is not a date in YYYYMMDD form');
+    const e = expectFailure(
+      swap('20261115', '2026-11-15'),
+      'RD_XML_INVALID',
+      11,
+      'release.xml line 11: <release:ISODate> "2026-11-15" is not a date in YYYYMMDD form',
+    );
     expect(e.details).toMatchObject({ element: 'release:ISODate', value: '2026-11-15' });
     expectFailure(swap('20261115', '20260230'), 'RD_XML_INVALID', 11);
     expectFailure(swap('20261115', '20261301'), 'RD_XML_INVALID', 11);
@@ -277,31 +371,63 @@ describe('parseReleaseXml: elements and values, from the table', () => {
   it('refuses booleans other than true/false, and a productShortName that is no plain directory name', () => {
     expectFailure(swap('<release:incremental>false<', '<release:incremental>no<'), 'RD_XML_INVALID', 12, /"no" is not true or false/);
     for (const bad of ['../etc', 'a/b', 'a..b', '.hidden', '', 'x'.repeat(129), 'a b']) {
-      expectFailure(swap('>EXAMPLETP.frontier-squid.centos7.x86_64</release:productShortName>', `>${bad}</release:productShortName>`), 'RD_XML_INVALID', 4);
+      expectFailure(
+        swap('>EXAMPLETP.frontier-squid.centos7.x86_64</release:productShortName>', `>${bad}</release:productShortName>`),
+        'RD_XML_INVALID',
+        4,
+      );
     }
   });
 
   it('refuses an element twice, an unknown element, text among elements and elements in text', () => {
-    const twice = swap('<release:ISODate>20261115</release:ISODate>', '<release:ISODate>20261115</release:ISODate>\n\t<release:ISODate>20261116</release:ISODate>');
+    const twice = swap(
+      '<release:ISODate>20261115</release:ISODate>',
+      '<release:ISODate>20261115</release:ISODate>\n\t<release:ISODate>20261116</release:ISODate>',
+    );
     const e = expectFailure(twice, 'RD_XML_INVALID', 12, /<release:ISODate> appears again \(first on line 11\)/);
     expect(e.details.lines).toEqual([11, 12]);
-    expectFailure(swap('<release:ISODate>', '<release:IsoDate>20261115</release:IsoDate><release:ISODate>'), 'RD_XML_INVALID', 11, '<release:release> does not take <release:IsoDate>');
+    expectFailure(
+      swap('<release:ISODate>', '<release:IsoDate>20261115</release:IsoDate><release:ISODate>'),
+      'RD_XML_INVALID',
+      11,
+      '<release:release> does not take <release:IsoDate>',
+    );
     expectFailure(swap('<UMDmeta:packages>', '<UMDmeta:packages>stray'), 'RD_XML_INVALID', 25, /<UMDmeta:packages> holds the text "stray"/);
-    expectFailure(swap('>frontier-squid</release:productName>', '>frontier-<b:i xmlns:b="urn:b">squid</b:i></release:productName>'), 'RD_XML_INVALID', 3, /holds the element <b:i>/);
+    expectFailure(
+      swap('>frontier-squid</release:productName>', '>frontier-<b:i xmlns:b="urn:b">squid</b:i></release:productName>'),
+      'RD_XML_INVALID',
+      3,
+      /holds the element <b:i>/,
+    );
   });
 
   it('refuses an unknown attribute (a typo must not drop a digest)', () => {
     const e = expectFailure(withPackages(rpm('a', { sha265: DIGEST })), 'RD_XML_INVALID', 26, /unknown attribute sha265=/);
     expect(e.details.attribute).toBe('sha265');
-    expectFailure(withPackages(pkg({ arch: 'x86_64', pkgname: 'a', release: '1', version: '1', url: 'https://p.example.org/a.rpm' })), 'RD_XML_INVALID', 26, 'lacks the required attribute filename');
+    expectFailure(
+      withPackages(pkg({ arch: 'x86_64', pkgname: 'a', release: '1', version: '1', url: 'https://p.example.org/a.rpm' })),
+      'RD_XML_INVALID',
+      26,
+      'lacks the required attribute filename',
+    );
   });
 
   it('refuses control characters in any value', () => {
-    expectFailure(swap('>frontier-squid</release:productName>', '>frontier\u0001squid</release:productName>'), 'RD_XML_INVALID', 3, /<release:productName> .*U\+0001/);
+    expectFailure(
+      swap('>frontier-squid</release:productName>', '>frontier\u0001squid</release:productName>'),
+      'RD_XML_INVALID',
+      3,
+      /<release:productName> .*U\+0001/,
+    );
     expectFailure(swap('tuned for', 'tuned&#x7f;for'), 'RD_XML_INVALID', 9, /<release:description> .*U\+007F/);
     expectFailure(swap('tuned for', 'tuned&#1;for'), 'RD_XML_MALFORMED', 9, /&#1;/);
     expectFailure(swap('pkgtype="metapackage"', 'pkgtype="meta\u001bpackage"'), 'RD_XML_INVALID', 26, /attribute pkgtype .*U\+001B/);
-    expectFailure(swap('<!-- x -->', '<!-- \u0007 -->', OK.replace('<UMDmeta:UMDmeta>', '<!-- x --><UMDmeta:UMDmeta>')), 'RD_XML_MALFORMED', 21, /control character/);
+    expectFailure(
+      swap('<!-- x -->', '<!-- \u0007 -->', OK.replace('<UMDmeta:UMDmeta>', '<!-- x --><UMDmeta:UMDmeta>')),
+      'RD_XML_MALFORMED',
+      21,
+      /control character/,
+    );
     // multi-line free text is fine
     expect(parseReleaseXml(swap('see the advisory.', 'see\n\tthe advisory.')).releaseNotes).toBe('Security update; see\n\tthe advisory.');
   });
@@ -309,14 +435,39 @@ describe('parseReleaseXml: elements and values, from the table', () => {
 
 describe('parseReleaseXml: names that pass for others, and values too long to store', () => {
   it('refuses a lookalike letter in an ASCII name, naming the character', () => {
-    expectFailure(swap('EXAMPLETP.frontier', 'EXAMPLETP.fr\u043entier'), 'RD_XML_INVALID', 4, /<release:productShortName> .*: character 13 is U\+043E, which is not ASCII$/);
-    expectFailure(swap('pkgname="frontier-squid"', 'pkgname="fr\u043entier-squid"'), 'RD_XML_INVALID', 26, /attribute pkgname .*: character 3 is U\+043E, which is not ASCII$/);
+    expectFailure(
+      swap('EXAMPLETP.frontier', 'EXAMPLETP.fr\u043entier'),
+      'RD_XML_INVALID',
+      4,
+      /<release:productShortName> .*: character 13 is U\+043E, which is not ASCII$/,
+    );
+    expectFailure(
+      swap('pkgname="frontier-squid"', 'pkgname="fr\u043entier-squid"'),
+      'RD_XML_INVALID',
+      26,
+      /attribute pkgname .*: character 3 is U\+043E, which is not ASCII$/,
+    );
   });
 
   it('refuses a productName word mixing Latin with Cyrillic or Greek letters, or holding an invisible formatting character', () => {
-    expectFailure(swap('>frontier-squid<', '>fr\u043entier-squid<'), 'RD_XML_INVALID', 3, /mixes Latin and Cyrillic letters: character 3 is the Cyrillic U\+043E$/);
-    expectFailure(swap('>frontier-squid<', '>frontier-squ\u03b9d<'), 'RD_XML_INVALID', 3, /mixes Latin and Greek letters: character 13 is the Greek U\+03B9$/);
-    const e = expectFailure(swap('>frontier-squid<', '>frontier\u202egpj.exe<'), 'RD_XML_INVALID', 3, /character 9 is U\+202E, an invisible formatting character$/);
+    expectFailure(
+      swap('>frontier-squid<', '>fr\u043entier-squid<'),
+      'RD_XML_INVALID',
+      3,
+      /mixes Latin and Cyrillic letters: character 3 is the Cyrillic U\+043E$/,
+    );
+    expectFailure(
+      swap('>frontier-squid<', '>frontier-squ\u03b9d<'),
+      'RD_XML_INVALID',
+      3,
+      /mixes Latin and Greek letters: character 13 is the Greek U\+03B9$/,
+    );
+    const e = expectFailure(
+      swap('>frontier-squid<', '>frontier\u202egpj.exe<'),
+      'RD_XML_INVALID',
+      3,
+      /character 9 is U\+202E, an invisible formatting character$/,
+    );
     expect(e.message).toContain('"frontier\\u202egpj.exe"'); // quoted escaped: the message cannot reorder itself
     expect(e.message).not.toContain('\u202e');
     expectFailure(swap('>frontier-squid<', '>frontier\u200bsquid<'), 'RD_XML_INVALID', 3, /U\+200B, an invisible formatting character/);
@@ -328,7 +479,12 @@ describe('parseReleaseXml: names that pass for others, and values too long to st
     expectFailure(swap('>frontier-squid<', `>${'n'.repeat(201)}<`), 'RD_XML_INVALID', 3, /at most 200 characters/);
     expect(parseReleaseXml(swap('>frontier-squid<', `>${'n'.repeat(200)}<`)).productName).toHaveLength(200);
     expectFailure(swap('>x86_64</UMDmeta:targetArch>', `>${'x'.repeat(51)}</UMDmeta:targetArch>`), 'RD_XML_INVALID', 23, /a name of 1-50/);
-    expectFailure(swap('<release:majorVersion>4<', `<release:majorVersion>${'4'.repeat(33)}<`), 'RD_XML_INVALID', 14, /a version part of 1-32/);
+    expectFailure(
+      swap('<release:majorVersion>4<', `<release:majorVersion>${'4'.repeat(33)}<`),
+      'RD_XML_INVALID',
+      14,
+      /a version part of 1-32/,
+    );
     expectFailure(swap('version="4.15"', `version="${'4'.repeat(101)}"`), 'RD_XML_INVALID', 26, /a package version of 1-100/);
     expectFailure(swap('release="2.1"', `release="${'2'.repeat(101)}"`), 'RD_XML_INVALID', 26, /a package release of up to 100/);
   });
@@ -346,14 +502,29 @@ describe('parseReleaseXml: packages', () => {
   });
 
   it('refuses mixed rpm and deb packages at the first package of the other format', () => {
-    const e = expectFailure(withPackages(rpm('a'), rpm('b'), deb('c')), 'RD_XML_INVALID', 28, /"c_1\.0-1_amd64\.deb" is a deb package but "a-1\.0-1\.x86_64\.rpm" \(line 26\) is rpm/);
+    const e = expectFailure(
+      withPackages(rpm('a'), rpm('b'), deb('c')),
+      'RD_XML_INVALID',
+      28,
+      /"c_1\.0-1_amd64\.deb" is a deb package but "a-1\.0-1\.x86_64\.rpm" \(line 26\) is rpm/,
+    );
     expect(e.details.filename).toBe('c_1.0-1_amd64.deb');
   });
 
   it('refuses a package without url when synchURL is n/a', () => {
     const noUrl = rpm('b', { url: '' });
-    expectFailure(withPackages(rpm('a'), noUrl), 'RD_XML_INVALID', 27, /"b-1\.0-1\.x86_64\.rpm" has no url, and <release:synchURL> \(line 20\) is n\/a/);
-    expectFailure(withPackages(pkg({ arch: 'x86_64', filename: 'a-1-1.x86_64.rpm', pkgname: 'a', release: '1', version: '1' })), 'RD_XML_INVALID', 26, /has no url/);
+    expectFailure(
+      withPackages(rpm('a'), noUrl),
+      'RD_XML_INVALID',
+      27,
+      /"b-1\.0-1\.x86_64\.rpm" has no url, and <release:synchURL> \(line 20\) is n\/a/,
+    );
+    expectFailure(
+      withPackages(pkg({ arch: 'x86_64', filename: 'a-1-1.x86_64.rpm', pkgname: 'a', release: '1', version: '1' })),
+      'RD_XML_INVALID',
+      26,
+      /has no url/,
+    );
     expectFailure(withPackages(rpm('a', { url: 'ftp://p.example.org/a.rpm' })), 'RD_XML_INVALID', 26, /attribute url "ftp:/);
     expectFailure(withPackages(rpm('a', { url: 'https://' })), 'RD_XML_INVALID', 26, /attribute url/);
   });
@@ -362,14 +533,25 @@ describe('parseReleaseXml: packages', () => {
     for (const bad of [`${'ab'.repeat(31)}a`, 'zz'.repeat(32), 'ab'.repeat(33), `sha256:${'ab'.repeat(32)}`]) {
       expectFailure(withPackages(rpm('a', { sha256: bad })), 'RD_XML_INVALID', 26, /attribute sha256 .* is not a sha256 digest/);
     }
-    const bundle = swap('<release:synchURL>n/a</release:synchURL>', '<release:synchURL>https://p.example.org/b.tar.gz</release:synchURL>\n\t<release:synchSha256>abc</release:synchSha256>');
+    const bundle = swap(
+      '<release:synchURL>n/a</release:synchURL>',
+      '<release:synchURL>https://p.example.org/b.tar.gz</release:synchURL>\n\t<release:synchSha256>abc</release:synchSha256>',
+    );
     expectFailure(bundle, 'RD_XML_INVALID', 21, /<release:synchSha256> "abc" is not a sha256 digest/);
-    const noBundle = swap('<release:synchURL>n/a</release:synchURL>', `<release:synchURL>n/a</release:synchURL>\n\t<release:synchSha256>${DIGEST}</release:synchSha256>`);
+    const noBundle = swap(
+      '<release:synchURL>n/a</release:synchURL>',
+      `<release:synchURL>n/a</release:synchURL>\n\t<release:synchSha256>${DIGEST}</release:synchSha256>`,
+    );
     expectFailure(noBundle, 'RD_XML_INVALID', 21, /there is no bundle to check/);
   });
 
   it('refuses the same filename twice, naming both lines', () => {
-    const e = expectFailure(withPackages(rpm('a'), rpm('b'), rpm('a', { pkgtype: 'binary' })), 'RD_XML_INVALID', 28, /is listed twice, on lines 26 and 28/);
+    const e = expectFailure(
+      withPackages(rpm('a'), rpm('b'), rpm('a', { pkgtype: 'binary' })),
+      'RD_XML_INVALID',
+      28,
+      /is listed twice, on lines 26 and 28/,
+    );
     expect(e.details.lines).toEqual([26, 28]);
   });
 

@@ -16,7 +16,12 @@ const SCHEMAS = new URL('../../../schemas/', import.meta.url);
 const MAIN_XSD = new URL('release-v0.2.xsd', SCHEMAS).pathname;
 
 type Node = { tag: string; attrs: Record<string, string>; children: Node[]; parent?: Node };
-interface Schema { file: string; ns: string; prefixOf: Map<string, string>; root: Node }
+interface Schema {
+  file: string;
+  ns: string;
+  prefixOf: Map<string, string>;
+  root: Node;
+}
 
 function toNodes(raw: Record<string, unknown>[], parent?: Node): Node[] {
   return raw.flatMap((n) => {
@@ -36,7 +41,11 @@ const schemas: Schema[] = readdirSync(SCHEMAS)
       readFileSync(new URL(file, SCHEMAS), 'utf8'),
     );
     const root = toNodes(parsed)[0]!;
-    const prefixOf = new Map(Object.entries(root.attrs).filter(([k]) => k.startsWith('xmlns:')).map(([k, v]) => [v, k.slice(6)]));
+    const prefixOf = new Map(
+      Object.entries(root.attrs)
+        .filter(([k]) => k.startsWith('xmlns:'))
+        .map(([k, v]) => [v, k.slice(6)]),
+    );
     return { file, ns: root.attrs.targetNamespace!, prefixOf, root };
   });
 const schemaOf = (spec: ElementSpec) => schemas.find((s) => s.ns === NAMESPACES[spec.ns])!;
@@ -58,7 +67,7 @@ function find(spec: ElementSpec, parent: ElementSpec | undefined) {
 function occursOf(n: Node): Occurs {
   const min = n.attrs.minOccurs ?? '1';
   const max = n.attrs.maxOccurs ?? '1';
-  return (({ '1/1': '1', '0/1': '?', '1/unbounded': '+', '0/unbounded': '*' }) as Record<string, Occurs>)[`${min}/${max}`]!;
+  return ({ '1/1': '1', '0/1': '?', '1/unbounded': '+', '0/unbounded': '*' } as Record<string, Occurs>)[`${min}/${max}`]!;
 }
 
 function walk(spec: ElementSpec, parent: ElementSpec | undefined, visit: (spec: ElementSpec, parent: ElementSpec | undefined) => void) {
@@ -72,26 +81,38 @@ describe('schemas/release-v0.2.xsd and the element table agree', () => {
   it('has one schema document per namespace of the table', () => {
     expect(schemas.map((s) => s.ns).sort()).toEqual(Object.values(NAMESPACES).sort());
     const imports = descendants(schemas.find((s) => s.file === 'release-v0.2.xsd')!.root).filter((n) => n.tag === 'xs:import');
-    expect(imports.map((n) => n.attrs.schemaLocation).sort()).toEqual(schemas.map((s) => s.file).filter((f) => f !== 'release-v0.2.xsd').sort());
+    expect(imports.map((n) => n.attrs.schemaLocation).sort()).toEqual(
+      schemas
+        .map((s) => s.file)
+        .filter((f) => f !== 'release-v0.2.xsd')
+        .sort(),
+    );
   });
 
-  it.each(tableElements.map(([s, p]) => [`${s.ns}:${s.name}`, s, p] as const))('declares %s with the same occurrence and content', (_, spec, parent) => {
-    const { decl, particle } = find(spec, parent);
-    expect(occursOf(particle)).toBe(spec.occurs);
-    const own = schemaOf(spec);
-    const self = own.prefixOf.get(own.ns);
-    if (spec.type) expect(decl.attrs.type).toBe(`${self}:${spec.type}`);
-    if (spec.any) expect(decl.attrs.type).toBe(`${self}:loose`);
-    if (spec.children) expect(decl.children.map((c) => c.tag)).toEqual(['xs:complexType']);
-    if (spec.type) {
-      const simple = own.root.children.find((n) => n.tag === 'xs:simpleType' && n.attrs.name === spec.type);
-      expect(simple, `${own.file} defines the simple type ${spec.type}`).toBeDefined();
-    }
-  });
+  it.each(tableElements.map(([s, p]) => [`${s.ns}:${s.name}`, s, p] as const))(
+    'declares %s with the same occurrence and content',
+    (_, spec, parent) => {
+      const { decl, particle } = find(spec, parent);
+      expect(occursOf(particle)).toBe(spec.occurs);
+      const own = schemaOf(spec);
+      const self = own.prefixOf.get(own.ns);
+      if (spec.type) expect(decl.attrs.type).toBe(`${self}:${spec.type}`);
+      if (spec.any) expect(decl.attrs.type).toBe(`${self}:loose`);
+      if (spec.children) expect(decl.children.map((c) => c.tag)).toEqual(['xs:complexType']);
+      if (spec.type) {
+        const simple = own.root.children.find((n) => n.tag === 'xs:simpleType' && n.attrs.name === spec.type);
+        expect(simple, `${own.file} defines the simple type ${spec.type}`).toBeDefined();
+      }
+    },
+  );
 
   it('declares no element the table lacks', () => {
     const inTable = new Set(tableElements.map(([s]) => `${NAMESPACES[s.ns]} ${s.name}`));
-    const inXsd = schemas.flatMap((s) => descendants(s.root).filter((n) => n.tag === 'xs:element' && n.attrs.name).map((n) => `${s.ns} ${n.attrs.name}`));
+    const inXsd = schemas.flatMap((s) =>
+      descendants(s.root)
+        .filter((n) => n.tag === 'xs:element' && n.attrs.name)
+        .map((n) => `${s.ns} ${n.attrs.name}`),
+    );
     expect(inXsd.sort()).toEqual([...inTable].sort());
   });
 
@@ -102,11 +123,17 @@ describe('schemas/release-v0.2.xsd and the element table agree', () => {
       const xsd = descendants(decl).filter((n) => n.tag === 'xs:attribute' && n.parent?.parent === decl);
       const fromXsd = Object.fromEntries(xsd.map((n) => [n.attrs.name, { type: n.attrs.type, required: n.attrs.use === 'required' }]));
       const fromTable = Object.fromEntries(
-        Object.entries(spec.attributes ?? {}).map(([name, a]) => [name, { type: `${own.prefixOf.get(own.ns)}:${a.type}`, required: a.required }]),
+        Object.entries(spec.attributes ?? {}).map(([name, a]) => [
+          name,
+          { type: `${own.prefixOf.get(own.ns)}:${a.type}`, required: a.required },
+        ]),
       );
       expect(fromXsd, `attributes of <${spec.ns}:${spec.name}>`).toEqual(fromTable);
       for (const a of Object.values(spec.attributes ?? {})) {
-        expect(own.root.children.some((n) => n.tag === 'xs:simpleType' && n.attrs.name === a.type), `${own.file} defines ${a.type}`).toBe(true);
+        expect(
+          own.root.children.some((n) => n.tag === 'xs:simpleType' && n.attrs.name === a.type),
+          `${own.file} defines ${a.type}`,
+        ).toBe(true);
       }
     }
   });
@@ -136,7 +163,11 @@ describe.skipIf(!xmllint)('the XSD and the parser agree (xmllint)', () => {
   const cases: [string, string, boolean][] = [
     ['the sample with a digest', ok, true],
     ['the verbatim sample (placeholder digest)', sample, false],
-    ['a bundle with synchSha256', ok.replace('<release:synchURL>n/a</release:synchURL>', `${bundle}<release:synchSha256>${'AB'.repeat(32)}</release:synchSha256>`), true],
+    [
+      'a bundle with synchSha256',
+      ok.replace('<release:synchURL>n/a</release:synchURL>', `${bundle}<release:synchSha256>${'AB'.repeat(32)}</release:synchSha256>`),
+      true,
+    ],
     ['no productShortName', ok.replace(/<release:productShortName>.*<\/release:productShortName>/, ''), false],
     ['productShortName with ..', ok.replace('EXAMPLETP.frontier', 'EXAMPLETP..frontier'), false],
     ['ISODate with dashes', ok.replace('20261115', '2026-11-15'), false],

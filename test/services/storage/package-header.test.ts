@@ -25,7 +25,12 @@ afterAll(async () => {
 });
 
 const rpmSpec = (o: Partial<PackageSpec> = {}): PackageSpec => ({
-  filename: 'testpkg-dep-2.4.1-3.el9.noarch.rpm', pkgname: 'testpkg-dep', version: '2.4.1', release: '3.el9', arch: 'noarch', ...o,
+  filename: 'testpkg-dep-2.4.1-3.el9.noarch.rpm',
+  pkgname: 'testpkg-dep',
+  version: '2.4.1',
+  release: '3.el9',
+  arch: 'noarch',
+  ...o,
 });
 
 describe('readPackageHeader', () => {
@@ -80,7 +85,9 @@ describe('readPackageHeader', () => {
     await copyFile(pk.rpm('testpkg').path, blob);
     await expect(readPackageHeader(blob, 'deb', 'testpkg_1.0_all.deb')).rejects.toMatchObject({
       code: 'RD_PACKAGE_UNREADABLE',
-      message: expect.stringMatching(/^testpkg_1\.0_all\.deb: not a readable DEB package \(dpkg-deb: error: 'testpkg_1\.0_all\.deb' is not/),
+      message: expect.stringMatching(
+        /^testpkg_1\.0_all\.deb: not a readable DEB package \(dpkg-deb: error: 'testpkg_1\.0_all\.deb' is not/,
+      ),
     });
     await expect(readPackageHeader(pk.deb('testpkg').path, 'rpm')).rejects.toMatchObject({ code: 'RD_PACKAGE_UNREADABLE' });
     await expect(readPackageHeader(join(root, 'absent.rpm'), 'rpm')).rejects.toMatchObject({ code: 'RD_PACKAGE_UNREADABLE' });
@@ -92,7 +99,15 @@ describe('checkPackageAgainstSpec', () => {
     const h = await readPackageHeader(pk.rpm('testpkg-dep').path, 'rpm');
     expect(() => checkPackageAgainstSpec(h, rpmSpec())).not.toThrow();
     const d = await readPackageHeader(pk.deb('testpkg').path, 'deb');
-    expect(() => checkPackageAgainstSpec(d, { filename: 'testpkg_2.4.1-3.el9_all.deb', pkgname: 'testpkg', version: '2.4.1', release: '3.el9', arch: 'all' })).not.toThrow();
+    expect(() =>
+      checkPackageAgainstSpec(d, {
+        filename: 'testpkg_2.4.1-3.el9_all.deb',
+        pkgname: 'testpkg',
+        version: '2.4.1',
+        release: '3.el9',
+        arch: 'all',
+      }),
+    ).not.toThrow();
   });
 
   it('names the field that disagrees', async () => {

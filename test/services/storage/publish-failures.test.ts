@@ -48,7 +48,8 @@ async function failingTool(tool: string): Promise<NodeJS.ProcessEnv> {
   return { ...process.env, PATH: `${bin}:${process.env.PATH}` };
 }
 
-const builds = async (r: RepoRef) => (await readdir(join(storageDir, 'repos', '.versions', r.stage, r.product))).filter((n) => n.startsWith('.'));
+const builds = async (r: RepoRef) =>
+  (await readdir(join(storageDir, 'repos', '.versions', r.stage, r.product))).filter((n) => n.startsWith('.'));
 
 describe.each([
   ['yum', 'createrepo_c', () => rpms, checkYumRepo],
@@ -87,14 +88,17 @@ describe.each([
 });
 
 describe('paths stay inside STORAGE_DIR', () => {
-  it.each(['../x.rpm', '../../../x.rpm', 'a/b.rpm', '/tmp/x.rpm', '.x.rpm', 'x.deb', 'x.rpm\n', ''])('refuses filename %j', async (filename) => {
-    const before = await readdir(root);
-    await expect(publishRepository(repo('yum', 'paths'), [{ sha256: rpms[0]!.sha256, filename }], opts)).rejects.toMatchObject({
-      code: 'RD_XML_INVALID',
-    });
-    expect(await readdir(root)).toEqual(before);
-    expect(await currentVersion(storageDir, repo('yum', 'paths'))).toBeNull();
-  });
+  it.each(['../x.rpm', '../../../x.rpm', 'a/b.rpm', '/tmp/x.rpm', '.x.rpm', 'x.deb', 'x.rpm\n', ''])(
+    'refuses filename %j',
+    async (filename) => {
+      const before = await readdir(root);
+      await expect(publishRepository(repo('yum', 'paths'), [{ sha256: rpms[0]!.sha256, filename }], opts)).rejects.toMatchObject({
+        code: 'RD_XML_INVALID',
+      });
+      expect(await readdir(root)).toEqual(before);
+      expect(await currentVersion(storageDir, repo('yum', 'paths'))).toBeNull();
+    },
+  );
 
   it.each(['..', '../evil', 'a/b', '.versions', ''])('refuses product %j', async (product) => {
     await expect(publishRepository(repo('apt', product), debs, opts)).rejects.toMatchObject({ code: 'RD_XML_INVALID' });
@@ -103,12 +107,16 @@ describe('paths stay inside STORAGE_DIR', () => {
 
   it('refuses two different packages under one filename, accepts the same one twice', async () => {
     const [a, b] = rpms as [RepoPackage, RepoPackage];
-    await expect(publishRepository(repo('yum', 'dups'), [a, { ...b, filename: a.filename }], opts)).rejects.toMatchObject({ code: 'RD_XML_INVALID' });
+    await expect(publishRepository(repo('yum', 'dups'), [a, { ...b, filename: a.filename }], opts)).rejects.toMatchObject({
+      code: 'RD_XML_INVALID',
+    });
     expect((await publishRepository(repo('yum', 'dups'), [a, a], opts)).packages).toBe(1);
   });
 
   it('a blob missing from the store is an internal error, nothing published', async () => {
-    await expect(publishRepository(repo('yum', 'missing'), [{ sha256: 'cd'.repeat(32), filename: 'x-1-1.noarch.rpm' }], opts)).rejects.toMatchObject({
+    await expect(
+      publishRepository(repo('yum', 'missing'), [{ sha256: 'cd'.repeat(32), filename: 'x-1-1.noarch.rpm' }], opts),
+    ).rejects.toMatchObject({
       code: 'RD_INTERNAL',
     });
     expect(await currentVersion(storageDir, repo('yum', 'missing'))).toBeNull();

@@ -61,12 +61,16 @@ describe('YUM', () => {
         url: `${server.url}/repos/unverified/EXAMPLETP.testpkg.el9.noarch/EXAMPLETP.testpkg.el9.noarch.repo`,
       },
     });
-    expect(await readlink(join(storageDir, 'repos', 'unverified', yum().product))).toBe('../.versions/unverified/EXAMPLETP.testpkg.el9.noarch/1');
+    expect(await readlink(join(storageDir, 'repos', 'unverified', yum().product))).toBe(
+      '../.versions/unverified/EXAMPLETP.testpkg.el9.noarch/1',
+    );
     const check = await checkYumRepo(r.url, 'testpkg-dep', { RESOLVE: '1' });
     expect(check.output).toMatch(/^OK: dnf sees testpkg-dep-1.0.0-1.noarch/m);
     expect(check.ok).toBe(true);
     const repoFile = await (await fetch(r.clientFile.url)).text();
-    expect(repoFile).toBe(`[EXAMPLETP.testpkg.el9.noarch-unverified]\nname=EXAMPLETP.testpkg.el9.noarch (unverified)\nbaseurl=${r.url}\nenabled=1\ngpgcheck=0\n`);
+    expect(repoFile).toBe(
+      `[EXAMPLETP.testpkg.el9.noarch-unverified]\nname=EXAMPLETP.testpkg.el9.noarch (unverified)\nbaseurl=${r.url}\nenabled=1\ngpgcheck=0\n`,
+    );
   });
 
   it('republishes with one more package: dnf sees old and new, only the new one is read', async () => {

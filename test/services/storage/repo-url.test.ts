@@ -7,15 +7,23 @@ const apt: RepoRef = { stage: 'stage-rollout', product: 'EXAMPLETP.foo.debian12.
 
 describe('repository URLs', () => {
   it('mirror the layout under PUBLIC_URL/repos, with a trailing slash', () => {
-    expect(repoUrl('https://repo.example.org', yum)).toBe('https://repo.example.org/repos/production/EXAMPLETP.frontier-squid.centos7.x86_64/');
-    expect(repoUrl('https://repo.example.org/base//', apt)).toBe('https://repo.example.org/base/repos/stage-rollout/EXAMPLETP.foo.debian12.amd64/');
+    expect(repoUrl('https://repo.example.org', yum)).toBe(
+      'https://repo.example.org/repos/production/EXAMPLETP.frontier-squid.centos7.x86_64/',
+    );
+    expect(repoUrl('https://repo.example.org/base//', apt)).toBe(
+      'https://repo.example.org/base/repos/stage-rollout/EXAMPLETP.foo.debian12.amd64/',
+    );
     expect(repoUrlPath({ ...apt, product: 'a+b' })).toBe('repos/stage-rollout/a%2Bb/');
   });
 
   it('name the client file after the product and point it at the repository', () => {
     expect(clientFileName(yum)).toBe('EXAMPLETP.frontier-squid.centos7.x86_64.repo');
-    expect(clientFileUrl('http://h', apt)).toBe('http://h/repos/stage-rollout/EXAMPLETP.foo.debian12.amd64/EXAMPLETP.foo.debian12.amd64.list');
+    expect(clientFileUrl('http://h', apt)).toBe(
+      'http://h/repos/stage-rollout/EXAMPLETP.foo.debian12.amd64/EXAMPLETP.foo.debian12.amd64.list',
+    );
     expect(clientFileText('http://h', apt)).toBe('deb [trusted=yes] http://h/repos/stage-rollout/EXAMPLETP.foo.debian12.amd64/ ./\n');
-    expect(clientFileText('http://h', { ...yum, product: 'a+b' })).toMatch(/^\[a_b-production\]\nname=a\+b \(production\)\nbaseurl=http:\/\/h\/repos\/production\/a%2Bb\/\n/);
+    expect(clientFileText('http://h', { ...yum, product: 'a+b' })).toMatch(
+      /^\[a_b-production\]\nname=a\+b \(production\)\nbaseurl=http:\/\/h\/repos\/production\/a%2Bb\/\n/,
+    );
   });
 });

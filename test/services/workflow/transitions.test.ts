@@ -1,7 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import {
-  PROMOTION_TARGETS, REPO_ACTIONS, REPO_STATUSES, ROLES, STAGE_OF_STATUS, decide, factsOf, targetOf, transitions, validActions, waitsToEnter,
-  type Facts, type RepoAction, type RepoStatus, type Role,
+  PROMOTION_TARGETS,
+  REPO_ACTIONS,
+  REPO_STATUSES,
+  ROLES,
+  STAGE_OF_STATUS,
+  decide,
+  factsOf,
+  targetOf,
+  transitions,
+  validActions,
+  waitsToEnter,
+  type Facts,
+  type RepoAction,
+  type RepoStatus,
+  type Role,
 } from '../../../services/workflow/transitions.ts';
 
 // Every subset of roles, so that "no role" and "several roles" are covered too.
@@ -19,18 +32,29 @@ const factSets: Array<[string, Facts]> = [
  * what, and from which status (with which fact) it starts. ok = starts; published = refused as immutable.
  */
 const WHO: Record<RepoAction, Role[]> = {
-  MoveToUnverified: ['provider'], MoveToStageRollOut: ['technologyUnit'], MoveToProduction: ['rolloutCoordinator'],
-  Reject: ['technologyUnit'], Deprecate: ['technologyUnit', 'rolloutCoordinator'],
+  MoveToUnverified: ['provider'],
+  MoveToStageRollOut: ['technologyUnit'],
+  MoveToProduction: ['rolloutCoordinator'],
+  Reject: ['technologyUnit'],
+  Deprecate: ['technologyUnit', 'rolloutCoordinator'],
 };
 function expected(action: RepoAction, status: RepoStatus, f: Facts): 'ok' | 'published' | 'not now' {
   switch (action) {
     case 'MoveToUnverified':
-      return ['New', 'Failed', 'Rejected'].includes(status) ? 'ok' : ['Production', 'Deprecated'].includes(status) ? 'published' : 'not now';
+      return ['New', 'Failed', 'Rejected'].includes(status)
+        ? 'ok'
+        : ['Production', 'Deprecated'].includes(status)
+          ? 'published'
+          : 'not now';
     case 'MoveToStageRollOut':
       return status === 'Unverified' || (status === 'Incomplete' && f.waitsForStage) ? 'ok' : 'not now';
     case 'MoveToProduction':
-      return status === 'StageRollOut' || status === 'Deprecated' || (status === 'Unverified' && f.emergency)
-        || (status === 'Incomplete' && f.waitsForProduction) ? 'ok' : 'not now';
+      return status === 'StageRollOut' ||
+        status === 'Deprecated' ||
+        (status === 'Unverified' && f.emergency) ||
+        (status === 'Incomplete' && f.waitsForProduction)
+        ? 'ok'
+        : 'not now';
     case 'Reject':
       return ['Unverified', 'StageRollOut', 'Incomplete'].includes(status) ? 'ok' : 'not now';
     case 'Deprecate':
@@ -66,14 +90,20 @@ describe('decide(): every action x status x role set x facts, against the workfl
 
 describe('factsOf: what an Incomplete release waits for', () => {
   it('comes from the action that found it unmet', () => {
-    expect(factsOf('Incomplete', 'MoveToStageRollOut', false)).toEqual({ emergency: false, waitsForStage: true, waitsForProduction: false });
+    expect(factsOf('Incomplete', 'MoveToStageRollOut', false)).toEqual({
+      emergency: false,
+      waitsForStage: true,
+      waitsForProduction: false,
+    });
     expect(factsOf('Incomplete', 'MoveToProduction', true)).toEqual({ emergency: true, waitsForStage: false, waitsForProduction: true });
     expect(factsOf('StageRollOut', 'MoveToStageRollOut', false)).toEqual(noFacts);
   });
   it('a release waiting to enter Stage-Rollout cannot be sent to Production past it', () => {
     const facts = factsOf('Incomplete', 'MoveToStageRollOut', false);
-    expect(decide('Incomplete', 'MoveToProduction', ['rolloutCoordinator'], facts))
-      .toMatchObject({ code: 'RD_ACTION_NOT_ALLOWED', validNow: ['MoveToStageRollOut', 'Reject'] });
+    expect(decide('Incomplete', 'MoveToProduction', ['rolloutCoordinator'], facts)).toMatchObject({
+      code: 'RD_ACTION_NOT_ALLOWED',
+      validNow: ['MoveToStageRollOut', 'Reject'],
+    });
     expect(decide('Incomplete', 'MoveToStageRollOut', ['technologyUnit'], facts).ok).toBe(true);
   });
 });
@@ -85,7 +115,10 @@ describe('the table itself', () => {
     expect(decide('Rejected', 'MoveToUnverified', ['provider']).ok).toBe(true);
     expect(decide('Production', 'MoveToUnverified', ['provider'])).toMatchObject({ code: 'RD_RELEASE_PUBLISHED' });
     expect(decide('Deprecated', 'MoveToUnverified', ['provider'])).toMatchObject({ code: 'RD_RELEASE_PUBLISHED' });
-    expect(decide('StageRollOut', 'MoveToUnverified', ['provider'])).toMatchObject({ code: 'RD_ACTION_NOT_ALLOWED', validNow: ['MoveToProduction', 'Reject'] });
+    expect(decide('StageRollOut', 'MoveToUnverified', ['provider'])).toMatchObject({
+      code: 'RD_ACTION_NOT_ALLOWED',
+      validNow: ['MoveToProduction', 'Reject'],
+    });
   });
   it('lets an emergency release skip Stage-Rollout only when the fact holds', () => {
     expect(decide('Unverified', 'MoveToProduction', ['rolloutCoordinator'])).toMatchObject({ code: 'RD_ACTION_NOT_ALLOWED' });
@@ -98,7 +131,8 @@ describe('the table itself', () => {
   });
   it('a failed promotion leaves the release where it was; a failed submission ends Failed', () => {
     expect(transitions.MoveToUnverified.failure).toBe('Failed');
-    for (const a of ['MoveToStageRollOut', 'MoveToProduction', 'Reject', 'Deprecate'] as const) expect(transitions[a].failure).toBe('unchanged');
+    for (const a of ['MoveToStageRollOut', 'MoveToProduction', 'Reject', 'Deprecate'] as const)
+      expect(transitions[a].failure).toBe('unchanged');
   });
   it('never lets an action start from Processing (a job is running)', () => {
     for (const a of REPO_ACTIONS) expect(transitions[a].from).not.toContain('Processing');
@@ -123,7 +157,11 @@ describe('what is derived from the table: the stages', () => {
     expect(STAGE_OF_STATUS).toEqual({ Unverified: 'unverified', StageRollOut: 'stage-rollout', Production: 'production' });
   });
   it('the stage each action puts the release in; none for Reject and Deprecate', () => {
-    expect([targetOf('MoveToUnverified'), targetOf('MoveToStageRollOut'), targetOf('MoveToProduction')]).toEqual(['unverified', 'stage-rollout', 'production']);
+    expect([targetOf('MoveToUnverified'), targetOf('MoveToStageRollOut'), targetOf('MoveToProduction')]).toEqual([
+      'unverified',
+      'stage-rollout',
+      'production',
+    ]);
     expect(() => targetOf('Reject')).toThrow();
     expect(() => targetOf('Deprecate')).toThrow();
   });

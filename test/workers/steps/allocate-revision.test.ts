@@ -13,15 +13,37 @@ const config = loadConfig({ RT_TOKEN: 'x'.repeat(20), WEBHOOK_SECRET: 'y'.repeat
 
 function ctx(releaseId: number, loaded: Partial<ReturnType<typeof base>> = {}): StepContext {
   return {
-    deps: { db: t.db, rt: undefined as never, config, metrics: createMetrics() }, log: createLogger('silent'),
-    ticketId: releaseId, inboxId: releaseId, transactionId: releaseId, actor: 'rollout1', history: { changes: [], notesOf: () => [] }, releaseId, fromStatus: 'StageRollOut', workDir: '/nonexistent',
-    outputs: { [loadRelease.id]: { ...base(), ...loaded }, [checkTarget('production').id]: { satisfied: true } }, progress: async () => undefined,
+    deps: { db: t.db, rt: undefined as never, config, metrics: createMetrics() },
+    log: createLogger('silent'),
+    ticketId: releaseId,
+    inboxId: releaseId,
+    transactionId: releaseId,
+    actor: 'rollout1',
+    history: { changes: [], notesOf: () => [] },
+    releaseId,
+    fromStatus: 'StageRollOut',
+    workDir: '/nonexistent',
+    outputs: { [loadRelease.id]: { ...base(), ...loaded }, [checkTarget('production').id]: { satisfied: true } },
+    progress: async () => undefined,
   };
 }
-const base = () => ({ product: 'P.x', productName: 'x', version: '1', kind: 'yum', revision: null as number | null, deprecatedAt: null as string | null, packages: [] });
+const base = () => ({
+  product: 'P.x',
+  productName: 'x',
+  version: '1',
+  kind: 'yum',
+  revision: null as number | null,
+  deprecatedAt: null as string | null,
+  packages: [],
+});
 
 const release = async (ticket: number, over: Record<string, unknown> = {}) =>
-  (await t.db('releases').insert({ ticket_id: ticket, product_short_name: 'P.x', ...over }).returning('id'))[0].id as number;
+  (
+    await t
+      .db('releases')
+      .insert({ ticket_id: ticket, product_short_name: 'P.x', ...over })
+      .returning('id')
+  )[0].id as number;
 
 describe('allocate-revision', () => {
   it('hands out 1..N exactly once to N parallel publications of one product, and writes each to its release', async () => {
@@ -31,7 +53,9 @@ describe('allocate-revision', () => {
     expect((await t.db('releases').whereIn('id', ids).pluck('revision')).sort((a: number, b: number) => a - b)).toEqual(got);
     // another product counts on its own
     const q = await release(99, { product_short_name: 'Q.y' });
-    expect(await allocateRevision.run({ ...ctx(q), outputs: { ...ctx(q).outputs, [loadRelease.id]: { ...base(), product: 'Q.y' } } })).toEqual({ revision: 1, restored: false });
+    expect(
+      await allocateRevision.run({ ...ctx(q), outputs: { ...ctx(q).outputs, [loadRelease.id]: { ...base(), product: 'Q.y' } } }),
+    ).toEqual({ revision: 1, restored: false });
   });
 
   it('a rerun after a kill before the checkpoint keeps the number; a failure burns it', async () => {
@@ -45,7 +69,9 @@ describe('allocate-revision', () => {
 
   it('never reuses a number: the database refuses two releases with one revision of a product', async () => {
     await t.db('releases').insert({ ticket_id: 1, product_short_name: 'P.x', revision: 3 });
-    await expect(t.db('releases').insert({ ticket_id: 2, product_short_name: 'P.x', revision: 3 })).rejects.toThrow(/releases_product_revision/);
+    await expect(t.db('releases').insert({ ticket_id: 2, product_short_name: 'P.x', revision: 3 })).rejects.toThrow(
+      /releases_product_revision/,
+    );
   });
 
   it('keeps the revision of a restored release, within the retention only; undo leaves it', async () => {

@@ -5,7 +5,12 @@
 import { RdError } from '../../services/errors.ts';
 import type { FieldChange, Helpdesk, TicketHistory, TicketInfo } from '../../services/helpdesk/port.ts';
 
-export interface Change { id: number; action: string | null; by: string; old?: string | null }
+export interface Change {
+  id: number;
+  action: string | null;
+  by: string;
+  old?: string | null;
+}
 
 export class MemoryHelpdesk implements Helpdesk {
   readonly tickets = new Map<number, TicketInfo>();
@@ -28,7 +33,12 @@ export class MemoryHelpdesk implements Helpdesk {
   change(ticketId: number, c: Change): this {
     const list = this.changes.get(ticketId) ?? [];
     list.push({
-      id: c.id, type: 'CustomField', field: 'RepoAction', oldValue: c.old ?? null, newValue: c.action, creator: c.by,
+      id: c.id,
+      type: 'CustomField',
+      field: 'RepoAction',
+      oldValue: c.old ?? null,
+      newValue: c.action,
+      creator: c.by,
       created: new Date().toISOString(),
     });
     list.sort((a, b) => a.id - b.id);
@@ -66,10 +76,20 @@ export class MemoryHelpdesk implements Helpdesk {
     return [...((!fresh && this.cachedGroups[name]) || this.groups[name] || [])];
   }
 
-  async setCustomFields(ticketId: number, fields: Record<string, string>) { this.writes.push({ ticketId, fields }); }
-  async comment(ticketId: number, text: string) { this.writes.push({ ticketId, text }); }
-  async addAdminCcGroup(ticketId: number, group: string) { this.writes.push({ ticketId, group }); }
-  async noteText() { return null; }
-  async hasComment() { return false; }
+  async setCustomFields(ticketId: number, fields: Record<string, string>) {
+    this.writes.push({ ticketId, fields });
+  }
+  async comment(ticketId: number, text: string) {
+    this.writes.push({ ticketId, text });
+  }
+  async addAdminCcGroup(ticketId: number, group: string) {
+    this.writes.push({ ticketId, group });
+  }
+  async noteText() {
+    return null;
+  }
+  async hasComment() {
+    return false;
+  }
   async ping() {}
 }

@@ -23,8 +23,12 @@ import { MemoryHelpdesk } from '../../support/memory-helpdesk.ts';
 const t = useTestDb();
 const metrics = createMetrics();
 let storage: string;
-beforeAll(async () => { storage = await mkdtemp(path.join(tmpdir(), 'rd-engine-')); });
-afterAll(async () => { await rm(storage, { recursive: true, force: true }); });
+beforeAll(async () => {
+  storage = await mkdtemp(path.join(tmpdir(), 'rd-engine-'));
+});
+afterAll(async () => {
+  await rm(storage, { recursive: true, force: true });
+});
 
 const TICKET = 1;
 
@@ -39,16 +43,45 @@ function harness(env: Record<string, string> = {}) {
   const trail: string[] = [];
   const steps: Partial<Record<RepoAction, Step[]>> = {};
   const waits: Partial<Record<RepoAction, boolean>> = {};
-  const plans = Object.fromEntries(REPO_ACTIONS.map((a): [RepoAction, ActionPlan] => [a, {
-    get steps() { return steps[a] ?? []; },
-    summary: (ctx) => ({ comment: `${a} done after ${Object.keys(ctx.outputs).join(',')}`, repoUri: `http://repo.test/${a}/`, waits: waits[a] ?? false }),
-  }])) as Record<RepoAction, ActionPlan>;
+  const plans = Object.fromEntries(
+    REPO_ACTIONS.map((a): [RepoAction, ActionPlan] => [
+      a,
+      {
+        get steps() {
+          return steps[a] ?? [];
+        },
+        summary: (ctx) => ({
+          comment: `${a} done after ${Object.keys(ctx.outputs).join(',')}`,
+          repoUri: `http://repo.test/${a}/`,
+          waits: waits[a] ?? false,
+        }),
+      },
+    ]),
+  ) as Record<RepoAction, ActionPlan>;
   let kicks = 0;
-  const config = loadConfig({ RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SECRET: 'test-webhook-secret-0123456789', STORAGE_DIR: storage, ...env });
-  const deps: EngineDeps = { db: t.db, rt, config, metrics, log: createLogger('silent'), plans, writeBacksQueued: () => { kicks++; } };
+  const config = loadConfig({
+    RT_TOKEN: 'test-token-0123456789abcdef',
+    WEBHOOK_SECRET: 'test-webhook-secret-0123456789',
+    STORAGE_DIR: storage,
+    ...env,
+  });
+  const deps: EngineDeps = {
+    db: t.db,
+    rt,
+    config,
+    metrics,
+    log: createLogger('silent'),
+    plans,
+    writeBacksQueued: () => {
+      kicks++;
+    },
+  };
 
   /** A step that writes its runs and undos to the trail; `fail` makes its run throw. */
-  const step = (id: string, o: { out?: unknown; undo?: boolean; fail?: () => unknown; during?: (ctx: StepContext) => Promise<void> } = {}): Step => ({
+  const step = (
+    id: string,
+    o: { out?: unknown; undo?: boolean; fail?: () => unknown; during?: (ctx: StepContext) => Promise<void> } = {},
+  ): Step => ({
     id,
     run: async (ctx) => {
       trail.push(`run ${id}`);
@@ -57,16 +90,28 @@ function harness(env: Record<string, string> = {}) {
       if (e) throw e;
       return o.out ?? { from: id };
     },
-    ...(o.undo !== false && { undo: async (_ctx: StepContext, out: unknown) => { trail.push(`undo ${id} ${JSON.stringify(out)}`); } }),
+    ...(o.undo !== false && {
+      undo: async (_ctx: StepContext, out: unknown) => {
+        trail.push(`undo ${id} ${JSON.stringify(out)}`);
+      },
+    }),
   });
   /** A RepoAction change RT has and whose webhook arrived (the inbox row). */
   const event = async (txn: number, action: string, by: string, ticketId = TICKET) => {
     rt.change(ticketId, { id: txn, action, by });
     return (await insertEvent(t.db, {
-      ticketId, transactionId: txn, event: 'customfield.changed', action, oldValue: null, actorName: by, source: 'webhook', payload: {},
+      ticketId,
+      transactionId: txn,
+      event: 'customfield.changed',
+      action,
+      oldValue: null,
+      actorName: by,
+      source: 'webhook',
+      payload: {},
     }))!;
   };
-  const run = (opts: RunOpts = {}, exclusive = [lockKeys.ticket(TICKET)], ticketId = TICKET) => processTicket(deps, { ticketId, exclusive }, opts);
+  const run = (opts: RunOpts = {}, exclusive = [lockKeys.ticket(TICKET)], ticketId = TICKET) =>
+    processTicket(deps, { ticketId, exclusive }, opts);
   return { rt, trail, steps, waits, deps, step, event, run, kicks: () => kicks };
 }
 
@@ -75,10 +120,17 @@ const setRelease = (status: RepoStatus, requested: RepoAction | null = null, tic
   t.db('releases').insert({ ticket_id: ticketId, status, requested_action: requested });
 const transitionRows = (ticketId = TICKET) => t.db('transitions').where({ ticket_id: ticketId }).orderBy('id');
 const outbox = async (ticketId = TICKET) =>
-  (await t.db('outbox').where({ ticket_id: ticketId }).orderBy('id').select('marker', 'payload')).map((r) => ({ marker: r.marker, ...r.payload }));
+  (await t.db('outbox').where({ ticket_id: ticketId }).orderBy('id').select('marker', 'payload')).map((r) => ({
+    marker: r.marker,
+    ...r.payload,
+  }));
 const inboxRows = (ticketId = TICKET) => t.db('inbox').where({ ticket_id: ticketId }).orderBy('id');
 const checkpointSteps = async (inboxId: number) => (await t.db('checkpoints').where({ inbox_id: inboxId }).pluck('step')).sort();
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 describe('an action that succeeds', () => {
   it('runs its plan while the release is Processing, then moves it to the success status with a timed transition and write-backs in order', async () => {
@@ -90,7 +142,13 @@ describe('an action that succeeds', () => {
         out: { n: 1 },
         during: async (ctx) => {
           const r = await releaseRow();
-          during.push({ status: r.status, active: r.active_inbox_id, scratch: await exists(ctx.workDir), fromStatus: ctx.fromStatus, actor: ctx.actor });
+          during.push({
+            status: r.status,
+            active: r.active_inbox_id,
+            scratch: await exists(ctx.workDir),
+            fromStatus: ctx.fromStatus,
+            actor: ctx.actor,
+          });
           await new Promise((ok) => setTimeout(ok, 40));
         },
       }),
@@ -102,20 +160,34 @@ describe('an action that succeeds', () => {
     expect(during).toEqual([{ status: 'Processing', active: row.id, scratch: true, fromStatus: 'New', actor: 'provider1' }]);
     expect(await exists(path.join(storage, 'tmp', `inbox-${row.id}`))).toBe(false); // scratch removed at the end
     expect(await releaseRow()).toMatchObject({
-      status: 'Unverified', requested_action: 'MoveToUnverified', active_inbox_id: null, repo_uri: 'http://repo.test/MoveToUnverified/',
+      status: 'Unverified',
+      requested_action: 'MoveToUnverified',
+      active_inbox_id: null,
+      repo_uri: 'http://repo.test/MoveToUnverified/',
     });
     const [tr, ...more] = await transitionRows();
     expect(more).toEqual([]);
     expect(tr).toMatchObject({
-      inbox_id: row.id, transaction_id: 10, action: 'MoveToUnverified', actor: 'provider1', from_status: 'New', to_status: 'Unverified',
-      outcome: 'ok', code: null, reason: null,
+      inbox_id: row.id,
+      transaction_id: 10,
+      action: 'MoveToUnverified',
+      actor: 'provider1',
+      from_status: 'New',
+      to_status: 'Unverified',
+      outcome: 'ok',
+      code: null,
+      reason: null,
     });
     expect(tr.finished_at).not.toBeNull();
     expect(tr.duration_ms).toBeGreaterThanOrEqual(35);
     expect(await checkpointSteps(row.id)).toEqual(['a', 'b']);
     expect(await outbox()).toEqual([
       { marker: `inbox-${row.id}:start`, kind: 'fields', fields: { RepoStatus: 'Processing' } },
-      { marker: `inbox-${row.id}:ok:fields`, kind: 'fields', fields: { RepoStatus: 'Unverified', RepoURI: 'http://repo.test/MoveToUnverified/' } },
+      {
+        marker: `inbox-${row.id}:ok:fields`,
+        kind: 'fields',
+        fields: { RepoStatus: 'Unverified', RepoURI: 'http://repo.test/MoveToUnverified/' },
+      },
       { marker: `inbox-${row.id}:ok:comment`, kind: 'comment', text: 'MoveToUnverified done after a,b' },
       { marker: `inbox-${row.id}:ok:notice`, kind: 'watchers', adminCcGroup: 'TechnologyUnit' },
     ]);
@@ -154,7 +226,13 @@ describe('an action that succeeds', () => {
   it('moves the release by compare-and-set: a release moved behind its back is left as it is, and the job fails to be retried', async () => {
     const h = harness();
     const row = await h.event(10, 'MoveToUnverified', 'provider1');
-    h.steps.MoveToUnverified = [h.step('a', { during: async () => { await t.db('releases').where({ ticket_id: TICKET }).update({ status: 'Rejected' }); } })];
+    h.steps.MoveToUnverified = [
+      h.step('a', {
+        during: async () => {
+          await t.db('releases').where({ ticket_id: TICKET }).update({ status: 'Rejected' });
+        },
+      }),
+    ];
     await expect(h.run({ finalAttempt: false })).rejects.toThrow(/left Processing while inbox/);
     expect(await releaseRow()).toMatchObject({ status: 'Rejected' });
     expect(await transitionRows()).toMatchObject([{ outcome: 'running', to_status: 'Processing' }]);
@@ -171,15 +249,33 @@ describe('a refused action', () => {
     await h.run();
     expect(h.trail).toEqual([]);
     expect(await releaseRow()).toMatchObject({ status: 'New', requested_action: null, active_inbox_id: null, repo_uri: null });
-    expect(await transitionRows()).toMatchObject([{
-      inbox_id: row.id, action: 'MoveToUnverified', actor: 'stranger', from_status: 'New', to_status: 'New', outcome: 'refused', code: 'RD_ROLE_FORBIDDEN', duration_ms: 0,
-    }]);
+    expect(await transitionRows()).toMatchObject([
+      {
+        inbox_id: row.id,
+        action: 'MoveToUnverified',
+        actor: 'stranger',
+        from_status: 'New',
+        to_status: 'New',
+        outcome: 'refused',
+        code: 'RD_ROLE_FORBIDDEN',
+        duration_ms: 0,
+      },
+    ]);
     const out = await outbox();
-    expect(out).toEqual([{ marker: `inbox-${row.id}:refused`, kind: 'comment', text: expect.stringMatching(/^\[RD_ROLE_FORBIDDEN\] stranger may not MoveToUnverified; allowed: the ticket requestor/) }]);
+    expect(out).toEqual([
+      {
+        marker: `inbox-${row.id}:refused`,
+        kind: 'comment',
+        text: expect.stringMatching(/^\[RD_ROLE_FORBIDDEN\] stranger may not MoveToUnverified; allowed: the ticket requestor/),
+      },
+    ]);
     expect(out[0].text).toContain('Nothing was changed.');
     expect(await inboxRows()).toMatchObject([{ state: 'done', outcome: 'RD_ROLE_FORBIDDEN' }]);
     expect(await t.db('checkpoints')).toEqual([]);
-    expect(h.rt.groupReads).toEqual([{ name: 'stranger', fresh: false }, { name: 'stranger', fresh: true }]);
+    expect(h.rt.groupReads).toEqual([
+      { name: 'stranger', fresh: false },
+      { name: 'stranger', fresh: true },
+    ]);
   });
 
   it('a membership granted since the cached read of the groups is seen on the fresh read, and the action runs', async () => {
@@ -193,7 +289,7 @@ describe('a refused action', () => {
     expect(await releaseRow()).toMatchObject({ status: 'StageRollOut' });
   });
 
-  it('not valid from the release\'s status: refused with the actions valid now, the release untouched', async () => {
+  it("not valid from the release's status: refused with the actions valid now, the release untouched", async () => {
     const h = harness();
     await setRelease('Unverified', 'MoveToUnverified');
     const before = await releaseRow();
@@ -202,11 +298,16 @@ describe('a refused action', () => {
     await h.run();
     expect(h.trail).toEqual([]);
     expect(await releaseRow()).toEqual(before);
-    expect(await transitionRows()).toMatchObject([{ from_status: 'Unverified', to_status: 'Unverified', outcome: 'refused', code: 'RD_ACTION_NOT_ALLOWED' }]);
-    expect(await outbox()).toEqual([{
-      marker: `inbox-${row.id}:refused`, kind: 'comment',
-      text: '[RD_ACTION_NOT_ALLOWED] MoveToUnverified is not valid while RepoStatus is Unverified; actions valid now: MoveToStageRollOut, Reject. Nothing was changed.',
-    }]);
+    expect(await transitionRows()).toMatchObject([
+      { from_status: 'Unverified', to_status: 'Unverified', outcome: 'refused', code: 'RD_ACTION_NOT_ALLOWED' },
+    ]);
+    expect(await outbox()).toEqual([
+      {
+        marker: `inbox-${row.id}:refused`,
+        kind: 'comment',
+        text: '[RD_ACTION_NOT_ALLOWED] MoveToUnverified is not valid while RepoStatus is Unverified; actions valid now: MoveToStageRollOut, Reject. Nothing was changed.',
+      },
+    ]);
     expect(await inboxRows()).toMatchObject([{ state: 'done', outcome: 'RD_ACTION_NOT_ALLOWED' }]);
   });
 });
@@ -217,9 +318,17 @@ describe('an event RT does not confirm', () => {
     h.steps.MoveToUnverified = [h.step('a')];
     h.rt.change(TICKET, { id: 11, action: 'MoveToUnverified', by: 'releasedesk' });
     h.rt.ticket(3, ['prov@example.org'], 'General').change(3, { id: 30, action: 'MoveToUnverified', by: 'provider1' });
-    const raw = (ticketId: number, txn: number) => insertEvent(t.db, {
-      ticketId, transactionId: txn, event: 'customfield.changed', action: 'MoveToUnverified', oldValue: null, actorName: 'provider1', source: 'webhook', payload: {},
-    });
+    const raw = (ticketId: number, txn: number) =>
+      insertEvent(t.db, {
+        ticketId,
+        transactionId: txn,
+        event: 'customfield.changed',
+        action: 'MoveToUnverified',
+        oldValue: null,
+        actorName: 'provider1',
+        source: 'webhook',
+        payload: {},
+      });
     await raw(TICKET, 10); // RT has no transaction 10
     await raw(TICKET, 11);
     await raw(2, 20); // RT has no ticket 2
@@ -247,14 +356,21 @@ describe('an action that fails', () => {
     const row = await h.event(10, 'MoveToUnverified', 'provider1');
     const digest = new RdError('RD_DIGEST_MISMATCH', 'foo-1.2.rpm: sha256 abc…, expected def…');
     h.steps.MoveToUnverified = [
-      h.step('a', { out: { made: 'a' } }), h.step('b', { undo: false }), h.step('c', { out: ['c'] }), h.step('d', { fail: () => digest }), h.step('e'),
+      h.step('a', { out: { made: 'a' } }),
+      h.step('b', { undo: false }),
+      h.step('c', { out: ['c'] }),
+      h.step('d', { fail: () => digest }),
+      h.step('e'),
     ];
     await h.run({ finalAttempt: false }); // permanent: no retry, whatever the attempt
     expect(h.trail).toEqual(['run a', 'run b', 'run c', 'run d', 'undo c ["c"]', 'undo a {"made":"a"}']);
     expect(await releaseRow()).toMatchObject({ status: 'Failed', active_inbox_id: null, repo_uri: null });
-    const text = 'MoveToUnverified failed.\n\n[RD_DIGEST_MISMATCH] foo-1.2.rpm: sha256 abc…, expected def…\n\n'
-      + 'What to do: Upload the right file or correct the sha256 attribute in release.xml.';
-    expect(await transitionRows()).toMatchObject([{ from_status: 'New', to_status: 'Failed', outcome: 'failed', code: 'RD_DIGEST_MISMATCH', reason: text }]);
+    const text =
+      'MoveToUnverified failed.\n\n[RD_DIGEST_MISMATCH] foo-1.2.rpm: sha256 abc…, expected def…\n\n' +
+      'What to do: Upload the right file or correct the sha256 attribute in release.xml.';
+    expect(await transitionRows()).toMatchObject([
+      { from_status: 'New', to_status: 'Failed', outcome: 'failed', code: 'RD_DIGEST_MISMATCH', reason: text },
+    ]);
     expect(await outbox()).toEqual([
       { marker: `inbox-${row.id}:start`, kind: 'fields', fields: { RepoStatus: 'Processing' } },
       { marker: `inbox-${row.id}:failed:fields`, kind: 'fields', fields: { RepoStatus: 'Failed' } },
@@ -271,7 +387,9 @@ describe('an action that fails', () => {
     await h.run();
     expect(h.trail).toEqual(['run s', 'run t', 'undo s {"from":"s"}']);
     expect(await releaseRow()).toMatchObject({ status: 'Unverified', active_inbox_id: null });
-    expect(await transitionRows()).toMatchObject([{ from_status: 'Unverified', to_status: 'Unverified', outcome: 'failed', code: 'RD_CONTENT_MISSING' }]);
+    expect(await transitionRows()).toMatchObject([
+      { from_status: 'Unverified', to_status: 'Unverified', outcome: 'failed', code: 'RD_CONTENT_MISSING' },
+    ]);
     // (a third row, failed:notice, makes the Unverified group AdminCc again: idempotent in RT, not asserted here)
     expect((await outbox()).slice(1, 3)).toMatchObject([
       { marker: `inbox-${row.id}:failed:fields`, fields: { RepoStatus: 'Unverified' } },
@@ -294,14 +412,19 @@ describe('an action that fails', () => {
     expect(await inboxRows()).toMatchObject([{ state: 'pending' }]);
     const out = await outbox();
     expect(out.map((o) => o.marker)).toEqual([`inbox-${row.id}:start`, `inbox-${row.id}:retrying`]);
-    expect(out[1].text).toMatch(/^MoveToUnverified has not succeeded yet; releasedesk tries again by itself for about 5 minutes\.\n\n\[RD_DOWNLOAD_UNAVAILABLE\] GET/);
+    expect(out[1].text).toMatch(
+      /^MoveToUnverified has not succeeded yet; releasedesk tries again by itself for about 5 minutes\.\n\n\[RD_DOWNLOAD_UNAVAILABLE\] GET/,
+    );
 
     failure = new Error('socket hang up at 10.1.2.3');
     await h.run({ finalAttempt: true });
     expect(h.trail.slice(3)).toEqual(['run b', 'undo a {"from":"a"}']);
     expect(await releaseRow()).toMatchObject({ status: 'Failed' });
     const last = (await outbox()).at(-1);
-    expect(last).toMatchObject({ marker: `inbox-${row.id}:failed:comment`, text: expect.stringContaining(`[RD_INTERNAL] internal error, reference inbox-${row.id}`) });
+    expect(last).toMatchObject({
+      marker: `inbox-${row.id}:failed:comment`,
+      text: expect.stringContaining(`[RD_INTERNAL] internal error, reference inbox-${row.id}`),
+    });
     expect(last.text).not.toContain('socket hang up'); // internals stay in the log
     expect(await transitionRows()).toMatchObject([{ outcome: 'failed', code: 'RD_INTERNAL' }]);
   });
@@ -318,24 +441,45 @@ describe('an action that fails', () => {
 });
 
 /** The PostgreSQL backends holding the advisory lock of `key` in this database. */
-const holders = async (key: string): Promise<number[]> => (await t.db.raw(`
+const holders = async (key: string): Promise<number[]> =>
+  (
+    await t.db.raw(
+      `
   SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-     AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(?, 0)`, [key])).rows.map((r: { pid: number }) => r.pid);
+     AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(?, 0)`,
+      [key],
+    )
+  ).rows.map((r: { pid: number }) => r.pid);
 
 describe('a rerun after the worker was killed', () => {
   it('resumes the action left Processing: the checkpointed steps are skipped, their outputs restored, no second start', async () => {
     const h = harness();
     const row = await h.event(10, 'MoveToUnverified', 'provider1');
     let reached: () => void = () => undefined;
-    const inC = new Promise<void>((ok) => { reached = ok; });
+    const inC = new Promise<void>((ok) => {
+      reached = ok;
+    });
     let killed = true;
     const seenByD: unknown[] = [];
     h.steps.MoveToUnverified = [
       h.step('a', { out: { n: 'a-out' } }),
       h.step('b'),
-      h.step('c', { during: async () => { if (killed) { reached(); await new Promise(() => undefined); } } }), // hangs: the worker dies here
-      { id: 'd', run: async (ctx) => { seenByD.push(ctx.outputs.a); return null; } },
+      h.step('c', {
+        during: async () => {
+          if (killed) {
+            reached();
+            await new Promise(() => undefined);
+          }
+        },
+      }), // hangs: the worker dies here
+      {
+        id: 'd',
+        run: async (ctx) => {
+          seenByD.push(ctx.outputs.a);
+          return null;
+        },
+      },
     ];
     void h.run(); // never settles, like a process killed with -9
     await inC;
@@ -351,7 +495,9 @@ describe('a rerun after the worker was killed', () => {
     expect(seenByD).toEqual([{ n: 'a-out' }]);
     expect(await releaseRow()).toMatchObject({ status: 'Unverified', active_inbox_id: null });
     expect(await transitionRows()).toMatchObject([{ outcome: 'ok', from_status: 'New', to_status: 'Unverified' }]);
-    expect((await outbox()).map((o) => o.marker)).toEqual(['start', 'ok:fields', 'ok:comment', 'ok:notice'].map((m) => `inbox-${row.id}:${m}`));
+    expect((await outbox()).map((o) => o.marker)).toEqual(
+      ['start', 'ok:fields', 'ok:comment', 'ok:notice'].map((m) => `inbox-${row.id}:${m}`),
+    );
     expect(await inboxRows()).toMatchObject([{ state: 'done', outcome: 'ok' }]);
   });
 });
@@ -373,7 +519,8 @@ describe('backfill', () => {
     expect(rows[1].enqueued_at).not.toBeNull(); // run in this job: the relay must not hand it to another
     expect(rows[1].payload).toEqual({ backfilledBefore: 20 });
     expect((await transitionRows()).map((r) => [r.transaction_id, r.from_status, r.to_status, r.outcome])).toEqual([
-      [10, 'New', 'Unverified', 'ok'], [20, 'Unverified', 'StageRollOut', 'ok'],
+      [10, 'New', 'Unverified', 'ok'],
+      [20, 'Unverified', 'StageRollOut', 'ok'],
     ]);
     expect(await releaseRow()).toMatchObject({ status: 'StageRollOut' });
     expect(later.id).toBe(rows[0].id);
@@ -383,20 +530,26 @@ describe('backfill', () => {
 describe('locks', () => {
   const repoKey = lockKeys.repo('production', 'P.x');
   let probe: pg.Client;
-  beforeAll(async () => { probe = await lockSession(t.db); });
-  afterAll(async () => { await probe.end(); });
+  beforeAll(async () => {
+    probe = await lockSession(t.db);
+  });
+  afterAll(async () => {
+    await probe.end();
+  });
 
-  it('are the job\'s exclusive keys, held while the steps run and released after', async () => {
+  it("are the job's exclusive keys, held while the steps run and released after", async () => {
     const h = harness();
     await h.event(10, 'MoveToUnverified', 'provider1');
     const seen: Record<string, boolean> = {};
     const other = lockKeys.repo('unverified', 'P.x');
-    h.steps.MoveToUnverified = [h.step('a', {
-      during: async () => {
-        for (const k of [lockKeys.ticket(TICKET), repoKey, other]) seen[k] = await tryLock(probe, k);
-        if (seen[other]) await unlock(probe, other);
-      },
-    })];
+    h.steps.MoveToUnverified = [
+      h.step('a', {
+        during: async () => {
+          for (const k of [lockKeys.ticket(TICKET), repoKey, other]) seen[k] = await tryLock(probe, k);
+          if (seen[other]) await unlock(probe, other);
+        },
+      }),
+    ];
     await h.run({}, [lockKeys.ticket(TICKET), repoKey]);
     expect(seen).toEqual({ [lockKeys.ticket(TICKET)]: false, [repoKey]: false, [other]: true });
     expect(await holders(lockKeys.ticket(TICKET))).toEqual([]);

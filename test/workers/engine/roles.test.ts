@@ -5,8 +5,10 @@ import { groupNames, resolveRoles } from '../../../workers/engine/roles.ts';
 import { MemoryHelpdesk } from '../../support/memory-helpdesk.ts';
 
 const config = loadConfig({
-  RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SECRET: 'test-webhook-secret-0123456789',
-  TECHNOLOGY_UNIT_GROUP: 'TU-Reviewers', ROLLOUT_GROUP: 'RC-Publishers',
+  RT_TOKEN: 'test-token-0123456789abcdef',
+  WEBHOOK_SECRET: 'test-webhook-secret-0123456789',
+  TECHNOLOGY_UNIT_GROUP: 'TU-Reviewers',
+  ROLLOUT_GROUP: 'RC-Publishers',
 });
 const groups = groupNames(config);
 
@@ -62,6 +64,9 @@ describe('resolveRoles', () => {
     rt.cachedGroups.tu1 = []; // the copy predates tu1's membership
     expect(await resolveRoles(rt, 'tu1', ticket, groups)).toEqual([]);
     expect(await resolveRoles(rt, 'tu1', ticket, groups, true)).toEqual(['technologyUnit']);
-    expect(rt.groupReads).toEqual([{ name: 'tu1', fresh: false }, { name: 'tu1', fresh: true }]);
+    expect(rt.groupReads).toEqual([
+      { name: 'tu1', fresh: false },
+      { name: 'tu1', fresh: true },
+    ]);
   });
 });

@@ -14,16 +14,32 @@ const metrics = createMetrics();
 
 async function ctx(transactionId = 1): Promise<StepContext> {
   const row = (await insertEvent(t.db, {
-    ticketId: 1, transactionId, event: 'customfield.changed', action: 'MoveToUnverified', oldValue: null, actorName: 'provider1', source: 'webhook', payload: {},
+    ticketId: 1,
+    transactionId,
+    event: 'customfield.changed',
+    action: 'MoveToUnverified',
+    oldValue: null,
+    actorName: 'provider1',
+    source: 'webhook',
+    payload: {},
   }))!;
   return fresh(row.id);
 }
 
 /** A new context for the same event: what a rerun after kill -9 starts with (no outputs in memory). */
 const fresh = (inboxId: number): StepContext => ({
-  deps: { db: t.db, rt: undefined as never, config, metrics }, log: createLogger('silent'),
-  ticketId: 1, inboxId, transactionId: 1, actor: 'provider1', history: { changes: [], notesOf: () => [] }, releaseId: 1,
-  fromStatus: 'New', workDir: '/nonexistent', outputs: {}, progress: async () => undefined,
+  deps: { db: t.db, rt: undefined as never, config, metrics },
+  log: createLogger('silent'),
+  ticketId: 1,
+  inboxId,
+  transactionId: 1,
+  actor: 'provider1',
+  history: { changes: [], notesOf: () => [] },
+  releaseId: 1,
+  fromStatus: 'New',
+  workDir: '/nonexistent',
+  outputs: {},
+  progress: async () => undefined,
 });
 
 /** Steps that count their runs and write what they do and undo to `trail`. */
@@ -31,14 +47,23 @@ function steps(trail: string[], over: Partial<Record<string, Partial<Step>>> = {
   const runs: Record<string, number> = {};
   const make = (id: string, out: unknown, undo = true): Step => ({
     id,
-    run: async () => { runs[id] = (runs[id] ?? 0) + 1; trail.push(`run ${id}`); return out; },
-    ...(undo && { undo: async (_c: StepContext, o: unknown) => { trail.push(`undo ${id} ${JSON.stringify(o)}`); } }),
+    run: async () => {
+      runs[id] = (runs[id] ?? 0) + 1;
+      trail.push(`run ${id}`);
+      return out;
+    },
+    ...(undo && {
+      undo: async (_c: StepContext, o: unknown) => {
+        trail.push(`undo ${id} ${JSON.stringify(o)}`);
+      },
+    }),
     ...over[id],
   });
   return { runs, make };
 }
 
-const checkpoints = (inboxId: number) => t.db('checkpoints').where({ inbox_id: inboxId }).orderBy('done_at').orderBy('step').select('step', 'output');
+const checkpoints = (inboxId: number) =>
+  t.db('checkpoints').where({ inbox_id: inboxId }).orderBy('done_at').orderBy('step').select('step', 'output');
 
 describe('runSteps', () => {
   it('runs the steps in order and checkpoints each output (undefined as null); a later step reads the earlier ones', async () => {
@@ -48,7 +73,13 @@ describe('runSteps', () => {
     const a = make('a', { files: ['x.rpm'], n: 2 });
     const b = make('b', undefined);
     const seen: unknown[] = [];
-    const reader: Step = { id: 'c', run: async (cx) => { seen.push(outputOf(cx, a), outputOf(cx, b)); return 'done'; } };
+    const reader: Step = {
+      id: 'c',
+      run: async (cx) => {
+        seen.push(outputOf(cx, a), outputOf(cx, b));
+        return 'done';
+      },
+    };
     await runSteps(c, [a, b, reader]);
     expect(trail).toEqual(['run a', 'run b']);
     expect(seen).toEqual([{ files: ['x.rpm'], n: 2 }, null]);
@@ -61,20 +92,33 @@ describe('runSteps', () => {
     const c = await ctx();
     const trail: string[] = [];
     const boom = new Error('boom');
-    const { make } = steps(trail, { c: { run: async () => { trail.push('run c'); throw boom; } } });
+    const { make } = steps(trail, {
+      c: {
+        run: async () => {
+          trail.push('run c');
+          throw boom;
+        },
+      },
+    });
     await expect(runSteps(c, [make('a', 1), make('b', 2), make('c', 3), make('d', 4)])).rejects.toBe(boom);
     expect(trail).toEqual(['run a', 'run b', 'run c']);
     expect((await checkpoints(c.inboxId)).map((r) => r.step).sort()).toEqual(['a', 'b']);
     expect(c.outputs).toEqual({ a: 1, b: 2 });
   });
 
-  it('a rerun skips the checkpointed steps and restores their outputs; another event\'s checkpoints do not count', async () => {
+  it("a rerun skips the checkpointed steps and restores their outputs; another event's checkpoints do not count", async () => {
     const c = await ctx();
     const other = await ctx(2);
     const trail: string[] = [];
     let failC = false;
     const { runs, make } = steps(trail, {
-      c: { run: async (cx) => { trail.push(`run c sees ${JSON.stringify(cx.outputs)}`); if (failC) throw new Error('killed'); return 'c-out'; } },
+      c: {
+        run: async (cx) => {
+          trail.push(`run c sees ${JSON.stringify(cx.outputs)}`);
+          if (failC) throw new Error('killed');
+          return 'c-out';
+        },
+      },
     });
     const plan = [make('a', { a: 1 }), make('b', ['b']), make('c', null)];
     await runSteps(other, plan); // a, b, c done for another event
@@ -101,7 +145,13 @@ describe('undoSteps', () => {
   it('undoes the checkpointed steps newest first, with their checkpointed outputs; skips those without undo or not run', async () => {
     const c = await ctx();
     const trail: string[] = [];
-    const { make } = steps(trail, { d: { run: async () => { throw new Error('d fails'); } } });
+    const { make } = steps(trail, {
+      d: {
+        run: async () => {
+          throw new Error('d fails');
+        },
+      },
+    });
     const plan = [make('a', { made: 'a' }), make('b', 'b', false), make('c', [3]), make('d', 'd'), make('e', 'e')];
     await expect(runSteps(c, plan)).rejects.toThrow('d fails');
     trail.length = 0;
@@ -112,7 +162,14 @@ describe('undoSteps', () => {
   it('goes on after an undo that throws, and does not throw itself', async () => {
     const c = await ctx();
     const trail: string[] = [];
-    const { make } = steps(trail, { b: { undo: async () => { trail.push('undo b throws'); throw new Error('cannot undo b'); } } });
+    const { make } = steps(trail, {
+      b: {
+        undo: async () => {
+          trail.push('undo b throws');
+          throw new Error('cannot undo b');
+        },
+      },
+    });
     const plan = [make('a', 1), make('b', 2), make('c', 3)];
     await runSteps(c, plan);
     trail.length = 0;

@@ -23,7 +23,10 @@ let gone: Server;
 let goneUrl: string;
 beforeAll(async () => {
   storage = await mkdtemp(path.join(tmpdir(), 'rd-waiting-'));
-  gone = createServer((_req, res) => { res.statusCode = 404; res.end(); }); // a base repository that is not there
+  gone = createServer((_req, res) => {
+    res.statusCode = 404;
+    res.end();
+  }); // a base repository that is not there
   await new Promise<void>((ok) => gone.listen(0, '127.0.0.1', ok));
   goneUrl = `http://127.0.0.1:${(gone.address() as AddressInfo).port}/el9/`;
 });
@@ -32,23 +35,49 @@ afterAll(async () => {
   await rm(storage, { recursive: true, force: true });
 });
 
-const config = (env: Record<string, string> = {}) => loadConfig({
-  RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SECRET: 'test-webhook-secret-0123456789', STORAGE_DIR: storage, ...env,
-});
+const config = (env: Record<string, string> = {}) =>
+  loadConfig({
+    RT_TOKEN: 'test-token-0123456789abcdef',
+    WEBHOOK_SECRET: 'test-webhook-secret-0123456789',
+    STORAGE_DIR: storage,
+    ...env,
+  });
 
-interface Rel { product?: string; status?: string; requested?: RepoAction; platform?: string; requires?: string[]; provides?: string[] }
+interface Rel {
+  product?: string;
+  status?: string;
+  requested?: RepoAction;
+  platform?: string;
+  requires?: string[];
+  provides?: string[];
+}
 
 /** A release of one rpm package with these requirements and provides. */
 async function release(ticket: number, r: Rel = {}): Promise<number> {
-  const [{ id }] = await t.db('releases').insert({
-    ticket_id: ticket, status: r.status ?? 'Production', requested_action: r.requested ?? null, product_short_name: r.product ?? 'P.x',
-    repo_kind: 'yum', platform: r.platform ?? 'el9',
-  }).returning('id');
+  const [{ id }] = await t
+    .db('releases')
+    .insert({
+      ticket_id: ticket,
+      status: r.status ?? 'Production',
+      requested_action: r.requested ?? null,
+      product_short_name: r.product ?? 'P.x',
+      repo_kind: 'yum',
+      platform: r.platform ?? 'el9',
+    })
+    .returning('id');
   const sha256 = String(ticket).padStart(64, '0');
   await t.db('blobs').insert({ sha256, size: 1 });
   await t.db('packages').insert({
-    release_id: id, filename: `pkg${ticket}-1.0-1.noarch.rpm`, pkgname: `pkg${ticket}`, version: '1.0', rel: '1', arch: 'noarch', format: 'rpm',
-    sha256, size: 1, header: JSON.stringify({ requires: r.requires ?? [], provides: r.provides ?? [] }),
+    release_id: id,
+    filename: `pkg${ticket}-1.0-1.noarch.rpm`,
+    pkgname: `pkg${ticket}`,
+    version: '1.0',
+    rel: '1',
+    arch: 'noarch',
+    format: 'rpm',
+    sha256,
+    size: 1,
+    header: JSON.stringify({ requires: r.requires ?? [], provides: r.provides ?? [] }),
   });
   return id;
 }
@@ -58,11 +87,26 @@ async function waiting(ticket: number, r: Rel = {}) {
   const action = r.requested ?? 'MoveToProduction';
   const id = await release(ticket, { ...r, status: 'Incomplete', requested: action });
   const ev = (await insertEvent(t.db, {
-    ticketId: ticket, transactionId: ticket * 10, event: 'customfield.changed', action, oldValue: null, actorName: 'rc1', source: 'webhook', payload: {},
+    ticketId: ticket,
+    transactionId: ticket * 10,
+    event: 'customfield.changed',
+    action,
+    oldValue: null,
+    actorName: 'rc1',
+    source: 'webhook',
+    payload: {},
   }))!;
   await t.db('transitions').insert({
-    ticket_id: ticket, inbox_id: ev.id, transaction_id: ev.transaction_id, action, actor: 'rc1', from_status: 'StageRollOut',
-    to_status: 'Incomplete', outcome: 'waiting', finished_at: t.db.fn.now(), duration_ms: 5,
+    ticket_id: ticket,
+    inbox_id: ev.id,
+    transaction_id: ev.transaction_id,
+    action,
+    actor: 'rc1',
+    from_status: 'StageRollOut',
+    to_status: 'Incomplete',
+    outcome: 'waiting',
+    finished_at: t.db.fn.now(),
+    duration_ms: 5,
   });
   await finishEvent(t.db, ev.id, 'done', 'waiting');
   return { id, ev };
@@ -75,12 +119,20 @@ describe('wakeWaiting', () => {
     const landed = await release(1);
     const w = await waiting(2, { requires: ['libfoo >= 1.0'] });
     expect(await wakeWaiting({ db: t.db, config: config({ BASE_PROVIDES: 'libfoo = 1.2' }) }, landed, log)).toBe(1);
-    expect(await retries()).toMatchObject([{
-      ticket_id: 2, transaction_id: w.ev.transaction_id, action: 'MoveToProduction', actor_name: 'rc1', state: 'pending', retry_of: w.ev.id, payload: { retryOf: w.ev.id },
-    }]);
+    expect(await retries()).toMatchObject([
+      {
+        ticket_id: 2,
+        transaction_id: w.ev.transaction_id,
+        action: 'MoveToProduction',
+        actor_name: 'rc1',
+        state: 'pending',
+        retry_of: w.ev.id,
+        payload: { retryOf: w.ev.id },
+      },
+    ]);
   });
 
-  it('met by the packages the target stage shows for the product (the landed release\'s)', async () => {
+  it("met by the packages the target stage shows for the product (the landed release's)", async () => {
     const landed = await release(1, { provides: ['libfoo = 2.0'] });
     await t.db('stage_members').insert({ release_id: landed, stage: 'stage-rollout' });
     const forStage = await waiting(2, { requires: ['libfoo >= 1.0'], requested: 'MoveToStageRollOut' });
@@ -120,5 +172,4 @@ describe('wakeWaiting', () => {
     await expect(wakeWaiting(deps, landed, log)).resolves.toBe(1);
     expect((await retries()).map((r) => r.retry_of)).toEqual([el8.ev.id]);
   });
-
 });

@@ -32,7 +32,9 @@ export async function finish(
     if (repoUri !== undefined) fields.RepoURI = repoUri;
     await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:fields`, { kind: 'fields', fields });
     await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:comment`, { kind: 'comment', text: comment });
-    const group = deps.config.NOTICE_GROUPS[to];
+    // a failure that leaves the release where it was hands it to nobody: no notice (it would re-add a group taken off by hand)
+    const handOff = outcome !== 'failed' || transitions[action].failure !== 'unchanged';
+    const group = handOff ? deps.config.NOTICE_GROUPS[to] : undefined;
     if (group) await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:notice`, { kind: 'watchers', adminCcGroup: group });
     await finishEvent(trx, row.id, outcome === 'failed' ? 'failed' : 'done', code ?? outcome);
   });

@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { parseReleaseXml } from '../../../services/metadata/release-xml.ts';
+import { checkHeaders } from '../../../workers/steps/check-headers.ts';
+import { fails } from '../../support/errors.ts';
+import type { TestPackage } from '../../support/packages.ts';
+import { checkpointed, headersOf, unverifiedOutputs, useStepEnv, useTestPackages, xmlFor } from '../../support/step-context.ts';
+
+const env = useStepEnv();
+const pk = useTestPackages();
+const YUM = 'TESTTP.testpkg.el9.noarch';
+const APT = 'TESTTP.testpkg.debian12.all';
+
+/** fetch-metadata and fetch-packages as checkpointed, the blobs in the store; release.xml edited by `edit`. */
+async function ctxFor(product: string, pkgs: TestPackage[], edit = (xml: string) => xml) {
+  const outputs = await unverifiedOutputs(env, product, pkgs);
+  outputs['fetch-metadata'].metadata = checkpointed(parseReleaseXml(edit(xmlFor(product, pkgs))));
+  return env.ctx(1, { outputs });
+}
+
+describe('check-headers', () => {
+  it('reads each RPM header from the stored blob: name, version, release, arch, requires, provides', async () => {
+    const out = await checkHeaders.run(await ctxFor(YUM, pk().rpms));
+    expect(Object.keys(out.headers).sort()).toEqual(pk().rpms.map((p) => p.filename).sort());
+    expect(out.headers['testpkg-dep-1.0.0-1.noarch.rpm']).toEqual({
+      name: 'testpkg-dep', version: '1.0.0', release: '1', arch: 'noarch', requires: ['testpkg = 1.0.0-1'], provides: ['testpkg-dep = 1.0.0-1'],
+    });
+    expect(out.headers['testpkg-broken-1.0.0-1.noarch.rpm']!.requires).toEqual(['testpkg-missing-capability >= 99']);
+    expect(out).toEqual(await headersOf(pk().rpms).then((headers) => ({ headers })));
+    expect(env.progress).toEqual([{ step: 'check-headers', packages: 3 }]);
+  });
+
+  it('reads DEB control fields the same way', async () => {
+    const out = await checkHeaders.run(await ctxFor(APT, pk().debs));
+    expect(out.headers['testpkg-dep_1.0.0-1_all.deb']).toEqual({
+      name: 'testpkg-dep', version: '1.0.0', release: '1', arch: 'all', requires: ['testpkg (= 1.0.0-1)'], provides: ['testpkg-dep (= 1.0.0-1)'],
+    });
+  });
+
+  it('RD_PACKAGE_MISMATCH naming each field where release.xml disagrees with the package', async () => {
+    const ctx = await ctxFor(YUM, pk().rpms, (xml) => xml.replace('pkgname="testpkg-dep" pkgtype="binary" release="1"', 'pkgname="testpkg-dep" pkgtype="binary" release="2"'));
+    const e = await fails(checkHeaders.run(ctx), 'RD_PACKAGE_MISMATCH');
+    expect(e.message).toBe('testpkg-dep-1.0.0-1.noarch.rpm: header says release 1, release.xml says 2');
+    expect(env.progress).toEqual([]);
+  });
+
+  it('RD_PACKAGE_UNREADABLE, by its file name, when the stored bytes are no RPM', async () => {
+    const junk = Buffer.from('this is not an rpm\n');
+    const path = `${env.config.STORAGE_DIR}/junk`;
+    await writeFile(path, junk);
+    const fake: TestPackage = { name: 'testpkg', filename: 'testpkg-1.0.0-1.noarch.rpm', path, sha256: createHash('sha256').update(junk).digest('hex'), size: junk.length };
+    const e = await fails(checkHeaders.run(await ctxFor(YUM, [fake])), 'RD_PACKAGE_UNREADABLE');
+    expect(e.message).toMatch(/^testpkg-1\.0\.0-1\.noarch\.rpm: not a readable RPM package/);
+    expect(e.message).not.toContain(env.config.STORAGE_DIR);
+  });
+
+  it('has nothing to undo: it writes no row and changes no file', async () => {
+    await checkHeaders.run(await ctxFor(YUM, pk().rpms));
+    expect(checkHeaders.undo).toBeUndefined();
+    for (const table of ['releases', 'packages', 'blobs']) expect(await env.db(table).count('* as n')).toEqual([{ n: 0 }]);
+    for (const p of pk().rpms) expect(await env.blobs.has(p.sha256)).toBe(true);
+  });
+});

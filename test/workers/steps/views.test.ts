@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { PackageHeader } from '../../../services/storage/package-header.ts';
+import { publishView } from '../../../workers/steps/views.ts';
+import { fails } from '../../support/errors.ts';
+import type { TestPackage } from '../../support/packages.ts';
+import { headersOf, liveIndex, membersOf, names, PUBLIC_URL, seedRelease, useStepEnv, useTestPackages } from '../../support/step-context.ts';
+
+const env = useStepEnv();
+const pk = useTestPackages();
+const more = useTestPackages(2, { core: false, fillPrefix: 'more', fillStart: 1 });
+const YUM = 'TESTTP.testpkg.el9.noarch';
+const APT = 'TESTTP.testpkg.debian12.all';
+let headers: Record<string, PackageHeader>;
+beforeAll(async () => {
+  headers = await headersOf([...pk().rpms, ...pk().debs, ...more().rpms]);
+});
+
+const recorded = (ticketId: number, pkgs: TestPackage[], product = YUM) => seedRelease(env, { ticketId, product, pkgs, headers, status: 'Processing' });
+const index = (product = YUM, kind: 'yum' | 'apt' = 'yum') => liveIndex(env.config, 'unverified', product, kind);
+
+describe('publishView', () => {
+  it('builds the stage\'s index from the releases it shows plus the one included, then records the membership', async () => {
+    const a = await recorded(1, pk().rpms);
+    const out = await publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a });
+    expect(out).toMatchObject({ url: `${PUBLIC_URL}/repos/unverified/${YUM}/`, clientFileUrl: `${PUBLIC_URL}/repos/unverified/${YUM}/${YUM}.repo`, version: 1 });
+    expect(out.durationMs).toBeGreaterThanOrEqual(0);
+    expect(await index()).toEqual(names(pk().rpms));
+    expect(await membersOf(env.db, 'unverified')).toEqual([a]);
+    expect(env.progress).toEqual([{ step: 'publish', repo: out.url, packages: 3 }]);
+    const repoFile = await readFile(join(env.config.STORAGE_DIR, 'repos', 'unverified', YUM, `${YUM}.repo`), 'utf8');
+    expect(repoFile).toContain(`baseurl=${PUBLIC_URL}/repos/unverified/${YUM}/`);
+  });
+
+  it('includes, excludes, and is idempotent', async () => {
+    const a = await recorded(1, pk().rpms);
+    const b = await recorded(2, more().rpms);
+    await publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a });
+    expect((await publishView(env.ctx(b), 'unverified', YUM, 'yum', { include: b })).version).toBe(2);
+    expect(await index()).toEqual(names([...pk().rpms, ...more().rpms]));
+    await publishView(env.ctx(b), 'unverified', YUM, 'yum', { include: b });
+    expect(await membersOf(env.db, 'unverified')).toEqual([a, b]);
+    await publishView(env.ctx(a), 'unverified', YUM, 'yum', { exclude: a });
+    expect(await index()).toEqual(names(more().rpms));
+    expect(await membersOf(env.db, 'unverified')).toEqual([b]);
+    await publishView(env.ctx(a), 'unverified', YUM, 'yum', { exclude: a });
+    expect(await index()).toEqual(names(more().rpms));
+  });
+
+  it('shows only the product\'s releases and the stage\'s own', async () => {
+    const a = await recorded(1, pk().rpms);
+    await seedRelease(env, { ticketId: 2, product: 'TESTTP.other.el9.noarch', pkgs: more().rpms, headers, stages: ['unverified'] });
+    await seedRelease(env, { ticketId: 3, product: YUM, pkgs: more().rpms, headers, stages: ['production'] });
+    await publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a });
+    expect(await index()).toEqual(names(pk().rpms));
+  });
+
+  it('builds APT indexes', async () => {
+    const a = await recorded(1, pk().debs, APT);
+    expect((await publishView(env.ctx(a), 'unverified', APT, 'apt', { include: a })).clientFileUrl).toBe(`${PUBLIC_URL}/repos/unverified/${APT}/${APT}.list`);
+    expect(await index(APT, 'apt')).toEqual(names(pk().debs));
+  });
+
+  it('two releases of one product published at once both end up in the index (the repository lock)', async () => {
+    const a = await recorded(1, pk().rpms);
+    const b = await recorded(2, more().rpms);
+    await Promise.all([publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a }), publishView(env.ctx(b), 'unverified', YUM, 'yum', { include: b })]);
+    expect(await index()).toEqual(names([...pk().rpms, ...more().rpms]));
+    expect(await membersOf(env.db, 'unverified')).toEqual([a, b]);
+  });
+
+  it('a build that fails changes neither the live index nor the membership, and leaves no build aside', async () => {
+    const a = await recorded(1, pk().rpms);
+    await publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a });
+    const junk = Buffer.from('no rpm\n');
+    await writeFile(join(env.config.STORAGE_DIR, 'junk'), junk);
+    const bad: TestPackage = { name: 'more', filename: 'more-9-1.noarch.rpm', path: join(env.config.STORAGE_DIR, 'junk'), sha256: createHash('sha256').update(junk).digest('hex'), size: junk.length };
+    const b = await recorded(2, [bad]);
+    await fails(publishView(env.ctx(b), 'unverified', YUM, 'yum', { include: b }), 'RD_PACKAGE_UNREADABLE');
+    await fails(publishView(env.ctx(b), 'unverified', YUM, 'yum', { include: b, exclude: a }), 'RD_PACKAGE_UNREADABLE');
+    expect(await index()).toEqual(names(pk().rpms));
+    expect(await membersOf(env.db, 'unverified')).toEqual([a]);
+    expect(await readdir(join(env.config.STORAGE_DIR, 'repos', '.versions', 'unverified', YUM))).toEqual(['1']);
+  });
+
+  it('RD_XML_INVALID for a product name that would leave the repository tree, before anything is built', async () => {
+    const a = await recorded(1, pk().rpms);
+    await fails(publishView(env.ctx(a), 'unverified', '../escape', 'yum', { include: a }), 'RD_XML_INVALID');
+    expect(await readdir(join(env.config.STORAGE_DIR))).not.toContain('repos');
+    expect(await membersOf(env.db, 'unverified')).toEqual([]);
+  });
+});

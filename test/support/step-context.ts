@@ -133,7 +133,12 @@ export function useStepEnv(env: Record<string, string> = {}): StepEnv {
     root ??= await mkdtemp(join(tmpdir(), 'rd-steps-'));
     const storage = join(root, `storage-${++n}`);
     s.config = loadConfig({
-      RT_TOKEN: 'x'.repeat(20), WEBHOOK_SECRET: 'y'.repeat(20), STORAGE_DIR: storage, PUBLIC_URL, ALLOWED_DOWNLOAD_HOSTS: '127.0.0.1', ...env,
+      RT_TOKEN: 'x'.repeat(20),
+      WEBHOOK_SECRET: 'y'.repeat(20),
+      STORAGE_DIR: storage,
+      PUBLIC_URL,
+      ALLOWED_DOWNLOAD_HOSTS: '127.0.0.1',
+      ...env,
     });
     s.rt = new MemoryHelpdesk();
     s.blobs = new BlobStore(storage);
@@ -146,17 +151,36 @@ export function useStepEnv(env: Record<string, string> = {}): StepEnv {
     if (root) await rm(root, { recursive: true, force: true });
   });
   return {
-    get db() { return t.db; },
-    get rt() { return s.rt; },
-    get config() { return s.config; },
-    get blobs() { return s.blobs; },
-    get progress() { return s.progress; },
+    get db() {
+      return t.db;
+    },
+    get rt() {
+      return s.rt;
+    },
+    get config() {
+      return s.config;
+    },
+    get blobs() {
+      return s.blobs;
+    },
+    get progress() {
+      return s.progress;
+    },
     ctx(releaseId, o = {}) {
       return {
-        deps: { db: t.db, rt: s.rt, config: s.config, metrics: createMetrics() }, log: createLogger('silent'),
-        ticketId: releaseId, inboxId: 1, transactionId: 1, actor: 'tug1', history: { changes: [], notesOf: () => [] },
-        fromStatus: 'New', workDir: s.workDir, outputs: {}, progress: async (p) => void s.progress.push(p),
-        ...o, releaseId,
+        deps: { db: t.db, rt: s.rt, config: s.config, metrics: createMetrics() },
+        log: createLogger('silent'),
+        ticketId: releaseId,
+        inboxId: 1,
+        transactionId: 1,
+        actor: 'tug1',
+        history: { changes: [], notesOf: () => [] },
+        fromStatus: 'New',
+        workDir: s.workDir,
+        outputs: {},
+        progress: async (p) => void s.progress.push(p),
+        ...o,
+        releaseId,
       };
     },
   };
@@ -194,10 +218,18 @@ export function xmlFor(product: string, pkgs: TestPackage[], o: Partial<XmlRelea
   const { baseUrl = 'http://127.0.0.1:9', urls = true, ...rest } = o;
   const deb = kindOf(pkgs) === 'apt';
   return releaseXml({
-    product, protocol: deb ? 'apt' : 'yum', platform: deb ? 'debian12' : 'el9', arch: deb ? 'all' : 'noarch',
+    product,
+    protocol: deb ? 'apt' : 'yum',
+    platform: deb ? 'debian12' : 'el9',
+    arch: deb ? 'all' : 'noarch',
     packages: pkgs.map((p) => ({
-      filename: p.filename, pkgname: p.name, version: '1.0.0', release: '1', arch: deb ? 'all' : 'noarch',
-      ...(urls && { url: `${baseUrl}/${deb ? 'deb' : 'rpm'}/${p.filename}` }), sha256: p.sha256,
+      filename: p.filename,
+      pkgname: p.name,
+      version: '1.0.0',
+      release: '1',
+      arch: deb ? 'all' : 'noarch',
+      ...(urls && { url: `${baseUrl}/${deb ? 'deb' : 'rpm'}/${p.filename}` }),
+      sha256: p.sha256,
     })),
     ...rest,
   });
@@ -213,20 +245,36 @@ export async function headersOf(pkgs: TestPackage[]): Promise<Record<string, Pac
  * The outputs of fetch-metadata, fetch-packages and (given headers) check-headers for these packages, as a
  * rerun restores them from checkpoints; the packages' blobs are put in the store.
  */
-export async function unverifiedOutputs(env: StepEnv, product: string, pkgs: TestPackage[], headers?: Record<string, PackageHeader>, extras: string[] = []) {
+export async function unverifiedOutputs(
+  env: StepEnv,
+  product: string,
+  pkgs: TestPackage[],
+  headers?: Record<string, PackageHeader>,
+  extras: string[] = [],
+) {
   await adoptTestPackages(env.blobs, pkgs);
   const xml = xmlFor(product, pkgs);
   const metadata: MetadataOutput = {
-    attachmentId: 1000, filename: 'release.xml', xmlSha256: createHash('sha256').update(xml).digest('hex'), metadata: parseReleaseXml(xml),
+    attachmentId: 1000,
+    filename: 'release.xml',
+    xmlSha256: createHash('sha256').update(xml).digest('hex'),
+    metadata: parseReleaseXml(xml),
   };
   const packages: PackagesOutput = {
     packages: pkgs.map((p) => ({ filename: p.filename, sha256: p.sha256, size: p.size, url: `http://127.0.0.1:9/${p.filename}` })),
-    extras, adopted: pkgs.map((p) => p.sha256), bytes: pkgs.reduce((a, p) => a + p.size, 0),
+    extras,
+    adopted: pkgs.map((p) => p.sha256),
+    bytes: pkgs.reduce((a, p) => a + p.size, 0),
   };
-  return checkpointed({ 'fetch-metadata': metadata, 'fetch-packages': packages, ...(headers && { 'check-headers': { headers: pick(headers, pkgs) } }) });
+  return checkpointed({
+    'fetch-metadata': metadata,
+    'fetch-packages': packages,
+    ...(headers && { 'check-headers': { headers: pick(headers, pkgs) } }),
+  });
 }
 
-const pick = (headers: Record<string, PackageHeader>, pkgs: TestPackage[]) => Object.fromEntries(pkgs.map((p) => [p.filename, headers[p.filename]!]));
+const pick = (headers: Record<string, PackageHeader>, pkgs: TestPackage[]) =>
+  Object.fromEntries(pkgs.map((p) => [p.filename, headers[p.filename]!]));
 
 export interface SeedRelease {
   ticketId: number;
@@ -246,24 +294,56 @@ export interface SeedRelease {
 export async function seedRelease(env: StepEnv, r: SeedRelease): Promise<number> {
   const kind = kindOf(r.pkgs);
   if (r.store !== false) await adoptTestPackages(env.blobs, r.pkgs);
-  const [{ id }] = await env.db('releases').insert({
-    ticket_id: r.ticketId, status: r.status ?? 'Unverified', product_short_name: r.product, product_name: r.product, version: '1.0.0',
-    platform: kind === 'apt' ? 'debian12' : 'el9', arch: kind === 'apt' ? 'all' : 'noarch', repo_kind: kind,
-    revision: r.revision ?? null, deprecated_at: r.deprecatedAt ?? null,
-  }).returning('id');
-  await env.db('blobs').insert(r.pkgs.map((p) => ({ sha256: p.sha256, size: p.size }))).onConflict('sha256').ignore();
-  await env.db('packages').insert(r.pkgs.map((p) => ({
-    release_id: id, filename: p.filename, pkgname: p.name, version: '1.0.0', rel: '1', arch: kind === 'apt' ? 'all' : 'noarch',
-    format: kind === 'apt' ? 'deb' : 'rpm', url: null, sha256: p.sha256, size: p.size, header: JSON.stringify(r.headers[p.filename]),
-  })));
+  const [{ id }] = await env
+    .db('releases')
+    .insert({
+      ticket_id: r.ticketId,
+      status: r.status ?? 'Unverified',
+      product_short_name: r.product,
+      product_name: r.product,
+      version: '1.0.0',
+      platform: kind === 'apt' ? 'debian12' : 'el9',
+      arch: kind === 'apt' ? 'all' : 'noarch',
+      repo_kind: kind,
+      revision: r.revision ?? null,
+      deprecated_at: r.deprecatedAt ?? null,
+    })
+    .returning('id');
+  await env
+    .db('blobs')
+    .insert(r.pkgs.map((p) => ({ sha256: p.sha256, size: p.size })))
+    .onConflict('sha256')
+    .ignore();
+  await env.db('packages').insert(
+    r.pkgs.map((p) => ({
+      release_id: id,
+      filename: p.filename,
+      pkgname: p.name,
+      version: '1.0.0',
+      rel: '1',
+      arch: kind === 'apt' ? 'all' : 'noarch',
+      format: kind === 'apt' ? 'deb' : 'rpm',
+      url: null,
+      sha256: p.sha256,
+      size: p.size,
+      header: JSON.stringify(r.headers[p.filename]),
+    })),
+  );
   for (const stage of r.stages ?? []) await env.db('stage_members').insert({ release_id: id, stage });
   return id as number;
 }
 
 /** The output of load-release for a seeded release. */
 export const loaded = (product: string, pkgs: TestPackage[], o: Partial<LoadedRelease> = {}): LoadedRelease => ({
-  product, productName: product, version: '1.0.0', kind: kindOf(pkgs), revision: null, deprecatedAt: null,
-  packages: [...pkgs].sort((a, b) => (a.filename < b.filename ? -1 : 1)).map((p) => ({ filename: p.filename, sha256: p.sha256, size: p.size })),
+  product,
+  productName: product,
+  version: '1.0.0',
+  kind: kindOf(pkgs),
+  revision: null,
+  deprecatedAt: null,
+  packages: [...pkgs]
+    .sort((a, b) => (a.filename < b.filename ? -1 : 1))
+    .map((p) => ({ filename: p.filename, sha256: p.sha256, size: p.size })),
   ...o,
 });
 

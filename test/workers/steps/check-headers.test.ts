@@ -22,9 +22,18 @@ async function ctxFor(product: string, pkgs: TestPackage[], edit = (xml: string)
 describe('check-headers', () => {
   it('reads each RPM header from the stored blob: name, version, release, arch, requires, provides', async () => {
     const out = await checkHeaders.run(await ctxFor(YUM, pk().rpms));
-    expect(Object.keys(out.headers).sort()).toEqual(pk().rpms.map((p) => p.filename).sort());
+    expect(Object.keys(out.headers).sort()).toEqual(
+      pk()
+        .rpms.map((p) => p.filename)
+        .sort(),
+    );
     expect(out.headers['testpkg-dep-1.0.0-1.noarch.rpm']).toEqual({
-      name: 'testpkg-dep', version: '1.0.0', release: '1', arch: 'noarch', requires: ['testpkg = 1.0.0-1'], provides: ['testpkg-dep = 1.0.0-1'],
+      name: 'testpkg-dep',
+      version: '1.0.0',
+      release: '1',
+      arch: 'noarch',
+      requires: ['testpkg = 1.0.0-1'],
+      provides: ['testpkg-dep = 1.0.0-1'],
     });
     expect(out.headers['testpkg-broken-1.0.0-1.noarch.rpm']!.requires).toEqual(['testpkg-missing-capability >= 99']);
     expect(out).toEqual(await headersOf(pk().rpms).then((headers) => ({ headers })));
@@ -34,12 +43,19 @@ describe('check-headers', () => {
   it('reads DEB control fields the same way', async () => {
     const out = await checkHeaders.run(await ctxFor(APT, pk().debs));
     expect(out.headers['testpkg-dep_1.0.0-1_all.deb']).toEqual({
-      name: 'testpkg-dep', version: '1.0.0', release: '1', arch: 'all', requires: ['testpkg (= 1.0.0-1)'], provides: ['testpkg-dep (= 1.0.0-1)'],
+      name: 'testpkg-dep',
+      version: '1.0.0',
+      release: '1',
+      arch: 'all',
+      requires: ['testpkg (= 1.0.0-1)'],
+      provides: ['testpkg-dep (= 1.0.0-1)'],
     });
   });
 
   it('RD_PACKAGE_MISMATCH naming each field where release.xml disagrees with the package', async () => {
-    const ctx = await ctxFor(YUM, pk().rpms, (xml) => xml.replace('pkgname="testpkg-dep" pkgtype="binary" release="1"', 'pkgname="testpkg-dep" pkgtype="binary" release="2"'));
+    const ctx = await ctxFor(YUM, pk().rpms, (xml) =>
+      xml.replace('pkgname="testpkg-dep" pkgtype="binary" release="1"', 'pkgname="testpkg-dep" pkgtype="binary" release="2"'),
+    );
     const e = await fails(checkHeaders.run(ctx), 'RD_PACKAGE_MISMATCH');
     expect(e.message).toBe('testpkg-dep-1.0.0-1.noarch.rpm: header says release 1, release.xml says 2');
     expect(env.progress).toEqual([]);
@@ -49,7 +65,13 @@ describe('check-headers', () => {
     const junk = Buffer.from('this is not an rpm\n');
     const path = `${env.config.STORAGE_DIR}/junk`;
     await writeFile(path, junk);
-    const fake: TestPackage = { name: 'testpkg', filename: 'testpkg-1.0.0-1.noarch.rpm', path, sha256: createHash('sha256').update(junk).digest('hex'), size: junk.length };
+    const fake: TestPackage = {
+      name: 'testpkg',
+      filename: 'testpkg-1.0.0-1.noarch.rpm',
+      path,
+      sha256: createHash('sha256').update(junk).digest('hex'),
+      size: junk.length,
+    };
     const e = await fails(checkHeaders.run(await ctxFor(YUM, [fake])), 'RD_PACKAGE_UNREADABLE');
     expect(e.message).toMatch(/^testpkg-1\.0\.0-1\.noarch\.rpm: not a readable RPM package/);
     expect(e.message).not.toContain(env.config.STORAGE_DIR);

@@ -30,7 +30,10 @@ beforeAll(async () => {
   baseRoot = await mkdtemp(join(tmpdir(), 'rd-base-'));
   const store = new BlobStore(baseRoot);
   await store.init();
-  await publishRepository({ stage: 'production', product: 'OS', kind: 'yum' }, await adoptTestPackages(store, [rpm('testpkg')]), { storageDir: baseRoot, publicUrl: 'http://x' });
+  await publishRepository({ stage: 'production', product: 'OS', kind: 'yum' }, await adoptTestPackages(store, [rpm('testpkg')]), {
+    storageDir: baseRoot,
+    publicUrl: 'http://x',
+  });
   base = await serveDirectory(join(baseRoot, 'repos'));
 });
 afterAll(async () => {
@@ -38,7 +41,10 @@ afterAll(async () => {
   if (baseRoot) await rm(baseRoot, { recursive: true, force: true });
 });
 
-const withBase = (ctx: StepContext, repos: BaseRepo[]): StepContext => ({ ...ctx, deps: { ...ctx.deps, config: { ...ctx.deps.config, BASE_REPOS: repos } } });
+const withBase = (ctx: StepContext, repos: BaseRepo[]): StepContext => ({
+  ...ctx,
+  deps: { ...ctx.deps, config: { ...ctx.deps.config, BASE_REPOS: repos } },
+});
 
 describe('checkTarget', () => {
   it('is unmet when the target shows nothing that provides what the release needs, and names it', async () => {
@@ -47,7 +53,10 @@ describe('checkTarget', () => {
     expect(step.id).toBe('check-dependencies-stage-rollout');
     const out = await step.run(env.ctx(id));
     expect(out).toEqual({
-      target: 'stage-rollout', satisfied: false, baseRepos: [], unchecked: [],
+      target: 'stage-rollout',
+      satisfied: false,
+      baseRepos: [],
+      unchecked: [],
       unmet: [{ package: 'testpkg-dep-1.0.0-1.noarch.rpm', requirement: 'testpkg = 1.0.0-1' }],
     });
     expect(describeCheck(out)).toBe('stage-rollout: 1 requirement(s) missing:\n  testpkg-dep-1.0.0-1.noarch.rpm needs testpkg = 1.0.0-1');
@@ -67,17 +76,21 @@ describe('checkTarget', () => {
     const own = await seedRelease(env, { ticketId: 7, product: YUM, pkgs: [rpm('testpkg'), rpm('testpkg-dep')], headers });
     expect((await checkTarget('production').run(env.ctx(own))).satisfied).toBe(true);
     const alone = await seedRelease(env, { ticketId: 8, product: APT, pkgs: [deb('testpkg-dep')], headers });
-    expect((await checkTarget('production').run(env.ctx(alone))).unmet).toEqual([{ package: 'testpkg-dep_1.0.0-1_all.deb', requirement: 'testpkg (= 1.0.0-1)' }]);
+    expect((await checkTarget('production').run(env.ctx(alone))).unmet).toEqual([
+      { package: 'testpkg-dep_1.0.0-1_all.deb', requirement: 'testpkg (= 1.0.0-1)' },
+    ]);
     const ctx = env.ctx(alone);
     ctx.deps.config = { ...ctx.deps.config, BASE_PROVIDES: ['testpkg (= 1.0.0-1)'] };
     expect((await checkTarget('production').run(ctx)).satisfied).toBe(true);
   });
 
-  it('is met by a base repository of the release\'s platform (read over HTTP)', async () => {
+  it("is met by a base repository of the release's platform (read over HTTP)", async () => {
     const id = await seedRelease(env, { ticketId: 7, product: YUM, pkgs: [rpm('testpkg-dep')], headers });
     const url = `${base.url}/repos/production/OS/`;
-    expect(await checkTarget('production').run(withBase(env.ctx(id), [{ platform: 'el9', kind: 'yum', url }])))
-      .toMatchObject({ satisfied: true, baseRepos: [url] });
+    expect(await checkTarget('production').run(withBase(env.ctx(id), [{ platform: 'el9', kind: 'yum', url }]))).toMatchObject({
+      satisfied: true,
+      baseRepos: [url],
+    });
     // another platform's base does not count
     expect((await checkTarget('production').run(withBase(env.ctx(id), [{ platform: 'el8', kind: 'yum', url }]))).satisfied).toBe(false);
   });
@@ -85,14 +98,19 @@ describe('checkTarget', () => {
   it('RD_BASE_REPO_UNAVAILABLE (transient, retried) when a base repository was never read, rather than unmet', async () => {
     const id = await seedRelease(env, { ticketId: 7, product: YUM, pkgs: [rpm('testpkg-dep')], headers });
     const url = `${base.url}/repos/production/NOSUCH-${Date.now()}/`;
-    const e = await fails(checkTarget('production').run(withBase(env.ctx(id), [{ platform: '*', kind: 'yum', url }])), 'RD_BASE_REPO_UNAVAILABLE');
+    const e = await fails(
+      checkTarget('production').run(withBase(env.ctx(id), [{ platform: '*', kind: 'yum', url }])),
+      'RD_BASE_REPO_UNAVAILABLE',
+    );
     expect(e.permanent).toBe(false);
   });
 
   it('never-satisfiable requirements stay unmet whatever the target shows', async () => {
     const id = await seedRelease(env, { ticketId: 7, product: YUM, pkgs: [rpm('testpkg-broken')], headers });
     await seedRelease(env, { ticketId: 2, product: YUM, pkgs: [rpm('testpkg')], headers, stages: ['production'] });
-    expect((await checkTarget('production').run(env.ctx(id))).unmet).toEqual([{ package: 'testpkg-broken-1.0.0-1.noarch.rpm', requirement: 'testpkg-missing-capability >= 99' }]);
+    expect((await checkTarget('production').run(env.ctx(id))).unmet).toEqual([
+      { package: 'testpkg-broken-1.0.0-1.noarch.rpm', requirement: 'testpkg-missing-capability >= 99' },
+    ]);
   });
 
   it('has nothing to undo: it reads only', async () => {
@@ -108,7 +126,10 @@ describe('planPromotion', () => {
     const id = await seedRelease(env, { ticketId: 7, product: YUM, pkgs: [rpm('testpkg-dep')], headers, stages: ['unverified'] });
     await seedRelease(env, { ticketId: 2, product: YUM, pkgs: [rpm('testpkg')], headers, stages: ['stage-rollout'] });
     const out = await planPromotion.run(env.ctx(id));
-    expect(out.map((c) => [c.target, c.satisfied])).toEqual([['stage-rollout', true], ['production', false]]);
+    expect(out.map((c) => [c.target, c.satisfied])).toEqual([
+      ['stage-rollout', true],
+      ['production', false],
+    ]);
     expect(planPromotion.id).toBe('plan-promotion');
     expect(planPromotion.undo).toBeUndefined();
   });

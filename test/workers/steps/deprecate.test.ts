@@ -17,7 +17,13 @@ async function successorOf(id: number, revision: number | null) {
 
 describe('find-successor', () => {
   it('names the newest older revision in Production as the fallback, and the oldest newer one', async () => {
-    for (const [t, v] of [[1, 1], [2, 2], [4, 4], [5, 6]] as const) await release(t, v);
+    for (const [t, v] of [
+      [1, 1],
+      [2, 2],
+      [4, 4],
+      [5, 6],
+    ] as const)
+      await release(t, v);
     const id = await release(3, 3, 'Processing');
     expect(await successorOf(id, 3)).toEqual({ fallback: 2, newer: 4 });
   });

@@ -18,9 +18,19 @@ describe('fetch-metadata', () => {
     env.rt.attach(8, 'other.xml', 'another ticket');
     const out = await fetchMetadata.run(env.ctx(1, { ticketId: 7 }));
     expect(out).toMatchObject({ attachmentId: id, filename: 'release-2.XML', xmlSha256: createHash('sha256').update(xml).digest('hex') });
-    expect(out.metadata).toMatchObject({ productShortName: PRODUCT, version: '1.0.0', repoKind: 'yum', targetPlatform: 'el9', synchURL: null });
+    expect(out.metadata).toMatchObject({
+      productShortName: PRODUCT,
+      version: '1.0.0',
+      repoKind: 'yum',
+      targetPlatform: 'el9',
+      synchURL: null,
+    });
     expect(out.metadata.packages.map((p) => p.filename)).toEqual(pk().rpms.map((p) => p.filename));
-    expect(out.metadata.packages[0]).toMatchObject({ format: 'rpm', sha256: pk().rpms[0]!.sha256, url: `http://127.0.0.1:9/rpm/${pk().rpms[0]!.filename}` });
+    expect(out.metadata.packages[0]).toMatchObject({
+      format: 'rpm',
+      sha256: pk().rpms[0]!.sha256,
+      url: `http://127.0.0.1:9/rpm/${pk().rpms[0]!.filename}`,
+    });
     expect(env.progress).toEqual([{ step: 'fetch-metadata', product: PRODUCT, packages: 3 }]);
     // the output is JSON, as a checkpoint keeps it
     expect(JSON.parse(JSON.stringify(out))).toEqual(out);
@@ -47,7 +57,14 @@ describe('fetch-metadata', () => {
   it('RD_XML_MALFORMED and RD_XML_FORBIDDEN for broken or dangerous XML', async () => {
     env.rt.attach(1, 'release.xml', xmlFor(PRODUCT, pk().rpms).replace('</release:productName>', '</release:productNam>'));
     await fails(fetchMetadata.run(env.ctx(1)), 'RD_XML_MALFORMED');
-    env.rt.attach(2, 'release.xml', xmlFor(PRODUCT, pk().rpms).replace('<?xml version="1.0" ?>', '<?xml version="1.0" ?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'));
+    env.rt.attach(
+      2,
+      'release.xml',
+      xmlFor(PRODUCT, pk().rpms).replace(
+        '<?xml version="1.0" ?>',
+        '<?xml version="1.0" ?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>',
+      ),
+    );
     await fails(fetchMetadata.run(env.ctx(2)), 'RD_XML_FORBIDDEN');
   });
 

@@ -23,7 +23,10 @@ afterAll(() => provider?.close());
 beforeEach(() => void provider.requests.splice(0));
 
 /** The outputs fetch-metadata would have checkpointed for this release.xml. */
-const outputs = (xml: string) => checkpointed({ 'fetch-metadata': { attachmentId: 1, filename: 'release.xml', xmlSha256: '0'.repeat(64), metadata: parseReleaseXml(xml) } });
+const outputs = (xml: string) =>
+  checkpointed({
+    'fetch-metadata': { attachmentId: 1, filename: 'release.xml', xmlSha256: '0'.repeat(64), metadata: parseReleaseXml(xml) },
+  });
 const ctxFor = (xml: string) => env.ctx(1, { outputs: outputs(xml) });
 const inStore = async (p: TestPackage) => env.blobs.has(p.sha256);
 
@@ -32,7 +35,9 @@ describe('fetch-packages, one url per package', () => {
     const out = await fetchPackages.run(ctxFor(xmlFor(PRODUCT, pk().rpms, { baseUrl: provider.url })));
     expect(out).toEqual({
       packages: pk().rpms.map((p) => ({ filename: p.filename, sha256: p.sha256, size: p.size, url: `${provider.url}/rpm/${p.filename}` })),
-      extras: [], adopted: pk().rpms.map((p) => p.sha256), bytes: pk().rpms.reduce((n, p) => n + p.size, 0),
+      extras: [],
+      adopted: pk().rpms.map((p) => p.sha256),
+      bytes: pk().rpms.reduce((n, p) => n + p.size, 0),
     });
     for (const p of pk().rpms) expect(await sha256File(env.blobs.path(p.sha256))).toEqual({ sha256: p.sha256, size: p.size });
     expect(provider.requests.map((r) => r.path)).toEqual(pk().rpms.map((p) => `/rpm/${p.filename}`));
@@ -84,7 +89,10 @@ describe('fetch-packages, from a bundle (synchURL)', () => {
 
   it('RD_DIGEST_MISMATCH when a package in the bundle has another digest than release.xml says', async () => {
     const [a, b] = pk().rpms as [TestPackage, TestPackage];
-    const e = await fails(fetchPackages.run(ctxFor(bundleXml().replace(`sha256="${b.sha256}"`, `sha256="${a.sha256}"`))), 'RD_DIGEST_MISMATCH');
+    const e = await fails(
+      fetchPackages.run(ctxFor(bundleXml().replace(`sha256="${b.sha256}"`, `sha256="${a.sha256}"`))),
+      'RD_DIGEST_MISMATCH',
+    );
     expect(e.message).toBe(`${b.filename}: sha256 ${b.sha256}, expected ${a.sha256}`);
   });
 

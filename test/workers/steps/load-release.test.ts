@@ -18,9 +18,19 @@ const byName = <T extends { filename: string }>(l: T[]) => [...l].sort((a, b) =>
 describe('load-release', () => {
   it('gives what record-release recorded: identity, revision and the packages by name with digest and size', async () => {
     const deprecatedAt = new Date('2026-11-20T10:00:00Z');
-    const id = await seedRelease(env, { ticketId: 7, product: YUM, pkgs: pk().rpms, headers, status: 'Deprecated', revision: 4, deprecatedAt });
+    const id = await seedRelease(env, {
+      ticketId: 7,
+      product: YUM,
+      pkgs: pk().rpms,
+      headers,
+      status: 'Deprecated',
+      revision: 4,
+      deprecatedAt,
+    });
     const out = await loadRelease.run(env.ctx(id, { ticketId: 7 }));
-    expect({ ...out, packages: byName(out.packages) }).toEqual(loaded(YUM, pk().rpms, { revision: 4, deprecatedAt: deprecatedAt.toISOString() }));
+    expect({ ...out, packages: byName(out.packages) }).toEqual(
+      loaded(YUM, pk().rpms, { revision: 4, deprecatedAt: deprecatedAt.toISOString() }),
+    );
     expect(typeof out.packages[0]!.size).toBe('number');
     expect(JSON.parse(JSON.stringify(out))).toEqual(out);
   });

@@ -8,7 +8,16 @@ import { promoteInto, withdrawFromSource } from '../../../workers/steps/promote.
 import { publishView } from '../../../workers/steps/views.ts';
 import type { TestPackage } from '../../support/packages.ts';
 import {
-  checkpointed, headersOf, liveIndex, loaded, membersOf, names, PUBLIC_URL, seedRelease, useStepEnv, useTestPackages,
+  checkpointed,
+  headersOf,
+  liveIndex,
+  loaded,
+  membersOf,
+  names,
+  PUBLIC_URL,
+  seedRelease,
+  useStepEnv,
+  useTestPackages,
 } from '../../support/step-context.ts';
 
 const env = useStepEnv();
@@ -24,7 +33,11 @@ beforeAll(async () => {
 const check = (target: Stage, satisfied = true): DependencyCheck => ({ target, satisfied, unmet: [], unchecked: [], baseRepos: [] });
 
 /** A release shown (index and membership) in `stages`, and the context of an action on it started from `fromStatus`. */
-async function release(ticketId: number, pkgs: TestPackage[], o: { product?: string; stages?: Stage[]; fromStatus?: RepoStatus; satisfied?: boolean } = {}) {
+async function release(
+  ticketId: number,
+  pkgs: TestPackage[],
+  o: { product?: string; stages?: Stage[]; fromStatus?: RepoStatus; satisfied?: boolean } = {},
+) {
   const product = o.product ?? YUM;
   const kind = pkgs[0]!.filename.endsWith('.deb') ? 'apt' : 'yum';
   const id = await seedRelease(env, { ticketId, product, pkgs, headers, status: 'Processing' });
@@ -46,7 +59,11 @@ describe('promoteInto and withdrawFromSource: Unverified -> Stage-Rollout', () =
     const promote = promoteInto('stage-rollout');
     expect(promote.id).toBe('promote-stage-rollout');
     const out = await promote.run(ctx);
-    expect(out).toMatchObject({ url: `${PUBLIC_URL}/repos/stage-rollout/${YUM}/`, clientFileUrl: `${PUBLIC_URL}/repos/stage-rollout/${YUM}/${YUM}.repo`, version: 2 });
+    expect(out).toMatchObject({
+      url: `${PUBLIC_URL}/repos/stage-rollout/${YUM}/`,
+      clientFileUrl: `${PUBLIC_URL}/repos/stage-rollout/${YUM}/${YUM}.repo`,
+      version: 2,
+    });
     expect(await index('stage-rollout')).toEqual(names([...pk().rpms, ...other().rpms]));
     expect(await membersOf(env.db, 'stage-rollout')).toEqual([shown.id, id]);
     // still in Unverified until the next step

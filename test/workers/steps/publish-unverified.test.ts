@@ -7,7 +7,16 @@ import { publishView } from '../../../workers/steps/views.ts';
 import { fails } from '../../support/errors.ts';
 import type { TestPackage } from '../../support/packages.ts';
 import {
-  checkpointed, headersOf, liveIndex, membersOf, names, PUBLIC_URL, seedRelease, unverifiedOutputs, useStepEnv, useTestPackages,
+  checkpointed,
+  headersOf,
+  liveIndex,
+  membersOf,
+  names,
+  PUBLIC_URL,
+  seedRelease,
+  unverifiedOutputs,
+  useStepEnv,
+  useTestPackages,
 } from '../../support/step-context.ts';
 
 const env = useStepEnv();
@@ -31,7 +40,9 @@ describe('publish-unverified', () => {
     const { id, ctx } = await recorded(YUM, pk().rpms);
     const out = await publishUnverified.run(ctx);
     expect(out).toMatchObject({
-      url: `${PUBLIC_URL}/repos/unverified/${YUM}/`, clientFileUrl: `${PUBLIC_URL}/repos/unverified/${YUM}/${YUM}.repo`, version: 1,
+      url: `${PUBLIC_URL}/repos/unverified/${YUM}/`,
+      clientFileUrl: `${PUBLIC_URL}/repos/unverified/${YUM}/${YUM}.repo`,
+      version: 1,
     });
     expect(await liveIndex(env.config, 'unverified', YUM, 'yum')).toEqual(names(pk().rpms));
     expect(await membersOf(env.db, 'unverified')).toEqual([id]);
@@ -58,7 +69,13 @@ describe('publish-unverified', () => {
     const junk = Buffer.from('not an rpm at all\n');
     const path = `${env.config.STORAGE_DIR}/junk`;
     await writeFile(path, junk);
-    const bad: TestPackage = { name: 'testpkg', filename: 'testpkg-1.0.0-1.noarch.rpm', path, sha256: createHash('sha256').update(junk).digest('hex'), size: junk.length };
+    const bad: TestPackage = {
+      name: 'testpkg',
+      filename: 'testpkg-1.0.0-1.noarch.rpm',
+      path,
+      sha256: createHash('sha256').update(junk).digest('hex'),
+      size: junk.length,
+    };
     const { ctx } = await recorded(YUM, [bad]);
     const e = await fails(publishUnverified.run(ctx), 'RD_PACKAGE_UNREADABLE');
     expect(e.message).toMatch(/^testpkg-1\.0\.0-1\.noarch\.rpm: createrepo_c could not read the package/);

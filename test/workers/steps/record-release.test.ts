@@ -11,23 +11,49 @@ beforeAll(async () => {
   headers = await headersOf([...pk().rpms, ...pk().debs]);
 });
 
-const newRelease = async (ticket: number) => (await env.db('releases').insert({ ticket_id: ticket, status: 'Processing' }).returning('id'))[0].id as number;
-const packagesOf = (id: number) => env.db('packages').where({ release_id: id }).orderBy('filename').select('filename', 'pkgname', 'version', 'rel', 'arch', 'format', 'url', 'sha256', 'size', 'header');
+const newRelease = async (ticket: number) =>
+  (await env.db('releases').insert({ ticket_id: ticket, status: 'Processing' }).returning('id'))[0].id as number;
+const packagesOf = (id: number) =>
+  env
+    .db('packages')
+    .where({ release_id: id })
+    .orderBy('filename')
+    .select('filename', 'pkgname', 'version', 'rel', 'arch', 'format', 'url', 'sha256', 'size', 'header');
 
 describe('record-release', () => {
   it('records the packages with their digests and headers, the blobs, and the identity of the release', async () => {
     const id = await newRelease(7);
     const outputs = await unverifiedOutputs(env, PRODUCT, pk().rpms, headers);
     expect(await recordRelease.run(env.ctx(id, { ticketId: 7, outputs }))).toEqual({ packages: 3 });
-    expect(await packagesOf(id)).toEqual([...pk().rpms].sort((a, b) => a.filename.localeCompare(b.filename)).map((p) => ({
-      filename: p.filename, pkgname: p.name, version: '1.0.0', rel: '1', arch: 'noarch', format: 'rpm',
-      url: `http://127.0.0.1:9/${p.filename}`, sha256: p.sha256, size: p.size, header: headers[p.filename],
-    })));
-    expect((await env.db('blobs').orderBy('sha256').select('sha256', 'size'))).toEqual(
-      [...pk().rpms].sort((a, b) => a.sha256.localeCompare(b.sha256)).map((p) => ({ sha256: p.sha256, size: p.size })));
+    expect(await packagesOf(id)).toEqual(
+      [...pk().rpms]
+        .sort((a, b) => a.filename.localeCompare(b.filename))
+        .map((p) => ({
+          filename: p.filename,
+          pkgname: p.name,
+          version: '1.0.0',
+          rel: '1',
+          arch: 'noarch',
+          format: 'rpm',
+          url: `http://127.0.0.1:9/${p.filename}`,
+          sha256: p.sha256,
+          size: p.size,
+          header: headers[p.filename],
+        })),
+    );
+    expect(await env.db('blobs').orderBy('sha256').select('sha256', 'size')).toEqual(
+      [...pk().rpms].sort((a, b) => a.sha256.localeCompare(b.sha256)).map((p) => ({ sha256: p.sha256, size: p.size })),
+    );
     expect(await env.db('releases').where({ id }).first()).toMatchObject({
-      product_short_name: PRODUCT, product_name: PRODUCT, version: '1.0.0', platform: 'el9', arch: 'noarch', repo_kind: 'yum',
-      xml_sha256: outputs['fetch-metadata'].xmlSha256, metadata: outputs['fetch-metadata'].metadata, status: 'Processing',
+      product_short_name: PRODUCT,
+      product_name: PRODUCT,
+      version: '1.0.0',
+      platform: 'el9',
+      arch: 'noarch',
+      repo_kind: 'yum',
+      xml_sha256: outputs['fetch-metadata'].xmlSha256,
+      metadata: outputs['fetch-metadata'].metadata,
+      status: 'Processing',
     });
   });
 

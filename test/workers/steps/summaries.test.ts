@@ -17,28 +17,78 @@ const P = 'TESTTP.demo.el9.x86_64';
 
 function ctx(outputs: Record<string, unknown>, actor = 'tug1'): StepContext {
   return {
-    deps: { db: undefined as never, rt: undefined as never, config, metrics: createMetrics() }, log: createLogger('silent'),
-    ticketId: 7, inboxId: 1, transactionId: 50, actor, history: { changes: [], notesOf: () => [] }, releaseId: 1, fromStatus: 'Unverified',
-    workDir: '/nonexistent', outputs, progress: async () => undefined,
+    deps: { db: undefined as never, rt: undefined as never, config, metrics: createMetrics() },
+    log: createLogger('silent'),
+    ticketId: 7,
+    inboxId: 1,
+    transactionId: 50,
+    actor,
+    history: { changes: [], notesOf: () => [] },
+    releaseId: 1,
+    fromStatus: 'Unverified',
+    workDir: '/nonexistent',
+    outputs,
+    progress: async () => undefined,
   };
 }
-const pub = (stage: string, version = 3): PublishOutput => ({ url: `${U}/${stage}/${P}/`, clientFileUrl: `${U}/${stage}/${P}/${P}.repo`, version, durationMs: 42 });
-const met = (target: 'stage-rollout' | 'production'): DependencyCheck => ({ target, satisfied: true, unmet: [], unchecked: [], baseRepos: [] });
+const pub = (stage: string, version = 3): PublishOutput => ({
+  url: `${U}/${stage}/${P}/`,
+  clientFileUrl: `${U}/${stage}/${P}/${P}.repo`,
+  version,
+  durationMs: 42,
+});
+const met = (target: 'stage-rollout' | 'production'): DependencyCheck => ({
+  target,
+  satisfied: true,
+  unmet: [],
+  unchecked: [],
+  baseRepos: [],
+});
 const unmet = (target: 'stage-rollout' | 'production'): DependencyCheck => ({
-  target, satisfied: false, unchecked: [], baseRepos: [], unmet: [{ package: 'demo-dep-1.0-1.x86_64.rpm', requirement: 'libdemo >= 2' }],
+  target,
+  satisfied: false,
+  unchecked: [],
+  baseRepos: [],
+  unmet: [{ package: 'demo-dep-1.0-1.x86_64.rpm', requirement: 'libdemo >= 2' }],
 });
 const loaded = (o: Partial<LoadedRelease> = {}): LoadedRelease => ({
-  product: P, productName: 'Demo Tool', version: '1.2.3', kind: 'yum', revision: null, deprecatedAt: null, packages: [], ...o,
+  product: P,
+  productName: 'Demo Tool',
+  version: '1.2.3',
+  kind: 'yum',
+  revision: null,
+  deprecatedAt: null,
+  packages: [],
+  ...o,
 });
 
 describe('unverifiedSummary', () => {
-  const metadata = parseReleaseXml(releaseXml({
-    product: P, version: ['1', '2', '3'], platform: 'el9', arch: 'x86_64',
-    packages: [{ filename: 'demo-1.2.3-1.x86_64.rpm', pkgname: 'demo', version: '1.2.3', release: '1', arch: 'x86_64', url: 'https://dl.example/demo.rpm' }],
-  }));
+  const metadata = parseReleaseXml(
+    releaseXml({
+      product: P,
+      version: ['1', '2', '3'],
+      platform: 'el9',
+      arch: 'x86_64',
+      packages: [
+        {
+          filename: 'demo-1.2.3-1.x86_64.rpm',
+          pkgname: 'demo',
+          version: '1.2.3',
+          release: '1',
+          arch: 'x86_64',
+          url: 'https://dl.example/demo.rpm',
+        },
+      ],
+    }),
+  );
   const outputs = (extras: string[] = []) => ({
     'fetch-metadata': { attachmentId: 1, filename: 'release.xml', xmlSha256: 'f'.repeat(64), metadata },
-    'fetch-packages': { packages: [{ filename: 'demo-1.2.3-1.x86_64.rpm', sha256: 'a'.repeat(64), size: 3_145_728, url: 'https://dl.example/demo.rpm' }], extras, adopted: [], bytes: 3_145_728 },
+    'fetch-packages': {
+      packages: [{ filename: 'demo-1.2.3-1.x86_64.rpm', sha256: 'a'.repeat(64), size: 3_145_728, url: 'https://dl.example/demo.rpm' }],
+      extras,
+      adopted: [],
+      bytes: 3_145_728,
+    },
     'publish-unverified': pub('unverified'),
     'plan-promotion': [met('stage-rollout'), unmet('production')],
   });
@@ -69,33 +119,59 @@ describe('unverifiedSummary', () => {
   });
 
   it('lists the files of the bundle that were not published', () => {
-    expect(unverifiedSummary(ctx(outputs(['SHA256SUMS', 'docs/README'])), 0).comment)
-      .toContain('\n\nFiles in the bundle that release.xml does not name (not published): SHA256SUMS, docs/README\n\n');
+    expect(unverifiedSummary(ctx(outputs(['SHA256SUMS', 'docs/README'])), 0).comment).toContain(
+      '\n\nFiles in the bundle that release.xml does not name (not published): SHA256SUMS, docs/README\n\n',
+    );
   });
 });
 
 describe('stageSummary and productionSummary', () => {
   it('Stage-Rollout: where, and what comes next', () => {
-    const s = stageSummary(ctx({ 'load-release': loaded(), 'check-dependencies-stage-rollout': met('stage-rollout'), 'promote-stage-rollout': pub('stage-rollout'), 'withdraw-from-source': { stage: 'unverified', url: `${U}/unverified/${P}/` } }), 2500);
+    const s = stageSummary(
+      ctx({
+        'load-release': loaded(),
+        'check-dependencies-stage-rollout': met('stage-rollout'),
+        'promote-stage-rollout': pub('stage-rollout'),
+        'withdraw-from-source': { stage: 'unverified', url: `${U}/unverified/${P}/` },
+      }),
+      2500,
+    );
     expect(s).toEqual({
       repoUri: `${U}/stage-rollout/${P}/`,
       comment: [
-        'Demo Tool 1.2.3 is in the Stage-Rollout repository (the same verified packages; nothing was downloaded again).', '',
-        `Repository: ${U}/stage-rollout/${P}/`, `Client file: ${U}/stage-rollout/${P}/${P}.repo`, 'It is no longer in Unverified.', '',
-        'Time taken: 2.5 s.', '', 'Next: a rollout coordinator sets RepoAction to MoveToProduction, or the technology unit to Reject.',
+        'Demo Tool 1.2.3 is in the Stage-Rollout repository (the same verified packages; nothing was downloaded again).',
+        '',
+        `Repository: ${U}/stage-rollout/${P}/`,
+        `Client file: ${U}/stage-rollout/${P}/${P}.repo`,
+        'It is no longer in Unverified.',
+        '',
+        'Time taken: 2.5 s.',
+        '',
+        'Next: a rollout coordinator sets RepoAction to MoveToProduction, or the technology unit to Reject.',
       ].join('\n'),
     });
   });
 
   it('waiting: Incomplete, what is missing, out of the source, and that it moves by itself', () => {
-    const s = stageSummary(ctx({ 'load-release': loaded(), 'check-dependencies-stage-rollout': unmet('stage-rollout'), 'promote-stage-rollout': null, 'withdraw-from-source': { stage: 'unverified', url: `${U}/unverified/${P}/` } }), 100);
+    const s = stageSummary(
+      ctx({
+        'load-release': loaded(),
+        'check-dependencies-stage-rollout': unmet('stage-rollout'),
+        'promote-stage-rollout': null,
+        'withdraw-from-source': { stage: 'unverified', url: `${U}/unverified/${P}/` },
+      }),
+      100,
+    );
     expect(s).toEqual({
       waits: true,
       repoUri: '',
       comment: [
-        `Demo Tool 1.2.3 cannot enter stage-rollout yet: requirements are missing there. It is Incomplete and out of ${U}/unverified/${P}/.`, '',
-        '[RD_DEPENDENCIES_UNMET] stage-rollout: 1 requirement(s) missing:\n  demo-dep-1.0-1.x86_64.rpm needs libdemo >= 2', '',
-        'What to do: The release waits as Incomplete and is published by itself when a release that provides what is missing lands; or the technology unit rejects it.', '',
+        `Demo Tool 1.2.3 cannot enter stage-rollout yet: requirements are missing there. It is Incomplete and out of ${U}/unverified/${P}/.`,
+        '',
+        '[RD_DEPENDENCIES_UNMET] stage-rollout: 1 requirement(s) missing:\n  demo-dep-1.0-1.x86_64.rpm needs libdemo >= 2',
+        '',
+        'What to do: The release waits as Incomplete and is published by itself when a release that provides what is missing lands; or the technology unit rejects it.',
+        '',
         'Time taken: 0.1 s.',
       ].join('\n'),
     });
@@ -103,19 +179,31 @@ describe('stageSummary and productionSummary', () => {
 
   it('Production: the revision, restored or not, written back to the release', () => {
     const outputs = (restored: boolean) => ({
-      'load-release': loaded(), 'check-dependencies-production': met('production'), 'allocate-revision': { revision: 5, restored },
-      'promote-production': pub('production'), 'withdraw-from-source': { stage: 'stage-rollout', url: `${U}/stage-rollout/${P}/` },
+      'load-release': loaded(),
+      'check-dependencies-production': met('production'),
+      'allocate-revision': { revision: 5, restored },
+      'promote-production': pub('production'),
+      'withdraw-from-source': { stage: 'stage-rollout', url: `${U}/stage-rollout/${P}/` },
     });
     const s = productionSummary(ctx(outputs(false)), 1000);
     expect(s.repoUri).toBe(`${U}/production/${P}/`);
     expect(s).toMatchObject({ release: { revision: 5, deprecated_at: null, tombstone: null } });
     expect(s.comment.split('\n')[0]).toBe('Demo Tool 1.2.3 is in Production as revision v5.');
     expect(s.comment).toContain('This revision is immutable; a change needs a new release ticket. Deprecate takes it out of the index.');
-    expect(productionSummary(ctx(outputs(true)), 1000).comment.split('\n')[0]).toBe('Demo Tool 1.2.3 is in Production as revision v5 (restored; same revision as before).');
+    expect(productionSummary(ctx(outputs(true)), 1000).comment.split('\n')[0]).toBe(
+      'Demo Tool 1.2.3 is in Production as revision v5 (restored; same revision as before).',
+    );
   });
 
   it('Production waiting: Incomplete, no revision written', () => {
-    const s = productionSummary(ctx({ 'load-release': loaded(), 'check-dependencies-production': unmet('production'), 'withdraw-from-source': { stage: null, url: null } }), 0);
+    const s = productionSummary(
+      ctx({
+        'load-release': loaded(),
+        'check-dependencies-production': unmet('production'),
+        'withdraw-from-source': { stage: null, url: null },
+      }),
+      0,
+    );
     expect(s).toMatchObject({ waits: true, repoUri: '' });
     expect('release' in s).toBe(false);
     expect(s.comment.split('\n')[0]).toBe('Demo Tool 1.2.3 cannot enter production yet: requirements are missing there. It is Incomplete.');
@@ -124,35 +212,73 @@ describe('stageSummary and productionSummary', () => {
 
 describe('rejectSummary and deprecateSummary', () => {
   it('Reject: withdrawn from where it was, with the reason quoted', () => {
-    const s = rejectSummary(ctx({ 'load-release': loaded(), 'action-note': { note: 'broken on el9\nsee logs' }, 'withdraw-from-source': { stage: 'unverified', url: `${U}/unverified/${P}/` } }), 300);
+    const s = rejectSummary(
+      ctx({
+        'load-release': loaded(),
+        'action-note': { note: 'broken on el9\nsee logs' },
+        'withdraw-from-source': { stage: 'unverified', url: `${U}/unverified/${P}/` },
+      }),
+      300,
+    );
     expect(s).toEqual({
       repoUri: '',
       comment: [
-        `Demo Tool 1.2.3 was rejected and withdrawn from ${U}/unverified/${P}/.`, '', 'Reason given by tug1:', '> broken on el9', '> see logs', '',
-        'Time taken: 0.3 s.', '', 'The provider may submit a corrected release: attach a new release.xml and set RepoAction to MoveToUnverified.',
+        `Demo Tool 1.2.3 was rejected and withdrawn from ${U}/unverified/${P}/.`,
+        '',
+        'Reason given by tug1:',
+        '> broken on el9',
+        '> see logs',
+        '',
+        'Time taken: 0.3 s.',
+        '',
+        'The provider may submit a corrected release: attach a new release.xml and set RepoAction to MoveToUnverified.',
       ].join('\n'),
     });
     // from Incomplete it was in no repository
-    const none = rejectSummary(ctx({ 'load-release': loaded(), 'action-note': { note: null }, 'withdraw-from-source': { stage: null, url: null } }), 0);
-    expect(none.comment.split('\n').slice(0, 3)).toEqual(['Demo Tool 1.2.3 was rejected.', '', 'tug1 gave no reason (write it as a comment in the same update as the RepoAction change).']);
+    const none = rejectSummary(
+      ctx({ 'load-release': loaded(), 'action-note': { note: null }, 'withdraw-from-source': { stage: null, url: null } }),
+      0,
+    );
+    expect(none.comment.split('\n').slice(0, 3)).toEqual([
+      'Demo Tool 1.2.3 was rejected.',
+      '',
+      'tug1 gave no reason (write it as a comment in the same update as the RepoAction change).',
+    ]);
   });
 
   it('Deprecate: the tombstone (fallback, newer, who, why) and what clients get now', () => {
     const outputs = (s: { fallback: number | null; newer: number | null }) => ({
-      'load-release': loaded({ revision: 4 }), 'action-note': { note: 'CVE-2026-1' }, 'find-successor': s,
+      'load-release': loaded({ revision: 4 }),
+      'action-note': { note: 'CVE-2026-1' },
+      'find-successor': s,
       'withdraw-from-source': { stage: 'production', url: `${U}/production/${P}/` },
     });
     const before = Date.now();
     const s = deprecateSummary(ctx(outputs({ fallback: 3, newer: null }), 'rollout1'), 700);
     expect(s.repoUri).toBe('');
     expect(s.release.deprecated_at.getTime()).toBeGreaterThanOrEqual(before);
-    expect(s.release.tombstone).toEqual({ revision: 4, fallback: 3, supersededBy: null, at: expect.any(String), by: 'rollout1', reason: 'CVE-2026-1' });
+    expect(s.release.tombstone).toEqual({
+      revision: 4,
+      fallback: 3,
+      supersededBy: null,
+      at: expect.any(String),
+      by: 'rollout1',
+      reason: 'CVE-2026-1',
+    });
     expect(s.comment.split('\n')).toEqual([
       `Demo Tool 1.2.3 (revision v4) is deprecated: out of the Production index ${U}/production/${P}/, kept archived.`,
-      'Clients now get revision v3.', '', 'Reason given by rollout1:', '> CVE-2026-1', '', 'Time taken: 0.7 s.', '',
+      'Clients now get revision v3.',
+      '',
+      'Reason given by rollout1:',
+      '> CVE-2026-1',
+      '',
+      'Time taken: 0.7 s.',
+      '',
       'A rollout coordinator can restore it with RepoAction=MoveToProduction.',
     ]);
     expect(deprecateSummary(ctx(outputs({ fallback: 3, newer: 6 })), 0).comment.split('\n')[1]).toBe('Revision v6 stays the newest.');
-    expect(deprecateSummary(ctx(outputs({ fallback: null, newer: null })), 0).comment.split('\n')[1]).toBe('No other revision of this product is in Production.');
+    expect(deprecateSummary(ctx(outputs({ fallback: null, newer: null })), 0).comment.split('\n')[1]).toBe(
+      'No other revision of this product is in Production.',
+    );
   });
 });

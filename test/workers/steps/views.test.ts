@@ -6,7 +6,16 @@ import type { PackageHeader } from '../../../services/storage/package-header.ts'
 import { publishView } from '../../../workers/steps/views.ts';
 import { fails } from '../../support/errors.ts';
 import type { TestPackage } from '../../support/packages.ts';
-import { headersOf, liveIndex, membersOf, names, PUBLIC_URL, seedRelease, useStepEnv, useTestPackages } from '../../support/step-context.ts';
+import {
+  headersOf,
+  liveIndex,
+  membersOf,
+  names,
+  PUBLIC_URL,
+  seedRelease,
+  useStepEnv,
+  useTestPackages,
+} from '../../support/step-context.ts';
 
 const env = useStepEnv();
 const pk = useTestPackages();
@@ -18,14 +27,19 @@ beforeAll(async () => {
   headers = await headersOf([...pk().rpms, ...pk().debs, ...more().rpms]);
 });
 
-const recorded = (ticketId: number, pkgs: TestPackage[], product = YUM) => seedRelease(env, { ticketId, product, pkgs, headers, status: 'Processing' });
+const recorded = (ticketId: number, pkgs: TestPackage[], product = YUM) =>
+  seedRelease(env, { ticketId, product, pkgs, headers, status: 'Processing' });
 const index = (product = YUM, kind: 'yum' | 'apt' = 'yum') => liveIndex(env.config, 'unverified', product, kind);
 
 describe('publishView', () => {
-  it('builds the stage\'s index from the releases it shows plus the one included, then records the membership', async () => {
+  it("builds the stage's index from the releases it shows plus the one included, then records the membership", async () => {
     const a = await recorded(1, pk().rpms);
     const out = await publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a });
-    expect(out).toMatchObject({ url: `${PUBLIC_URL}/repos/unverified/${YUM}/`, clientFileUrl: `${PUBLIC_URL}/repos/unverified/${YUM}/${YUM}.repo`, version: 1 });
+    expect(out).toMatchObject({
+      url: `${PUBLIC_URL}/repos/unverified/${YUM}/`,
+      clientFileUrl: `${PUBLIC_URL}/repos/unverified/${YUM}/${YUM}.repo`,
+      version: 1,
+    });
     expect(out.durationMs).toBeGreaterThanOrEqual(0);
     expect(await index()).toEqual(names(pk().rpms));
     expect(await membersOf(env.db, 'unverified')).toEqual([a]);
@@ -49,7 +63,7 @@ describe('publishView', () => {
     expect(await index()).toEqual(names(more().rpms));
   });
 
-  it('shows only the product\'s releases and the stage\'s own', async () => {
+  it("shows only the product's releases and the stage's own", async () => {
     const a = await recorded(1, pk().rpms);
     await seedRelease(env, { ticketId: 2, product: 'TESTTP.other.el9.noarch', pkgs: more().rpms, headers, stages: ['unverified'] });
     await seedRelease(env, { ticketId: 3, product: YUM, pkgs: more().rpms, headers, stages: ['production'] });
@@ -59,14 +73,19 @@ describe('publishView', () => {
 
   it('builds APT indexes', async () => {
     const a = await recorded(1, pk().debs, APT);
-    expect((await publishView(env.ctx(a), 'unverified', APT, 'apt', { include: a })).clientFileUrl).toBe(`${PUBLIC_URL}/repos/unverified/${APT}/${APT}.list`);
+    expect((await publishView(env.ctx(a), 'unverified', APT, 'apt', { include: a })).clientFileUrl).toBe(
+      `${PUBLIC_URL}/repos/unverified/${APT}/${APT}.list`,
+    );
     expect(await index(APT, 'apt')).toEqual(names(pk().debs));
   });
 
   it('two releases of one product published at once both end up in the index (the repository lock)', async () => {
     const a = await recorded(1, pk().rpms);
     const b = await recorded(2, more().rpms);
-    await Promise.all([publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a }), publishView(env.ctx(b), 'unverified', YUM, 'yum', { include: b })]);
+    await Promise.all([
+      publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a }),
+      publishView(env.ctx(b), 'unverified', YUM, 'yum', { include: b }),
+    ]);
     expect(await index()).toEqual(names([...pk().rpms, ...more().rpms]));
     expect(await membersOf(env.db, 'unverified')).toEqual([a, b]);
   });
@@ -76,7 +95,13 @@ describe('publishView', () => {
     await publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a });
     const junk = Buffer.from('no rpm\n');
     await writeFile(join(env.config.STORAGE_DIR, 'junk'), junk);
-    const bad: TestPackage = { name: 'more', filename: 'more-9-1.noarch.rpm', path: join(env.config.STORAGE_DIR, 'junk'), sha256: createHash('sha256').update(junk).digest('hex'), size: junk.length };
+    const bad: TestPackage = {
+      name: 'more',
+      filename: 'more-9-1.noarch.rpm',
+      path: join(env.config.STORAGE_DIR, 'junk'),
+      sha256: createHash('sha256').update(junk).digest('hex'),
+      size: junk.length,
+    };
     const b = await recorded(2, [bad]);
     await fails(publishView(env.ctx(b), 'unverified', YUM, 'yum', { include: b }), 'RD_PACKAGE_UNREADABLE');
     await fails(publishView(env.ctx(b), 'unverified', YUM, 'yum', { include: b, exclude: a }), 'RD_PACKAGE_UNREADABLE');

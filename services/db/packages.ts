@@ -31,6 +31,7 @@ export interface ReleaseIdentity {
 /** A release's content in one transaction: its blobs (shared by digest), its packages (replacing any), its identity. */
 export async function recordContent(
   db: Db,
+  inboxId: number,
   releaseId: number,
   blobs: Array<{ sha256: string; size: number }>,
   packages: PackageRecord[],
@@ -38,6 +39,8 @@ export async function recordContent(
 ): Promise<void> {
   await db.transaction(async (trx) => {
     await trx('blobs').insert(blobs).onConflict('sha256').ignore();
+    // the packages protect their blobs from here on (services/db/blobs.ts)
+    await trx('blob_claims').where({ inbox_id: inboxId }).del();
     await trx('packages').where({ release_id: releaseId }).del();
     await trx('packages').insert(packages.map((p) => ({ release_id: releaseId, ...p, header: JSON.stringify(p.header) })));
     await trx('releases')
@@ -48,11 +51,6 @@ export async function recordContent(
 
 export async function deletePackages(db: Db, releaseId: number): Promise<void> {
   await db('packages').where({ release_id: releaseId }).del();
-}
-
-/** Which of these blobs a recorded package still uses. */
-export async function blobsInUse(db: Db, sha256s: string[]): Promise<string[]> {
-  return (await db('packages').whereIn('sha256', sha256s).select('sha256')).map((r) => r.sha256);
 }
 
 /** The files of a release and their recorded digests and sizes, by name. */

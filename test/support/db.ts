@@ -8,6 +8,7 @@ const TABLES = [
   'outbox',
   'transitions',
   'packages',
+  'blob_claims',
   'blobs',
   'releases',
   'inbox',

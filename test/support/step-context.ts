@@ -171,7 +171,7 @@ export function useStepEnv(env: Record<string, string> = {}): StepEnv {
         deps: { db: t.db, rt: s.rt, config: s.config, metrics: createMetrics() },
         log: createLogger('silent'),
         ticketId: releaseId,
-        inboxId: 1,
+        inboxId: releaseId, // one action per release in these tests
         transactionId: 1,
         actor: 'tug1',
         history: { changes: [], notesOf: () => [] },

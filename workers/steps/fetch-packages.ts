@@ -2,7 +2,7 @@ import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { download, type Progress } from '../../services/artifacts/download.ts';
 import { findPackageFiles, unpackBundle } from '../../services/artifacts/unpack.ts';
-import { blobsInUse } from '../../services/db/packages.ts';
+import { claimBlobs, releaseBlobs } from '../../services/db/blobs.ts';
 import { RdError } from '../../services/errors.ts';
 import type { PackageSpec } from '../../services/metadata/release-xml.ts';
 import { BlobStore, sha256File } from '../../services/storage/blobs.ts';
@@ -32,15 +32,33 @@ export const fetchPackages: Step<PackagesOutput> = {
     const got = metadata.synchURL
       ? await fromBundle(ctx, blobs, metadata.synchURL, metadata.synchSha256, metadata.packages)
       : await oneByOne(ctx, blobs, metadata.packages);
+    await claim(ctx, blobs, got.packages);
     return { ...got, bytes: got.packages.reduce((n, p) => n + p.size, 0) };
   },
-  // Blobs are shared by digest; only those this step added and no release references are removed.
+  // Blobs are shared by digest: those this action used that no recorded package and no other action
+  // in flight (its claim) uses are removed.
   async undo(ctx, out) {
     const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
-    const used = new Set(await blobsInUse(ctx.deps.db, out.adopted));
-    for (const sha of out.adopted.filter((s) => !used.has(s))) await unlink(blobs.path(sha)).catch(() => undefined);
+    const shas = [...new Set(out.packages.map((p) => p.sha256))];
+    await releaseBlobs(ctx.deps.db, ctx.inboxId, shas, (sha) => unlink(blobs.path(sha)).catch(() => undefined));
   },
 };
+
+/**
+ * Claims the blobs for this action, then checks they are all still there: another action's undo may have
+ * removed one this action found in the store before the claim (a rerun downloads it again).
+ */
+async function claim(ctx: StepContext, blobs: BlobStore, packages: FetchedPackage[]): Promise<void> {
+  await claimBlobs(
+    ctx.deps.db,
+    ctx.inboxId,
+    packages.map((p) => ({ sha256: p.sha256, size: p.size })),
+  );
+  const gone = [];
+  for (const p of packages) if (!(await blobs.has(p.sha256))) gone.push(p.filename);
+  if (gone.length)
+    throw new RdError('RD_BUSY', `${gone.join(', ')}: removed from the store by another action while this one fetched; fetching again`);
+}
 
 function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: string) {
   const c = ctx.deps.config;

@@ -28,6 +28,7 @@ export const recordRelease: Step<{ packages: number }> = {
     });
     await recordContent(
       ctx.deps.db,
+      ctx.inboxId,
       ctx.releaseId,
       packages.map((p) => ({ sha256: p.sha256, size: p.size })),
       records,

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { copyFile, readdir, readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { claimBlobs } from '../../../services/db/blobs.ts';
 import { parseReleaseXml } from '../../../services/metadata/release-xml.ts';
-import { sha256File } from '../../../services/storage/blobs.ts';
+import { BlobStore, sha256File } from '../../../services/storage/blobs.ts';
 import { checkHeaders } from '../../../workers/steps/check-headers.ts';
 import { fetchPackages } from '../../../workers/steps/fetch-packages.ts';
 import { fails } from '../../support/errors.ts';
@@ -104,10 +105,12 @@ describe('fetch-packages, from a bundle (synchURL)', () => {
 });
 
 describe('fetch-packages undo', () => {
-  it('removes the blobs it added that no release references, and keeps the others', async () => {
+  it('removes the blobs it used that no release and no other action in flight uses, and keeps the others', async () => {
     const [mine, shared, older] = pk().rpms as [TestPackage, TestPackage, TestPackage];
-    // `older` was in the store before (another release's download); `shared` gets recorded by another release meanwhile
+    // `older` was in the store before, fetched by another action still in flight (its claim);
+    // `shared` gets recorded by another release meanwhile
     await env.blobs.adopt(await copyToTmp(older), older.sha256, older.size);
+    await claimBlobs(env.db, 99, [{ sha256: older.sha256, size: older.size }]);
     const ctx = ctxFor(xmlFor(PRODUCT, pk().rpms, { baseUrl: provider.url }));
     const out = checkpointed(await fetchPackages.run(ctx));
     expect(out.adopted).toEqual([mine.sha256, shared.sha256]);
@@ -116,6 +119,10 @@ describe('fetch-packages undo', () => {
     expect(await inStore(mine)).toBe(false);
     expect(await inStore(shared)).toBe(true);
     expect(await inStore(older)).toBe(true);
+    expect(await env.db('blobs').pluck('sha256')).not.toContain(mine.sha256);
+    // once the other action is over (undone too), nothing keeps `older`
+    await fetchPackages.undo!(env.ctx(99), { ...out, packages: out.packages.filter((p) => p.sha256 === older.sha256) });
+    expect(await inStore(older)).toBe(false);
     // a second undo (the engine may undo again after a crash) is harmless
     await fetchPackages.undo!(ctx, out);
   });
@@ -126,12 +133,9 @@ describe('fetch-packages undo', () => {
     for (const p of pk().rpms) expect(await inStore(p)).toBe(false);
   });
 
-  // BUG (reported, not fixed): a blob another ticket's action downloaded as well (found cached, so not in its
-  // `adopted`) but has not recorded yet is referenced only by that action's checkpoint. This action's undo
-  // deletes it, and the other action then fails on its own package: check-headers says RD_PACKAGE_UNREADABLE
-  // (a permanent error blamed on the provider), or publish finds the blob gone. `it.fails` keeps the suite
-  // green while the bug stands; turn it into `it` once fixed.
-  it.fails('keeps a blob that another action in flight fetched too (not yet recorded)', async () => {
+  // Found by this test: the undo used to delete a blob that another action in flight had found in the store
+  // (so not its own download) and not recorded yet; that action then failed with RD_PACKAGE_UNREADABLE.
+  it('keeps a blob that another action in flight fetched too (not yet recorded)', async () => {
     const xml = xmlFor(PRODUCT, pk().rpms, { baseUrl: provider.url });
     const a = env.ctx(1, { outputs: outputs(xml) });
     const b = env.ctx(2, { outputs: outputs(xml) });
@@ -139,7 +143,35 @@ describe('fetch-packages undo', () => {
     b.outputs['fetch-packages'] = checkpointed(await fetchPackages.run(b)); // found in the store: adopted []
     await fetchPackages.undo!(a, outA); // A fails later and is undone
     expect(await Promise.all(pk().rpms.map(inStore))).toEqual([true, true, true]);
-    await checkHeaders.run(b); // B goes on; today: RD_PACKAGE_UNREADABLE, open of testpkg-1.0.0-1.noarch.rpm failed
+    await checkHeaders.run(b); // B goes on (it used to fail: RD_PACKAGE_UNREADABLE, open of testpkg-…rpm failed)
+  });
+
+  it('a blob another action removed while this one fetched is said as RD_BUSY (the rerun fetches it again)', async () => {
+    const xml = xmlFor(PRODUCT, pk().rpms, { baseUrl: provider.url });
+    const a = env.ctx(1, { outputs: outputs(xml) });
+    const outA = checkpointed(await fetchPackages.run(a));
+    const b = env.ctx(2, { outputs: outputs(xml) });
+    // B finds the first two blobs in the store; A's undo removes them all while B looks for the last one,
+    // before B's claim is in
+    const realHas = env.blobs.has.bind(env.blobs);
+    let calls = 0;
+    const spy = vi.spyOn(BlobStore.prototype, 'has').mockImplementation(async (sha: string) => {
+      if (++calls === pk().rpms.length) await fetchPackages.undo!(a, outA);
+      return realHas(sha);
+    });
+    try {
+      await fails(fetchPackages.run(b), 'RD_BUSY');
+    } finally {
+      spy.mockRestore();
+    }
+    // the rerun downloads again the two that were removed (the last one B downloaded itself is still there)
+    const again = await fetchPackages.run(b);
+    expect(again.adopted).toEqual(
+      pk()
+        .rpms.slice(0, 2)
+        .map((p) => p.sha256),
+    );
+    for (const p of pk().rpms) expect(await inStore(p)).toBe(true);
   });
 });
 

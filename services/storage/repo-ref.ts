@@ -3,6 +3,8 @@ import { RdError } from '../errors.ts';
 /** Which repository: one per stage and product; a product is either YUM or APT (one platform). */
 export const STAGES = ['unverified', 'stage-rollout', 'production'] as const;
 export type Stage = (typeof STAGES)[number];
+/** How people call each stage (comments, console). */
+export const STAGE_TITLES: Record<Stage, string> = { unverified: 'Unverified', 'stage-rollout': 'Stage-Rollout', production: 'Production' };
 export type RepoKind = 'yum' | 'apt';
 
 export interface RepoRef {

@@ -9,7 +9,7 @@ import { fetchPackages } from './fetch-packages.ts';
 import { publishUnverified } from './publish-unverified.ts';
 import { describeCheck } from '../../services/deps/check.ts';
 import { catalog } from '../../services/errors.ts';
-import type { Stage } from '../../services/storage/repo-ref.ts';
+import { STAGE_TITLES, type Stage } from '../../services/storage/repo-ref.ts';
 import { targetOf } from '../../services/workflow/transitions.ts';
 import { outputOf, type StepContext } from '../engine/step.ts';
 
@@ -27,7 +27,7 @@ function waiting(ctx: StepContext, stage: Stage, ms: number) {
     waits: true,
     repoUri: '',
     comment: [
-      `${name(ctx)} cannot enter ${stage} yet: requirements are missing there. It is Incomplete${w.url ? ` and out of ${w.url}` : ''}.`,
+      `${name(ctx)} cannot enter ${STAGE_TITLES[stage]} yet: requirements are missing there. It is Incomplete${w.url ? ` and out of ${w.url}` : ''}.`,
       '',
       `[RD_DEPENDENCIES_UNMET] ${describeCheck(check)}`,
       '',

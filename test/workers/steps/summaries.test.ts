@@ -166,7 +166,7 @@ describe('stageSummary and productionSummary', () => {
       waits: true,
       repoUri: '',
       comment: [
-        `Demo Tool 1.2.3 cannot enter stage-rollout yet: requirements are missing there. It is Incomplete and out of ${U}/unverified/${P}/.`,
+        `Demo Tool 1.2.3 cannot enter Stage-Rollout yet: requirements are missing there. It is Incomplete and out of ${U}/unverified/${P}/.`,
         '',
         '[RD_DEPENDENCIES_UNMET] stage-rollout: 1 requirement(s) missing:\n  demo-dep-1.0-1.x86_64.rpm needs libdemo >= 2',
         '',
@@ -206,7 +206,7 @@ describe('stageSummary and productionSummary', () => {
     );
     expect(s).toMatchObject({ waits: true, repoUri: '' });
     expect('release' in s).toBe(false);
-    expect(s.comment.split('\n')[0]).toBe('Demo Tool 1.2.3 cannot enter production yet: requirements are missing there. It is Incomplete.');
+    expect(s.comment.split('\n')[0]).toBe('Demo Tool 1.2.3 cannot enter Production yet: requirements are missing there. It is Incomplete.');
   });
 });
 

@@ -2,8 +2,8 @@ import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { download, type Progress } from '../../services/artifacts/download.ts';
 import { findPackageFiles, unpackBundle } from '../../services/artifacts/unpack.ts';
-import { claimBlobs, releaseBlobs } from '../../services/db/blobs.ts';
-import { RdError } from '../../services/errors.ts';
+import { type BlobRef, claimBlobs, releaseBlobs } from '../../services/db/blobs.ts';
+import { isRdError, RdError } from '../../services/errors.ts';
 import type { PackageSpec } from '../../services/metadata/release-xml.ts';
 import { BlobStore, sha256File } from '../../services/storage/blobs.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
@@ -29,9 +29,15 @@ export const fetchPackages: Step<PackagesOutput> = {
     const { metadata } = outputOf(ctx, fetchMetadata);
     const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
     await blobs.init();
-    const got = metadata.synchURL
-      ? await fromBundle(ctx, blobs, metadata.synchURL, metadata.synchSha256, metadata.packages)
-      : await oneByOne(ctx, blobs, metadata.packages);
+    const stored: BlobRef[] = [];
+    const got = await (metadata.synchURL
+      ? fromBundle(ctx, blobs, stored, metadata.synchURL, metadata.synchSha256, metadata.packages)
+      : oneByOne(ctx, blobs, stored, metadata.packages)
+    ).catch(async (e: unknown) => {
+      // a step that fails is not undone: what this attempt stored goes now, unless a retry will want it
+      if (isRdError(e) && e.permanent) await forget(ctx, blobs, stored);
+      throw e;
+    });
     await claim(ctx, blobs, got.packages);
     return { ...got, bytes: got.packages.reduce((n, p) => n + p.size, 0) };
   },
@@ -60,6 +66,12 @@ async function claim(ctx: StepContext, blobs: BlobStore, packages: FetchedPackag
     throw new RdError('RD_BUSY', `${gone.join(', ')}: removed from the store by another action while this one fetched; fetching again`);
 }
 
+async function forget(ctx: StepContext, blobs: BlobStore, stored: BlobRef[]): Promise<void> {
+  await claimBlobs(ctx.deps.db, ctx.inboxId, stored);
+  const shas = stored.map((b) => b.sha256);
+  await releaseBlobs(ctx.deps.db, ctx.inboxId, shas, (sha) => unlink(blobs.path(sha)).catch(() => undefined));
+}
+
 function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: string) {
   const c = ctx.deps.config;
   let last = 0;
@@ -82,14 +94,17 @@ function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: strin
   };
 }
 
-async function oneByOne(ctx: StepContext, blobs: BlobStore, specs: PackageSpec[]) {
+async function oneByOne(ctx: StepContext, blobs: BlobStore, stored: BlobRef[], specs: PackageSpec[]) {
   const packages: FetchedPackage[] = [];
   const adopted: string[] = [];
   for (const spec of specs) {
     const r = await download(spec.url!, downloadOpts(ctx, blobs, spec.sha256));
     if (!r.cached) {
       const { existed } = await blobs.adopt(r.path, r.sha256, r.size);
-      if (!existed) adopted.push(r.sha256);
+      if (!existed) {
+        adopted.push(r.sha256);
+        stored.push({ sha256: r.sha256, size: r.size });
+      }
     }
     packages.push({ filename: spec.filename, sha256: r.sha256, size: r.size, url: spec.url! });
     ctx.log.info({ file: spec.filename, sha256: r.sha256, size: r.size, cached: r.cached }, 'package stored');
@@ -97,7 +112,14 @@ async function oneByOne(ctx: StepContext, blobs: BlobStore, specs: PackageSpec[]
   return { packages, extras: [], adopted };
 }
 
-async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha256: string | undefined, specs: PackageSpec[]) {
+async function fromBundle(
+  ctx: StepContext,
+  blobs: BlobStore,
+  stored: BlobRef[],
+  url: string,
+  sha256: string | undefined,
+  specs: PackageSpec[],
+) {
   const c = ctx.deps.config;
   const bundle = await download(url, downloadOpts(ctx, blobs, sha256));
   const dir = path.join(ctx.workDir, 'bundle');
@@ -120,7 +142,10 @@ async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha25
       });
     }
     const { existed } = await blobs.adopt(file, digest, size);
-    if (!existed) adopted.push(digest);
+    if (!existed) {
+      adopted.push(digest);
+      stored.push({ sha256: digest, size });
+    }
     packages.push({ filename: spec.filename, sha256: digest, size, url: null });
   }
   return { packages, extras, adopted };

@@ -61,7 +61,20 @@ describe('fetch-packages, one url per package', () => {
     const e = await fails(fetchPackages.run(ctxFor(xml)), 'RD_DIGEST_MISMATCH');
     expect(e.message).toBe(`${b.filename}: sha256 ${b.sha256}, expected ${other}`);
     expect(await inStore(b)).toBe(false);
+    // a failed step is not undone: the package it had stored before the bad one goes with the failure
+    expect(await inStore(pk().rpms[0]!)).toBe(false);
+    expect(await env.db('blobs').count('* as n')).toEqual([{ n: 0 }]);
+    expect(await env.db('blob_claims').count('* as n')).toEqual([{ n: 0 }]);
     expect(await readdir(env.ctx(1).workDir)).toEqual([]);
+  });
+
+  it('a permanent failure partway keeps what another action in flight uses', async () => {
+    const [a, b] = pk().rpms as [TestPackage, TestPackage];
+    // another action claimed `a` and is still fetching it; this one stores it first, then fails
+    await claimBlobs(env.db, 99, [{ sha256: a.sha256, size: a.size }]);
+    const xml = xmlFor(PRODUCT, pk().rpms, { baseUrl: provider.url }).replace(`sha256="${b.sha256}"`, `sha256="${'c'.repeat(64)}"`);
+    await fails(fetchPackages.run(ctxFor(xml)), 'RD_DIGEST_MISMATCH');
+    expect(await inStore(a)).toBe(true);
   });
 
   it('RD_DOWNLOAD_FAILED when the url answers 404', async () => {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -62,6 +63,18 @@ async function revoke(home: string, fingerprint: string, gpg: (...args: string[]
   const cert = (await readFile(join(dir, name), 'utf8')).replace(/^:-----/m, '-----');
   await writeFile(join(home, 'revoke.asc'), cert);
   await gpg('--import', join(home, 'revoke.asc'));
+}
+
+/** The fingerprints of the primary keys in an armoured key file (a throw-away gpg home reads it). */
+export async function fingerprintsIn(file: string): Promise<string[]> {
+  const home = await mkdtemp(join(tmpdir(), 'rd-gpg-show-'));
+  try {
+    const { stdout } = await run('gpg', ['--homedir', home, '--batch', '--show-keys', '--with-colons', '--with-fingerprint', file]);
+    return [...stdout.matchAll(/^pub:.*\nfpr:+([0-9A-F]{40}):/gm)].map((m) => m[1]!);
+  } finally {
+    await run('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']).catch(() => undefined);
+    await rm(home, { recursive: true, force: true });
+  }
 }
 
 /** The home dirs (with their agents) the signer of storageDir has now: none once it stopped. */

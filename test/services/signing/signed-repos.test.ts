@@ -65,7 +65,7 @@ async function tamper(file: string, from: string, to: string): Promise<void> {
   await writeFile(file, text.replace(from, to));
 }
 
-describe('apt (signed-by, no trusted=yes)', () => {
+describe('apt (signed-by the key the site holds)', () => {
   it('accepts the repository with the key it holds', async () => {
     const check = await apt(await publish('apt'), old);
     expect(check.output).toMatch(/^OK: apt sees testpkg 1.0.0-1 .*\[InRelease\/Release.gpg signature verified\]$/m);

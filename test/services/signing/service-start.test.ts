@@ -1,13 +1,15 @@
 import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/index.ts';
 import { startService } from '../../../services/main.ts';
+import { startSigner } from '../../../services/signing/signer.ts';
 import { uniquePrefix } from '../../support/app.ts';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../../support/env.ts';
 import { agentsUnder, fingerprintsIn, makeTestKey, signingHomes } from '../../support/signing-keys.ts';
@@ -99,5 +101,23 @@ describe('the service with no signing key configured', () => {
     }
     expect(await signingHomes(storage)).toEqual([]);
     expect(await agentsUnder(home!)).toEqual([]);
+  });
+});
+
+describe('after a crash', () => {
+  it('the next start removes the home and ends the agent that a killed process of this host left behind', async () => {
+    const storage = join(root, 'crashed');
+    const gone = (await promisify(execFile)(process.execPath, ['-e', 'console.log(process.pid)'])).stdout.trim(); // exited
+    const stale = join(storage, 'signing', 'gnupg', `${hostname()}-${gone}-abcdef`);
+    await mkdir(stale, { recursive: true, mode: 0o700 });
+    await promisify(execFile)('gpgconf', ['--homedir', stale, '--launch', 'gpg-agent']);
+    expect(await agentsUnder(stale)).toHaveLength(1);
+    const signer = await startSigner({ storageDir: storage, keys: [] });
+    try {
+      expect(await signingHomes(storage)).toEqual([expect.stringMatching(new RegExp(`^${hostname()}-${process.pid}-`))]);
+      expect(await agentsUnder(stale)).toEqual([]);
+    } finally {
+      await signer.stop();
+    }
   });
 });

@@ -85,6 +85,20 @@ const hostList = z.string().transform((v) =>
     .filter(Boolean),
 );
 
+/**
+ * "/etc/releasedesk/old.asc, /etc/releasedesk/new.asc": absolute paths in their order (the first is the
+ * primary key). `blanks`: an entry may be empty, for a key without passphrase.
+ */
+const fileList = (blanks: boolean) =>
+  z.string().transform((v, ctx) => {
+    const entries = v.split(',').map((e) => e.trim());
+    entries.forEach((e, i) => {
+      if (e === '' && !blanks) ctx.addIssue({ code: 'custom', message: `entry ${i + 1} is empty; give the path of each key file` });
+      else if (e !== '' && !e.startsWith('/')) ctx.addIssue({ code: 'custom', message: `"${e}" must be an absolute path` });
+    });
+    return entries;
+  });
+
 export const configSchema = z.object({
   PORT: int(0, 65535).default(8080).describe('HTTP port of the API, bound to HOST'),
   HOST: z.string().default('127.0.0.1').describe('address the API listens on'),
@@ -156,6 +170,15 @@ export const configSchema = z.object({
     .default('/var/lib/releasedesk')
     .describe('blobs, repositories and scratch space'),
   PUBLIC_URL: url('PUBLIC_URL').default('http://127.0.0.1:8080').describe('URL under which repositories are served'),
+  SIGNING_KEY_FILES: fileList(false)
+    .default([])
+    .describe(
+      'comma-separated ASCII-armoured secret keys that sign every repository index, the first being the primary; ' +
+        'all of them sign (key rotation). Unset: STORAGE_DIR/signing/releasedesk-signing.asc, generated on first start',
+    ),
+  SIGNING_PASSPHRASE_FILES: fileList(true)
+    .default([])
+    .describe('comma-separated files holding the passphrases of SIGNING_KEY_FILES, in the same order; an empty entry: no passphrase'),
   ALLOWED_DOWNLOAD_HOSTS: hostList
     .default([])
     .describe('comma-separated hosts allowed even if loopback/private (e.g. 127.0.0.1); public hosts are always allowed'),
@@ -196,8 +219,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = configSchema.safeParse(input);
   if (parsed.success) {
     const c = parsed.data;
+    const signing = signingProblems(c.SIGNING_KEY_FILES, c.SIGNING_PASSPHRASE_FILES);
+    if (signing.length > 0) throw new ConfigError(signing);
     // the hand-offs of the seed workflow follow the role groups unless set apart
     return { ...c, NOTICE_GROUPS: c.NOTICE_GROUPS ?? { Unverified: c.TECHNOLOGY_UNIT_GROUP, StageRollOut: c.ROLLOUT_GROUP } };
   }
   throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+}
+
+/** The two lists pair up by position; passphrases without keys would be for the generated key, which has none. */
+function signingProblems(keys: string[], passphrases: string[]): string[] {
+  if (passphrases.length === 0) return [];
+  if (keys.length === 0) return ['SIGNING_PASSPHRASE_FILES: set without SIGNING_KEY_FILES; the generated default key has no passphrase'];
+  if (passphrases.length > keys.length) {
+    return [
+      `SIGNING_PASSPHRASE_FILES: ${passphrases.length} entries for ${keys.length} key(s) in SIGNING_KEY_FILES; give one per key, in its order`,
+    ];
+  }
+  return [];
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings a fresh Debian machine (Node + Debian's registry) to what releasedesk needs, idempotently:
 # Node 24 (scripts/node-env.sh), npm dependencies, PostgreSQL and Redis (installed if missing, started if
-# down, loopback only), the repository tools (createrepo_c, apt-ftparchive) and the real clients used by
+# down, loopback only), the repository tools (createrepo_c, apt-ftparchive, gpg with its agent) and the real clients used by
 # tests (dnf, apt), rpm/dpkg-dev for test packages, and a real Request Tracker 5 on 127.0.0.1 seeded for
 # releasedesk.
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 source scripts/node-env.sh
 
-APT_PKGS="postgresql redis-server rpm createrepo-c dnf dnf-plugins-core apt-utils dpkg-dev curl libxml2-utils"
+APT_PKGS="postgresql redis-server rpm createrepo-c dnf dnf-plugins-core apt-utils dpkg-dev curl libxml2-utils gpg gpg-agent gpgconf"
 missing=""
 for p in $APT_PKGS; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing="$missing $p"

@@ -8,6 +8,8 @@ import { checkWritesAccepted } from './helpdesk/outbox.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { ActionQueue, redisConnection } from './queue.ts';
+import { SigningKeyError } from './signing/key-file.ts';
+import { configuredKeys, startSigner, type Signer } from './signing/signer.ts';
 import { createActionWorker } from '../workers/action-worker.ts';
 import { outboxLoop, relayLoop, type Loop } from '../workers/loops.ts';
 import { reconcileLoop } from '../workers/reconciler.ts';
@@ -15,8 +17,21 @@ import { plans } from '../workers/steps/index.ts';
 
 export type Role = 'all' | 'api' | 'worker';
 
-/** Starts the API, the worker, or both in one process; returns a stop function for tests and signals. */
+/**
+ * Starts the API, the worker, or both in one process; returns a stop function for tests and signals. The
+ * signing keys come first: a bad one stops the start (SigningKeyError) before anything else runs.
+ */
 export async function startService(config: Config, role: Role = 'all', log: Logger = createLogger(config.LOG_LEVEL)) {
+  const signer = await startSigner({ storageDir: config.STORAGE_DIR, keys: configuredKeys(config), log });
+  try {
+    return await startParts(config, role, log, signer);
+  } catch (e) {
+    await signer.stop();
+    throw e;
+  }
+}
+
+async function startParts(config: Config, role: Role, log: Logger, signer: Signer) {
   await ensureDatabase(config.DATABASE_URL);
   const db = createDb(config.DATABASE_URL, undefined, log);
   await migrate(db);
@@ -59,7 +74,7 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
   if (role !== 'api') {
     const outbox = outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS, config.OUTBOX_REFUSED_RETRY_MS);
     const worker = createActionWorker(
-      { db, rt, config, metrics, log, plans, writeBacksQueued: outbox.kick },
+      { db, rt, config, metrics, log, plans, signer, writeBacksQueued: outbox.kick },
       connection,
       config.QUEUE_PREFIX,
       config.WORKER_CONCURRENCY,
@@ -75,6 +90,7 @@ export async function startService(config: Config, role: Role = 'all', log: Logg
     () => queue.close(),
     async () => redis.disconnect(),
     () => db.destroy(),
+    () => signer.stop(),
   );
   return {
     server,
@@ -92,18 +108,20 @@ async function main() {
   const roleArg = process.argv.indexOf('--role');
   const role = (roleArg > 0 ? process.argv[roleArg + 1] : 'all') as Role;
   if (!['all', 'api', 'worker'].includes(role)) throw new Error(`--role must be all, api or worker, not ${role}`);
+  // A bad configuration or signing key: its lines on stderr, exit 2 (no stack, nothing started)
+  const misconfigured = (e: unknown) => {
+    if (!(e instanceof ConfigError || e instanceof SigningKeyError)) throw e;
+    console.error(e.message);
+    process.exit(2);
+  };
   let config: Config;
   try {
     config = loadConfig();
   } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      process.exit(2);
-    }
-    throw e;
+    return misconfigured(e);
   }
   const log = createLogger(config.LOG_LEVEL);
-  const svc = await startService(config, role, log);
+  const svc = await startService(config, role, log).catch(misconfigured);
   const shutdown = async (sig: string) => {
     log.info({ sig }, 'stopping');
     await svc.stop();

@@ -5,6 +5,7 @@ import type { Config } from '../../config/index.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { IntakeDeps } from '../intake.ts';
+import { publicKeysDir } from '../signing/signer.ts';
 import { httpErrorHandler } from './http-errors.ts';
 import { releasesRouter } from './releases.ts';
 import { webhookRouter } from './webhook.ts';
@@ -57,6 +58,17 @@ export function createApp(deps: AppDeps): Express {
   // Published repositories: what dnf and apt read. Symlinks are followed (each repository is a link
   // to its current version directory); dotfiles (the version store) are not served.
   app.use('/repos', express.static(path.join(deps.storageDir, 'repos'), { dotfiles: 'ignore', index: false, fallthrough: true }));
+
+  // The public signing keys sites verify the repositories with: /keys/releasedesk.asc (all of them) and
+  // /keys/<FINGERPRINT>.asc, exported at start by services/signing.
+  app.use(
+    '/keys',
+    express.static(publicKeysDir(deps.storageDir), {
+      dotfiles: 'ignore',
+      index: false,
+      setHeaders: (res) => res.setHeader('Content-Type', 'application/pgp-keys'),
+    }),
+  );
 
   app.use(httpErrorHandler(deps.log));
   return app;

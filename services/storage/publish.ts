@@ -2,6 +2,7 @@ import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RdError, isRdError } from '../errors.ts';
+import type { Signer } from '../signing/signer.ts';
 import { BlobStore } from './blobs.ts';
 import { buildAptIndex, buildYumIndex, indexedFilenames, YUM_PACKAGES_DIR, type IndexOptions } from './repo-index.ts';
 import { asidePrefix, commitVersion, inside, liveVersion, pruneVersions, repoPaths, swapLive, syncIndex } from './repo-layout.ts';
@@ -13,6 +14,8 @@ export interface PublishOptions {
   storageDir: string;
   /** PUBLIC_URL: written into the client file. */
   publicUrl: string;
+  /** Signs the index in the build dir, before it goes live: there is no unsigned publication. */
+  signer: Pick<Signer, 'signRepository'>;
   /**
    * Repositories that may already hold these packages (the promotion source). YUM: their live
    * index is passed to createrepo_c as --update-md-path, so no package is re-read. APT needs
@@ -41,9 +44,10 @@ const TOOL_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * Publishes exactly `packages` as the repository's new version, all or nothing (Pulp's
- * new_version): hard links from the blob store into a dir built aside, index generated and
- * checked, then an atomic symlink swap. On any failure the aside dir is removed and the live
- * version is untouched. An empty list publishes a valid empty index (a withdrawn release).
+ * new_version): hard links from the blob store into a dir built aside, index generated, checked
+ * and signed, then an atomic symlink swap, so a client sees the old signed index or the new one, never
+ * an unsigned one. On any failure (signing included) the aside dir is removed and the live version is
+ * untouched. An empty list publishes a valid empty index (a withdrawn release).
  * Callers serialise publishes of one repository; a concurrent call still cannot corrupt it.
  */
 export async function publishRepository(repo: RepoRef, packages: RepoPackage[], opts: PublishOptions): Promise<PublishResult> {
@@ -65,6 +69,7 @@ export async function publishRepository(repo: RepoRef, packages: RepoPackage[], 
       opts,
       toolOpts,
     );
+    await opts.signer.signRepository(prefix, repo.kind);
     await writeFile(join(prefix, clientFileName(repo)), clientFileText(opts.publicUrl, repo));
     await syncIndex(prefix);
     const committed = await commitVersion(paths, prefix);

@@ -1,3 +1,4 @@
+import { ALL_KEYS_FILE } from '../signing/public-keys.ts';
 import type { RepoRef } from './repo-ref.ts';
 
 /**
@@ -23,13 +24,42 @@ export function clientFileUrl(publicUrl: string, repo: RepoRef): string {
   return `${repoUrl(publicUrl, repo)}${encodeURIComponent(clientFileName(repo))}`;
 }
 
+/** Where sites fetch the public keys of every configured signing key, in one file (services/signing). */
+export function signingKeyUrl(publicUrl: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/keys/${ALL_KEYS_FILE}`;
+}
+
+/** Where the APT client file expects the key on a site (apt's documented place for local keyrings). */
+export const APT_KEYRING = '/etc/apt/keyrings/releasedesk.asc';
+
 /**
- * The client file's text. No signing yet: gpgcheck=0 / trusted=yes until repository keys exist.
- * The dnf repo id carries the stage, so a host can enable stage-rollout and production side by side.
+ * The client file's text. It trusts the repository only through its signature, by the key served at
+ * PUBLIC_URL/keys/. The dnf repo id carries the stage, so a host can enable stage-rollout and production
+ * side by side.
  */
 export function clientFileText(publicUrl: string, repo: RepoRef): string {
   const url = repoUrl(publicUrl, repo);
-  if (repo.kind === 'apt') return `deb [trusted=yes] ${url} ./\n`;
+  const key = signingKeyUrl(publicUrl);
+  if (repo.kind === 'apt') {
+    return [
+      '# Signed repository: fetch its key once, as root, before apt update:',
+      `#   install -d -m 0755 /etc/apt/keyrings && curl -fsSLo ${APT_KEYRING} ${key}`,
+      `deb [signed-by=${APT_KEYRING}] ${url} ./`,
+      '',
+    ].join('\n');
+  }
   const id = `${repo.product}-${repo.stage}`.replace(/[^A-Za-z0-9_.:-]/g, '_'); // dnf's repo id alphabet
-  return [`[${id}]`, `name=${repo.product} (${repo.stage})`, `baseurl=${url}`, 'enabled=1', 'gpgcheck=0', ''].join('\n');
+  return [
+    `[${id}]`,
+    `name=${repo.product} (${repo.stage})`,
+    `baseurl=${url}`,
+    'enabled=1',
+    '# releasedesk signs the index (repodata/repomd.xml.asc) with the key at gpgkey; dnf checks it.',
+    'repo_gpgcheck=1',
+    "# The packages carry their provider's signatures, not releasedesk's: the signed index vouches for each",
+    "# package's checksum. Turn gpgcheck on only with the provider's key added to gpgkey.",
+    'gpgcheck=0',
+    `gpgkey=${key}`,
+    '',
+  ].join('\n');
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
 
 /**
- * Runs an external tool (rpm, dpkg-deb, createrepo_c, apt-ftparchive) without a shell, with a hard
+ * Runs an external tool (rpm, dpkg-deb, createrepo_c, apt-ftparchive, gpg) without a shell, with a hard
  * timeout, and keeps only the tail of stderr: that tail is what an operator needs in an error, and
  * a tool that floods stderr must not grow our memory.
  */
@@ -14,6 +14,8 @@ export interface ToolOptions {
   stdoutFile?: string;
   /** Cap of captured stdout; the tool is killed beyond it. */
   maxStdoutBytes?: number;
+  /** Written to the tool's stdin (a passphrase: never on the command line, where ps shows it). */
+  input?: string;
 }
 
 export type ToolFailure = 'exit' | 'timeout' | 'spawn' | 'output';
@@ -61,8 +63,12 @@ function spawnAndWait(cmd: string, args: string[], opts: ToolOptions, stdoutFd?:
     const child = spawn(cmd, args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
-      stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', stdoutFd ?? 'pipe', 'pipe'],
     });
+    if (opts.input !== undefined) {
+      child.stdin?.on('error', () => undefined); // a tool that exits without reading must not crash us (EPIPE)
+      child.stdin?.end(opts.input);
+    }
     let stdout = '';
     let stderr = '';
     let failure: ToolFailure | undefined;

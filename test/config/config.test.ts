@@ -46,4 +46,18 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...ok, NOTICE_GROUPS: 'none' }).NOTICE_GROUPS).toEqual({});
     expect(() => loadConfig({ ...ok, NOTICE_GROUPS: 'Unverified=A,Staging=B' })).toThrow(/NOTICE_GROUPS: "Staging=B" is not STATUS=GROUP/);
   });
+  it('SIGNING_KEY_FILES and SIGNING_PASSPHRASE_FILES: absolute paths paired by position, an empty passphrase entry for none', () => {
+    expect(loadConfig(ok)).toMatchObject({ SIGNING_KEY_FILES: [], SIGNING_PASSPHRASE_FILES: [] });
+    const c = loadConfig({ ...ok, SIGNING_KEY_FILES: '/k/old.asc, /k/new.asc', SIGNING_PASSPHRASE_FILES: ', /k/new.pass' });
+    expect(c).toMatchObject({ SIGNING_KEY_FILES: ['/k/old.asc', '/k/new.asc'], SIGNING_PASSPHRASE_FILES: ['', '/k/new.pass'] });
+    expect(() => loadConfig({ ...ok, SIGNING_KEY_FILES: 'old.asc,' })).toThrow(
+      /SIGNING_KEY_FILES: "old.asc" must be an absolute path\n.*SIGNING_KEY_FILES: entry 2 is empty/,
+    );
+    expect(() => loadConfig({ ...ok, SIGNING_PASSPHRASE_FILES: '/k/p' })).toThrow(
+      /SIGNING_PASSPHRASE_FILES: set without SIGNING_KEY_FILES/,
+    );
+    expect(() => loadConfig({ ...ok, SIGNING_KEY_FILES: '/k/a.asc', SIGNING_PASSPHRASE_FILES: '/k/p,/k/q' })).toThrow(
+      /SIGNING_PASSPHRASE_FILES: 2 entries for 1 key\(s\)/,
+    );
+  });
 });

@@ -17,8 +17,8 @@
 # Env:
 #   SUITE=stable            use the dists layout with this suite (default: flat, or autodetect for dirs)
 #   COMPONENTS="main"       components (default: from the suite's Release file, else main)
-#   KEY=path                public key (.asc armoured or binary .gpg); uses [signed-by=KEY] so the
-#                           InRelease / Release.gpg signature must verify. Without KEY: [trusted=yes]
+#   KEY=path                public key(s) (.asc armoured or binary .gpg), required: [signed-by=KEY], so the
+#                           InRelease / Release.gpg signature must verify (a repository is never read on trust)
 #   ARCH=arm64              client architecture (default: dpkg --print-architecture)
 #   RESOLVE=1               also require `apt-get -s install PKGNAME` to succeed against this repo
 #                           alone (empty dpkg status: every Depends must be in this repo)
@@ -62,15 +62,11 @@ if [[ ${KEEP:-0} == 1 ]]; then echo "scratch: $W" >&2; else trap 'rm -rf "$W"' E
 mkdir -p "$W/state/lists/partial" "$W/cache/archives/partial" "$W/parts" "$W/prefs" "$W/dl" "$W/log"
 : >"$W/status"
 
-opts="arch=$ARCH"
-if [[ -n ${KEY:-} ]]; then
-  [[ -f $KEY ]] || die 2 "KEY $KEY not found"
-  k="$(cd "$(dirname "$KEY")" && pwd)/$(basename "$KEY")"
-  case $k in *.asc | *.gpg) ;; *) cp "$k" "$W/key.asc" && k=$W/key.asc ;; esac # apt needs .asc/.gpg suffix
-  opts+=" signed-by=$k"
-else
-  opts+=" trusted=yes"
-fi
+[[ -n ${KEY:-} ]] || die 2 "KEY=<public key file> is required: the repository's signature must verify"
+[[ -f $KEY ]] || die 2 "KEY $KEY not found"
+k="$(cd "$(dirname "$KEY")" && pwd)/$(basename "$KEY")"
+case $k in *.asc | *.gpg) ;; *) cp "$k" "$W/key.asc" && k=$W/key.asc ;; esac # apt needs .asc/.gpg suffix
+opts="arch=$ARCH signed-by=$k"
 if [[ -n $SUITE ]]; then line="deb [$opts] $URL $SUITE $COMPONENTS"; else line="deb [$opts] $URL/ ./"; fi
 echo "$line" >"$W/sources.list"
 
@@ -123,4 +119,4 @@ files=("$W"/dl/*.deb)
 [[ ${#files[@]} -eq 1 ]] || die 5 "expected one .deb after apt-get download, got ${#files[@]}"
 dpkg-deb --info "${files[0]}" >/dev/null 2>&1 || die 5 "downloaded $(basename "${files[0]}") is not a valid .deb"
 if [[ -n ${DEST:-} ]]; then mkdir -p "$DEST"; cp -f "${files[0]}" "$DEST/"; fi
-echo "OK: apt sees $PKG $cand via '$line' and downloaded $(basename "${files[0]}")$([[ -n ${KEY:-} ]] && echo ' [InRelease/Release.gpg signature verified]')"
+echo "OK: apt sees $PKG $cand via '$line' and downloaded $(basename "${files[0]}") [InRelease/Release.gpg signature verified]"

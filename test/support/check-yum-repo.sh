@@ -11,7 +11,10 @@
 # PKGNAME: any dnf package spec (name, name-version, NEVRA, glob).
 #
 # Env:
-#   GPGKEY=path-or-URL   ASCII-armoured public key; turns on repo_gpgcheck=1 (repomd.xml.asc must verify)
+#   GPGKEY=path-or-URL   ASCII-armoured public key(s), required: repo_gpgcheck=1, so repodata/repomd.xml.asc
+#                        must verify with it (a repository is never read on trust)
+#   REPOFILE=path        read the repository through this .repo client file as it is (its own repo_gpgcheck,
+#                        gpgcheck and gpgkey) instead of --repofrompath; GPGKEY is then not needed
 #   PKG_GPGCHECK=1       also require a valid RPM signature by GPGKEY on every downloaded rpm
 #                        (dnf download itself never checks package signatures; done with rpmkeys
 #                        against a scratch rpmdb; GPGKEY must then be a local file)
@@ -44,11 +47,18 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/check-yum.XXXXXX")
 if [[ ${KEEP:-0} == 1 ]]; then echo "scratch: $W" >&2; else trap 'rm -rf "$W"' EXIT; fi
 mkdir -p "$W/root" "$W/dl"
 
-gpg_opts=(--setopt=chk.repo_gpgcheck=0 --setopt=chk.gpgcheck=0)
-if [[ -n ${GPGKEY:-} ]]; then
+if [[ -n ${REPOFILE:-} ]]; then
+  [[ -f $REPOFILE ]] || die 2 "REPOFILE $REPOFILE not found"
+  id=$(sed -n 's/^\[\(.*\)\]$/\1/p' "$REPOFILE" | head -1)
+  [[ -n $id ]] || die 2 "REPOFILE $REPOFILE has no [repo-id] section"
+  mkdir -p "$W/repos.d" && cp "$REPOFILE" "$W/repos.d/"
+  repo_opts=(--setopt=reposdir="$W/repos.d" --disablerepo='*' --enablerepo="$id")
+else
+  [[ -n ${GPGKEY:-} ]] || die 2 "GPGKEY=<public key file or URL> is required: the repository's signature must verify"
   k=$GPGKEY
   [[ $k == *://* ]] || { [[ -f $k ]] || die 2 "GPGKEY $k not found"; k="file://$(cd "$(dirname "$k")" && pwd)/$(basename "$k")"; }
-  gpg_opts=(--setopt=chk.repo_gpgcheck=1 --setopt=chk.gpgkey="$k" --setopt=chk.gpgcheck="${PKG_GPGCHECK:-0}")
+  repo_opts=(--setopt=reposdir=/dev/null --repofrompath=chk,"$URL" --disablerepo='*' --enablerepo=chk
+    --setopt=chk.repo_gpgcheck=1 --setopt=chk.gpgkey="$k" --setopt=chk.gpgcheck="${PKG_GPGCHECK:-0}")
 fi
 if [[ ${PKG_GPGCHECK:-0} == 1 ]]; then
   [[ -n ${GPGKEY:-} && -f ${GPGKEY:-} ]] || die 2 "PKG_GPGCHECK=1 needs GPGKEY=<local key file>"
@@ -56,9 +66,10 @@ if [[ ${PKG_GPGCHECK:-0} == 1 ]]; then
 fi
 printf '[main]\ninstall_weak_deps=0\nkeepcache=1\nmetadata_expire=0\nskip_if_unavailable=0\n' >"$W/dnf.conf"
 
-DNF=(dnf -y --installroot="$W/root" --releasever=1 --config="$W/dnf.conf"
-  --setopt=reposdir=/dev/null --disableplugin='*' --enableplugin=download
-  --repofrompath=chk,"$URL" --disablerepo='*' --enablerepo=chk "${gpg_opts[@]}")
+# skip_if_unavailable=0 on the command line too: Debian's dnf.conf skips a repository that fails
+# verification and exits 0, and this check must never pass that way
+DNF=(dnf -y --installroot="$W/root" --releasever=1 --config="$W/dnf.conf" --setopt=skip_if_unavailable=0
+  --disableplugin='*' --enableplugin=download "${repo_opts[@]}")
 [[ -n ${ARCH:-} ]] && DNF+=(--forcearch="$ARCH")
 
 # 1. metadata (repomd.xml, signature if GPGKEY, primary etc.)
@@ -88,4 +99,4 @@ for f in "${files[@]}"; do
   fi
 done
 if [[ -n ${DEST:-} ]]; then mkdir -p "$DEST"; cp -f "${files[@]}" "$DEST/"; fi
-echo "OK: dnf sees $(echo "$avail" | tr '\n' ' ')in $URL and downloaded: $(for f in "${files[@]}"; do printf '%s ' "$(basename "$f")"; done)$([[ -n ${GPGKEY:-} ]] && echo '[repomd.xml signature verified]')$([[ ${PKG_GPGCHECK:-0} == 1 ]] && echo '[package signatures verified]')"
+echo "OK: dnf sees $(echo "$avail" | tr '\n' ' ')in $URL and downloaded: $(for f in "${files[@]}"; do printf '%s ' "$(basename "$f")"; done)[repomd.xml signature verified]$([[ ${PKG_GPGCHECK:-0} == 1 ]] && echo '[package signatures verified]')"

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -20,14 +21,35 @@ export interface ClientCheck {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-/** dnf against a repo URL (http://, file://) or directory. env: RESOLVE=1, ARCH, GPGKEY... */
+/**
+ * dnf against a repo URL (http://, file://) or directory. env: RESOLVE=1, ARCH, GPGKEY, REPOFILE... The
+ * repository's signature must verify: with GPGKEY (a file or URL), or else with the key the service serves
+ * beside an http repository (PUBLIC_URL/keys/releasedesk.asc), as a site would fetch it.
+ */
 export function checkYumRepo(repo: string, pkg: string, env: Record<string, string> = {}): Promise<ClientCheck> {
-  return runChecker('check-yum-repo.sh', repo, pkg, env);
+  const key = env.GPGKEY ?? servedKeyUrl(repo);
+  return runChecker('check-yum-repo.sh', repo, pkg, key ? { GPGKEY: key, ...env } : env);
 }
 
-/** apt-get against a flat repo URL (`deb URL ./`) or directory. env: SUITE, RESOLVE=1, KEY... */
-export function checkAptRepo(repo: string, pkg: string, env: Record<string, string> = {}): Promise<ClientCheck> {
-  return runChecker('check-apt-repo.sh', repo, pkg, env);
+/** apt-get against a flat repo URL (`deb URL ./`) or directory, signed-by KEY (a file) or the served key. */
+export async function checkAptRepo(repo: string, pkg: string, env: Record<string, string> = {}): Promise<ClientCheck> {
+  const url = env.KEY ? undefined : servedKeyUrl(repo);
+  if (!url) return runChecker('check-apt-repo.sh', repo, pkg, env);
+  const dir = await mkdtemp(join(tmpdir(), 'rd-apt-key-'));
+  try {
+    const res = await fetch(url);
+    if (!res.ok) return { ok: false, code: 2, output: `GET ${url}: ${res.status}` };
+    await writeFile(join(dir, 'releasedesk.asc'), await res.text());
+    return await runChecker('check-apt-repo.sh', repo, pkg, { ...env, KEY: join(dir, 'releasedesk.asc') });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** PUBLIC_URL/keys/releasedesk.asc for a repository URL PUBLIC_URL/repos/...; undefined for a directory. */
+export function servedKeyUrl(repo: string): string | undefined {
+  const m = /^(https?:\/\/.*?)\/repos\//.exec(repo);
+  return m ? `${m[1]}/keys/releasedesk.asc` : undefined;
 }
 
 function runChecker(script: string, repo: string, pkg: string, env: Record<string, string>): Promise<ClientCheck> {
@@ -49,11 +71,21 @@ export interface StaticServer {
  * Serves root at `mount` on 127.0.0.1 like the service does with express.static: GET/HEAD only,
  * symlinks followed, dot-segments (".versions") not served, nothing outside root.
  */
-export async function serveDirectory(root: string, mount = '/repos'): Promise<StaticServer> {
-  const base = resolve(root);
+export function serveDirectory(root: string, mount = '/repos'): Promise<StaticServer> {
+  return serveDirectories({ [mount]: root });
+}
+
+/** STORAGE_DIR as the service serves it: repositories at /repos/, public signing keys at /keys/. */
+export function serveStorage(storageDir: string): Promise<StaticServer> {
+  return serveDirectories({ '/repos': join(storageDir, 'repos'), '/keys': join(storageDir, 'keys') });
+}
+
+async function serveDirectories(mounts: Record<string, string>): Promise<StaticServer> {
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const rel = path.startsWith(`${mount}/`) ? path.slice(mount.length + 1) : null;
+    const mount = Object.keys(mounts).find((m) => path.startsWith(`${m}/`));
+    const base = mount === undefined ? '' : resolve(mounts[mount]!);
+    const rel = mount === undefined ? null : path.slice(mount.length + 1);
     const file = rel === null ? null : resolve(base, rel);
     const hidden = rel === null || rel.split('/').some((s) => s.startsWith('.'));
     const st = file && !hidden && (file === base || file.startsWith(base + sep)) ? await stat(file).catch(() => null) : null;

@@ -8,6 +8,7 @@ import type { ReleaseRow } from '../../services/db/releases.ts';
 import type { Helpdesk, TicketHistory } from '../../services/helpdesk/port.ts';
 import type { Logger } from '../../services/log.ts';
 import type { Metrics } from '../../services/metrics.ts';
+import type { Signer } from '../../services/signing/signer.ts';
 import type { RepoAction, RepoStatus } from '../../services/workflow/transitions.ts';
 
 export interface StepDeps {
@@ -15,6 +16,8 @@ export interface StepDeps {
   rt: Helpdesk;
   config: Config;
   metrics: Metrics;
+  /** signs every repository index before it goes live */
+  signer: Pick<Signer, 'signRepository'>;
 }
 
 export interface StepContext {

@@ -32,12 +32,13 @@ export async function publishView(
   kind: RepoKind,
   change: ViewChange,
 ): Promise<PublishOutput> {
-  const { db, config } = ctx.deps;
+  const { db, config, signer } = ctx.deps;
   return withLocks(db, [lockKeys.repo(stage, product)], async () => {
     const rows = await packagesOfView(db, stage, product, change);
     const r = await publishRepository({ stage, product, kind }, rows, {
       storageDir: config.STORAGE_DIR,
       publicUrl: config.PUBLIC_URL,
+      signer,
       reuseFrom: change.reuseFrom ? [{ stage: change.reuseFrom, product, kind }] : undefined,
     });
     if (change.include !== undefined) await addToStage(db, change.include, stage);

@@ -6,12 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore, sha256File } from '../../../services/storage/blobs.ts';
 import { currentVersion, publishRepository, rollbackRepository, type PublishOptions } from '../../../services/storage/publish.ts';
 import type { RepoKind, RepoPackage, RepoRef } from '../../../services/storage/repo-ref.ts';
+import { startSigner, type Signer } from '../../../services/signing/signer.ts';
 import { adoptTestPackages, buildTestPackages, type TestPackages } from '../../support/packages.ts';
-import { checkAptRepo, checkYumRepo, serveDirectory, type StaticServer } from '../../support/repo-clients.ts';
+import { checkAptRepo, checkYumRepo, serveStorage, type StaticServer } from '../../support/repo-clients.ts';
 
 // What must never happen: a failed publish changing the live repository, a path leaving STORAGE_DIR,
-// an index that silently omits a package, two concurrent publishes corrupting each other.
+// an index that silently omits a package or is not signed, two concurrent publishes corrupting each other.
 let root: string;
+let signer: Signer;
 let storageDir: string;
 let server: StaticServer;
 let pk: TestPackages;
@@ -31,11 +33,13 @@ beforeAll(async () => {
   await store.init();
   rpms = await adoptTestPackages(store, pk.rpms);
   debs = await adoptTestPackages(store, pk.debs);
-  server = await serveDirectory(join(storageDir, 'repos'));
-  opts = { storageDir, publicUrl: server.url };
+  signer = await startSigner({ storageDir, keys: [] });
+  server = await serveStorage(storageDir);
+  opts = { storageDir, publicUrl: server.url, signer };
 });
 afterAll(async () => {
   await server?.close();
+  await signer?.stop();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -65,6 +69,19 @@ describe.each([
     expect(await builds(r)).toEqual([]);
     expect((await check(first.url, 'testpkg')).ok).toBe(true);
     expect((await check(first.url, 'testfill-0004')).code).toBe(4); // the failed publish's package never appeared
+  });
+
+  it('gpg failing to sign: RD_PUBLISH_FAILED, previous signed version still live, no aside dir', async () => {
+    const r = repo(kind, `unsigned.${kind}`);
+    const first = await publishRepository(r, core(pkgs()), opts);
+    const broken = await startSigner({ storageDir: join(root, `broken-${kind}`), keys: [] });
+    await broken.stop(); // its keyring and agent are gone: gpg finds no secret key
+    const err = await publishRepository(r, pkgs(), { ...opts, signer: broken }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'RdError', code: 'RD_PUBLISH_FAILED', permanent: false, details: { tool: 'gpg', exitCode: 2 } });
+    expect(await currentVersion(storageDir, r)).toEqual({ version: first.version, dir: first.dir });
+    expect(await builds(r)).toEqual([]);
+    expect((await check(first.url, 'testpkg')).ok).toBe(true);
+    expect((await check(first.url, 'testfill-0004')).code).toBe(4);
   });
 
   it('a corrupt package (which the tool would silently skip) fails with RD_PACKAGE_UNREADABLE naming it', async () => {

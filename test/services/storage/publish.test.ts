@@ -1,15 +1,18 @@
-import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore } from '../../../services/storage/blobs.ts';
 import { publishRepository, type PublishOptions } from '../../../services/storage/publish.ts';
 import type { RepoPackage, RepoRef, Stage } from '../../../services/storage/repo-ref.ts';
+import { startSigner, type Signer } from '../../../services/signing/signer.ts';
 import { adoptTestPackages, buildTestPackages, type TestPackages } from '../../support/packages.ts';
-import { checkAptRepo, checkYumRepo, serveDirectory, type StaticServer } from '../../support/repo-clients.ts';
+import { checkAptRepo, checkYumRepo, serveStorage, type StaticServer } from '../../support/repo-clients.ts';
 
 // Published repositories as dnf and apt-get see them over HTTP: publish, republish, withdraw, promote.
+// Every check verifies the repository's signature with the key served at /keys/releasedesk.asc.
 let root: string;
+let signer: Signer;
 let storageDir: string;
 let server: StaticServer;
 let pk: TestPackages; // testpkg, testpkg-dep, testpkg-broken, testfill-0004..0100
@@ -34,11 +37,13 @@ beforeAll(async () => {
   await store.init();
   rpms = await adoptTestPackages(store, [...pk.rpms, ...extra.rpms]);
   debs = await adoptTestPackages(store, [...pk.debs, ...extra.debs]);
-  server = await serveDirectory(join(storageDir, 'repos'));
-  opts = { storageDir, publicUrl: server.url };
+  signer = await startSigner({ storageDir, keys: [] }); // the default key, generated here
+  server = await serveStorage(storageDir);
+  opts = { storageDir, publicUrl: server.url, signer };
 });
 afterAll(async () => {
   await server?.close();
+  await signer?.stop();
   console.info('publish timings (ms):', timings);
   await rm(root, { recursive: true, force: true });
 });
@@ -67,15 +72,32 @@ describe('YUM', () => {
     const check = await checkYumRepo(r.url, 'testpkg-dep', { RESOLVE: '1' });
     expect(check.output).toMatch(/^OK: dnf sees testpkg-dep-1.0.0-1.noarch/m);
     expect(check.ok).toBe(true);
+    expect(check.output).toContain('[repomd.xml signature verified]');
+    expect((await stat(join(r.dir, 'repodata', 'repomd.xml.asc'))).isFile()).toBe(true);
+  });
+
+  it('its .repo client file, used as served, makes dnf check the signature with the served key', async () => {
+    const r = await publishRepository(yum(), core(rpms), opts);
     const repoFile = await (await fetch(r.clientFile.url)).text();
-    expect(repoFile).toBe(
-      `[EXAMPLETP.testpkg.el9.noarch-unverified]\nname=EXAMPLETP.testpkg.el9.noarch (unverified)\nbaseurl=${r.url}\nenabled=1\ngpgcheck=0\n`,
-    );
+    const lines = repoFile.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(lines).toEqual([
+      '[EXAMPLETP.testpkg.el9.noarch-unverified]',
+      'name=EXAMPLETP.testpkg.el9.noarch (unverified)',
+      `baseurl=${r.url}`,
+      'enabled=1',
+      'repo_gpgcheck=1',
+      'gpgcheck=0',
+      `gpgkey=${server.url}/keys/releasedesk.asc`,
+    ]);
+    const file = join(root, r.clientFile.name);
+    await writeFile(file, repoFile);
+    const check = await checkYumRepo(r.url, 'testpkg', { REPOFILE: file });
+    expect(check.output).toMatch(/^OK: dnf sees testpkg-1.0.0-1.noarch/m);
   });
 
   it('republishes with one more package: dnf sees old and new, only the new one is read', async () => {
     const r = await publishRepository(yum(), [...core(rpms), extraRpm()], opts);
-    expect(r).toMatchObject({ version: 2, previousVersion: 1, packages: 4, packagesRead: 1 });
+    expect(r).toMatchObject({ version: 3, previousVersion: 2, packages: 4, packagesRead: 1 });
     timings['yum republish 3+1'] = r.durationMs;
     expect((await checkYumRepo(r.url, 'extra-0001')).ok).toBe(true);
     expect((await checkYumRepo(r.url, 'testpkg')).ok).toBe(true);
@@ -83,10 +105,10 @@ describe('YUM', () => {
 
   it('republishes empty: the index stays valid and lists nothing; older versions are pruned', async () => {
     const r = await publishRepository(yum(), [], opts);
-    expect(r).toMatchObject({ version: 3, packages: 0 });
+    expect(r).toMatchObject({ version: 4, packages: 0 });
     const check = await checkYumRepo(r.url, 'testpkg');
     expect(check.code).toBe(4); // metadata read fine (1 would mean unreadable), package not there
-    expect(await versionsOf(yum())).toEqual(['2', '3']);
+    expect(await versionsOf(yum())).toEqual(['3', '4']);
   });
 });
 
@@ -96,7 +118,15 @@ describe('APT', () => {
     expect(r).toMatchObject({ version: 1, packages: 3, packagesRead: null, clientFile: { name: 'EXAMPLETP.testpkg.debian12.all.list' } });
     const check = await checkAptRepo(r.url, 'testpkg-dep', { RESOLVE: '1' });
     expect(check.output).toMatch(/^OK: apt sees testpkg-dep 1.0.0-1/m);
-    expect(await (await fetch(r.clientFile.url)).text()).toBe(`deb [trusted=yes] ${r.url} ./\n`);
+    expect(check.output).toContain('[InRelease/Release.gpg signature verified]');
+    const list = await (await fetch(r.clientFile.url)).text();
+    expect(list.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([
+      `deb [signed-by=/etc/apt/keyrings/releasedesk.asc] ${r.url} ./`,
+    ]);
+    expect(list).toContain(`curl -fsSLo /etc/apt/keyrings/releasedesk.asc ${server.url}/keys/releasedesk.asc`);
+    const inRelease = await readFile(join(r.dir, 'InRelease'), 'utf8');
+    expect(inRelease).toMatch(/^-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n/);
+    expect(await readFile(join(r.dir, 'Release.gpg'), 'utf8')).toMatch(/^-----BEGIN PGP SIGNATURE-----/);
     const release = await readFile(join(r.dir, 'Release'), 'utf8');
     expect(release).toMatch(/^Origin: releasedesk$/m);
     expect(release).toMatch(/^Suite: unverified$/m);

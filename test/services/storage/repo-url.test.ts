@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientFileName, clientFileText, clientFileUrl, repoUrl, repoUrlPath } from '../../../services/storage/repo-url.ts';
+import { clientFileName, clientFileText, clientFileUrl, repoUrl, repoUrlPath, signingKeyUrl } from '../../../services/storage/repo-url.ts';
 import type { RepoRef } from '../../../services/storage/repo-ref.ts';
 
 const yum: RepoRef = { stage: 'production', product: 'EXAMPLETP.frontier-squid.centos7.x86_64', kind: 'yum' };
@@ -21,9 +21,26 @@ describe('repository URLs', () => {
     expect(clientFileUrl('http://h', apt)).toBe(
       'http://h/repos/stage-rollout/EXAMPLETP.foo.debian12.amd64/EXAMPLETP.foo.debian12.amd64.list',
     );
-    expect(clientFileText('http://h', apt)).toBe('deb [trusted=yes] http://h/repos/stage-rollout/EXAMPLETP.foo.debian12.amd64/ ./\n');
     expect(clientFileText('http://h', { ...yum, product: 'a+b' })).toMatch(
       /^\[a_b-production\]\nname=a\+b \(production\)\nbaseurl=http:\/\/h\/repos\/production\/a%2Bb\/\n/,
     );
+  });
+
+  it('trust the repository through its signature only, by the key served at PUBLIC_URL/keys/', () => {
+    expect(signingKeyUrl('https://repo.example.org/base/')).toBe('https://repo.example.org/base/keys/releasedesk.asc');
+    expect(clientFileText('http://h', apt)).toBe(
+      [
+        '# Signed repository: fetch its key once, as root, before apt update:',
+        '#   install -d -m 0755 /etc/apt/keyrings && curl -fsSLo /etc/apt/keyrings/releasedesk.asc http://h/keys/releasedesk.asc',
+        'deb [signed-by=/etc/apt/keyrings/releasedesk.asc] http://h/repos/stage-rollout/EXAMPLETP.foo.debian12.amd64/ ./',
+        '',
+      ].join('\n'),
+    );
+    const repo = clientFileText('http://h', yum);
+    expect(repo).toMatch(/^repo_gpgcheck=1$/m);
+    expect(repo).toMatch(/^gpgcheck=0$/m);
+    expect(repo).toMatch(/^# The packages carry their provider's signatures, not releasedesk's/m);
+    expect(repo).toMatch(/^gpgkey=http:\/\/h\/keys\/releasedesk.asc$/m);
+    for (const text of [repo, clientFileText('http://h', apt)]) expect(text).not.toContain('trusted');
   });
 });

@@ -13,7 +13,7 @@ const config = loadConfig({ RT_TOKEN: 'x'.repeat(20), WEBHOOK_SECRET: 'y'.repeat
 
 function ctx(releaseId: number, loaded: Partial<ReturnType<typeof base>> = {}): StepContext {
   return {
-    deps: { db: t.db, rt: undefined as never, config, metrics: createMetrics() },
+    deps: { db: t.db, rt: undefined as never, config, metrics: createMetrics(), signer: undefined as never },
     log: createLogger('silent'),
     ticketId: releaseId,
     inboxId: releaseId,

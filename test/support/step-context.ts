@@ -26,6 +26,7 @@ import type { StepContext } from '../../workers/engine/step.ts';
 import type { LoadedRelease } from '../../workers/steps/load-release.ts';
 import type { MetadataOutput } from '../../workers/steps/fetch-metadata.ts';
 import type { PackagesOutput } from '../../workers/steps/fetch-packages.ts';
+import { useTestSigner } from './signer.ts';
 import { useTestDb } from './db.ts';
 import { adoptTestPackages, buildTestPackages, type BuildOptions, type TestPackage, type TestPackages } from './packages.ts';
 import { releaseXml, type XmlRelease } from './release-xml.ts';
@@ -126,6 +127,7 @@ export interface StepEnv {
  */
 export function useStepEnv(env: Record<string, string> = {}): StepEnv {
   const t = useTestDb();
+  const signing = useTestSigner();
   let root: string | undefined;
   let n = 0;
   const s = {} as { rt: MemoryHelpdesk; config: Config; blobs: BlobStore; progress: Array<Record<string, unknown>>; workDir: string };
@@ -168,7 +170,7 @@ export function useStepEnv(env: Record<string, string> = {}): StepEnv {
     },
     ctx(releaseId, o = {}) {
       return {
-        deps: { db: t.db, rt: s.rt, config: s.config, metrics: createMetrics() },
+        deps: { db: t.db, rt: s.rt, config: s.config, metrics: createMetrics(), signer: signing.signer },
         log: createLogger('silent'),
         ticketId: releaseId,
         inboxId: releaseId, // one action per release in these tests

@@ -3,6 +3,7 @@
  * outbox rows out. RT is an in-memory Helpdesk and the plans are tiny test steps, so each test takes well
  * under a second; the real RT and the real steps are the e2e suites' business.
  */
+import { noSigner } from '../../support/signer.ts';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -70,6 +71,7 @@ function harness(env: Record<string, string> = {}) {
     rt,
     config,
     metrics,
+    signer: noSigner,
     log: createLogger('silent'),
     plans,
     writeBacksQueued: () => {

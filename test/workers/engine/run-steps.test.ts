@@ -1,4 +1,5 @@
 /** The checkpointed runner of an action's steps, on the real PostgreSQL (checkpoints rows per inbox event). */
+import { noSigner } from '../../support/signer.ts';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/index.ts';
 import { insertEvent } from '../../../services/db/inbox.ts';
@@ -28,7 +29,7 @@ async function ctx(transactionId = 1): Promise<StepContext> {
 
 /** A new context for the same event: what a rerun after kill -9 starts with (no outputs in memory). */
 const fresh = (inboxId: number): StepContext => ({
-  deps: { db: t.db, rt: undefined as never, config, metrics },
+  deps: { db: t.db, rt: undefined as never, config, metrics, signer: noSigner },
   log: createLogger('silent'),
   ticketId: 1,
   inboxId,

@@ -1,3 +1,4 @@
+import { useTestSigner } from '../../support/signer.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { serveDirectory, type StaticServer } from '../../support/repo-clients.ts
 import { headersOf, seedRelease, useStepEnv, useTestPackages } from '../../support/step-context.ts';
 
 const env = useStepEnv();
+const signing = useTestSigner();
 const pk = useTestPackages();
 const YUM = 'TESTTP.testpkg.el9.noarch';
 const APT = 'TESTTP.testpkg.debian12.all';
@@ -33,6 +35,7 @@ beforeAll(async () => {
   await publishRepository({ stage: 'production', product: 'OS', kind: 'yum' }, await adoptTestPackages(store, [rpm('testpkg')]), {
     storageDir: baseRoot,
     publicUrl: 'http://x',
+    signer: signing.signer,
   });
   base = await serveDirectory(join(baseRoot, 'repos'));
 });

@@ -1,3 +1,4 @@
+import { noSigner } from '../../support/signer.ts';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/index.ts';
 import type { DependencyCheck } from '../../../services/deps/check.ts';
@@ -17,7 +18,7 @@ const P = 'TESTTP.demo.el9.x86_64';
 
 function ctx(outputs: Record<string, unknown>, actor = 'tug1'): StepContext {
   return {
-    deps: { db: undefined as never, rt: undefined as never, config, metrics: createMetrics() },
+    deps: { db: undefined as never, rt: undefined as never, config, metrics: createMetrics(), signer: noSigner },
     log: createLogger('silent'),
     ticketId: 7,
     inboxId: 1,

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
@@ -236,6 +237,7 @@ async function indexOf(stage: Stage, product: string): Promise<Indexed[]> {
   const dir = await realpath(live).catch((err) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
   if (dir === null) return [];
   const repomd = await readFile(path.join(dir, 'repodata', 'repomd.xml'), 'utf8');
+  await expectSigned(path.join(dir, 'repodata', 'repomd.xml'), `${stage}/${product}`);
   const href = /<data type="primary">[\s\S]*?<location href="([^"]+)"/.exec(repomd)?.[1];
   expect(href, `${stage}/${product}: repomd.xml names a primary index`).toBeTruthy();
   const primary = (await promisify(gunzip)(await readFile(path.join(dir, href!)))).toString('utf8');
@@ -249,6 +251,31 @@ async function indexOf(stage: Stage, product: string): Promise<Indexed[]> {
     out.push({ filename, sha256, size });
   }
   return out;
+}
+
+let keyring: string | undefined;
+/** The live repomd.xml verifies, with gpgv, against the key the service serves to sites (never unsigned). */
+async function expectSigned(repomd: string, what: string): Promise<void> {
+  if (!keyring) {
+    const res = await fetch(`${e.svc.url}/keys/releasedesk.asc`);
+    expect(res.status, 'the service serves its public key').toBe(200);
+    const dir = await mkdtemp(path.join(tmpdir(), 'rd-crash-keys-'));
+    await writeFile(path.join(dir, 'releasedesk.asc'), await res.text());
+    await promisify(execFile)('gpg', [
+      '--batch',
+      '--yes',
+      '-o',
+      path.join(dir, 'releasedesk.gpg'),
+      '--dearmor',
+      path.join(dir, 'releasedesk.asc'),
+    ]);
+    keyring = path.join(dir, 'releasedesk.gpg');
+  }
+  const ok = await promisify(execFile)('gpgv', ['--keyring', keyring, `${repomd}.asc`, repomd]).then(
+    () => true,
+    (err: { stderr?: string }) => err.stderr ?? 'gpgv failed',
+  );
+  expect(ok, `${what}: repomd.xml carries a valid signature by the served key`).toBe(true);
 }
 
 /** For each stage: does its index hold all of `pkgs` (same digests), none, or a part (named)? */

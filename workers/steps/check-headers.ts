@@ -23,7 +23,7 @@ export const checkHeaders: Step<HeadersOutput> = {
     const work = async () => {
       for (let spec = queue.shift(); spec; spec = queue.shift()) {
         const stored = packages.find((p) => p.filename === spec.filename)!;
-        const header = await readPackageHeader(blobs.path(stored.sha256), spec.format, spec.filename);
+        const header = await ctx.timings.time('header', () => readPackageHeader(blobs.path(stored.sha256), spec.format, spec.filename));
         checkPackageAgainstSpec(header, spec);
         headers[spec.filename] = header;
       }

@@ -49,10 +49,12 @@ export const fetchPackages: Step<PackagesOutput> = {
  * removed one this action found in the store before the claim (a rerun downloads it again).
  */
 async function claim(ctx: StepContext, blobs: BlobStore, packages: FetchedPackage[]): Promise<void> {
-  await claimBlobs(
-    ctx.deps.db,
-    ctx.inboxId,
-    packages.map((p) => ({ sha256: p.sha256, size: p.size })),
+  await ctx.timings.time('db', () =>
+    claimBlobs(
+      ctx.deps.db,
+      ctx.inboxId,
+      packages.map((p) => ({ sha256: p.sha256, size: p.size })),
+    ),
   );
   const gone = [];
   for (const p of packages) if (!(await blobs.has(p.sha256))) gone.push(p.filename);
@@ -86,7 +88,7 @@ async function oneByOne(ctx: StepContext, blobs: BlobStore, specs: PackageSpec[]
   const packages: FetchedPackage[] = [];
   const adopted: string[] = [];
   for (const spec of specs) {
-    const r = await download(spec.url!, downloadOpts(ctx, blobs, spec.sha256));
+    const r = await ctx.timings.time('download', () => download(spec.url!, downloadOpts(ctx, blobs, spec.sha256)));
     if (!r.cached) {
       const { existed } = await blobs.adopt(r.path, r.sha256, r.size);
       if (!existed) adopted.push(r.sha256);
@@ -99,10 +101,12 @@ async function oneByOne(ctx: StepContext, blobs: BlobStore, specs: PackageSpec[]
 
 async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha256: string | undefined, specs: PackageSpec[]) {
   const c = ctx.deps.config;
-  const bundle = await download(url, downloadOpts(ctx, blobs, sha256));
+  const bundle = await ctx.timings.time('download', () => download(url, downloadOpts(ctx, blobs, sha256)));
   const dir = path.join(ctx.workDir, 'bundle');
   await mkdir(dir, { recursive: true });
-  const { files } = await unpackBundle(bundle.path, dir, { maxEntries: c.MAX_BUNDLE_ENTRIES, maxBytes: c.MAX_BUNDLE_BYTES });
+  const { files } = await ctx.timings.time('unpack', () =>
+    unpackBundle(bundle.path, dir, { maxEntries: c.MAX_BUNDLE_ENTRIES, maxBytes: c.MAX_BUNDLE_BYTES }),
+  );
   const { found, extras } = findPackageFiles(
     files,
     specs.map((s) => s.filename),
@@ -111,7 +115,7 @@ async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha25
   const adopted: string[] = [];
   for (const spec of specs) {
     const file = path.join(dir, found[spec.filename]!);
-    const { sha256: digest, size } = await sha256File(file);
+    const { sha256: digest, size } = await ctx.timings.time('hash', () => sha256File(file));
     if (spec.sha256 && spec.sha256 !== digest) {
       throw new RdError('RD_DIGEST_MISMATCH', `${spec.filename}: sha256 ${digest}, expected ${spec.sha256}`, {
         file: spec.filename,

@@ -143,7 +143,12 @@ function workerLog(out: NodeJS.ReadableStream) {
       // not a log line
     }
   });
-  return { mark: () => void (from = lines.length), since: () => lines.slice(from) };
+  return {
+    mark: () => {
+      from = lines.length;
+    },
+    since: () => lines.slice(from),
+  };
 }
 
 /** The job's timings by category, and the worker's RT calls in the window (reads / writes, count and ms). */

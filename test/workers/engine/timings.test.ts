@@ -5,7 +5,12 @@ import { timedHelpdesk, Timings, TIMING_CATEGORIES } from '../../../workers/engi
 
 function clock() {
   let now = 1000;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 /** A promise the test resolves when it wants, to hold an operation in flight while the clock moves. */

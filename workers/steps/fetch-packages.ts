@@ -1,11 +1,11 @@
 import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { download, type Progress } from '../../services/artifacts/download.ts';
+import { download, type DownloadResult, type Progress } from '../../services/artifacts/download.ts';
 import { findPackageFiles, unpackBundle } from '../../services/artifacts/unpack.ts';
 import { claimBlobs, releaseBlobs } from '../../services/db/blobs.ts';
 import { RdError } from '../../services/errors.ts';
 import type { PackageSpec } from '../../services/metadata/release-xml.ts';
-import { BlobStore, sha256File } from '../../services/storage/blobs.ts';
+import { BlobStore, sha256File, type Staged } from '../../services/storage/blobs.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { outputOf, type Step, type StepContext } from '../engine/step.ts';
 
@@ -72,6 +72,8 @@ function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: strin
     timeoutMs: c.DOWNLOAD_TIMEOUT_MS,
     allowedHosts: c.ALLOWED_DOWNLOAD_HOSTS,
     expectedSha256,
+    // a package is synced with the rest of the release by adoptAll; a bundle is scratch, never named by a checkpoint
+    durable: false,
     cache: blobs,
     logger: ctx.log,
     onProgress: (p: Progress) => {
@@ -86,17 +88,40 @@ function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: strin
 
 async function oneByOne(ctx: StepContext, blobs: BlobStore, specs: PackageSpec[]) {
   const packages: FetchedPackage[] = [];
-  const adopted: string[] = [];
+  const staged: Staged[] = [];
+  const stored: string[] = [];
+  const fetched = new Map<string, DownloadResult>();
+  try {
+    await fetchEach(ctx, blobs, specs, fetched, packages);
+  } catch (e) {
+    // a later package failed: those fetched so far leave the scratch now, not at the end of the action
+    await Promise.all([...fetched.values()].filter((r) => !r.cached).map((r) => unlink(r.path).catch(() => undefined)));
+    throw e;
+  }
+  for (const r of fetched.values()) {
+    if (r.cached) stored.push(r.sha256);
+    else staged.push({ file: r.path, sha256: r.sha256, size: r.size });
+  }
+  return { packages, extras: [], adopted: await store(ctx, blobs, staged, stored) };
+}
+
+async function fetchEach(
+  ctx: StepContext,
+  blobs: BlobStore,
+  specs: PackageSpec[],
+  fetched: Map<string, DownloadResult>,
+  packages: FetchedPackage[],
+) {
   for (const spec of specs) {
-    const r = await ctx.timings.time('download', () => download(spec.url!, downloadOpts(ctx, blobs, spec.sha256)));
-    if (!r.cached) {
-      const { existed } = await blobs.adopt(r.path, r.sha256, r.size);
-      if (!existed) adopted.push(r.sha256);
+    // the same bytes twice in one release are fetched once, as when each was adopted on arrival
+    const again = spec.sha256 ? fetched.get(spec.sha256.toLowerCase()) : undefined;
+    const r = again ?? (await ctx.timings.time('download', () => download(spec.url!, downloadOpts(ctx, blobs, spec.sha256))));
+    if (!again) {
+      fetched.set(r.sha256, r);
+      ctx.log.info({ file: spec.filename, sha256: r.sha256, size: r.size, cached: r.cached }, 'package fetched');
     }
     packages.push({ filename: spec.filename, sha256: r.sha256, size: r.size, url: spec.url! });
-    ctx.log.info({ file: spec.filename, sha256: r.sha256, size: r.size, cached: r.cached }, 'package stored');
   }
-  return { packages, extras: [], adopted };
 }
 
 async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha256: string | undefined, specs: PackageSpec[]) {
@@ -112,7 +137,7 @@ async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha25
     specs.map((s) => s.filename),
   );
   const packages: FetchedPackage[] = [];
-  const adopted: string[] = [];
+  const staged: Staged[] = [];
   for (const spec of specs) {
     const file = path.join(dir, found[spec.filename]!);
     const { sha256: digest, size } = await ctx.timings.time('hash', () => sha256File(file));
@@ -123,9 +148,17 @@ async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha25
         actual: digest,
       });
     }
-    const { existed } = await blobs.adopt(file, digest, size);
-    if (!existed) adopted.push(digest);
+    staged.push({ file, sha256: digest, size });
     packages.push({ filename: spec.filename, sha256: digest, size, url: null });
   }
-  return { packages, extras, adopted };
+  return { packages, extras, adopted: await store(ctx, blobs, staged, []) };
+}
+
+/**
+ * Into the store, durable, in one batch (BlobStore.adoptAll says why that is enough for the checkpoint that
+ * follows): returns the digests this action added, in order.
+ */
+async function store(ctx: StepContext, blobs: BlobStore, staged: Staged[], stored: string[]): Promise<string[]> {
+  const got = await ctx.timings.time('fsync', () => blobs.adoptAll(staged, stored));
+  return staged.filter((_, i) => !got[i]!.existed).map((s) => s.sha256);
 }

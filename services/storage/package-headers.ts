@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { type PackageFormat, type PackageHeader, RPM_QF, readPackageHeader, rpmHeaderOf, rpmQuery } from './package-header.ts';
+import { debControlFields } from './deb-control.ts';
+import { debHeaderOf, type PackageFormat, type PackageHeader, RPM_QF, readPackageHeader, rpmHeaderOf, rpmQuery } from './package-header.ts';
 
 /**
  * The headers of many packages at once (a release's), each exactly what readPackageHeader gives for it,
  * its errors included. The cost of reading a header was starting a process per package: RPMs are read by
  * one `rpm -qp` per CHUNK packages; a chunk rpm does not read whole (a package it cannot read) is read again
- * package by package, which gives each package its own result and error, as before.
+ * package by package, which gives each package its own result and error, as before. DEBs are read in-process
+ * (deb-control.ts) when their shape is plain, else by dpkg-deb as before.
  */
 export interface HeaderFile {
   path: string;
@@ -35,7 +37,10 @@ export async function readPackageHeaders(files: HeaderFile[]): Promise<Array<Pro
   files.forEach((f, k) => {
     if (f.format !== 'deb') return;
     tasks.push(async () => {
-      out[k] = await settle(() => readPackageHeader(f.path, 'deb', f.displayName));
+      const fields = await debControlFields(f.path);
+      out[k] = await settle(async () =>
+        fields === undefined ? readPackageHeader(f.path, 'deb', f.displayName) : debHeaderOf(fields, f.displayName),
+      );
     });
   });
   await inParallel(tasks, Math.max(2, availableParallelism()));

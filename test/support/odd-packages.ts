@@ -146,6 +146,14 @@ export async function buildOddFiles(dir: string, good: { rpm: string; deb: strin
   add(await handDeb(dir, 'hand-ok', `Package: hand-ok\n${base}Depends: a (>= 1), b\n`), 'deb');
   add(await handDeb(dir, 'hand-zstd', `Package: hand-zstd\n${base}`, 'zst'), 'deb');
   add(await handDeb(dir, 'hand-upper', `Package: Hand-Upper\n${base}Depends: Other-Pkg (>= 1)\n`), 'deb');
+  add(
+    await handDeb(
+      dir,
+      'hand-spacing',
+      `Package: hand-spacing\n${base}Depends:  lib+x.y ( >= 01:2.0~rc1+b1 ) |\tother ,z\nProvides: v.x+1 (=1.0)\n`,
+    ),
+    'deb',
+  );
   add(await handDeb(dir, 'hand-zero-epoch', `Package: hand-zero-epoch\nVersion: 0:1.0-1\nArchitecture: all\nDepends: x (>= 0:2)\n`), 'deb');
   add(await handDeb(dir, 'hand-old-relations', `Package: hand-old-relations\n${base}Depends: a (< 1), b (> 2), c(>=3)\n`), 'deb');
   add(await handDeb(dir, 'hand-archqual', `Package: hand-archqual\n${base}Depends: python3:any (>= 3.9), gcc:native\n`), 'deb');

@@ -6,8 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readPackageHeader } from '../../../services/storage/package-header.ts';
+import { debControlFields } from '../../../services/storage/deb-control.ts';
+import { DEB_FIELDS, readPackageHeader } from '../../../services/storage/package-header.ts';
 import { type HeaderFile, readPackageHeaders } from '../../../services/storage/package-headers.ts';
+import { runTool } from '../../../services/storage/run-tool.ts';
 import { buildOddFiles } from '../../support/odd-packages.ts';
 import { buildTestPackages, type TestPackages } from '../../support/packages.ts';
 
@@ -79,6 +81,25 @@ describe('readPackageHeaders', () => {
     const files = [...asFiles(pk.rpms.slice(0, 2)), odd.find((f) => f.displayName === 'random.rpm')!, ...asFiles(pk.rpms.slice(2, 4))];
     const got = await compare(files);
     expect(got.map((g) => ('code' in g ? g.code : 'ok'))).toEqual(['ok', 'ok', 'RD_PACKAGE_UNREADABLE', 'ok', 'ok']);
+  });
+
+  it('reads plain DEBs in-process, printing what dpkg-deb -f prints; the others go to dpkg-deb', async () => {
+    const debs = [...odd, ...asFiles(pk.debs)].filter((f) => f.format === 'deb');
+    const inProcess: string[] = [];
+    for (const f of debs) {
+      const text = await debControlFields(f.path);
+      if (text === undefined) continue;
+      inProcess.push(f.displayName);
+      const { stdout } = await runTool('dpkg-deb', ['-f', '--', f.path, ...DEB_FIELDS], { timeoutMs: 30_000 });
+      expect({ file: f.displayName, text }).toEqual({ file: f.displayName, text: stdout });
+    }
+    expect(inProcess.sort()).toEqual(
+      [
+        ...pk.debs.map((p) => p.filename),
+        ...['odd-alternatives', 'odd-predepends', 'odd-provides', 'odd-folded', 'odd-nodeps', 'odd-znone'].map((n) => `${n}.deb`),
+        ...['hand-ok', 'hand-zstd', 'hand-zero-epoch', 'hand-old-relations', 'hand-spacing', 'truncated-data'].map((n) => `${n}.deb`),
+      ].sort(),
+    );
   });
 
   it('an empty list reads nothing', async () => {

@@ -1,7 +1,9 @@
 /**
  * One release, MoveToUnverified -> RepoStatus written, through the real RT and a worker process,
  * against the raw tools on the same files in the same run (curl + tar + sha256sum + createrepo_c).
- * Prints both times, the ratio, and the worker's peak RSS (VmHWM).
+ * Prints both times, the ratio, the worker's peak RSS (VmHWM), and where the time went: the job's breakdown
+ * from the worker's "action done" line (download, hash, header, fsync, db, index, RT reads/writes...) and the
+ * RT calls the worker made in the measured window, the outbox's write-backs included (its debug log).
  *   node --import tsx bench/release.ts [packages=100] [payloadKiB=64]
  *   node --import tsx bench/release.ts 20 104858      # ~2 GiB bundle: peak RSS while ingesting it
  */
@@ -9,6 +11,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -68,11 +71,13 @@ async function main() {
     { MAX_DOWNLOAD_BYTES: String(2 ** 40), MAX_BUNDLE_BYTES: String(2 ** 40), DOWNLOAD_TIMEOUT_MS: '60000' },
     'api',
   );
+  // debug: the "RT call" lines; the job's own breakdown is on its "action done" line
   const worker = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
     cwd: root,
-    env: { ...process.env, ...svc.env },
-    stdio: 'ignore',
+    env: { ...process.env, ...svc.env, LOG_LEVEL: 'debug' },
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
+  const log = workerLog(worker.stdout);
   const hook = await pointWebhookAt(svc.webhookUrl, E2E_SECRET);
   try {
     const prov = rtClient('provider1');
@@ -99,6 +104,7 @@ async function main() {
     });
     await new Promise((r) => setTimeout(r, 1500)); // the worker process is up
     const s0 = Date.now();
+    log.mark();
     await prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
     let status = '';
     while (Date.now() - s0 < 30 * 60_000) {
@@ -113,6 +119,8 @@ async function main() {
     console.log(`  raw tools:   curl + tar + sha256sum + createrepo_c            ${(rawMs / 1000).toFixed(2)} s`);
     console.log(`  ratio releasedesk/raw: ${(svcMs / rawMs).toFixed(2)}`);
     console.log(`  worker peak RSS (VmHWM): ${peakRssMiB(worker.pid!).toFixed(0)} MiB`);
+    await new Promise((r) => setTimeout(r, 300)); // the last log lines are through the pipe
+    printBreakdown(t, svcMs, log.since());
   } finally {
     worker.kill('SIGKILL');
     await hook.restore();
@@ -120,6 +128,53 @@ async function main() {
     await provider.close();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+type LogLine = Record<string, unknown> & { msg?: string; ticket?: number };
+
+/** The worker's JSON log lines; since() gives those after the last mark(). */
+function workerLog(out: NodeJS.ReadableStream) {
+  const lines: LogLine[] = [];
+  let from = 0;
+  createInterface({ input: out }).on('line', (l) => {
+    try {
+      lines.push(JSON.parse(l) as LogLine);
+    } catch {
+      // not a log line
+    }
+  });
+  return {
+    mark: () => {
+      from = lines.length;
+    },
+    since: () => lines.slice(from),
+  };
+}
+
+/** The job's timings by category, and the worker's RT calls in the window (reads / writes, count and ms). */
+function printBreakdown(ticket: number, svcMs: number, lines: LogLine[]) {
+  const done = lines.find((l) => l.msg === 'action done' && l.ticket === ticket);
+  if (!done) {
+    console.log('  (no "action done" line from the worker: no breakdown)');
+    return;
+  }
+  const timings = done.timings as Record<string, number>;
+  const row = (what: string, ms: number, note = '') =>
+    console.log(
+      `    ${what.padEnd(10)} ${String(Math.round(ms)).padStart(7)} ms ${((100 * ms) / svcMs).toFixed(1).padStart(5)} %  ${note}`,
+    );
+  console.log(`  where the time went (% of the ${(svcMs / 1000).toFixed(2)} s from RepoAction to RepoStatus in RT):`);
+  console.log(`    the job (worker "action done", ${done.ms} ms from its first step to its final status):`);
+  for (const [k, v] of Object.entries(timings)) if (k !== 'total') row(k, v);
+  row('job total', timings.total ?? 0, 'RT read of the ticket, start, steps, final status');
+  const calls = lines.filter((l) => l.msg === 'RT call');
+  const sum = (ls: LogLine[]) => ls.reduce((n, l) => n + Number(l.ms ?? 0), 0);
+  const reads = calls.filter((l) => String(l.method).toUpperCase() === 'GET');
+  const writes = calls.filter((l) => String(l.method).toUpperCase() !== 'GET');
+  console.log("    the worker's RT calls in the window (the job's and the outbox's write-backs; may overlap the job):");
+  row('rt reads', sum(reads), `${reads.length} calls`);
+  row('rt writes', sum(writes), `${writes.length} calls`);
+  row('rest', svcMs - (timings.total ?? 0), 'webhook -> job start, write-backs after the job, polling RT for the status');
 }
 
 main().then(

@@ -4,6 +4,7 @@
 #   latency.ts 100     100 tickets at once: RepoAction set -> RepoStatus in RT, p50/p95 per action type
 #   release.ts 100     a 100-package release, RepoAction -> RepoStatus, vs curl+tar+sha256sum+createrepo_c
 #   release.ts 20 104858   BENCH_BIG=1 only: a ~2 GiB bundle, the worker's peak RSS while ingesting it
+#   headers.ts         package headers of 100 and 1,000 RPMs / DEBs: a process per package vs readPackageHeaders
 #   promote.ts         promotion of a ~1 GiB vs a ~1 MiB release (time, bytes written); 1,000 DEBs vs aptly move + publish
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ source scripts/node-env.sh
 bash scripts/setup.sh
 node --import tsx bench/webhook-ingest.ts "${BENCH_SECONDS:-60}" 50
 node --import tsx bench/latency.ts "${BENCH_TICKETS:-100}"
+node --import tsx bench/headers.ts 100,1000
 node --import tsx bench/release.ts 100 64
 if [ "${BENCH_BIG:-0}" = 1 ]; then node --import tsx bench/release.ts 20 104858; fi
 # aptly is only the yardstick of promote.ts, so it is installed here rather than by setup.sh

@@ -35,6 +35,8 @@ export type DownloadOptions = {
   /** Redirects followed; default 3. */
   maxRedirects?: number;
   cache?: DownloadCache;
+  /** fsync the file before returning (default true); false when the caller syncs it, or needs it only as scratch */
+  durable?: boolean;
 };
 
 export type DownloadResult = {

@@ -26,6 +26,8 @@ export type FetchContext = {
   /** The slowest body accepted, averaged over every window of twice timeoutMs; default MIN_BYTES_PER_SECOND, 0 = none. */
   minBytesPerSecond?: number;
   onProgress?: (p: Progress) => void;
+  /** fsync the file before it is closed (default true) */
+  durable?: boolean;
 };
 
 export type Fetched = { tmpPath: string; sha256: string; size: number; finalUrl: string };
@@ -171,8 +173,9 @@ async function streamToTemp(body: Readable, ctx: StreamCtx): Promise<Omit<Fetche
   const hash = createHash('sha256');
   const report = progressReporter(ctx);
   let size = 0;
-  // 0600 until verified; flush = fsync before close, so a "downloaded" checkpoint survives a crash
-  const out = createWriteStream(tmpPath, { flags: 'wx', mode: 0o600, flush: true });
+  // 0600 until verified; flush = fsync before close, so a "downloaded" checkpoint survives a crash (unless the
+  // caller syncs it itself: BlobStore.adoptAll does, for a whole release at once)
+  const out = createWriteStream(tmpPath, { flags: 'wx', mode: 0o600, flush: ctx.durable ?? true });
   try {
     await pipeline(
       body,

@@ -62,45 +62,78 @@ export class BlobStore {
     return (await statOrNull(this.path(sha256))) !== null;
   }
 
-  /**
-   * Moves an already-hashed file into the store. Idempotent: when the blob exists, the temp file is
-   * dropped. link()+unlink() instead of rename(): link never replaces an existing blob, so the inode
-   * that repositories already link to stays the one in the store.
-   */
-  async adopt(tmpFile: string, sha256: string, size: number): Promise<{ path: string; existed: boolean }> {
-    const dest = this.path(sha256);
-    const actual = (await stat(tmpFile)).size;
-    if (actual !== size) throw new RdError('RD_INTERNAL', `adopt ${sha256}: file has ${actual} bytes, caller said ${size}`);
-    if (await statOrNull(dest)) {
-      await unlink(tmpFile);
-      return { path: dest, existed: true };
-    }
-    await fsyncPath(tmpFile); // the bytes are durable before any name points at them
-    await chmod(tmpFile, 0o444);
-    const mtime = blobMtime(sha256);
-    await utimes(tmpFile, mtime, mtime);
-    await mkdir(dirname(dest), { recursive: true });
-    let existed = false;
-    try {
-      await link(tmpFile, dest);
-    } catch (e) {
-      if (errCode(e) === 'EXDEV') return this.adoptCopy(tmpFile, sha256, size);
-      if (errCode(e) !== 'EEXIST') throw e;
-      existed = true; // a concurrent adopt of the same content won; same bytes, nothing to do
-    }
-    await fsyncPath(dirname(dest));
-    await unlink(tmpFile);
-    return { path: dest, existed };
+  /** Moves one already-hashed file into the store, durably before it returns (adoptAll of one). */
+  async adopt(tmpFile: string, sha256: string, size: number): Promise<Adopted> {
+    return (await this.adoptAll([{ file: tmpFile, sha256, size }]))[0]!;
   }
 
-  /** The file lives on another filesystem (e.g. a bundle unpacked under /tmp): copy it to tmpDir first. */
-  private async adoptCopy(file: string, sha256: string, size: number): Promise<{ path: string; existed: boolean }> {
+  /**
+   * Moves already-hashed files into the store with one batch of syncs. Idempotent: when a blob exists, its
+   * file is dropped. link()+unlink() instead of rename(): link never replaces an existing blob, so the inode
+   * that repositories already link to stays the one in the store. `stored` are blobs already in the store
+   * that the caller relies on too (a download skipped because its digest was there).
+   *
+   * Durable when it returns, which is what lets a checkpoint name these blobs (fetch-packages returns, and
+   * runSteps writes its checkpoint, only after this):
+   *  1. every new file's bytes and inode (mode, mtime) are fsynced BEFORE any name in the store points at it:
+   *     a rerun trusts a blob found by name without reading it again (the downloader's cache, `existed`), so
+   *     a name must never survive a crash that its bytes did not;
+   *  2. then the links are made, and each directory that got a new name (blobs/<aa>, and blobs/ when <aa> is
+   *     new) is fsynced once, as are the directories of blobs found already stored: another action may have
+   *     linked them a moment ago and not yet synced its directories.
+   * The fsyncs of (1) run 16 at once and (2) once per directory: one batch per release instead of a file
+   * fsync and a directory fsync per blob, one after the other.
+   */
+  async adoptAll(staged: Staged[], stored: string[] = []): Promise<Adopted[]> {
+    const fresh: Staged[] = [];
+    const out: Adopted[] = [];
+    for (const s of staged) {
+      const actual = (await stat(s.file)).size;
+      if (actual !== s.size) throw new RdError('RD_INTERNAL', `adopt ${s.sha256}: file has ${actual} bytes, caller said ${s.size}`);
+      const exists = (await statOrNull(this.path(s.sha256))) !== null;
+      out.push({ path: this.path(s.sha256), existed: exists });
+      if (!exists) fresh.push(s);
+    }
+    await mapLimit(fresh, SYNC_AT_ONCE, async (s) => {
+      await chmod(s.file, 0o444);
+      const mtime = blobMtime(s.sha256);
+      await utimes(s.file, mtime, mtime);
+      await fsyncPath(s.file); // (1)
+    });
+    const dirs = new Set([...staged.map((s) => s.sha256), ...stored].map((sha) => dirname(this.path(sha))));
+    for (const [i, s] of staged.entries()) {
+      if (!out[i]!.existed) {
+        if (await mkdir(dirname(out[i]!.path), { recursive: true })) dirs.add(this.blobsDir);
+        out[i]!.existed = await this.linkIn(s);
+      }
+      await unlink(s.file);
+    }
+    await mapLimit([...dirs], SYNC_AT_ONCE, fsyncPath); // (2)
+    return out;
+  }
+
+  /** Links a prepared (synced, read-only) file at its blob path; true when that blob was there already. */
+  private async linkIn(s: Staged): Promise<boolean> {
+    try {
+      await link(s.file, this.path(s.sha256));
+      return false;
+    } catch (e) {
+      if (errCode(e) === 'EEXIST') return true; // a concurrent adopt of the same content won; same bytes
+      if (errCode(e) !== 'EXDEV') throw e;
+    }
+    // the file lives on another filesystem (e.g. a bundle unpacked under /tmp): a synced copy in tmpDir first
     const local = this.tempPath('adopt');
     await mkdir(this.tmpDir, { recursive: true });
-    await copyFile(file, local);
-    const adopted = await this.adopt(local, sha256, size);
-    await unlink(file);
-    return adopted;
+    await copyFile(s.file, local);
+    const mtime = blobMtime(s.sha256);
+    await utimes(local, mtime, mtime);
+    await chmod(local, 0o444);
+    await fsyncPath(local);
+    try {
+      return await this.linkIn({ ...s, file: local });
+    } finally {
+      await unlink(local);
+    }
   }
 
   /** Hard-links a blob to destPath (a repository entry). Copies only across filesystems. */
@@ -119,6 +152,30 @@ export class BlobStore {
       await utimes(destPath, mtime, mtime);
     }
   }
+}
+
+export interface Staged {
+  /** a file on the store's filesystem (STORAGE_DIR/tmp), or another one (copied) */
+  file: string;
+  sha256: string;
+  size: number;
+}
+
+export interface Adopted {
+  path: string;
+  /** the blob was in the store already: nothing new was stored for it */
+  existed: boolean;
+}
+
+/** fsyncs in flight at once: concurrent fsyncs share the filesystem's journal commits */
+const SYNC_AT_ONCE = 16;
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 export function errCode(e: unknown): string | undefined {

@@ -41,35 +41,54 @@ export async function readPackageHeader(path: string, format: PackageFormat, dis
   }
 }
 
-const RPM_QF =
+export const RPM_QF =
   'name=%{NAME}\\nepoch=%{EPOCHNUM}\\nversion=%{VERSION}\\nrelease=%{RELEASE}\\narch=%{ARCH}\\n' +
   '[requires=%{REQUIRENEVRS}\\n][provides=%{PROVIDENEVRS}\\n]';
 
-async function readRpm(path: string, file: string): Promise<PackageHeader> {
-  // A private, throw-away rpmdb: Debian's rpm would otherwise create and lock ~/.rpmdb.
+/**
+ * rpm -qp with a private, throw-away rpmdb (Debian's rpm would otherwise create and lock ~/.rpmdb), on one
+ * package or many (package-headers.ts).
+ */
+export async function rpmQuery(qf: string, paths: string[], timeoutMs = TIMEOUT_MS): Promise<string> {
   const db = await mkdtemp(join(tmpdir(), 'rd-rpmdb-'));
   try {
-    const { stdout } = await runTool('rpm', ['-qp', '--define', `_dbpath ${db}`, '--qf', RPM_QF, '--', path], { timeoutMs: TIMEOUT_MS });
-    const f = multimap(stdout.split('\n'), '=');
-    const epoch = Number(one(f, 'epoch') || '0');
-    return {
-      name: need(f, 'name', file),
-      version: need(f, 'version', file),
-      release: need(f, 'release', file),
-      arch: need(f, 'arch', file),
-      ...(epoch ? { epoch } : {}),
-      // rpmlib(...) capabilities are provided by rpm itself, never by a repository package.
-      requires: (f.get('requires') ?? []).filter((r) => !r.startsWith('rpmlib(')),
-      provides: f.get('provides') ?? [],
-    };
+    const { stdout } = await runTool('rpm', ['-qp', '--define', `_dbpath ${db}`, '--qf', qf, '--', ...paths], { timeoutMs });
+    return stdout;
   } finally {
     await rm(db, { recursive: true, force: true });
   }
 }
 
+async function readRpm(path: string, file: string): Promise<PackageHeader> {
+  return rpmHeaderOf(await rpmQuery(RPM_QF, [path]), file);
+}
+
+/** The header from what `rpm -qp --qf RPM_QF` printed for one package. */
+export function rpmHeaderOf(stdout: string, file: string): PackageHeader {
+  const f = multimap(stdout.split('\n'), '=');
+  const epoch = Number(one(f, 'epoch') || '0');
+  return {
+    name: need(f, 'name', file),
+    version: need(f, 'version', file),
+    release: need(f, 'release', file),
+    arch: need(f, 'arch', file),
+    ...(epoch ? { epoch } : {}),
+    // rpmlib(...) capabilities are provided by rpm itself, never by a repository package.
+    requires: (f.get('requires') ?? []).filter((r) => !r.startsWith('rpmlib(')),
+    provides: f.get('provides') ?? [],
+  };
+}
+
+/** The control fields a header is made of, in the order `dpkg-deb -f` is asked for them. */
+export const DEB_FIELDS = ['Package', 'Version', 'Architecture', 'Depends', 'Pre-Depends', 'Provides'];
+
 async function readDeb(path: string, file: string): Promise<PackageHeader> {
-  const fields = ['Package', 'Version', 'Architecture', 'Depends', 'Pre-Depends', 'Provides'];
-  const { stdout } = await runTool('dpkg-deb', ['-f', '--', path, ...fields], { timeoutMs: TIMEOUT_MS });
+  const { stdout } = await runTool('dpkg-deb', ['-f', '--', path, ...DEB_FIELDS], { timeoutMs: TIMEOUT_MS });
+  return debHeaderOf(stdout, file);
+}
+
+/** The header from what `dpkg-deb -f PACKAGE DEB_FIELDS...` printed. */
+export function debHeaderOf(stdout: string, file: string): PackageHeader {
   const f = multimap(unfold(stdout), ':');
   const name = need(f, 'Package', file);
   const full = need(f, 'Version', file);

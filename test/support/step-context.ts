@@ -30,6 +30,7 @@ import { useTestSigner } from './signer.ts';
 import { useTestDb } from './db.ts';
 import { adoptTestPackages, buildTestPackages, type BuildOptions, type TestPackage, type TestPackages } from './packages.ts';
 import { releaseXml, type XmlRelease } from './release-xml.ts';
+import { Timings } from '../../workers/engine/timings.ts';
 
 export const PUBLIC_URL = 'http://repo.test';
 
@@ -180,6 +181,7 @@ export function useStepEnv(env: Record<string, string> = {}): StepEnv {
         fromStatus: 'New',
         workDir: s.workDir,
         outputs: {},
+        timings: new Timings(),
         progress: async (p) => void s.progress.push(p),
         ...o,
         releaseId,

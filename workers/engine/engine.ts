@@ -26,6 +26,7 @@ import { groupNames, resolveRoles } from './roles.ts';
 import { runSteps, undoSteps } from './run-steps.ts';
 import { start } from './start.ts';
 import type { EngineDeps, StepContext } from './step.ts';
+import { timedHelpdesk, Timings } from './timings.ts';
 import { wakeWaiting } from './waiting.ts';
 
 /** How a job runs: whether a transient failure is its last chance, and for how long it is retried otherwise. */
@@ -42,17 +43,23 @@ export async function processTicket(deps: EngineDeps, job: Pick<ActionJobV1, 'ti
     const pending = await pendingForTicket(deps.db, ticketId);
     if (!pending.length) return;
     const upTo = Math.max(...pending.map((r) => r.transaction_id));
-    const seen = await readTicket(deps, ticketId);
+    // the job's read of the ticket counts in the timings of its first event
+    let first: Timings | undefined = new Timings();
+    const seen = await readTicket({ ...deps, rt: timedHelpdesk(deps.rt, first) }, ticketId);
     if ('history' in seen) await backfill(deps, ticketId, seen.history, upTo);
     // a change that arrived after RT was read is not in `seen`: its own job takes it
-    for (const row of await pendingForTicket(deps.db, ticketId)) if (row.transaction_id <= upTo) await processEvent(deps, row, seen, opts);
+    for (const row of await pendingForTicket(deps.db, ticketId)) {
+      if (row.transaction_id > upTo) continue;
+      await processEvent(deps, row, seen, opts, first ?? new Timings());
+      first = undefined;
+    }
   });
 }
 
 /** The ticket and its history, read from RT once per job: the webhook is a trigger, not the truth. */
 type Seen = { ignore: string } | { ticket: TicketInfo; history: TicketHistory };
 
-async function readTicket(deps: EngineDeps, ticketId: number): Promise<Seen> {
+async function readTicket(deps: Pick<EngineDeps, 'rt' | 'config'>, ticketId: number): Promise<Seen> {
   try {
     const ticket = await deps.rt.getTicket(ticketId);
     if (ticket.queue !== deps.config.RT_QUEUE) return { ignore: `ticket is in queue ${ticket.queue}` };
@@ -87,7 +94,7 @@ async function backfill(deps: EngineDeps, ticketId: number, history: TicketHisto
   }
 }
 
-async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: RunOpts) {
+async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: RunOpts, timings: Timings) {
   const log = deps.log.child({ ticket: row.ticket_id, inbox: row.id, txn: row.transaction_id });
   const verified = verify(deps, row, seen);
   if ('ignore' in verified) {
@@ -104,7 +111,8 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
     return;
   }
   const alog = log.child({ action, actor });
-  let release = await ensureRelease(deps.db, row.ticket_id);
+  const rt = timedHelpdesk(deps.rt, timings);
+  let release = await timings.time('db', () => ensureRelease(deps.db, row.ticket_id));
   const resuming = release.status === transitions[action].running && release.active_inbox_id === row.id;
   if (!resuming) {
     const started = await start(
@@ -113,8 +121,9 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
       release,
       action,
       actor,
-      (fresh) => resolveRoles(deps.rt, actor, ticket, groupNames(deps.config), fresh),
+      (fresh) => resolveRoles(rt, actor, ticket, groupNames(deps.config), fresh),
       alog,
+      timings,
     );
     if (!started) return;
     release = started;
@@ -122,9 +131,9 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
 
   const plan = deps.plans[action];
   const t = transitions[action];
-  const running = await runningOf(deps.db, row.id);
+  const running = await timings.time('db', () => runningOf(deps.db, row.id));
   const ctx: StepContext = {
-    deps,
+    deps: { ...deps, rt },
     log: alog,
     ticketId: row.ticket_id,
     inboxId: row.id,
@@ -134,6 +143,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
     releaseId: release.id,
     fromStatus: running.from_status,
     outputs: {},
+    timings,
     workDir: path.join(deps.config.STORAGE_DIR, 'tmp', `inbox-${row.id}`),
     progress: async (p) => {
       alog.info(p, 'progress');
@@ -147,10 +157,12 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
     const s = plan.summary(ctx, Date.now() - t0);
     const to = s.waits && t.waits ? t.waits : t.success;
     const outcome = to === t.success ? 'ok' : 'waiting';
-    await finish(deps, row, action, outcome, to, s.comment, { ...s.release, repo_uri: s.repoUri ?? null }, s.repoUri);
+    await timings.time('db', () =>
+      finish(deps, row, action, outcome, to, s.comment, { ...s.release, repo_uri: s.repoUri ?? null }, s.repoUri),
+    );
     deps.metrics.jobs.inc({ action, outcome });
     deps.metrics.jobSeconds.observe({ action, outcome }, (Date.now() - t0) / 1000);
-    alog.info({ ms: Date.now() - t0, status: to }, 'action done');
+    alog.info({ ms: Date.now() - t0, status: to, timings: timings.report() }, 'action done');
     // the action has landed; a failure to wake the releases waiting on it must not undo it
     if (outcome === 'ok')
       await wakeWaiting(deps, release.id, alog).catch((e) =>
@@ -163,7 +175,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
       await tellRetrying(deps, row, action, e, opts.retryWindowMs ?? 0, alog);
       throw e;
     }
-    alog.error({ err: e }, 'action failed');
+    alog.error({ err: e, timings: timings.report() }, 'action failed');
     await undoSteps(ctx, plan.steps);
     const c = errorComment(e, action, `inbox-${row.id}`);
     await finish(deps, row, action, 'failed', t.failure === 'unchanged' ? ctx.fromStatus : t.failure, c.text, {}, undefined, c.code);

@@ -6,7 +6,7 @@ import type { Step, StepContext } from './step.ts';
  * (Bodhi's @checkpoint). Outputs must be JSON.
  */
 export async function runSteps(ctx: StepContext, steps: readonly Step[]): Promise<void> {
-  const done = await checkpointsOf(ctx.deps.db, ctx.inboxId);
+  const done = await ctx.timings.time('db', () => checkpointsOf(ctx.deps.db, ctx.inboxId));
   for (const step of steps) {
     if (done.has(step.id)) {
       ctx.outputs[step.id] = done.get(step.id);
@@ -16,7 +16,7 @@ export async function runSteps(ctx: StepContext, steps: readonly Step[]): Promis
     const t0 = Date.now();
     ctx.log.info({ step: step.id }, 'step start');
     const out = (await step.run(ctx)) ?? null;
-    await saveCheckpoint(ctx.deps.db, ctx.inboxId, step.id, out);
+    await ctx.timings.time('db', () => saveCheckpoint(ctx.deps.db, ctx.inboxId, step.id, out));
     ctx.outputs[step.id] = out;
     ctx.log.info({ step: step.id, ms: Date.now() - t0 }, 'step done');
   }

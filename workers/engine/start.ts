@@ -11,6 +11,7 @@ import type { Logger } from '../../services/log.ts';
 import { decide, factsOf, type RepoAction, type Role } from '../../services/workflow/transitions.ts';
 import { groupNames } from './roles.ts';
 import type { EngineDeps } from './step.ts';
+import { Timings } from './timings.ts';
 
 /** `rolesOf(false)` may answer from a recent read of RT's groups; a refusal is decided on a fresh one. */
 export async function start(
@@ -21,6 +22,7 @@ export async function start(
   actor: string,
   rolesOf: (fresh: boolean) => Promise<Role[]>,
   log: Logger,
+  timings = new Timings(),
 ) {
   let roles = await rolesOf(false);
   let freshRoles = false;
@@ -47,13 +49,15 @@ export async function start(
       return null;
     }
     const t = d.transition;
-    const ok = await deps.db.transaction(async (trx) => {
-      if (!(await casStatus(trx, row.ticket_id, release.status, t.running, { requested_action: action, active_inbox_id: row.id })))
-        return false;
-      await insertRunning(trx, { row, action, actor, from: release.status }, t.running);
-      await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:start`, { kind: 'fields', fields: { RepoStatus: t.running } });
-      return true;
-    });
+    const ok = await timings.time('db', () =>
+      deps.db.transaction(async (trx) => {
+        if (!(await casStatus(trx, row.ticket_id, release.status, t.running, { requested_action: action, active_inbox_id: row.id })))
+          return false;
+        await insertRunning(trx, { row, action, actor, from: release.status }, t.running);
+        await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:start`, { kind: 'fields', fields: { RepoStatus: t.running } });
+        return true;
+      }),
+    );
     if (ok) {
       deps.writeBacksQueued?.();
       return { ...release, status: t.running, active_inbox_id: row.id };

@@ -10,6 +10,7 @@ import type { Logger } from '../../services/log.ts';
 import type { Metrics } from '../../services/metrics.ts';
 import type { Signer } from '../../services/signing/signer.ts';
 import type { RepoAction, RepoStatus } from '../../services/workflow/transitions.ts';
+import type { Timings } from './timings.ts';
 
 export interface StepDeps {
   db: Db;
@@ -37,6 +38,8 @@ export interface StepContext {
   workDir: string;
   /** outputs of the steps before this one, by step id (restored from checkpoints on a rerun) */
   outputs: Record<string, unknown>;
+  /** where this action's time goes (download, header, db...): logged with "action done", never checkpointed */
+  timings: Timings;
   progress(p: Record<string, unknown>): Promise<void>;
 }
 

@@ -1,5 +1,6 @@
 import { BlobStore } from '../../services/storage/blobs.ts';
-import { checkPackageAgainstSpec, readPackageHeader, type PackageHeader } from '../../services/storage/package-header.ts';
+import { checkPackageAgainstSpec, type PackageHeader } from '../../services/storage/package-header.ts';
+import { readPackageHeaders } from '../../services/storage/package-headers.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { fetchPackages } from './fetch-packages.ts';
 import { outputOf, type Step } from '../engine/step.ts';
@@ -8,9 +9,6 @@ export interface HeadersOutput {
   headers: Record<string, PackageHeader>;
 }
 
-// rpm/dpkg-deb start-up dominates a header read; a few at once use both cores
-const PARALLEL = 4;
-
 /** Name, version, release and arch come from the package itself and must agree with release.xml. */
 export const checkHeaders: Step<HeadersOutput> = {
   id: 'check-headers',
@@ -18,17 +16,20 @@ export const checkHeaders: Step<HeadersOutput> = {
     const { metadata } = outputOf(ctx, fetchMetadata);
     const { packages } = outputOf(ctx, fetchPackages);
     const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
+    const files = metadata.packages.map((spec) => ({
+      path: blobs.path(packages.find((p) => p.filename === spec.filename)!.sha256),
+      format: spec.format,
+      displayName: spec.filename,
+    }));
+    const read = await ctx.timings.time('header', () => readPackageHeaders(files));
     const headers: Record<string, PackageHeader> = {};
-    const queue = [...metadata.packages];
-    const work = async () => {
-      for (let spec = queue.shift(); spec; spec = queue.shift()) {
-        const stored = packages.find((p) => p.filename === spec.filename)!;
-        const header = await readPackageHeader(blobs.path(stored.sha256), spec.format, spec.filename);
-        checkPackageAgainstSpec(header, spec);
-        headers[spec.filename] = header;
-      }
-    };
-    await Promise.all(Array.from({ length: PARALLEL }, work));
+    // the first package, in release.xml's order, that cannot be read or disagrees with it fails the step
+    metadata.packages.forEach((spec, i) => {
+      const r = read[i]!;
+      if (r.status === 'rejected') throw r.reason;
+      checkPackageAgainstSpec(r.value, spec);
+      headers[spec.filename] = r.value;
+    });
     await ctx.progress({ step: 'check-headers', packages: metadata.packages.length });
     return { headers };
   },

@@ -12,7 +12,7 @@ import type { Step } from '../engine/step.ts';
 export function checkTarget(target: Stage): Step<DependencyCheck> {
   return {
     id: `check-dependencies-${target}`,
-    run: (ctx) => checkDependencies(ctx.deps.db, ctx.releaseId, target, ctx.deps.config, { log: ctx.log }),
+    run: (ctx) => ctx.timings.time('deps', () => checkDependencies(ctx.deps.db, ctx.releaseId, target, ctx.deps.config, { log: ctx.log })),
   };
 }
 
@@ -20,5 +20,7 @@ export function checkTarget(target: Stage): Step<DependencyCheck> {
 export const planPromotion: Step<DependencyCheck[]> = {
   id: 'plan-promotion',
   run: async (ctx) =>
-    Promise.all(PROMOTION_TARGETS.map((t) => checkDependencies(ctx.deps.db, ctx.releaseId, t, ctx.deps.config, { log: ctx.log }))),
+    ctx.timings.time('deps', () =>
+      Promise.all(PROMOTION_TARGETS.map((t) => checkDependencies(ctx.deps.db, ctx.releaseId, t, ctx.deps.config, { log: ctx.log }))),
+    ),
 };

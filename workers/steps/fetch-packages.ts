@@ -1,11 +1,11 @@
 import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { download, type Progress } from '../../services/artifacts/download.ts';
+import { download, type DownloadResult, type Progress } from '../../services/artifacts/download.ts';
 import { findPackageFiles, unpackBundle } from '../../services/artifacts/unpack.ts';
-import { type BlobRef, claimBlobs, releaseBlobs } from '../../services/db/blobs.ts';
-import { isRdError, RdError } from '../../services/errors.ts';
+import { claimBlobs, releaseBlobs } from '../../services/db/blobs.ts';
+import { RdError } from '../../services/errors.ts';
 import type { PackageSpec } from '../../services/metadata/release-xml.ts';
-import { BlobStore, sha256File } from '../../services/storage/blobs.ts';
+import { BlobStore, sha256File, type Staged } from '../../services/storage/blobs.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { outputOf, type Step, type StepContext } from '../engine/step.ts';
 
@@ -29,15 +29,9 @@ export const fetchPackages: Step<PackagesOutput> = {
     const { metadata } = outputOf(ctx, fetchMetadata);
     const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
     await blobs.init();
-    const stored: BlobRef[] = [];
-    const got = await (metadata.synchURL
-      ? fromBundle(ctx, blobs, stored, metadata.synchURL, metadata.synchSha256, metadata.packages)
-      : oneByOne(ctx, blobs, stored, metadata.packages)
-    ).catch(async (e: unknown) => {
-      // a step that fails is not undone: what this attempt stored goes now, unless a retry will want it
-      if (isRdError(e) && e.permanent) await forget(ctx, blobs, stored);
-      throw e;
-    });
+    const got = metadata.synchURL
+      ? await fromBundle(ctx, blobs, metadata.synchURL, metadata.synchSha256, metadata.packages)
+      : await oneByOne(ctx, blobs, metadata.packages);
     await claim(ctx, blobs, got.packages);
     return { ...got, bytes: got.packages.reduce((n, p) => n + p.size, 0) };
   },
@@ -55,21 +49,17 @@ export const fetchPackages: Step<PackagesOutput> = {
  * removed one this action found in the store before the claim (a rerun downloads it again).
  */
 async function claim(ctx: StepContext, blobs: BlobStore, packages: FetchedPackage[]): Promise<void> {
-  await claimBlobs(
-    ctx.deps.db,
-    ctx.inboxId,
-    packages.map((p) => ({ sha256: p.sha256, size: p.size })),
+  await ctx.timings.time('db', () =>
+    claimBlobs(
+      ctx.deps.db,
+      ctx.inboxId,
+      packages.map((p) => ({ sha256: p.sha256, size: p.size })),
+    ),
   );
   const gone = [];
   for (const p of packages) if (!(await blobs.has(p.sha256))) gone.push(p.filename);
   if (gone.length)
     throw new RdError('RD_BUSY', `${gone.join(', ')}: removed from the store by another action while this one fetched; fetching again`);
-}
-
-async function forget(ctx: StepContext, blobs: BlobStore, stored: BlobRef[]): Promise<void> {
-  await claimBlobs(ctx.deps.db, ctx.inboxId, stored);
-  const shas = stored.map((b) => b.sha256);
-  await releaseBlobs(ctx.deps.db, ctx.inboxId, shas, (sha) => unlink(blobs.path(sha)).catch(() => undefined));
 }
 
 function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: string) {
@@ -82,6 +72,8 @@ function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: strin
     timeoutMs: c.DOWNLOAD_TIMEOUT_MS,
     allowedHosts: c.ALLOWED_DOWNLOAD_HOSTS,
     expectedSha256,
+    // a package is synced with the rest of the release by adoptAll; a bundle is scratch, never named by a checkpoint
+    durable: false,
     cache: blobs,
     logger: ctx.log,
     onProgress: (p: Progress) => {
@@ -94,46 +86,61 @@ function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: strin
   };
 }
 
-async function oneByOne(ctx: StepContext, blobs: BlobStore, stored: BlobRef[], specs: PackageSpec[]) {
+async function oneByOne(ctx: StepContext, blobs: BlobStore, specs: PackageSpec[]) {
   const packages: FetchedPackage[] = [];
-  const adopted: string[] = [];
-  for (const spec of specs) {
-    const r = await download(spec.url!, downloadOpts(ctx, blobs, spec.sha256));
-    if (!r.cached) {
-      const { existed } = await blobs.adopt(r.path, r.sha256, r.size);
-      if (!existed) {
-        adopted.push(r.sha256);
-        stored.push({ sha256: r.sha256, size: r.size });
-      }
-    }
-    packages.push({ filename: spec.filename, sha256: r.sha256, size: r.size, url: spec.url! });
-    ctx.log.info({ file: spec.filename, sha256: r.sha256, size: r.size, cached: r.cached }, 'package stored');
+  const staged: Staged[] = [];
+  const stored: string[] = [];
+  const fetched = new Map<string, DownloadResult>();
+  try {
+    await fetchEach(ctx, blobs, specs, fetched, packages);
+  } catch (e) {
+    // a later package failed: those fetched so far leave the scratch now, not at the end of the action
+    await Promise.all([...fetched.values()].filter((r) => !r.cached).map((r) => unlink(r.path).catch(() => undefined)));
+    throw e;
   }
-  return { packages, extras: [], adopted };
+  for (const r of fetched.values()) {
+    if (r.cached) stored.push(r.sha256);
+    else staged.push({ file: r.path, sha256: r.sha256, size: r.size });
+  }
+  return { packages, extras: [], adopted: await store(ctx, blobs, staged, stored) };
 }
 
-async function fromBundle(
+async function fetchEach(
   ctx: StepContext,
   blobs: BlobStore,
-  stored: BlobRef[],
-  url: string,
-  sha256: string | undefined,
   specs: PackageSpec[],
+  fetched: Map<string, DownloadResult>,
+  packages: FetchedPackage[],
 ) {
+  for (const spec of specs) {
+    // the same bytes twice in one release are fetched once, as when each was adopted on arrival
+    const again = spec.sha256 ? fetched.get(spec.sha256.toLowerCase()) : undefined;
+    const r = again ?? (await ctx.timings.time('download', () => download(spec.url!, downloadOpts(ctx, blobs, spec.sha256))));
+    if (!again) {
+      fetched.set(r.sha256, r);
+      ctx.log.info({ file: spec.filename, sha256: r.sha256, size: r.size, cached: r.cached }, 'package fetched');
+    }
+    packages.push({ filename: spec.filename, sha256: r.sha256, size: r.size, url: spec.url! });
+  }
+}
+
+async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha256: string | undefined, specs: PackageSpec[]) {
   const c = ctx.deps.config;
-  const bundle = await download(url, downloadOpts(ctx, blobs, sha256));
+  const bundle = await ctx.timings.time('download', () => download(url, downloadOpts(ctx, blobs, sha256)));
   const dir = path.join(ctx.workDir, 'bundle');
   await mkdir(dir, { recursive: true });
-  const { files } = await unpackBundle(bundle.path, dir, { maxEntries: c.MAX_BUNDLE_ENTRIES, maxBytes: c.MAX_BUNDLE_BYTES });
+  const { files } = await ctx.timings.time('unpack', () =>
+    unpackBundle(bundle.path, dir, { maxEntries: c.MAX_BUNDLE_ENTRIES, maxBytes: c.MAX_BUNDLE_BYTES }),
+  );
   const { found, extras } = findPackageFiles(
     files,
     specs.map((s) => s.filename),
   );
   const packages: FetchedPackage[] = [];
-  const adopted: string[] = [];
+  const staged: Staged[] = [];
   for (const spec of specs) {
     const file = path.join(dir, found[spec.filename]!);
-    const { sha256: digest, size } = await sha256File(file);
+    const { sha256: digest, size } = await ctx.timings.time('hash', () => sha256File(file));
     if (spec.sha256 && spec.sha256 !== digest) {
       throw new RdError('RD_DIGEST_MISMATCH', `${spec.filename}: sha256 ${digest}, expected ${spec.sha256}`, {
         file: spec.filename,
@@ -141,12 +148,17 @@ async function fromBundle(
         actual: digest,
       });
     }
-    const { existed } = await blobs.adopt(file, digest, size);
-    if (!existed) {
-      adopted.push(digest);
-      stored.push({ sha256: digest, size });
-    }
+    staged.push({ file, sha256: digest, size });
     packages.push({ filename: spec.filename, sha256: digest, size, url: null });
   }
-  return { packages, extras, adopted };
+  return { packages, extras, adopted: await store(ctx, blobs, staged, []) };
+}
+
+/**
+ * Into the store, durable, in one batch (BlobStore.adoptAll says why that is enough for the checkpoint that
+ * follows): returns the digests this action added, in order.
+ */
+async function store(ctx: StepContext, blobs: BlobStore, staged: Staged[], stored: string[]): Promise<string[]> {
+  const got = await ctx.timings.time('fsync', () => blobs.adoptAll(staged, stored));
+  return staged.filter((_, i) => !got[i]!.existed).map((s) => s.sha256);
 }

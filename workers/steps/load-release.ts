@@ -25,8 +25,10 @@ export const loadRelease: Step<LoadedRelease> = {
   id: 'load-release',
   async run(ctx) {
     const { db, config } = ctx.deps;
-    const r = await releaseById(db, ctx.releaseId);
-    const packages = await storedFiles(db, ctx.releaseId);
+    const [r, packages] = await ctx.timings.time(
+      'db',
+      async () => [await releaseById(db, ctx.releaseId), await storedFiles(db, ctx.releaseId)] as const,
+    );
     if (!r.product_short_name || packages.length === 0)
       throw new RdError('RD_CONTENT_MISSING', `release of ticket ${ctx.ticketId} has no recorded packages`);
     const blobs = new BlobStore(config.STORAGE_DIR);

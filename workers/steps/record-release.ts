@@ -26,22 +26,24 @@ export const recordRelease: Step<{ packages: number }> = {
         header: headers[spec.filename],
       };
     });
-    await recordContent(
-      ctx.deps.db,
-      ctx.inboxId,
-      ctx.releaseId,
-      packages.map((p) => ({ sha256: p.sha256, size: p.size })),
-      records,
-      {
-        product_short_name: m.productShortName,
-        product_name: m.productName,
-        version: m.version,
-        platform: m.targetPlatform,
-        arch: m.targetArch,
-        repo_kind: m.repoKind,
-        metadata: m,
-        xml_sha256: xmlSha256,
-      },
+    await ctx.timings.time('db', () =>
+      recordContent(
+        ctx.deps.db,
+        ctx.inboxId,
+        ctx.releaseId,
+        packages.map((p) => ({ sha256: p.sha256, size: p.size })),
+        records,
+        {
+          product_short_name: m.productShortName,
+          product_name: m.productName,
+          version: m.version,
+          platform: m.targetPlatform,
+          arch: m.targetArch,
+          repo_kind: m.repoKind,
+          metadata: m,
+          xml_sha256: xmlSha256,
+        },
+      ),
     );
     return { packages: packages.length };
   },

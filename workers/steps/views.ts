@@ -34,15 +34,20 @@ export async function publishView(
 ): Promise<PublishOutput> {
   const { db, config, signer } = ctx.deps;
   return withLocks(db, [lockKeys.repo(stage, product)], async () => {
-    const rows = await packagesOfView(db, stage, product, change);
-    const r = await publishRepository({ stage, product, kind }, rows, {
-      storageDir: config.STORAGE_DIR,
-      publicUrl: config.PUBLIC_URL,
-      signer,
-      reuseFrom: change.reuseFrom ? [{ stage: change.reuseFrom, product, kind }] : undefined,
+    const rows = await ctx.timings.time('db', () => packagesOfView(db, stage, product, change));
+    // index: the whole publish (hard links, createrepo_c / apt-ftparchive, the fsyncs of the index, the swap)
+    const r = await ctx.timings.time('index', () =>
+      publishRepository({ stage, product, kind }, rows, {
+        storageDir: config.STORAGE_DIR,
+        publicUrl: config.PUBLIC_URL,
+        signer,
+        reuseFrom: change.reuseFrom ? [{ stage: change.reuseFrom, product, kind }] : undefined,
+      }),
+    );
+    await ctx.timings.time('db', async () => {
+      if (change.include !== undefined) await addToStage(db, change.include, stage);
+      if (change.exclude !== undefined) await removeFromStage(db, change.exclude, stage);
     });
-    if (change.include !== undefined) await addToStage(db, change.include, stage);
-    if (change.exclude !== undefined) await removeFromStage(db, change.exclude, stage);
     await ctx.progress({ step: 'publish', repo: r.url, packages: rows.length });
     return { url: r.url, clientFileUrl: r.clientFile.url, version: r.version, durationMs: r.durationMs };
   });

@@ -58,6 +58,46 @@ describe('BlobStore', () => {
     expect(await readdir(store.tmpDir)).toEqual([]);
   });
 
+  it('adoptAll stores a release at once: new blobs read-only, the same content twice stored once, one already stored kept', async () => {
+    const kept = await download(randomBytes(700));
+    await store.adopt(kept.path, kept.sha256, kept.size);
+    const keptIno = (await stat(store.path(kept.sha256))).ino;
+    const same = randomBytes(900);
+    const files = [
+      await download(randomBytes(800)),
+      await download(same),
+      await download(same),
+      await download(await readFile(store.path(kept.sha256))),
+    ];
+    const got = await store.adoptAll(
+      files.map((f) => ({ file: f.path, sha256: f.sha256, size: f.size })),
+      [kept.sha256],
+    );
+    expect(got.map((g) => g.existed)).toEqual([false, false, true, true]);
+    for (const [i, f] of files.entries()) {
+      expect(got[i]!.path).toBe(store.path(f.sha256));
+      const st = await stat(got[i]!.path);
+      expect([st.mode & 0o777, st.size, Math.floor(st.mtimeMs / 1000)]).toEqual([0o444, f.size, blobMtime(f.sha256)]);
+      expect(existsSync(f.path)).toBe(false);
+    }
+    expect((await stat(store.path(kept.sha256))).ino).toBe(keptIno);
+    expect(await readdir(store.tmpDir)).toEqual([]);
+    expect(await store.adoptAll([])).toEqual([]);
+  });
+
+  it('adoptAll checks every size before it stores anything', async () => {
+    const good = await download(randomBytes(20));
+    const bad = await download(randomBytes(10));
+    await expect(
+      store.adoptAll([
+        { file: good.path, sha256: good.sha256, size: good.size },
+        { file: bad.path, sha256: bad.sha256, size: 11 },
+      ]),
+    ).rejects.toMatchObject({ code: 'RD_INTERNAL' });
+    expect(await store.has(good.sha256)).toBe(false);
+    await Promise.all([rm(good.path), rm(bad.path)]);
+  });
+
   it('refuses a size that disagrees with the file and a non-digest name', async () => {
     const f = await download(randomBytes(10));
     await expect(store.adopt(f.path, f.sha256, 11)).rejects.toMatchObject({ code: 'RD_INTERNAL' });

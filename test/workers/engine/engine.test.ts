@@ -7,7 +7,9 @@ import { noSigner } from '../../support/signer.ts';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/index.ts';
 import { insertEvent } from '../../../services/db/inbox.ts';
@@ -18,6 +20,7 @@ import { createMetrics } from '../../../services/metrics.ts';
 import { REPO_ACTIONS, type RepoAction, type RepoStatus } from '../../../services/workflow/transitions.ts';
 import { processTicket, type RunOpts } from '../../../workers/engine/engine.ts';
 import type { ActionPlan, EngineDeps, Step, StepContext } from '../../../workers/engine/step.ts';
+import { TIMING_CATEGORIES } from '../../../workers/engine/timings.ts';
 import { useTestDb } from '../../support/db.ts';
 import { MemoryHelpdesk } from '../../support/memory-helpdesk.ts';
 
@@ -198,6 +201,38 @@ describe('an action that succeeds', () => {
     // the job is done: running it again finds nothing pending
     await h.run();
     expect(h.trail).toEqual(['run a', 'run b']);
+  });
+
+  it('logs where the time went with "action done": per category, RT reads of the job included; checkpoints hold only the outputs', async () => {
+    const h = harness();
+    const lines: Array<Record<string, unknown>> = [];
+    h.deps.log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const getTicket = h.rt.getTicket.bind(h.rt);
+    h.rt.getTicket = async (id) => {
+      await sleep(30);
+      return getTicket(id);
+    };
+    const row = await h.event(10, 'MoveToUnverified', 'provider1');
+    h.steps.MoveToUnverified = [
+      h.step('a', { out: { n: 1 }, during: (ctx) => ctx.timings.time('download', () => sleep(40)) }),
+      h.step('b', { during: async (ctx) => void (await ctx.deps.rt.comment(TICKET, 'hello')) }),
+    ];
+    await h.run();
+
+    const done = lines.find((l) => l.msg === 'action done')!;
+    const timings = done.timings as Record<string, number>;
+    expect(Object.keys(timings).sort()).toEqual([...TIMING_CATEGORIES, 'other', 'total'].sort());
+    expect(timings.download).toBeGreaterThanOrEqual(35);
+    expect(timings['rt-read']).toBeGreaterThanOrEqual(25); // the ticket read before the event ran
+    expect(timings.db).toBeGreaterThan(0); // start, checkpoints, finish
+    const parts = TIMING_CATEGORIES.reduce((n, c) => n + timings[c]!, 0) + timings.other!;
+    expect(Math.abs(parts - timings.total!)).toBeLessThanOrEqual(TIMING_CATEGORIES.length); // rounding
+    expect(timings.total).toBeGreaterThanOrEqual(done.ms as number);
+    const saved = await t.db('checkpoints').where({ inbox_id: row.id }).orderBy('step').select('step', 'output');
+    expect(saved).toEqual([
+      { step: 'a', output: { n: 1 } },
+      { step: 'b', output: { from: 'b' } },
+    ]);
   });
 
   it('notifies the group NOTICE_GROUPS names for the new status, and none when it names none', async () => {

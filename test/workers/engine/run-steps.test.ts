@@ -8,6 +8,7 @@ import { createMetrics } from '../../../services/metrics.ts';
 import { runSteps, undoSteps } from '../../../workers/engine/run-steps.ts';
 import { outputOf, type Step, type StepContext } from '../../../workers/engine/step.ts';
 import { useTestDb } from '../../support/db.ts';
+import { Timings } from '../../../workers/engine/timings.ts';
 
 const t = useTestDb();
 const config = loadConfig({ RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SECRET: 'test-webhook-secret-0123456789' });
@@ -40,6 +41,7 @@ const fresh = (inboxId: number): StepContext => ({
   fromStatus: 'New',
   workDir: '/nonexistent',
   outputs: {},
+  timings: new Timings(),
   progress: async () => undefined,
 });
 

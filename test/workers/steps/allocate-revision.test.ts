@@ -7,6 +7,7 @@ import { loadRelease } from '../../../workers/steps/load-release.ts';
 import { checkTarget } from '../../../workers/steps/dependencies.ts';
 import type { StepContext } from '../../../workers/engine/step.ts';
 import { useTestDb } from '../../support/db.ts';
+import { Timings } from '../../../workers/engine/timings.ts';
 
 const t = useTestDb();
 const config = loadConfig({ RT_TOKEN: 'x'.repeat(20), WEBHOOK_SECRET: 'y'.repeat(20), DEPRECATED_RETENTION_DAYS: '30' });
@@ -24,6 +25,7 @@ function ctx(releaseId: number, loaded: Partial<ReturnType<typeof base>> = {}): 
     fromStatus: 'StageRollOut',
     workDir: '/nonexistent',
     outputs: { [loadRelease.id]: { ...base(), ...loaded }, [checkTarget('production').id]: { satisfied: true } },
+    timings: new Timings(),
     progress: async () => undefined,
   };
 }

@@ -68,15 +68,6 @@ describe('fetch-packages, one url per package', () => {
     expect(await readdir(env.ctx(1).workDir)).toEqual([]);
   });
 
-  it('a permanent failure partway keeps what another action in flight uses', async () => {
-    const [a, b] = pk().rpms as [TestPackage, TestPackage];
-    // another action claimed `a` and is still fetching it; this one stores it first, then fails
-    await claimBlobs(env.db, 99, [{ sha256: a.sha256, size: a.size }]);
-    const xml = xmlFor(PRODUCT, pk().rpms, { baseUrl: provider.url }).replace(`sha256="${b.sha256}"`, `sha256="${'c'.repeat(64)}"`);
-    await fails(fetchPackages.run(ctxFor(xml)), 'RD_DIGEST_MISMATCH');
-    expect(await inStore(a)).toBe(true);
-  });
-
   it('RD_DOWNLOAD_FAILED when the url answers 404', async () => {
     const xml = xmlFor(PRODUCT, pk().rpms, { baseUrl: `${provider.url}/gone` });
     const e = await fails(fetchPackages.run(ctxFor(xml)), 'RD_DOWNLOAD_FAILED');

@@ -10,6 +10,7 @@ import type { LoadedRelease } from '../../../workers/steps/load-release.ts';
 import { deprecateSummary, productionSummary, rejectSummary, stageSummary, unverifiedSummary } from '../../../workers/steps/summaries.ts';
 import type { PublishOutput } from '../../../workers/steps/views.ts';
 import { releaseXml } from '../../support/release-xml.ts';
+import { Timings } from '../../../workers/engine/timings.ts';
 
 // Pure: the comment texts from the steps' outputs; no database, no files.
 const config = loadConfig({ RT_TOKEN: 'x'.repeat(20), WEBHOOK_SECRET: 'y'.repeat(20) });
@@ -29,6 +30,7 @@ function ctx(outputs: Record<string, unknown>, actor = 'tug1'): StepContext {
     fromStatus: 'Unverified',
     workDir: '/nonexistent',
     outputs,
+    timings: new Timings(),
     progress: async () => undefined,
   };
 }

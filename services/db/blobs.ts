@@ -4,7 +4,7 @@
  * claimed it (blob_claims). A claim takes the same row lock (shared), so it either comes first and
  * keeps the blob, or waits until the deletion is over and then finds the file gone.
  */
-import type { Db } from './knex.ts';
+import type { Db, Exec } from './knex.ts';
 
 export interface BlobRef {
   sha256: string;
@@ -26,7 +26,7 @@ export async function claimBlobs(db: Db, inboxId: number, blobs: BlobRef[]): Pro
 }
 
 /** The action's blobs are recorded as packages now: its claims are no longer needed. */
-export async function dropClaims(db: Db, inboxId: number): Promise<void> {
+export async function dropClaims(db: Exec, inboxId: number): Promise<void> {
   await db('blob_claims').where({ inbox_id: inboxId }).del();
 }
 

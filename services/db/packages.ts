@@ -1,4 +1,5 @@
 /** The packages of each release and the blobs they point at (content-addressed by sha256). */
+import { dropClaims } from './blobs.ts';
 import type { Db } from './knex.ts';
 
 /** A package of a release as recorded once verified: what the indexes and promotions work from. */
@@ -39,8 +40,7 @@ export async function recordContent(
 ): Promise<void> {
   await db.transaction(async (trx) => {
     await trx('blobs').insert(blobs).onConflict('sha256').ignore();
-    // the packages protect their blobs from here on (services/db/blobs.ts)
-    await trx('blob_claims').where({ inbox_id: inboxId }).del();
+    await dropClaims(trx, inboxId);
     await trx('packages').where({ release_id: releaseId }).del();
     await trx('packages').insert(packages.map((p) => ({ release_id: releaseId, ...p, header: JSON.stringify(p.header) })));
     await trx('releases')

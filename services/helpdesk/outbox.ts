@@ -23,7 +23,7 @@ const refusedBackoffMs = (attempts: number, max: number) => Math.min(max, 30_000
 const IN_FLIGHT_MS = 20_000;
 
 /** RT is there and says no: no retry at the network's pace changes that, an operator does. */
-export const REFUSALS: ErrorCode[] = ['RD_HELPDESK_WRITE_REFUSED', 'RD_HELPDESK_REFUSED'];
+const REFUSALS: ErrorCode[] = ['RD_HELPDESK_WRITE_REFUSED', 'RD_HELPDESK_REFUSED'];
 
 export interface DeliverOptions {
   limit?: number;
@@ -58,8 +58,6 @@ export async function deliverDue(
           await deliverOne(rt, rows.length === 1 ? first : { ...first, payload: mergedFields(rows) });
           await outbox.markDelivered(db, ids);
           delivered += rows.length;
-          if (await outbox.releaseHeld(db, 'RD_HELPDESK_WRITE_REFUSED'))
-            log.info("RT takes the service's writes again: sending the held write-backs");
         } catch (e) {
           failed++;
           const code = isRdError(e) ? e.code : null;
@@ -75,6 +73,9 @@ export async function deliverDue(
       }
     }),
   );
+  // once per round, not per delivery: a write RT took shows it takes the service's writes again
+  if (delivered && (await outbox.releaseHeld(db, 'RD_HELPDESK_WRITE_REFUSED')))
+    log.info("RT takes the service's writes again: sending the held write-backs");
   return { delivered, failed };
 }
 

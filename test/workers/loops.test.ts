@@ -1,8 +1,8 @@
+import { webhookEvent } from '../support/inbox.ts';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertEvent } from '../../services/db/inbox.ts';
 import { createLogger } from '../../services/log.ts';
 import { ActionQueue, jobIdOf, redisConnection } from '../../services/queue.ts';
 import { every, relayOnce } from '../../workers/loops.ts';
@@ -25,17 +25,7 @@ afterAll(async () => {
   await rm(storage, { recursive: true, force: true });
 });
 
-const event = (transactionId: number) =>
-  insertEvent(t.db, {
-    ticketId: 7,
-    transactionId,
-    event: 'customfield.changed',
-    action: 'MoveToUnverified',
-    oldValue: null,
-    actorName: 'provider1',
-    source: 'webhook',
-    payload: {},
-  });
+const event = (transactionId: number) => webhookEvent(t.db, 7, transactionId);
 
 describe('the relay', () => {
   it('hands over events that were persisted but never enqueued, and those whose job Redis lost', async () => {

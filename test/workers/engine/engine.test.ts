@@ -3,6 +3,7 @@
  * outbox rows out. RT is an in-memory Helpdesk and the plans are tiny test steps, so each test takes well
  * under a second; the real RT and the real steps are the e2e suites' business.
  */
+import { webhookEvent } from '../../support/inbox.ts';
 import { noSigner } from '../../support/signer.ts';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,6 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/index.ts';
-import { insertEvent } from '../../../services/db/inbox.ts';
 import { lockKeys, lockSession, tryLock, unlock } from '../../../services/db/locks.ts';
 import { RdError } from '../../../services/errors.ts';
 import { createLogger } from '../../../services/log.ts';
@@ -104,16 +104,7 @@ function harness(env: Record<string, string> = {}) {
   /** A RepoAction change RT has and whose webhook arrived (the inbox row). */
   const event = async (txn: number, action: string, by: string, ticketId = TICKET) => {
     rt.change(ticketId, { id: txn, action, by });
-    return (await insertEvent(t.db, {
-      ticketId,
-      transactionId: txn,
-      event: 'customfield.changed',
-      action,
-      oldValue: null,
-      actorName: by,
-      source: 'webhook',
-      payload: {},
-    }))!;
+    return webhookEvent(t.db, ticketId, txn, { action, actorName: by });
   };
   const run = (opts: RunOpts = {}, exclusive = [lockKeys.ticket(TICKET)], ticketId = TICKET) =>
     processTicket(deps, { ticketId, exclusive }, opts);
@@ -355,17 +346,7 @@ describe('an event RT does not confirm', () => {
     h.steps.MoveToUnverified = [h.step('a')];
     h.rt.change(TICKET, { id: 11, action: 'MoveToUnverified', by: 'releasedesk' });
     h.rt.ticket(3, ['prov@example.org'], 'General').change(3, { id: 30, action: 'MoveToUnverified', by: 'provider1' });
-    const raw = (ticketId: number, txn: number) =>
-      insertEvent(t.db, {
-        ticketId,
-        transactionId: txn,
-        event: 'customfield.changed',
-        action: 'MoveToUnverified',
-        oldValue: null,
-        actorName: 'provider1',
-        source: 'webhook',
-        payload: {},
-      });
+    const raw = (ticketId: number, txn: number) => webhookEvent(t.db, ticketId, txn);
     await raw(TICKET, 10); // RT has no transaction 10
     await raw(TICKET, 11);
     await raw(2, 20); // RT has no ticket 2

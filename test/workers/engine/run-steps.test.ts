@@ -1,8 +1,8 @@
 /** The checkpointed runner of an action's steps, on the real PostgreSQL (checkpoints rows per inbox event). */
+import { webhookEvent } from '../../support/inbox.ts';
 import { noSigner } from '../../support/signer.ts';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/index.ts';
-import { insertEvent } from '../../../services/db/inbox.ts';
 import { createLogger } from '../../../services/log.ts';
 import { createMetrics } from '../../../services/metrics.ts';
 import { runSteps, undoSteps } from '../../../workers/engine/run-steps.ts';
@@ -15,16 +15,7 @@ const config = loadConfig({ RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SEC
 const metrics = createMetrics();
 
 async function ctx(transactionId = 1): Promise<StepContext> {
-  const row = (await insertEvent(t.db, {
-    ticketId: 1,
-    transactionId,
-    event: 'customfield.changed',
-    action: 'MoveToUnverified',
-    oldValue: null,
-    actorName: 'provider1',
-    source: 'webhook',
-    payload: {},
-  }))!;
+  const row = await webhookEvent(t.db, 1, transactionId);
   return fresh(row.id);
 }
 

@@ -3,6 +3,7 @@
  * packages rows of the release, those its target stage shows for the product (stage_members), BASE_PROVIDES
  * and BASE_REPOS.
  */
+import { webhookEvent } from '../../support/inbox.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/index.ts';
-import { finishEvent, insertEvent } from '../../../services/db/inbox.ts';
+import { finishEvent } from '../../../services/db/inbox.ts';
 import { createLogger } from '../../../services/log.ts';
 import type { RepoAction } from '../../../services/workflow/transitions.ts';
 import { wakeWaiting } from '../../../workers/engine/waiting.ts';
@@ -86,16 +87,7 @@ async function release(ticket: number, r: Rel = {}): Promise<number> {
 async function waiting(ticket: number, r: Rel = {}) {
   const action = r.requested ?? 'MoveToProduction';
   const id = await release(ticket, { ...r, status: 'Incomplete', requested: action });
-  const ev = (await insertEvent(t.db, {
-    ticketId: ticket,
-    transactionId: ticket * 10,
-    event: 'customfield.changed',
-    action,
-    oldValue: null,
-    actorName: 'rc1',
-    source: 'webhook',
-    payload: {},
-  }))!;
+  const ev = await webhookEvent(t.db, ticket, ticket * 10, { action, actorName: 'rc1' });
   await t.db('transitions').insert({
     ticket_id: ticket,
     inbox_id: ev.id,

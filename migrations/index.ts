@@ -5,6 +5,7 @@ import * as retry from './20261121_003_retry.ts';
 import * as stageMembers from './20261121_004_stage_members.ts';
 import * as outboxCode from './20261203_005_outbox_code.ts';
 import * as blobClaims from './20261203_006_blob_claims.ts';
+import * as indexEntries from './20261203_007_index_entries.ts';
 
 // Static imports: under vitest and tsx a directory of .ts migrations cannot be loaded by knex itself.
 const migrations: Record<string, Knex.Migration> = {
@@ -14,6 +15,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261121_004_stage_members': stageMembers,
   '20261203_005_outbox_code': outboxCode,
   '20261203_006_blob_claims': blobClaims,
+  '20261203_007_index_entries': indexEntries,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -10,6 +10,8 @@ import type { Db } from './knex.ts';
 export const lockKeys = {
   ticket: (ticketId: number) => `ticket:${ticketId}`,
   repo: (stage: string, product: string) => `repo:${stage}:${product}`,
+  /** a distribution's unit of publication (services/storage/dist-ref.ts distUnit) */
+  dist: (unit: string) => `dist:${unit}`,
   loop: (name: string) => `loop:${name}`,
 } as const;
 

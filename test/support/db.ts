@@ -14,6 +14,7 @@ const TABLES = [
   'inbox',
   'kv',
   'product_revisions',
+  'index_entries',
 ];
 
 /** A knex handle on the test database, emptied before each test of the calling file. */

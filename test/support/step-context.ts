@@ -212,6 +212,33 @@ export async function liveIndex(config: Config, stage: Stage, product: string, k
   return [...primary.matchAll(/<location href="([^"]+)"/g)].map((m) => basename(m[1]!)).sort();
 }
 
+/**
+ * The package file names a distribution's live index lists (dist/yum/<platform>/<arch>/<stage>, or the APT
+ * suite's binary-<arch>), read from disk; null when never published.
+ */
+export async function liveDistIndex(
+  config: Config,
+  stage: Stage,
+  kind: RepoKind,
+  platform: string,
+  arch: string,
+): Promise<string[] | null> {
+  const dist = join(config.STORAGE_DIR, 'repos', 'dist');
+  const live = kind === 'yum' ? join(dist, 'yum', platform, arch, stage) : join(dist, 'apt', platform, 'dists', stage);
+  const target = await readlink(live).catch(() => null);
+  if (target === null) return null;
+  const dir = resolve(dirname(live), target);
+  if (kind === 'apt') {
+    const gz = await readFile(join(dir, 'main', `binary-${arch}`, 'Packages.gz')).catch(() => null);
+    const text = gz ? (await promisify(gunzip)(gz)).toString('utf8') : '';
+    return [...text.matchAll(/^Filename: (.+)$/gm)].map((m) => basename(m[1]!)).sort();
+  }
+  const repomd = await readFile(join(dir, 'repodata', 'repomd.xml'), 'utf8');
+  const href = /<data type="primary">[\s\S]*?<location href="([^"]+)"/.exec(repomd)![1]!;
+  const primary = (await promisify(gunzip)(await readFile(join(dir, href)))).toString('utf8');
+  return [...primary.matchAll(/<location href="([^"]+)"/g)].map((m) => basename(m[1]!)).sort();
+}
+
 /** The names of packages, sorted: what liveIndex should list. */
 export const names = (pkgs: Array<{ filename: string }>) => pkgs.map((p) => p.filename).sort();
 

@@ -32,14 +32,14 @@ export function promoteInto(stage: Stage): Step<PublishOutput | null> {
 }
 
 /** Takes the release out of the index of the stage it is leaving (nothing to do from Deprecated or Incomplete). */
-export const withdrawFromSource: Step<{ stage: Stage | null; url: string | null }> = {
+export const withdrawFromSource: Step<{ stage: Stage | null; url: string | null; dist?: string }> = {
   id: 'withdraw-from-source',
   async run(ctx) {
     const stage = sourceStage(ctx);
     if (!stage) return { stage: null, url: null };
     const r = outputOf(ctx, loadRelease);
     const out = await publishView(ctx, stage, r.product, r.kind, { exclude: ctx.releaseId });
-    return { stage, url: out.url };
+    return { stage, url: out.url, dist: out.dist.label };
   },
   async undo(ctx, out) {
     if (!out.stage) return;

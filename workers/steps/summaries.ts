@@ -7,11 +7,23 @@ import { checkTarget, planPromotion } from './dependencies.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { fetchPackages } from './fetch-packages.ts';
 import { publishUnverified } from './publish-unverified.ts';
+import type { PublishOutput } from './views.ts';
 import { describeCheck } from '../../services/deps/check.ts';
 import { catalog } from '../../services/errors.ts';
 import { STAGE_TITLES, type Stage } from '../../services/storage/repo-ref.ts';
 import { targetOf } from '../../services/workflow/transitions.ts';
 import { outputOf, type StepContext } from '../engine/step.ts';
+
+/** Both repositories: the product's (RepoURI) and the stage's distribution that holds every product. */
+const where = (pub: PublishOutput) => [
+  `Repository: ${pub.url}`,
+  `Client file: ${pub.clientFileUrl}`,
+  `Distribution (every product of this stage and platform): ${pub.dist.label}`,
+  `Distribution client file: ${pub.dist.clientFileUrl}`,
+];
+
+/** Where a withdrawn release was taken out of (checkpoints from before distributions name no dist). */
+const out = (w: { url: string | null; dist?: string }) => (w.dist ? `${w.url} and the distribution ${w.dist}` : `${w.url}`);
 
 const took = (ms: number) => `Time taken: ${(ms / 1000).toFixed(1)} s.`;
 const name = (ctx: StepContext) => {
@@ -27,7 +39,7 @@ function waiting(ctx: StepContext, stage: Stage, ms: number) {
     waits: true,
     repoUri: '',
     comment: [
-      `${name(ctx)} cannot enter ${STAGE_TITLES[stage]} yet: requirements are missing there. It is Incomplete${w.url ? ` and out of ${w.url}` : ''}.`,
+      `${name(ctx)} cannot enter ${STAGE_TITLES[stage]} yet: requirements are missing there. It is Incomplete${w.url ? ` and out of ${out(w)}` : ''}.`,
       '',
       `[RD_DEPENDENCIES_UNMET] ${describeCheck(check)}`,
       '',
@@ -47,8 +59,7 @@ export const stageSummary = (ctx: StepContext, ms: number) => {
     comment: [
       `${name(ctx)} is in the Stage-Rollout repository (the same verified packages; nothing was downloaded again).`,
       '',
-      `Repository: ${pub.url}`,
-      `Client file: ${pub.clientFileUrl}`,
+      ...where(pub),
       'It is no longer in Unverified.',
       '',
       took(ms),
@@ -69,8 +80,7 @@ export const productionSummary = (ctx: StepContext, ms: number) => {
     comment: [
       `${name(ctx)} is in Production as revision v${revision}${restored ? ' (restored; same revision as before)' : ''}.`,
       '',
-      `Repository: ${pub.url}`,
-      `Client file: ${pub.clientFileUrl}`,
+      ...where(pub),
       '',
       took(ms),
       '',
@@ -84,7 +94,7 @@ export const rejectSummary = (ctx: StepContext, ms: number) => {
   return {
     repoUri: '',
     comment: [
-      `${name(ctx)} was rejected${w.url ? ` and withdrawn from ${w.url}` : ''}.`,
+      `${name(ctx)} was rejected${w.url ? ` and withdrawn from ${out(w)}` : ''}.`,
       '',
       ...quotedNote(ctx),
       '',
@@ -116,7 +126,7 @@ export const deprecateSummary = (ctx: StepContext, ms: number) => {
     repoUri: '',
     release: { deprecated_at: new Date(), tombstone },
     comment: [
-      `${name(ctx)} (revision v${r.revision}) is deprecated: out of the Production index ${w.url ?? ''}, kept archived.`,
+      `${name(ctx)} (revision v${r.revision}) is deprecated: out of the Production index ${w.url ? out(w) : ''}, kept archived.`,
       falls,
       '',
       ...quotedNote(ctx),
@@ -140,6 +150,8 @@ export function unverifiedSummary(ctx: StepContext, elapsedMs: number) {
     '',
     `Repository: ${pub.url}`,
     `Client file: ${pub.clientFileUrl}${m.repoKind === 'yum' ? '  (save it under /etc/yum.repos.d/)' : '  (save it under /etc/apt/sources.list.d/)'}`,
+    `Distribution (every product of this stage and platform): ${pub.dist.label}`,
+    `Distribution client file: ${pub.dist.clientFileUrl}`,
     '',
     `Packages (${packages.length}, ${mib(bytes)}):`,
     ...packages.map((p) => `  ${p.filename}  sha256 ${p.sha256}  ${p.size} bytes`),

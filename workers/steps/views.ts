@@ -1,5 +1,11 @@
-import { addToStage, packagesOfView, removeFromStage } from '../../services/db/stage-members.ts';
+import { join } from 'node:path';
+import { distributionPackages, saveEntries } from '../../services/db/index-entries.ts';
 import { lockKeys, withLocks } from '../../services/db/locks.ts';
+import { releaseById } from '../../services/db/releases.ts';
+import { addToStage, packagesOfView, removeFromStage } from '../../services/db/stage-members.ts';
+import { distUnit, type DistRef } from '../../services/storage/dist-ref.ts';
+import { publishDistribution } from '../../services/storage/dist-publish.ts';
+import { makeIndexEntries, type IndexEntry } from '../../services/storage/index-entries.ts';
 import { publishRepository } from '../../services/storage/publish.ts';
 import type { RepoKind, Stage } from '../../services/storage/repo-ref.ts';
 import type { StepContext } from '../engine/step.ts';
@@ -9,6 +15,8 @@ export interface PublishOutput {
   clientFileUrl: string;
   version: number;
   durationMs: number;
+  /** the distribution repository of the stage, platform and arch (every product) */
+  dist: { url: string; label: string; clientFileUrl: string; version: number };
 }
 
 export interface ViewChange {
@@ -20,10 +28,13 @@ export interface ViewChange {
   reuseFrom?: Stage;
 }
 
+const TOOL_TIMEOUT_MS = 10 * 60_000;
+
 /**
- * Rebuilds one stage's repository of a product from the releases it shows (stage_members), changed by
- * `change`, under the repository lock, so two tickets of one product never interleave their builds. The
- * membership changes only once the new index is live: a failed build changes neither. Idempotent.
+ * Rebuilds what `stage` shows after `change`: the product's repository under its lock, then the
+ * distribution's under its lock, and only then the membership (stage_members), inside both: a failed build
+ * changes nothing, and a release of another product entering the same distribution waits for the lock and
+ * then builds from the membership this one left. Idempotent.
  */
 export async function publishView(
   ctx: StepContext,
@@ -33,6 +44,8 @@ export async function publishView(
   change: ViewChange,
 ): Promise<PublishOutput> {
   const { db, config, signer } = ctx.deps;
+  const release = await ctx.timings.time('db', () => releaseById(db, (change.include ?? change.exclude)!));
+  const dist: DistRef = { stage, kind, platform: release.platform!, arch: release.arch! };
   return withLocks(db, [lockKeys.repo(stage, product)], async () => {
     const rows = await ctx.timings.time('db', () => packagesOfView(db, stage, product, change));
     // index: the whole publish (hard links, createrepo_c / apt-ftparchive, the fsyncs of the index, the swap)
@@ -44,11 +57,42 @@ export async function publishView(
         reuseFrom: change.reuseFrom ? [{ stage: change.reuseFrom, product, kind }] : undefined,
       }),
     );
-    await ctx.timings.time('db', async () => {
-      if (change.include !== undefined) await addToStage(db, change.include, stage);
-      if (change.exclude !== undefined) await removeFromStage(db, change.exclude, stage);
+    const d = await withLocks(db, [lockKeys.dist(distUnit(dist))], async () => {
+      const entries = await distributionEntries(ctx, dist, change);
+      const out = await ctx.timings.time('index', () =>
+        publishDistribution(dist, entries, { storageDir: config.STORAGE_DIR, publicUrl: config.PUBLIC_URL, signer }),
+      );
+      await ctx.timings.time('db', async () => {
+        if (change.include !== undefined) await addToStage(db, change.include, stage);
+        if (change.exclude !== undefined) await removeFromStage(db, change.exclude, stage);
+      });
+      return out;
     });
-    await ctx.progress({ step: 'publish', repo: r.url, packages: rows.length });
-    return { url: r.url, clientFileUrl: r.clientFile.url, version: r.version, durationMs: r.durationMs };
+    await ctx.progress({ step: 'publish', repo: r.url, packages: rows.length, distribution: d.url, distributionPackages: d.packages });
+    return {
+      url: r.url,
+      clientFileUrl: r.clientFile.url,
+      version: r.version,
+      durationMs: r.durationMs + d.durationMs,
+      dist: { url: d.url, label: d.label, clientFileUrl: d.clientFile.url, version: d.version },
+    };
   });
+}
+
+/** The distribution's entries after the change; packages never recorded (a new release) get theirs now, once. */
+async function distributionEntries(ctx: StepContext, dist: DistRef, change: ViewChange): Promise<IndexEntry[]> {
+  const { db, config } = ctx.deps;
+  const rows = await ctx.timings.time('db', () => distributionPackages(db, dist, change));
+  const missing = rows.filter((r) => r.parts === null);
+  const made = await ctx.timings.time('index', () =>
+    makeIndexEntries(config.STORAGE_DIR, dist.kind, missing, { tmpDir: join(config.STORAGE_DIR, 'tmp'), timeoutMs: TOOL_TIMEOUT_MS }),
+  );
+  if (made.length) await ctx.timings.time('db', () => saveEntries(db, made));
+  const byKey = new Map(made.map((e) => [`${e.sha256}/${e.filename}`, e.parts]));
+  return rows.map((r) => ({
+    sha256: r.sha256,
+    filename: r.filename,
+    kind: dist.kind,
+    parts: r.parts ?? byKey.get(`${r.sha256}/${r.filename}`)!,
+  }));
 }

@@ -69,7 +69,11 @@ describe('promoteInto and withdrawFromSource: Unverified -> Stage-Rollout', () =
     // still in Unverified until the next step
     expect(await index('unverified')).toEqual(names(pk().rpms));
 
-    expect(await withdrawFromSource.run(ctx)).toEqual({ stage: 'unverified', url: `${PUBLIC_URL}/repos/unverified/${YUM}/` });
+    expect(await withdrawFromSource.run(ctx)).toEqual({
+      stage: 'unverified',
+      url: `${PUBLIC_URL}/repos/unverified/${YUM}/`,
+      dist: `${PUBLIC_URL}/repos/dist/yum/el9/noarch/unverified/`,
+    });
     expect(await index('unverified')).toEqual([]);
     expect(await membersOf(env.db, 'unverified')).toEqual([]);
   });
@@ -139,7 +143,11 @@ describe('Production', () => {
     const older = await release(2, other().rpms, { stages: ['production'] });
     const { id, ctx } = await release(7, pk().rpms, { stages: ['production'], fromStatus: 'Production' });
     const out = checkpointed(await withdrawFromSource.run(ctx));
-    expect(out).toEqual({ stage: 'production', url: `${PUBLIC_URL}/repos/production/${YUM}/` });
+    expect(out).toEqual({
+      stage: 'production',
+      url: `${PUBLIC_URL}/repos/production/${YUM}/`,
+      dist: `${PUBLIC_URL}/repos/dist/yum/el9/noarch/production/`,
+    });
     expect(await index('production')).toEqual(names(other().rpms));
     await withdrawFromSource.undo!(ctx, out);
     expect(await index('production')).toEqual(names([...pk().rpms, ...other().rpms]));

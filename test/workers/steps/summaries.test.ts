@@ -39,6 +39,12 @@ const pub = (stage: string, version = 3): PublishOutput => ({
   clientFileUrl: `${U}/${stage}/${P}/${P}.repo`,
   version,
   durationMs: 42,
+  dist: {
+    url: `${U}/dist/yum/el9/x86_64/${stage}/`,
+    label: `${U}/dist/yum/el9/x86_64/${stage}/`,
+    clientFileUrl: `${U}/dist/yum/el9/x86_64/${stage}/releasedesk-el9-x86_64-${stage}.repo`,
+    version,
+  },
 });
 const met = (target: 'stage-rollout' | 'production'): DependencyCheck => ({
   target,
@@ -105,6 +111,8 @@ describe('unverifiedSummary', () => {
         '',
         `Repository: ${U}/unverified/${P}/`,
         `Client file: ${U}/unverified/${P}/${P}.repo  (save it under /etc/yum.repos.d/)`,
+        `Distribution (every product of this stage and platform): ${U}/dist/yum/el9/x86_64/unverified/`,
+        `Distribution client file: ${U}/dist/yum/el9/x86_64/unverified/releasedesk-el9-x86_64-unverified.repo`,
         '',
         'Packages (1, 3.0 MiB):',
         `  demo-1.2.3-1.x86_64.rpm  sha256 ${'a'.repeat(64)}  3145728 bytes`,
@@ -146,6 +154,8 @@ describe('stageSummary and productionSummary', () => {
         '',
         `Repository: ${U}/stage-rollout/${P}/`,
         `Client file: ${U}/stage-rollout/${P}/${P}.repo`,
+        `Distribution (every product of this stage and platform): ${U}/dist/yum/el9/x86_64/stage-rollout/`,
+        `Distribution client file: ${U}/dist/yum/el9/x86_64/stage-rollout/releasedesk-el9-x86_64-stage-rollout.repo`,
         'It is no longer in Unverified.',
         '',
         'Time taken: 2.5 s.',

@@ -8,6 +8,7 @@ import { fails } from '../../support/errors.ts';
 import type { TestPackage } from '../../support/packages.ts';
 import {
   headersOf,
+  liveDistIndex,
   liveIndex,
   membersOf,
   names,
@@ -30,6 +31,7 @@ beforeAll(async () => {
 const recorded = (ticketId: number, pkgs: TestPackage[], product = YUM) =>
   seedRelease(env, { ticketId, product, pkgs, headers, status: 'Processing' });
 const index = (product = YUM, kind: 'yum' | 'apt' = 'yum') => liveIndex(env.config, 'unverified', product, kind);
+const distIndex = (stage: 'unverified' | 'production' = 'unverified') => liveDistIndex(env.config, stage, 'yum', 'el9', 'noarch');
 
 describe('publishView', () => {
   it("builds the stage's index from the releases it shows plus the one included, then records the membership", async () => {
@@ -43,7 +45,13 @@ describe('publishView', () => {
     expect(out.durationMs).toBeGreaterThanOrEqual(0);
     expect(await index()).toEqual(names(pk().rpms));
     expect(await membersOf(env.db, 'unverified')).toEqual([a]);
-    expect(env.progress).toEqual([{ step: 'publish', repo: out.url, packages: 3 }]);
+    expect(out.dist).toMatchObject({
+      url: `${PUBLIC_URL}/repos/dist/yum/el9/noarch/unverified/`,
+      clientFileUrl: `${PUBLIC_URL}/repos/dist/yum/el9/noarch/unverified/releasedesk-el9-noarch-unverified.repo`,
+      version: 1,
+    });
+    expect(await distIndex()).toEqual(names(pk().rpms));
+    expect(env.progress).toEqual([{ step: 'publish', repo: out.url, packages: 3, distribution: out.dist.url, distributionPackages: 3 }]);
     const repoFile = await readFile(join(env.config.STORAGE_DIR, 'repos', 'unverified', YUM, `${YUM}.repo`), 'utf8');
     expect(repoFile).toContain(`baseurl=${PUBLIC_URL}/repos/unverified/${YUM}/`);
   });
@@ -115,5 +123,32 @@ describe('publishView', () => {
     await fails(publishView(env.ctx(a), 'unverified', '../escape', 'yum', { include: a }), 'RD_XML_INVALID');
     expect(await readdir(join(env.config.STORAGE_DIR))).not.toContain('repos');
     expect(await membersOf(env.db, 'unverified')).toEqual([]);
+  });
+});
+
+describe('the distribution of a stage', () => {
+  it('shows every product of the platform and arch; taking one product out leaves the others', async () => {
+    const OTHER = 'OTHERTP.more.el9.noarch';
+    const a = await recorded(1, pk().rpms);
+    const b = await recorded(2, more().rpms, OTHER);
+    await publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a });
+    const out = await publishView(env.ctx(b), 'unverified', OTHER, 'yum', { include: b });
+    expect(out.dist.version).toBe(2);
+    expect(await index()).toEqual(names(pk().rpms));
+    expect(await index(OTHER)).toEqual(names(more().rpms));
+    expect(await distIndex()).toEqual(names([...pk().rpms, ...more().rpms]));
+    await publishView(env.ctx(a), 'unverified', YUM, 'yum', { exclude: a });
+    expect(await distIndex()).toEqual(names(more().rpms));
+    expect(await index()).toEqual([]);
+  });
+
+  it('records each package index entry once, and a promotion reads no package to build its distribution', async () => {
+    const a = await recorded(1, pk().rpms);
+    await publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a });
+    expect(Number((await env.db('index_entries').count('* as n').first())!.n)).toBe(3);
+    const before = await env.db('index_entries').select('sha256', 'created_at').orderBy('sha256');
+    await publishView(env.ctx(a), 'production', YUM, 'yum', { include: a, reuseFrom: 'unverified' });
+    expect(await env.db('index_entries').select('sha256', 'created_at').orderBy('sha256')).toEqual(before);
+    expect(await distIndex('production')).toEqual(names(pk().rpms));
   });
 });

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { BlobStore, errCode, fsyncPath } from './blobs.ts';
+import { distRoot, poolHref } from './dist-ref.ts';
+import { inside } from './repo-layout.ts';
+import type { RepoPackage } from './repo-ref.ts';
+
+/** STORAGE_DIR/repos/dist/pool: every package of every distribution once, by content. */
+export const poolDir = (storageDir: string) => join(distRoot(storageDir), 'pool');
+
+/**
+ * Puts the packages into the pool (hard links to their blobs) and makes the new names durable before an
+ * index that names them can go live. A package already there costs one failed link(2): the pool is
+ * append-only and a path names one content, so what is there is what we want.
+ */
+export async function addToPool(storageDir: string, packages: RepoPackage[]): Promise<number> {
+  const blobs = new BlobStore(storageDir);
+  const root = distRoot(storageDir);
+  const touched = new Set<string>();
+  for (const p of packages) {
+    const at = inside(root, poolHref(p.sha256, p.filename));
+    try {
+      await link(blobs.path(p.sha256), at);
+    } catch (e) {
+      const code = errCode(e);
+      if (code === 'EEXIST') continue;
+      if (code !== 'ENOENT' && code !== 'EXDEV') throw e;
+      if (code === 'ENOENT') {
+        await mkdir(dirname(at), { recursive: true });
+        touched.add(dirname(dirname(at)));
+        touched.add(dirname(dirname(dirname(at))));
+      }
+      await blobs.linkInto(p.sha256, at); // a missing blob says so; another filesystem copies
+    }
+    touched.add(dirname(at));
+  }
+  for (const d of touched) await fsyncPath(d);
+  return touched.size;
+}
+
+/** Makes `at` a relative symlink to `target`, replacing whatever link was there (atomic rename). */
+export async function ensureSymlink(at: string, target: string): Promise<void> {
+  const want = relative(dirname(at), target);
+  if ((await readlink(at).catch(() => null)) === want) return;
+  await mkdir(dirname(at), { recursive: true });
+  const tmp = join(dirname(at), `.${randomBytes(6).toString('hex')}.link`);
+  await symlink(want, tmp);
+  try {
+    await rename(tmp, at);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  await fsyncPath(dirname(at));
+}

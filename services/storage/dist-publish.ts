@@ -1,0 +1,133 @@
+import { link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { RdError, isRdError } from '../errors.ts';
+import type { Signer } from '../signing/signer.ts';
+import { errCode } from './blobs.ts';
+import { aptPackages, aptRelease, yumRepodata, type AptPackagesIndex, type ExtraMetadata, type IndexFile } from './dist-index.ts';
+import { addToPool, ensureSymlink, poolDir } from './dist-pool.ts';
+import { aptArch, APT_COMPONENT, distPaths, distRoot, type DistRef } from './dist-ref.ts';
+import { distClientFileName, distClientFileText, distClientFileUrl, distLabel, distUrl } from './dist-url.ts';
+import type { IndexEntry } from './index-entries.ts';
+import { asidePrefix, commitVersion, liveVersion, pruneVersions, swapLive, syncIndex } from './repo-layout.ts';
+
+export interface DistPublishOptions {
+  storageDir: string;
+  publicUrl: string;
+  /** Signs in the build dir, before the swap: no distribution index is ever live unsigned. */
+  signer: Pick<Signer, 'signRepository'>;
+  /** YUM: more repodata (updateinfo for Production). */
+  extras?: ExtraMetadata[];
+}
+
+export interface DistPublishResult {
+  url: string;
+  /** the URL, and for APT the suite and component: what a comment shows */
+  label: string;
+  clientFile: { name: string; url: string };
+  version: number;
+  packages: number;
+  durationMs: number;
+}
+
+/**
+ * Publishes `entries` as the distribution's new version, all or nothing, like a product repository
+ * (publish.ts): packages into the pool first, then the index built aside from the recorded entries,
+ * signed, made durable, and swapped in by one rename. A client sees the old signed index or the new one;
+ * every file an index names exists before it goes live. For APT, `entries` are the arch's: the suite's
+ * other arches are taken over from the live version unchanged (hard links).
+ */
+export async function publishDistribution(d: DistRef, entries: IndexEntry[], opts: DistPublishOptions): Promise<DistPublishResult> {
+  const t0 = performance.now();
+  const paths = distPaths(opts.storageDir, d);
+  const previous = await liveVersion(paths);
+  await addToPool(opts.storageDir, entries);
+  const prefix = await asidePrefix(paths);
+  let doomed: string | undefined = prefix;
+  try {
+    await mkdir(prefix);
+    const version = Math.max(0, previous?.version ?? 0) + 1; // repomd revision: informative, commitVersion decides the dir
+    if (d.kind === 'yum') {
+      await writeFiles(
+        prefix,
+        await yumRepodata(
+          entries.map((e) => e.parts),
+          opts.extras ?? [],
+          version,
+        ),
+      );
+      await ensureSymlink(join(prefix, 'pool'), poolDir(opts.storageDir));
+    } else {
+      await ensureSymlink(join(distRoot(opts.storageDir), 'apt', d.platform, 'pool'), poolDir(opts.storageDir));
+      await buildAptSuite(d, prefix, entries, previous?.dir);
+    }
+    await opts.signer.signRepository(prefix, d.kind);
+    await writeFile(join(prefix, distClientFileName(d)), distClientFileText(opts.publicUrl, d));
+    await syncIndex(prefix);
+    const committed = await commitVersion(paths, prefix);
+    doomed = committed.dir;
+    await swapLive(paths, committed.dir);
+    doomed = undefined;
+    await stat(committed.dir);
+    await pruneVersions(paths, previous?.version);
+    return {
+      url: distUrl(opts.publicUrl, d),
+      label: distLabel(opts.publicUrl, d),
+      clientFile: { name: distClientFileName(d), url: distClientFileUrl(opts.publicUrl, d) },
+      version: committed.version,
+      packages: entries.length,
+      durationMs: Math.round(performance.now() - t0),
+    };
+  } catch (e) {
+    if (doomed && (await liveVersion(paths).catch(() => null))?.dir !== doomed) await rm(doomed, { recursive: true, force: true });
+    const where = d.kind === 'yum' ? `${d.stage}/${d.platform}/${d.arch}` : `${d.stage}/${d.platform}`;
+    if (isRdError(e)) throw e;
+    throw new RdError(
+      'RD_PUBLISH_FAILED',
+      `distribution ${where}: ${(e instanceof Error ? e.message : String(e)).split(opts.storageDir).join('$STORAGE_DIR')}`,
+    );
+  }
+}
+
+async function writeFiles(dir: string, files: IndexFile[]): Promise<void> {
+  for (const f of files) {
+    await mkdir(dirname(join(dir, f.path)), { recursive: true });
+    await writeFile(join(dir, f.path), f.bytes);
+  }
+}
+
+/** main/binary-<arch>/Packages.gz of this arch, the other arches' as they were, and the Release over all. */
+async function buildAptSuite(d: DistRef, dir: string, entries: IndexEntry[], previousDir: string | undefined): Promise<void> {
+  const arch = aptArch(d.arch);
+  const indexes: AptPackagesIndex[] = [];
+  if (entries.length > 0) {
+    const ix = await aptPackages(
+      arch,
+      entries.map((e) => e.parts[0]!),
+    );
+    await writeFiles(dir, [{ path: `${APT_COMPONENT}/binary-${arch}/Packages.gz`, bytes: ix.gz }]);
+    indexes.push(ix);
+  }
+  if (previousDir) indexes.push(...(await keepOtherArches(previousDir, dir, arch)));
+  await writeFile(join(dir, 'Release'), aptRelease(d, indexes));
+}
+
+/** The other arches of the live suite, linked into the new one, with their hashes from the live Release. */
+async function keepOtherArches(previousDir: string, dir: string, arch: string): Promise<AptPackagesIndex[]> {
+  const release = await readFile(join(previousDir, 'Release'), 'utf8');
+  const listed = new Map<string, { sha256: string; size: number }>();
+  for (const m of release.matchAll(/^ ([0-9a-f]{64}) +(\d+) (\S+)$/gm)) listed.set(m[3]!, { sha256: m[1]!, size: Number(m[2]) });
+  const names = await readdir(join(previousDir, APT_COMPONENT)).catch((e) => (errCode(e) === 'ENOENT' ? [] : Promise.reject(e)));
+  const kept: AptPackagesIndex[] = [];
+  for (const name of names) {
+    const other = /^binary-(.+)$/.exec(name)?.[1];
+    if (!other || other === arch) continue;
+    const base = `${APT_COMPONENT}/${name}/Packages`;
+    const plain = listed.get(base);
+    if (!plain) throw new Error(`the live Release does not list ${base}`);
+    await mkdir(join(dir, APT_COMPONENT, name), { recursive: true });
+    await link(join(previousDir, `${base}.gz`), join(dir, `${base}.gz`));
+    kept.push({ arch: other, gz: await readFile(join(dir, `${base}.gz`)), plain });
+  }
+  return kept;
+}

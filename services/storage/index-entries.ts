@@ -1,0 +1,136 @@
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
+import { RdError } from '../errors.ts';
+import { BlobStore } from './blobs.ts';
+import { poolHref } from './dist-ref.ts';
+import { inside } from './repo-layout.ts';
+import type { RepoKind, RepoPackage } from './repo-ref.ts';
+import { runTool } from './run-tool.ts';
+
+/**
+ * What each package contributes to a distribution's index, made once by the real tools (createrepo_c,
+ * apt-ftparchive) over a scratch copy of the pool layout, then kept: a distribution index is the
+ * concatenation of its members' entries, so its cost grows with the number of entries and never reads a
+ * package again. Each part is one gzip member: concatenated members are one valid .gz (RFC 1952), which
+ * dnf (libsolv) and apt (zlib) read as one stream, so a build concatenates bytes without compressing.
+ */
+export interface IndexEntry {
+  sha256: string;
+  filename: string;
+  kind: RepoKind;
+  /** yum: primary, filelists, other <package> elements; apt: the Packages stanza. Each gzipped. */
+  parts: Buffer[];
+}
+
+export interface EntryOptions {
+  /** scratch space on the store's filesystem (STORAGE_DIR/tmp): hard links, no copies */
+  tmpDir: string;
+  timeoutMs: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+const gz = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+export async function makeIndexEntries(
+  storageDir: string,
+  kind: RepoKind,
+  packages: RepoPackage[],
+  opts: EntryOptions,
+): Promise<IndexEntry[]> {
+  if (packages.length === 0) return [];
+  await mkdir(opts.tmpDir, { recursive: true });
+  const dir = await mkdtemp(join(opts.tmpDir, 'entries-'));
+  try {
+    const blobs = new BlobStore(storageDir);
+    for (const p of packages) {
+      const at = inside(dir, poolHref(p.sha256, p.filename));
+      await mkdir(dirname(at), { recursive: true });
+      await blobs.linkInto(p.sha256, at);
+    }
+    const byHref = kind === 'yum' ? await yumEntries(dir, opts) : await aptEntries(dir, opts);
+    const entries: IndexEntry[] = [];
+    for (const p of packages) {
+      const parts = byHref.get(poolHref(p.sha256, p.filename));
+      if (!parts) {
+        const tool = kind === 'yum' ? 'createrepo_c' : 'apt-ftparchive';
+        throw new RdError('RD_PACKAGE_UNREADABLE', `${p.filename}: ${tool} could not read the package`, { filename: p.filename });
+      }
+      entries.push({ sha256: p.sha256, filename: p.filename, kind, parts: await Promise.all(parts.map((t) => gz(t))) });
+    }
+    return entries;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const YUM_FILES = ['primary', 'filelists', 'other'] as const;
+
+/** createrepo_c over the scratch pool: each package's three <package> elements, by location href. */
+async function yumEntries(dir: string, opts: EntryOptions): Promise<Map<string, string[]>> {
+  await runTool('createrepo_c', ['--no-database', '--general-compress-type=gz', '--workers=2', dir], {
+    timeoutMs: opts.timeoutMs,
+    env: opts.env,
+  });
+  const repodata = join(dir, 'repodata');
+  const names = await readdir(repodata);
+  const [primary, filelists, other] = await Promise.all(
+    YUM_FILES.map(async (t) => {
+      const name = names.find((n) => n.endsWith(`${t}.xml.gz`));
+      if (!name) throw new Error(`createrepo_c wrote no ${t}.xml.gz`);
+      return packageElements((await gunzipAsync(await readFile(join(repodata, name)))).toString('utf8'));
+    }),
+  );
+  // filelists and other name a package by pkgid (its sha256) only; primary gives the href of that pkgid
+  const hrefOf = new Map<string, string>();
+  for (const el of primary!) {
+    const id = /<checksum type="sha256" pkgid="YES">([0-9a-f]{64})<\/checksum>/.exec(el)?.[1];
+    const href = /<location href="([^"]+)"/.exec(el)?.[1];
+    if (id && href) hrefOf.set(id, href);
+  }
+  const out = new Map<string, string[]>();
+  for (const el of primary!) {
+    const href = /<location href="([^"]+)"/.exec(el)?.[1];
+    if (href) out.set(href, [el]);
+  }
+  for (const list of [filelists!, other!]) {
+    for (const el of list) {
+      const id = /^<package pkgid="([0-9a-f]{64})"/.exec(el)?.[1];
+      const href = id && hrefOf.get(id);
+      if (href) out.get(href)?.push(el);
+    }
+  }
+  for (const [href, parts] of out) if (parts.length !== 3) out.delete(href);
+  return out;
+}
+
+/** The <package ...>...</package> elements of a createrepo_c document, each ending with a newline. */
+function packageElements(xml: string): string[] {
+  const out: string[] = [];
+  let at = xml.indexOf('<package ');
+  while (at !== -1) {
+    const end = xml.indexOf('</package>', at);
+    if (end === -1) break;
+    out.push(`${xml.slice(at, end + '</package>'.length)}\n`);
+    at = xml.indexOf('<package ', end);
+  }
+  return out;
+}
+
+/** apt-ftparchive over the scratch pool: each package's stanza (Filename: pool/...), by that file name. */
+async function aptEntries(dir: string, opts: EntryOptions): Promise<Map<string, string[]>> {
+  const { stdout } = await runTool('apt-ftparchive', ['packages', 'pool'], {
+    cwd: dir,
+    timeoutMs: opts.timeoutMs,
+    env: opts.env,
+    maxStdoutBytes: 256 * 2 ** 20,
+  });
+  const out = new Map<string, string[]>();
+  for (const stanza of stdout.split(/\n{2,}/)) {
+    const href = /^Filename: (.+)$/m.exec(stanza)?.[1];
+    if (href) out.set(href, [`${stanza.trim()}\n\n`]);
+  }
+  return out;
+}

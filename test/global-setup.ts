@@ -1,13 +1,50 @@
-import { createDb, ensureDatabase, migrate } from '../services/db/knex.ts';
+import pg from 'pg';
+import { createDb, dropDatabase, ensureDatabase, migrate } from '../services/db/knex.ts';
 import { TEST_DATABASE_URL } from './support/env.ts';
 
-/** One real PostgreSQL database for the suite, migrated once; each file truncates what it uses. */
+/**
+ * One real PostgreSQL database for the suite, migrated once; each file truncates what it uses. Services
+ * started by tests get a database of their own (support/service.ts), named `<suite db>_svc_<pid>_<n>`: those
+ * of a test process that no longer runs (killed before its cleanup) are dropped here.
+ */
 export default async function setup(): Promise<void> {
   await ensureDatabase(TEST_DATABASE_URL);
+  await dropOrphans();
   const db = createDb(TEST_DATABASE_URL);
   try {
     await migrate(db);
   } finally {
     await db.destroy();
+  }
+}
+
+async function dropOrphans(): Promise<void> {
+  const url = new URL(TEST_DATABASE_URL);
+  const base = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  let names: string[];
+  try {
+    names = (await client.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [`${base}_svc_`])).rows.map(
+      (r: { datname: string }) => r.datname,
+    );
+  } finally {
+    await client.end();
+  }
+  for (const name of names) {
+    const pid = Number(/_svc_(\d+)_\d+$/.exec(name)?.[1]);
+    if (!pid || alive(pid)) continue;
+    url.pathname = `/${name}`;
+    await dropDatabase(url.toString());
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -26,7 +26,7 @@ export async function distributionPackages(
   db: Db,
   d: DistributionKey,
   change: { include?: number; exclude?: number },
-): Promise<Array<{ sha256: string; filename: string; parts: Buffer[] | null }>> {
+): Promise<Array<{ sha256: string; filename: string; releaseId: number; parts: Buffer[] | null }>> {
   const shown = db('stage_members as m')
     .join('releases as r', 'r.id', 'm.release_id')
     .where({ 'm.stage': d.stage, 'r.repo_kind': d.kind, 'r.platform': d.platform, 'r.arch': d.arch })
@@ -42,5 +42,5 @@ export async function distributionPackages(
     })
     .distinctOn('p.filename', 'p.sha256')
     .orderBy([{ column: 'p.filename' }, { column: 'p.sha256' }])
-    .select('p.sha256', 'p.filename', 'e.parts');
+    .select('p.sha256', 'p.filename', 'p.release_id as releaseId', 'e.parts');
 }

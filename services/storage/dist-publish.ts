@@ -18,6 +18,11 @@ export interface DistPublishOptions {
   signer: Pick<Signer, 'signRepository'>;
   /** YUM: more repodata (updateinfo for Production). */
   extras?: ExtraMetadata[];
+  /**
+   * The entries that may not be in the pool yet (the release entering); default all. Linking only these
+   * keeps a publication's cost with the change, not with the size of the distribution.
+   */
+  fresh?: IndexEntry[];
 }
 
 export interface DistPublishResult {
@@ -41,7 +46,7 @@ export async function publishDistribution(d: DistRef, entries: IndexEntry[], opt
   const t0 = performance.now();
   const paths = distPaths(opts.storageDir, d);
   const previous = await liveVersion(paths);
-  await addToPool(opts.storageDir, entries);
+  await addToPool(opts.storageDir, opts.fresh ?? entries);
   const prefix = await asidePrefix(paths);
   let doomed: string | undefined = prefix;
   try {

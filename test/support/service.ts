@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../config/index.ts';
+import { dropDatabase, ensureDatabase } from '../../services/db/knex.ts';
 import { createLogger } from '../../services/log.ts';
 import { startService } from '../../services/main.ts';
 import { uniquePrefix } from './app.ts';
@@ -22,14 +23,31 @@ export async function freePort(): Promise<number> {
   });
 }
 
+let services = 0;
+
+/**
+ * A database of its own for one service: a STORAGE_DIR and its database belong together. Distributions hold
+ * every product of a stage, so releases another service left in a shared database would name blobs this
+ * one's store never had.
+ */
+async function ownDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const url = new URL(TEST_DATABASE_URL);
+  const name = `${decodeURIComponent(url.pathname.slice(1))}_svc_${process.pid}_${++services}`;
+  url.pathname = `/${name}`;
+  await dropDatabase(url.toString());
+  await ensureDatabase(url.toString());
+  return { url: url.toString(), drop: () => dropDatabase(url.toString()) };
+}
+
 /** The whole service (API + worker + loops) on a free loopback port, against the real RT, PG, Redis. */
 export async function startTestService(over: Partial<Record<keyof Config, string>> = {}, role: 'all' | 'api' = 'all') {
   const port = await freePort();
   const storage = await mkdtemp(path.join(process.env.STORAGE_TMP ?? tmpdir(), 'rd-storage-'));
+  const database = over.DATABASE_URL ? null : await ownDatabase();
   const env = {
     PORT: String(port),
     PUBLIC_URL: `http://127.0.0.1:${port}`,
-    DATABASE_URL: TEST_DATABASE_URL,
+    DATABASE_URL: database?.url ?? TEST_DATABASE_URL,
     REDIS_URL: TEST_REDIS_URL,
     QUEUE_PREFIX: uniquePrefix('e2e'),
     RT_URL,
@@ -55,6 +73,7 @@ export async function startTestService(over: Partial<Record<keyof Config, string
     close: async () => {
       await svc.stop();
       await rm(storage, { recursive: true, force: true });
+      await database?.drop();
     },
   };
 }

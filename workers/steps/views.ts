@@ -58,9 +58,9 @@ export async function publishView(
       }),
     );
     const d = await withLocks(db, [lockKeys.dist(distUnit(dist))], async () => {
-      const entries = await distributionEntries(ctx, dist, change);
+      const { entries, fresh } = await distributionEntries(ctx, dist, change);
       const out = await ctx.timings.time('index', () =>
-        publishDistribution(dist, entries, { storageDir: config.STORAGE_DIR, publicUrl: config.PUBLIC_URL, signer }),
+        publishDistribution(dist, entries, { storageDir: config.STORAGE_DIR, publicUrl: config.PUBLIC_URL, signer, fresh }),
       );
       await ctx.timings.time('db', async () => {
         if (change.include !== undefined) await addToStage(db, change.include, stage);
@@ -80,7 +80,11 @@ export async function publishView(
 }
 
 /** The distribution's entries after the change; packages never recorded (a new release) get theirs now, once. */
-async function distributionEntries(ctx: StepContext, dist: DistRef, change: ViewChange): Promise<IndexEntry[]> {
+async function distributionEntries(
+  ctx: StepContext,
+  dist: DistRef,
+  change: ViewChange,
+): Promise<{ entries: IndexEntry[]; fresh: IndexEntry[] }> {
   const { db, config } = ctx.deps;
   const rows = await ctx.timings.time('db', () => distributionPackages(db, dist, change));
   const missing = rows.filter((r) => r.parts === null);
@@ -89,10 +93,12 @@ async function distributionEntries(ctx: StepContext, dist: DistRef, change: View
   );
   if (made.length) await ctx.timings.time('db', () => saveEntries(db, made));
   const byKey = new Map(made.map((e) => [`${e.sha256}/${e.filename}`, e.parts]));
-  return rows.map((r) => ({
+  const entries = rows.map((r) => ({
     sha256: r.sha256,
     filename: r.filename,
     kind: dist.kind,
     parts: r.parts ?? byKey.get(`${r.sha256}/${r.filename}`)!,
   }));
+  // the pool is append-only: what the members already showed is there; the entering release may not be
+  return { entries, fresh: entries.filter((_, i) => rows[i]!.releaseId === change.include || rows[i]!.parts === null) };
 }

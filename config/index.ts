@@ -170,6 +170,11 @@ export const configSchema = z.object({
     .default('/var/lib/releasedesk')
     .describe('blobs, repositories and scratch space'),
   PUBLIC_URL: url('PUBLIC_URL').default('http://127.0.0.1:8080').describe('URL under which repositories are served'),
+  ADVISORY_PREFIX: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9]{1,15}$/, 'ADVISORY_PREFIX must be 2-16 capital letters and digits, starting with a letter (e.g. RD, UMD)')
+    .default('RD')
+    .describe('the first part of advisory ids in Production updateinfo.xml: <PREFIX>-<year>-<ticket>'),
   SIGNING_KEY_FILES: fileList(false)
     .default([])
     .describe(

@@ -338,6 +338,7 @@ export async function seedRelease(env: StepEnv, r: SeedRelease): Promise<number>
       repo_kind: kind,
       revision: r.revision ?? null,
       deprecated_at: r.deprecatedAt ?? null,
+      metadata: JSON.stringify(parseReleaseXml(xmlFor(r.product, r.pkgs))),
     })
     .returning('id');
   await env

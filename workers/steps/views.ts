@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { distributionPackages, saveEntries } from '../../services/db/index-entries.ts';
+import { distributionPackages } from '../../services/db/distributions.ts';
+import { saveEntries } from '../../services/db/index-entries.ts';
 import { lockKeys, withLocks } from '../../services/db/locks.ts';
 import { releaseById } from '../../services/db/releases.ts';
 import { addToStage, packagesOfView, removeFromStage } from '../../services/db/stage-members.ts';
@@ -9,6 +10,7 @@ import { makeIndexEntries, type IndexEntry } from '../../services/storage/index-
 import { publishRepository } from '../../services/storage/publish.ts';
 import type { RepoKind, Stage } from '../../services/storage/repo-ref.ts';
 import type { StepContext } from '../engine/step.ts';
+import { extraMetadata } from './advisories.ts';
 
 export interface PublishOutput {
   url: string;
@@ -59,8 +61,9 @@ export async function publishView(
     );
     const d = await withLocks(db, [lockKeys.dist(distUnit(dist))], async () => {
       const { entries, fresh } = await distributionEntries(ctx, dist, change);
+      const extras = await ctx.timings.time('db', () => extraMetadata(db, config, dist, change));
       const out = await ctx.timings.time('index', () =>
-        publishDistribution(dist, entries, { storageDir: config.STORAGE_DIR, publicUrl: config.PUBLIC_URL, signer, fresh }),
+        publishDistribution(dist, entries, { storageDir: config.STORAGE_DIR, publicUrl: config.PUBLIC_URL, signer, fresh, extras }),
       );
       await ctx.timings.time('db', async () => {
         if (change.include !== undefined) await addToStage(db, change.include, stage);

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { parseReleaseXml } from '../../../services/metadata/release-xml.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PackageHeader } from '../../../services/storage/package-header.ts';
 import { publishView } from '../../../workers/steps/views.ts';
@@ -16,6 +19,7 @@ import {
   seedRelease,
   useStepEnv,
   useTestPackages,
+  xmlFor,
 } from '../../support/step-context.ts';
 
 const env = useStepEnv();
@@ -150,5 +154,31 @@ describe('the distribution of a stage', () => {
     await publishView(env.ctx(a), 'production', YUM, 'yum', { include: a, reuseFrom: 'unverified' });
     expect(await env.db('index_entries').select('sha256', 'created_at').orderBy('sha256')).toEqual(before);
     expect(await distIndex('production')).toEqual(names(pk().rpms));
+  });
+});
+
+describe('advisories', () => {
+  const readRepodata = async (stage: string) => {
+    const dir = join(env.config.STORAGE_DIR, 'repos', 'dist', 'yum', 'el9', 'noarch', stage, 'repodata');
+    const repomd = await readFile(join(dir, 'repomd.xml'), 'utf8');
+    const href = /<data type="updateinfo">[\s\S]*?<location href="repodata\/([^"]+)"/.exec(repomd)?.[1];
+    return href ? (await promisify(gunzip)(await readFile(join(dir, href)))).toString('utf8') : null;
+  };
+
+  it('a Production YUM distribution carries updateinfo.xml with each release of it; other stages carry none', async () => {
+    const a = await recorded(7, pk().rpms);
+    const metadata = parseReleaseXml(xmlFor(YUM, pk().rpms));
+    await env
+      .db('releases')
+      .where({ id: a })
+      .update({ metadata: JSON.stringify(metadata) });
+    await publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a });
+    expect(await readRepodata('unverified')).toBeNull();
+    await publishView(env.ctx(a), 'production', YUM, 'yum', { include: a });
+    const xml = await readRepodata('production');
+    expect(xml).toContain(`<id>RD-${metadata.isoDate.slice(0, 4)}-7</id>`);
+    for (const p of pk().rpms) expect(xml).toContain(`<filename>${p.filename}</filename>`);
+    await publishView(env.ctx(a), 'production', YUM, 'yum', { exclude: a });
+    expect(await readRepodata('production')).toBe('<?xml version="1.0" encoding="UTF-8"?>\n<updates>\n</updates>\n');
   });
 });

@@ -1,0 +1,77 @@
+/** What a distribution (a stage's releases of one kind, platform and arch, every product) is made of. */
+import type { RepoKind } from '../storage/repo-ref.ts';
+import type { Db } from './knex.ts';
+
+/** Which distribution: the releases shown in `stage` with this kind, platform and arch, of any product. */
+export interface DistributionKey {
+  stage: string;
+  kind: RepoKind;
+  platform: string;
+  arch: string;
+}
+
+/**
+ * The packages of a distribution, with one release more (include) or less (exclude), each file once, with
+ * its recorded entry when there is one (parts null: not recorded yet).
+ */
+export async function distributionPackages(
+  db: Db,
+  d: DistributionKey,
+  change: { include?: number; exclude?: number },
+): Promise<Array<{ sha256: string; filename: string; releaseId: number; parts: Buffer[] | null }>> {
+  const shown = db('stage_members as m')
+    .join('releases as r', 'r.id', 'm.release_id')
+    .where({ 'm.stage': d.stage, 'r.repo_kind': d.kind, 'r.platform': d.platform, 'r.arch': d.arch })
+    .select('r.id');
+  return db('packages as p')
+    .leftJoin('index_entries as e', (j) => j.on('e.sha256', 'p.sha256').andOn('e.filename', 'p.filename'))
+    .where((q) => {
+      q.whereIn('p.release_id', shown);
+      if (change.include !== undefined) q.orWhere('p.release_id', change.include);
+    })
+    .modify((q) => {
+      if (change.exclude !== undefined) q.whereNot('p.release_id', change.exclude);
+    })
+    .distinctOn('p.filename', 'p.sha256')
+    .orderBy([{ column: 'p.filename' }, { column: 'p.sha256' }])
+    .select('p.sha256', 'p.filename', 'p.release_id as releaseId', 'e.parts');
+}
+
+/** The ids of the releases a distribution shows after the change. */
+function membersAfter(db: Db, d: DistributionKey, change: { include?: number; exclude?: number }) {
+  return db('stage_members as m')
+    .join('releases as r', 'r.id', 'm.release_id')
+    .where({ 'm.stage': d.stage, 'r.repo_kind': d.kind, 'r.platform': d.platform, 'r.arch': d.arch })
+    .modify((q) => {
+      if (change.exclude !== undefined) q.whereNot('r.id', change.exclude);
+    })
+    .pluck('r.id')
+    .then((ids: number[]) => (change.include !== undefined && !ids.includes(change.include) ? [...ids, change.include] : ids));
+}
+
+export interface DistributionRelease<M, H> {
+  ticketId: number;
+  revision: number | null;
+  metadata: M;
+  packages: Array<{ filename: string; sha256: string; header: H }>;
+}
+
+/** The releases a distribution shows after the change, with their metadata and packages (advisories). */
+export async function distributionReleases<M, H>(
+  db: Db,
+  d: DistributionKey,
+  change: { include?: number; exclude?: number },
+): Promise<Array<DistributionRelease<M, H>>> {
+  const ids = await membersAfter(db, d, change);
+  if (ids.length === 0) return [];
+  const [releases, packages] = await Promise.all([
+    db('releases').whereIn('id', ids).orderBy('ticket_id').select('id', 'ticket_id', 'revision', 'metadata'),
+    db('packages').whereIn('release_id', ids).orderBy('filename').select('release_id', 'filename', 'sha256', 'header'),
+  ]);
+  return releases.map((r) => ({
+    ticketId: r.ticket_id,
+    revision: r.revision,
+    metadata: r.metadata as M,
+    packages: packages.filter((p) => p.release_id === r.id).map((p) => ({ filename: p.filename, sha256: p.sha256, header: p.header as H })),
+  }));
+}

@@ -1,6 +1,7 @@
 /** The releases table: one row per ticket, its RepoStatus moved only by compare-and-set. */
 import type { RepoAction, RepoStatus } from '../workflow/transitions.ts';
 import type { Db, Exec } from './knex.ts';
+import type { Platform } from './stage-members.ts';
 
 export interface ReleaseRow {
   id: number;
@@ -38,9 +39,9 @@ export const listReleases = (db: Db, q: { status?: RepoStatus; product?: string;
     .orderBy('updated_at', 'desc')
     .limit(q.limit);
 
-/** The releases of a product that wait as Incomplete for their requirements. */
-export const incompleteOf = (db: Db, product: string | null): Promise<ReleaseRow[]> =>
-  db('releases').where({ product_short_name: product, status: 'Incomplete' });
+/** The releases of any product of this kind, platform and arch that wait as Incomplete for their requirements. */
+export const incompleteIn = (db: Db, of: Platform): Promise<ReleaseRow[]> =>
+  db('releases').where({ repo_kind: of.kind, platform: of.platform, arch: of.arch, status: 'Incomplete' }).orderBy('id');
 
 export async function ensureRelease(db: Db, ticketId: number): Promise<ReleaseRow> {
   await db('releases').insert({ ticket_id: ticketId }).onConflict('ticket_id').ignore();

@@ -35,11 +35,21 @@ export async function removeFromStage(db: Db, releaseId: number, stage: string):
   await db('stage_members').where({ release_id: releaseId, stage }).delete();
 }
 
-/** The headers of the packages `stage` shows for `product`, one release's aside: what it finds there. */
-export const headersShownIn = <H>(db: Db, product: string | null, stage: string, exceptId: number): Promise<Array<{ header: H }>> =>
+/** A distribution's identity apart from its stage: every product of this kind, platform and arch. */
+export interface Platform {
+  kind: string | null;
+  platform: string | null;
+  arch: string | null;
+}
+
+/**
+ * The headers of the packages `stage` shows in the distribution of `of` (every product of its kind,
+ * platform and arch), one release aside: what a site that enabled that distribution finds there.
+ */
+export const headersShownIn = <H>(db: Db, of: Platform, stage: string, exceptId: number): Promise<Array<{ header: H }>> =>
   db('packages as p')
     .join('releases as r', 'r.id', 'p.release_id')
     .join('stage_members as m', 'm.release_id', 'r.id')
-    .where({ 'r.product_short_name': product, 'm.stage': stage })
+    .where({ 'r.repo_kind': of.kind, 'r.platform': of.platform, 'r.arch': of.arch, 'm.stage': stage })
     .whereNot('r.id', exceptId)
     .select('p.header');

@@ -38,8 +38,8 @@ export interface CheckOptions {
 }
 
 /**
- * Would this release's requirements be met in `target` right now? Against what the target's index shows
- * for the product, the release itself, and the configured base: BASE_PROVIDES and the base repositories
+ * Would this release's requirements be met in `target` right now? Against what a site that enabled the
+ * target's distribution finds there (every product of the release's kind, platform and arch), the release itself, and the configured base: BASE_PROVIDES and the base repositories
  * of the release's kind and platform. Reads rows, and base repositories from the process's cache (a
  * fetch once per refresh interval): cheap enough for every promotion, every plan and every re-evaluation.
  * Throws RD_BASE_REPO_UNAVAILABLE (transient) when a base repository was never read.
@@ -53,7 +53,8 @@ export async function checkDependencies(
 ): Promise<DependencyCheck> {
   const rel = await releaseById(db, releaseId);
   const own = await headersOf<PackageHeader>(db, releaseId);
-  const there = await headersShownIn<PackageHeader>(db, rel.product_short_name, target, releaseId);
+  const of = { kind: rel.repo_kind, platform: rel.platform, arch: rel.arch };
+  const there = await headersShownIn<PackageHeader>(db, of, target, releaseId);
   const kind: Kind = rel.repo_kind === 'apt' ? 'deb' : 'rpm';
   const needs = own.map((p) => ({ package: p.filename, requires: p.header?.requires ?? [] }));
   const repos = baseReposFor(config.BASE_REPOS, rel.repo_kind, rel.platform);

@@ -1,6 +1,6 @@
 import { getInbox, hasPending, insertRetry } from '../../services/db/inbox.ts';
 import type { Db } from '../../services/db/knex.ts';
-import { incompleteOf, releaseById } from '../../services/db/releases.ts';
+import { incompleteIn, releaseById } from '../../services/db/releases.ts';
 import { lastEndedIn } from '../../services/db/transitions.ts';
 import { isRdError } from '../../services/errors.ts';
 import { checkDependencies, type DepsConfig } from '../../services/deps/check.ts';
@@ -8,13 +8,14 @@ import type { Logger } from '../../services/log.ts';
 import { waitsToEnter } from '../../services/workflow/transitions.ts';
 
 /**
- * Something landed: every Incomplete release of the same product whose requirements are now met is
+ * Something landed: every Incomplete release of its kind, platform and arch whose requirements are now met is
  * re-run (as a retry of the action that left it waiting). The relay hands the new events to the queue.
  */
 export async function wakeWaiting(deps: { db: Db; config: DepsConfig }, landedReleaseId: number, log: Logger): Promise<number> {
   const { db } = deps;
   const landed = await releaseById(db, landedReleaseId);
-  const waiting = await incompleteOf(db, landed.product_short_name);
+  // any product: what landed may provide what a release of another product of its distribution waits for
+  const waiting = await incompleteIn(db, { kind: landed.repo_kind, platform: landed.platform, arch: landed.arch });
   let woken = 0;
   for (const w of waiting) {
     const target = waitsToEnter(w.requested_action);

@@ -49,6 +49,7 @@ interface Rel {
   status?: string;
   requested?: RepoAction;
   platform?: string;
+  arch?: string;
   requires?: string[];
   provides?: string[];
 }
@@ -64,6 +65,7 @@ async function release(ticket: number, r: Rel = {}): Promise<number> {
       product_short_name: r.product ?? 'P.x',
       repo_kind: 'yum',
       platform: r.platform ?? 'el9',
+      arch: r.arch ?? 'noarch',
     })
     .returning('id');
   const sha256 = String(ticket).padStart(64, '0');
@@ -133,13 +135,25 @@ describe('wakeWaiting', () => {
     expect((await retries()).map((r) => r.retry_of)).toEqual([forStage.ev.id]);
   });
 
-  it('leaves one still unmet, one of another product, and one that is not Incomplete', async () => {
+  it('leaves one still unmet, one of another platform or arch, and one that is not Incomplete', async () => {
     const landed = await release(1);
     await waiting(2, { requires: ['libfoo >= 1.0', 'libbar'] }); // libbar is provided by nothing
-    await waiting(3, { requires: ['libfoo'], product: 'Q.y' });
+    await waiting(3, { requires: ['libfoo'], platform: 'el8' });
+    await waiting(5, { requires: ['libfoo'], arch: 'aarch64' });
     await release(4, { status: 'Unverified', requested: 'MoveToUnverified', requires: ['libfoo'] });
     expect(await wakeWaiting({ db: t.db, config: config({ BASE_PROVIDES: 'libfoo = 1.2' }) }, landed, log)).toBe(0);
     expect(await retries()).toEqual([]);
+  });
+
+  it('across products: a release of another product that provides the requirement lands in the target, and the waiting one is woken', async () => {
+    const lib = await release(1, { product: 'LIB.x', provides: ['libfoo = 2.0'] });
+    await t.db('stage_members').insert({ release_id: lib, stage: 'production' });
+    const app = await waiting(2, { product: 'APP.y', requires: ['libfoo >= 1.0'] });
+    const elsewhere = await release(3, { product: 'LIB.z', provides: ['libbar'], platform: 'el8' });
+    await t.db('stage_members').insert({ release_id: elsewhere, stage: 'production' });
+    await waiting(4, { product: 'APP.w', requires: ['libbar'] }); // libbar is only on el8
+    expect(await wakeWaiting({ db: t.db, config: config() }, lib, log)).toBe(1);
+    expect((await retries()).map((r) => r.retry_of)).toEqual([app.ev.id]);
   });
 
   it('does not wake a release twice while its retry is pending, and again once it was handled', async () => {
@@ -156,12 +170,14 @@ describe('wakeWaiting', () => {
     expect((await retries()).map((r) => r.retry_of)).toEqual([w.ev.id, w.ev.id]);
   });
 
-  it('a base repository that cannot be read (RD_BASE_REPO_UNAVAILABLE) leaves that release waiting and does not fail the others', async () => {
+  it('a base repository that cannot be read (RD_BASE_REPO_UNAVAILABLE) leaves the release waiting and does not fail the landing', async () => {
+    const deps = { db: t.db, config: config({ BASE_PROVIDES: 'libfoo', BASE_REPOS: `el9=yum:${goneUrl}` }) };
     const landed = await release(1);
     await waiting(2, { requires: ['libfoo'], platform: 'el9' }); // BASE_REPOS counts for el9 only
+    await expect(wakeWaiting(deps, landed, log)).resolves.toBe(0);
+    const landedEl8 = await release(5, { platform: 'el8' });
     const el8 = await waiting(3, { requires: ['libfoo'], platform: 'el8' });
-    const deps = { db: t.db, config: config({ BASE_PROVIDES: 'libfoo', BASE_REPOS: `el9=yum:${goneUrl}` }) };
-    await expect(wakeWaiting(deps, landed, log)).resolves.toBe(1);
+    await expect(wakeWaiting(deps, landedEl8, log)).resolves.toBe(1);
     expect((await retries()).map((r) => r.retry_of)).toEqual([el8.ev.id]);
   });
 });

@@ -65,12 +65,19 @@ describe('checkTarget', () => {
     expect(describeCheck(out)).toBe('stage-rollout: 1 requirement(s) missing:\n  testpkg-dep-1.0.0-1.noarch.rpm needs testpkg = 1.0.0-1');
   });
 
-  it('is met by a release of the product that the target shows, not by one shown elsewhere or of another product', async () => {
+  it("is met by what the target's distribution shows, of any product; not by a release shown elsewhere or on another platform", async () => {
     const id = await seedRelease(env, { ticketId: 7, product: YUM, pkgs: [rpm('testpkg-dep')], headers, stages: ['unverified'] });
     await seedRelease(env, { ticketId: 2, product: YUM, pkgs: [rpm('testpkg')], headers, stages: ['unverified'] });
-    await seedRelease(env, { ticketId: 3, product: 'TESTTP.other.el9.noarch', pkgs: [rpm('testpkg')], headers, stages: ['stage-rollout'] });
+    const el8 = await seedRelease(env, {
+      ticketId: 3,
+      product: 'TESTTP.other.el8',
+      pkgs: [rpm('testpkg')],
+      headers,
+      stages: ['stage-rollout'],
+    });
+    await env.db('releases').where({ id: el8 }).update({ platform: 'el8' });
     expect((await checkTarget('stage-rollout').run(env.ctx(id))).satisfied).toBe(false);
-    await seedRelease(env, { ticketId: 4, product: YUM, pkgs: [rpm('testpkg')], headers, stages: ['stage-rollout'] });
+    await seedRelease(env, { ticketId: 4, product: 'TESTTP.other.el9.noarch', pkgs: [rpm('testpkg')], headers, stages: ['stage-rollout'] });
     expect(await checkTarget('stage-rollout').run(env.ctx(id))).toMatchObject({ satisfied: true, unmet: [] });
     expect((await checkTarget('production').run(env.ctx(id))).satisfied).toBe(false);
   });

@@ -35,6 +35,11 @@ export const catalog = {
     permanent: true,
     next: 'The deprecated release is past its retention; submit it again on a new ticket.',
   },
+  RD_PACKAGE_CONFLICT: {
+    http: 409,
+    permanent: true,
+    next: 'A distribution holds one content per package name, version and arch: ship the same bytes as the named ticket, or give the package a new version or release (RPM Release, Debian revision) and submit the release again.',
+  },
   RD_RELEASE_PUBLISHED: { http: 409, permanent: true, next: 'A published release cannot change; open a new ticket for a new release.' },
 
   // helpdesk inputs

@@ -75,3 +75,49 @@ export async function distributionReleases<M, H>(
     packages: packages.filter((p) => p.release_id === r.id).map((p) => ({ filename: p.filename, sha256: p.sha256, header: p.header as H })),
   }));
 }
+
+/** A package of the release that another release of the distribution ships with the same identity and other bytes. */
+export interface Conflict {
+  filename: string;
+  pkgname: string;
+  version: string;
+  rel: string;
+  arch: string;
+  sha256: string;
+  otherTicket: number;
+  otherFilename: string;
+  otherSha256: string;
+}
+
+/**
+ * The release's packages whose name, epoch, version, release and arch another release shown in the
+ * distribution (stage, kind, platform, arch) ships with different bytes, as a Debian archive refuses a
+ * re-upload of a version with other content. The same bytes are no conflict.
+ */
+export const conflictsIn = (db: Db, releaseId: number, d: DistributionKey): Promise<Conflict[]> =>
+  db('packages as p')
+    .join('packages as o', (j) =>
+      j
+        .on('o.pkgname', 'p.pkgname')
+        .andOn('o.version', 'p.version')
+        .andOn('o.rel', 'p.rel')
+        .andOn('o.arch', 'p.arch')
+        .andOn('o.sha256', '<>', 'p.sha256')
+        .andOn(db.raw("coalesce(o.header->>'epoch', '0') = coalesce(p.header->>'epoch', '0')")),
+    )
+    .join('stage_members as m', 'm.release_id', 'o.release_id')
+    .join('releases as r', 'r.id', 'o.release_id')
+    .where({ 'p.release_id': releaseId, 'm.stage': d.stage, 'r.repo_kind': d.kind, 'r.platform': d.platform, 'r.arch': d.arch })
+    .whereNot('o.release_id', releaseId)
+    .orderBy(['p.filename', 'r.ticket_id'])
+    .select(
+      'p.filename',
+      'p.pkgname',
+      'p.version',
+      'p.rel',
+      'p.arch',
+      'p.sha256',
+      'r.ticket_id as otherTicket',
+      'o.filename as otherFilename',
+      'o.sha256 as otherSha256',
+    );

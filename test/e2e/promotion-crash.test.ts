@@ -527,6 +527,7 @@ describe('promotion under SIGKILL and concurrency', () => {
     const inTarget = { unverified: 'none', 'stage-rollout': 'all', production: 'none' } as const;
     const stageBoundaries: Boundary[] = [
       { step: 'load-release', recorded: true, expect: inSource },
+      { step: 'check-conflicts-stage-rollout', recorded: false, expect: inSource },
       { step: 'check-dependencies-stage-rollout', recorded: true, expect: inSource },
       { step: 'promote-stage-rollout', recorded: false, expect: inBoth },
       { step: 'withdraw-from-source', recorded: true, expect: inTarget },
@@ -555,6 +556,7 @@ describe('promotion under SIGKILL and concurrency', () => {
     const pTarget = { unverified: 'none', 'stage-rollout': 'none', production: 'all' } as const;
     const prodBoundaries: Boundary[] = [
       { step: 'load-release', recorded: true, expect: pSource },
+      { step: 'check-conflicts-production', recorded: true, expect: pSource },
       { step: 'check-dependencies-production', recorded: true, expect: pSource },
       { step: 'allocate-revision', recorded: true, expect: pSource },
       { step: 'promote-production', recorded: true, expect: pBoth },
@@ -577,7 +579,7 @@ describe('promotion under SIGKILL and concurrency', () => {
       boundaries: prodBoundaries,
     });
     expect(await settled(t, prod.inboxId)).toBe('Production');
-    expect(new Set([...stage.killed, ...prod.killed]).size, 'each kill took down another process').toBe(11);
+    expect(new Set([...stage.killed, ...prod.killed]).size, 'each kill took down another process').toBe(13);
 
     // --- the end state is the one of an uninterrupted run ---
     expect(await holdings(product, pkgs)).toEqual(pTarget);

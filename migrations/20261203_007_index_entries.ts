@@ -10,8 +10,12 @@ export async function up(knex: Knex): Promise<void> {
     t.string('sha256', 64).notNullable();
     t.string('filename', 255).notNullable();
     t.string('kind', 10).notNullable();
-    // gzip members: yum primary, filelists, other; apt the Packages stanza
-    t.specificType('parts', 'bytea[]').notNullable();
+    // gzip members: yum primary, filelists, other; apt the Packages stanza (part1, part2 null). Plain bytea
+    // columns, not bytea[]: pg reads bytea with Buffer.from(hex), an array through a character parser,
+    // 30 times slower for a distribution of 10,000
+    t.binary('part0').notNullable();
+    t.binary('part1');
+    t.binary('part2');
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.primary(['sha256', 'filename']);
   });

@@ -1,5 +1,6 @@
 /** What a distribution (a stage's releases of one kind, platform and arch, every product) is made of. */
 import type { RepoKind } from '../storage/repo-ref.ts';
+import { type EntryColumns, partsOf } from './index-entries.ts';
 import type { Db } from './knex.ts';
 
 /** Which distribution: the releases shown in `stage` with this kind, platform and arch, of any product. */
@@ -34,7 +35,10 @@ export async function distributionPackages(
     })
     .distinctOn('p.filename', 'p.sha256')
     .orderBy([{ column: 'p.filename' }, { column: 'p.sha256' }])
-    .select('p.sha256', 'p.filename', 'p.release_id as releaseId', 'e.parts');
+    .select('p.sha256', 'p.filename', 'p.release_id as releaseId', 'e.part0', 'e.part1', 'e.part2')
+    .then((rows: Array<EntryColumns & { sha256: string; filename: string; releaseId: number }>) =>
+      rows.map((r) => ({ sha256: r.sha256, filename: r.filename, releaseId: r.releaseId, parts: partsOf(r) })),
+    );
 }
 
 /** The ids of the releases a distribution shows after the change. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { comments, openTicket, repoStatus, rpmSpec, useE2E, waitForComment, waitForStatus } from '../support/e2e.ts';
+import { dnfSite } from '../support/dnf-site.ts';
 import { buildTestPackages, type TestPackages } from '../support/packages.ts';
 import { checkYumRepo } from '../support/repo-clients.ts';
 import { releaseXml } from '../support/release-xml.ts';
@@ -52,6 +53,26 @@ describe('distribution repositories', () => {
     const fileText = await (await fetch(`${dist('stage-rollout')}releasedesk-el9-noarch-stage-rollout.repo`)).text();
     expect(fileText).toContain('repo_gpgcheck=1');
     expect((await checkYumRepo(dist('unverified'), 'testpkg')).code).toBe(4); // both left Unverified
+
+    // in Production, the distribution carries the release's advisory, as a site's dnf shows it
+    await act(rtClient('rollout1'), provider, 'MoveToProduction', 'Production');
+    const site = await dnfSite(dist('production'), `${e.svc.url}/keys/releasedesk.asc`);
+    try {
+      const id = `RD-2026-${provider}`;
+      const install = await site.dnf('install', 'testpkg');
+      expect(install.code, install.output).toBe(0);
+      // --all: the host has this very version, so the advisory is about an installed package, not an update
+      const list = await site.dnf('updateinfo', 'list', '--all');
+      expect(list.output).toMatch(new RegExp(`${id}\\s+enhancement\\s+testpkg-1\\.0\\.0-1\\.noarch`));
+      const info = await site.dnf('updateinfo', 'info', id);
+      expect(info.code, info.output).toBe(0);
+      expect(info.output).toContain(`${lib} 1.0.0`);
+      expect(info.output).toContain('notes');
+      expect(info.output).toContain('- first');
+      expect(info.output).toContain(`Release ticket: #${provider}`);
+    } finally {
+      await site.close();
+    }
   }, 240_000);
 
   it('the same name, version and arch with other bytes is refused at the gate, naming both tickets; the same bytes are fine', async () => {

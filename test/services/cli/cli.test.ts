@@ -130,10 +130,17 @@ describe('releasedesk CLI', () => {
     expect(text).toMatch(/tool-1\.2\.3-1\.noarch\.rpm │ libfoo >= 2\s+│ missing/);
     expect(text).toMatch(/\/bin\/sh\s+│ not checked/);
 
-    // another release of the product in Stage-Rollout provides it: met there, still missing in Production
+    // another release of its distribution (el9, noarch) in Stage-Rollout provides it: met there, still missing in Production
     const [lib] = await t
       .db('releases')
-      .insert({ ticket_id: 43, status: 'StageRollOut', product_short_name: 'TP.tool.el9.noarch', repo_kind: 'yum' })
+      .insert({
+        ticket_id: 43,
+        status: 'StageRollOut',
+        product_short_name: 'TP.lib.el9.noarch',
+        repo_kind: 'yum',
+        platform: 'el9',
+        arch: 'noarch',
+      })
       .returning('id');
     await t.db('stage_members').insert({ release_id: lib.id, stage: 'stage-rollout' });
     await t.db('blobs').insert({ sha256: 'b'.repeat(64), size: 10 });

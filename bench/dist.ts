@@ -55,7 +55,12 @@ async function environment(work: string, signer: Signer, storageDir = path.join(
   const db = createDb(BASE_DB);
   await migrate(db);
   await new BlobStore(storageDir).init();
-  const config = loadConfig({ RT_TOKEN: 'x'.repeat(20), WEBHOOK_SECRET: 'y'.repeat(20), STORAGE_DIR: storageDir, PUBLIC_URL: 'http://127.0.0.1:1' });
+  const config = loadConfig({
+    RT_TOKEN: 'x'.repeat(20),
+    WEBHOOK_SECRET: 'y'.repeat(20),
+    STORAGE_DIR: storageDir,
+    PUBLIC_URL: 'http://127.0.0.1:1',
+  });
   const ctx = (releaseId: number) =>
     ({
       deps: { db, config, signer, rt: undefined, metrics: undefined },
@@ -78,7 +83,11 @@ async function seed(env: Env, ticket: number, product: string, kind: RepoKind, e
   const names = entries.map((e) => e.filename);
   for (let i = 0; i < entries.length; i += 1000) {
     const part = entries.slice(i, i + 1000);
-    await env.db('blobs').insert(part.map((e) => ({ sha256: e.sha256, size: 1 }))).onConflict('sha256').ignore();
+    await env
+      .db('blobs')
+      .insert(part.map((e) => ({ sha256: e.sha256, size: 1 })))
+      .onConflict('sha256')
+      .ignore();
     await env.db('packages').insert(
       part.map((e, j) => ({
         release_id: id,
@@ -127,7 +136,8 @@ async function oneIntoMany(work: string, signer: Signer, kind: RepoKind): Promis
     const [model] = await makeIndexEntries(env.storageDir, kind, [pkg!], { tmpDir: path.join(env.storageDir, 'tmp'), timeoutMs: 60_000 });
     const perProduct = 100;
     const many = clones(model!, n, 'm');
-    for (let i = 0; i < n; i += perProduct) await seed(env, 100_000 + i, `BENCH.p${i}`, kind, many.slice(i, i + perProduct), ['unverified']);
+    for (let i = 0; i < n; i += perProduct)
+      await seed(env, 100_000 + i, `BENCH.p${i}`, kind, many.slice(i, i + perProduct), ['unverified']);
     const times: number[] = [];
     for (let r = 0; r < 5; r++) {
       const id = await seed(env, 1 + r, `BENCH.new${r}`, kind, [{ ...model!, filename: pkg!.filename }], []);
@@ -207,10 +217,16 @@ async function ours(work: string, signer: Signer, bigDir: string, relDir: string
   await publishView(env.ctx(rel), 'unverified', 'BENCH.release', 'apt', { exclude: rel });
   const took = performance.now() - t0;
   const count = async (stage: Stage) => {
-    const gz = await readFile(path.join(env.storageDir, 'repos', 'dist', 'apt', 'bench', 'dists', stage, 'main', 'binary-amd64', 'Packages.gz')).catch(
-      () => null,
-    );
-    return gz ? (gunzipSync(gz).toString('utf8').match(/^Package: /gm) ?? []).length : 0;
+    const gz = await readFile(
+      path.join(env.storageDir, 'repos', 'dist', 'apt', 'bench', 'dists', stage, 'main', 'binary-amd64', 'Packages.gz'),
+    ).catch(() => null);
+    return gz
+      ? (
+          gunzipSync(gz)
+            .toString('utf8')
+            .match(/^Package: /gm) ?? []
+        ).length
+      : 0;
   };
   const result = { ms: took, staged: await count('stage-rollout'), left: await count('unverified') };
   await env.db.destroy();
@@ -220,7 +236,10 @@ async function ours(work: string, signer: Signer, bigDir: string, relDir: string
 async function aptly(work: string, bigDir: string, relDir: string, gnupg: string, keyId: string) {
   const conf = path.join(work, 'aptly.conf');
   const rootDir = path.join(work, 'aptly');
-  await writeFile(conf, JSON.stringify({ rootDir, architectures: ['amd64'], skipContentsPublishing: true, skipBz2Publishing: true, gpgProvider: 'gpg' }));
+  await writeFile(
+    conf,
+    JSON.stringify({ rootDir, architectures: ['amd64'], skipContentsPublishing: true, skipBz2Publishing: true, gpgProvider: 'gpg' }),
+  );
   const env = { ...process.env, GNUPGHOME: gnupg };
   const run = (...args: string[]) => exec('aptly', [`-config=${conf}`, ...args], { maxBuffer: 2 ** 26, env });
   const sign = [`-gpg-key=${keyId}`, '-batch'];
@@ -236,7 +255,8 @@ async function aptly(work: string, bigDir: string, relDir: string, gnupg: string
   await run('publish', 'update', ...sign, 'unverified');
   const took = performance.now() - t0;
   const count = async (dist: string) =>
-    ((await readFile(path.join(rootDir, 'public', 'dists', dist, 'main', 'binary-amd64', 'Packages'), 'utf8')).match(/^Package: /gm) ?? []).length;
+    ((await readFile(path.join(rootDir, 'public', 'dists', dist, 'main', 'binary-amd64', 'Packages'), 'utf8')).match(/^Package: /gm) ?? [])
+      .length;
   const signed = await stat(path.join(rootDir, 'public', 'dists', 'stage-rollout', 'InRelease')).then(() => true);
   return { ms: took, staged: await count('stage-rollout'), left: await count('unverified'), signed };
 }
@@ -261,7 +281,9 @@ async function main() {
     console.log(`## 1. one package into a distribution of ${small} and of ${big} (publishView, signed; median of 5)`);
     for (const kind of ['yum', 'apt'] as const) {
       const t = await oneIntoMany(work, signer, kind);
-      console.log(`  ${kind}: ${ms(t[small]!)} at ${small}, ${ms(t[big]!)} at ${big}: ratio ${(t[big]! / t[small]!).toFixed(2)} for ${big / small}x the packages`);
+      console.log(
+        `  ${kind}: ${ms(t[small]!)} at ${small}, ${ms(t[big]!)} at ${big}: ratio ${(t[big]! / t[small]!).toFixed(2)} for ${big / small}x the packages`,
+      );
     }
     console.log(`## 2. promote ${promote} .debs into a Stage-Rollout distribution of ${big}, signed, vs aptly`);
     const t0 = performance.now();
@@ -272,8 +294,12 @@ async function main() {
     const them = await aptly(work, bigDir, relDir, key.gnupg, key.keyId);
     if (us.staged !== big + promote || us.left !== 0 || them.staged !== big + promote || them.left !== 0 || !them.signed)
       throw new Error(`unexpected counts: releasedesk ${us.staged}/${us.left}, aptly ${them.staged}/${them.left}`);
-    console.log(`  releasedesk: promoteInto + withdrawFromSource   ${ms(us.ms).padStart(9)}  (${us.staged} in stage-rollout, ${us.left} left)`);
-    console.log(`  aptly: repo move + 2 x publish update (signed)  ${ms(them.ms).padStart(9)}  (${them.staged} in stage-rollout, ${them.left} left)`);
+    console.log(
+      `  releasedesk: promoteInto + withdrawFromSource   ${ms(us.ms).padStart(9)}  (${us.staged} in stage-rollout, ${us.left} left)`,
+    );
+    console.log(
+      `  aptly: repo move + 2 x publish update (signed)  ${ms(them.ms).padStart(9)}  (${them.staged} in stage-rollout, ${them.left} left)`,
+    );
     console.log(`  ratio releasedesk/aptly: ${(us.ms / them.ms).toFixed(2)}`);
   } finally {
     await signer.stop();

@@ -213,9 +213,11 @@ async function ours(work: string, signer: Signer, bigDir: string, relDir: string
   const rel = await seed(env, 1, 'BENCH.release', 'apt', relEntries, []);
   await publishView(env.ctx(rel), 'unverified', 'BENCH.release', 'apt', { include: rel });
   const t0 = performance.now();
-  await publishView(env.ctx(rel), 'stage-rollout', 'BENCH.release', 'apt', { include: rel, reuseFrom: 'unverified' });
-  await publishView(env.ctx(rel), 'unverified', 'BENCH.release', 'apt', { exclude: rel });
+  const into = await publishView(env.ctx(rel), 'stage-rollout', 'BENCH.release', 'apt', { include: rel, reuseFrom: 'unverified' });
+  const out = await publishView(env.ctx(rel), 'unverified', 'BENCH.release', 'apt', { exclude: rel });
   const took = performance.now() - t0;
+  const parts = (p: typeof into) => `product repository ${ms(p.durationMs - p.dist.durationMs)}, distribution ${ms(p.dist.durationMs)}`;
+  console.log(`  releasedesk into Stage-Rollout: ${parts(into)}; out of Unverified: ${parts(out)}`);
   const count = async (stage: Stage) => {
     const gz = await readFile(
       path.join(env.storageDir, 'repos', 'dist', 'apt', 'bench', 'dists', stage, 'main', 'binary-amd64', 'Packages.gz'),

@@ -18,7 +18,7 @@ export interface PublishOutput {
   version: number;
   durationMs: number;
   /** the distribution repository of the stage, platform and arch (every product) */
-  dist: { url: string; label: string; clientFileUrl: string; version: number };
+  dist: { url: string; label: string; clientFileUrl: string; version: number; durationMs: number };
 }
 
 export interface ViewChange {
@@ -77,7 +77,7 @@ export async function publishView(
       clientFileUrl: r.clientFile.url,
       version: r.version,
       durationMs: r.durationMs + d.durationMs,
-      dist: { url: d.url, label: d.label, clientFileUrl: d.clientFile.url, version: d.version },
+      dist: { url: d.url, label: d.label, clientFileUrl: d.clientFile.url, version: d.version, durationMs: d.durationMs },
     };
   });
 }

@@ -44,6 +44,7 @@ const pub = (stage: string, version = 3): PublishOutput => ({
     label: `${U}/dist/yum/el9/x86_64/${stage}/`,
     clientFileUrl: `${U}/dist/yum/el9/x86_64/${stage}/releasedesk-el9-x86_64-${stage}.repo`,
     version,
+    durationMs: 20,
   },
 });
 const met = (target: 'stage-rollout' | 'production'): DependencyCheck => ({

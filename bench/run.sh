@@ -6,6 +6,7 @@
 #   release.ts 20 104858   BENCH_BIG=1 only: a ~2 GiB bundle, the worker's peak RSS while ingesting it
 #   headers.ts         package headers of 100 and 1,000 RPMs / DEBs: a process per package vs readPackageHeaders
 #   promote.ts         promotion of a ~1 GiB vs a ~1 MiB release (time, bytes written); 1,000 DEBs vs aptly move + publish
+#   dist.ts            1 package into a distribution of 1,000 vs 10,000; 1,000 DEBs promoted into 10,000 vs aptly, signed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/node-env.sh
@@ -18,3 +19,4 @@ if [ "${BENCH_BIG:-0}" = 1 ]; then node --import tsx bench/release.ts 20 104858;
 # aptly is only the yardstick of promote.ts, so it is installed here rather than by setup.sh
 command -v aptly >/dev/null || { apt-get update -q >/dev/null; apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 aptly >/dev/null; }
 node --import tsx bench/promote.ts
+node --import tsx bench/dist.ts 1000 10000 1000

@@ -61,10 +61,11 @@ describe('distribution repositories', () => {
       const id = `RD-2026-${provider}`;
       const install = await site.dnf('install', 'testpkg');
       expect(install.code, install.output).toBe(0);
-      // --all: the host has this very version, so the advisory is about an installed package, not an update
+      // --all (list and info): the host has this very version, so the advisory is about an installed package,
+      // not an available update, which is all dnf shows by default
       const list = await site.dnf('updateinfo', 'list', '--all');
       expect(list.output).toMatch(new RegExp(`${id}\\s+enhancement\\s+testpkg-1\\.0\\.0-1\\.noarch`));
-      const info = await site.dnf('updateinfo', 'info', id);
+      const info = await site.dnf('updateinfo', 'info', '--all', id);
       expect(info.code, info.output).toBe(0);
       expect(info.output).toContain(`${lib} 1.0.0`);
       expect(info.output).toContain('notes');

@@ -21,9 +21,12 @@ export async function up(knex: Knex): Promise<void> {
   });
   // a distribution is (stage, repo_kind, platform, arch): its releases are found by these
   await knex.raw('CREATE INDEX releases_distribution ON releases (repo_kind, platform, arch)');
+  // the conflict check at the gate looks packages up by what they are (services/db/distributions.ts conflictsIn)
+  await knex.raw('CREATE INDEX packages_identity ON packages (pkgname, version, rel, arch)');
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.raw('DROP INDEX IF EXISTS packages_identity');
   await knex.raw('DROP INDEX IF EXISTS releases_distribution');
   await knex.schema.dropTableIfExists('index_entries');
 }

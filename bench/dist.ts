@@ -216,8 +216,7 @@ async function ours(work: string, signer: Signer, bigDir: string, relDir: string
   const into = await publishView(env.ctx(rel), 'stage-rollout', 'BENCH.release', 'apt', { include: rel, reuseFrom: 'unverified' });
   const out = await publishView(env.ctx(rel), 'unverified', 'BENCH.release', 'apt', { exclude: rel });
   const took = performance.now() - t0;
-  const parts = (p: typeof into) =>
-    `${ms(p.durationMs)} (of it the distribution, side by side with the product's, ${ms(p.dist.durationMs)})`;
+  const parts = (p: typeof into) => `product repository ${ms(p.durationMs - p.dist.durationMs)}, distribution ${ms(p.dist.durationMs)}`;
   console.log(`  releasedesk into Stage-Rollout: ${parts(into)}; out of Unverified: ${parts(out)}`);
   const count = async (stage: Stage) => {
     const gz = await readFile(

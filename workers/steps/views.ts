@@ -1,15 +1,14 @@
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { distributionPackages } from '../../services/db/distributions.ts';
 import { saveEntries } from '../../services/db/index-entries.ts';
 import { lockKeys, withLocks } from '../../services/db/locks.ts';
 import { releaseById } from '../../services/db/releases.ts';
 import { addToStage, packagesOfView, removeFromStage } from '../../services/db/stage-members.ts';
-import { assertDistRef, distUnit, type DistRef } from '../../services/storage/dist-ref.ts';
+import { distUnit, type DistRef } from '../../services/storage/dist-ref.ts';
 import { publishDistribution } from '../../services/storage/dist-publish.ts';
 import { makeIndexEntries, type IndexEntry } from '../../services/storage/index-entries.ts';
 import { publishRepository } from '../../services/storage/publish.ts';
-import { assertRepoRef, type RepoKind, type Stage } from '../../services/storage/repo-ref.ts';
+import type { RepoKind, Stage } from '../../services/storage/repo-ref.ts';
 import type { StepContext } from '../engine/step.ts';
 import { extraMetadata } from './advisories.ts';
 
@@ -34,10 +33,10 @@ export interface ViewChange {
 const TOOL_TIMEOUT_MS = 10 * 60_000;
 
 /**
- * Rebuilds what `stage` shows after `change`: the product's repository and the distribution's, under both
- * their locks, and only then the membership (stage_members): a failed build changes nothing, and a release
- * of another product entering the same distribution waits for the lock and then builds from the membership
- * this one left. Idempotent.
+ * Rebuilds what `stage` shows after `change`: the product's repository under its lock, then the
+ * distribution's under its lock, and only then the membership (stage_members), inside both: a failed build
+ * changes nothing, and a release of another product entering the same distribution waits for the lock and
+ * then builds from the membership this one left. Idempotent.
  */
 export async function publishView(
   ctx: StepContext,
@@ -49,50 +48,38 @@ export async function publishView(
   const { db, config, signer } = ctx.deps;
   const release = await ctx.timings.time('db', () => releaseById(db, (change.include ?? change.exclude)!));
   const dist: DistRef = { stage, kind, platform: release.platform!, arch: release.arch! };
-  // both names become paths: refused before either publication starts, since they run side by side
-  assertRepoRef({ stage, product, kind });
-  assertDistRef(dist);
-  // both locks at once (withLocks sorts them): every publication takes the same pair in the same order
-  return withLocks(db, [lockKeys.repo(stage, product), lockKeys.dist(distUnit(dist))], async () => {
-    const t0 = performance.now();
+  return withLocks(db, [lockKeys.repo(stage, product)], async () => {
     const rows = await ctx.timings.time('db', () => packagesOfView(db, stage, product, change));
-    const { entries, fresh } = await distributionEntries(ctx, dist, change);
-    const extras = await ctx.timings.time('db', () => extraMetadata(db, config, dist, change));
-    // index: both publications (hard links, the product's index tool, the distribution's concatenation,
-    // signatures, fsyncs, swaps), side by side: one waits on its tool while the other hashes and signs
-    const [r, d] = await ctx.timings.time('index', () =>
-      settleBoth(
-        publishRepository({ stage, product, kind }, rows, {
-          storageDir: config.STORAGE_DIR,
-          publicUrl: config.PUBLIC_URL,
-          signer,
-          reuseFrom: change.reuseFrom ? [{ stage: change.reuseFrom, product, kind }] : undefined,
-        }),
-        publishDistribution(dist, entries, { storageDir: config.STORAGE_DIR, publicUrl: config.PUBLIC_URL, signer, fresh, extras }),
-      ),
+    // index: the whole publish (hard links, createrepo_c / apt-ftparchive, the fsyncs of the index, the swap)
+    const r = await ctx.timings.time('index', () =>
+      publishRepository({ stage, product, kind }, rows, {
+        storageDir: config.STORAGE_DIR,
+        publicUrl: config.PUBLIC_URL,
+        signer,
+        reuseFrom: change.reuseFrom ? [{ stage: change.reuseFrom, product, kind }] : undefined,
+      }),
     );
-    // the membership follows once both are live; a failure of either leaves it, and the rerun builds both again
-    await ctx.timings.time('db', async () => {
-      if (change.include !== undefined) await addToStage(db, change.include, stage);
-      if (change.exclude !== undefined) await removeFromStage(db, change.exclude, stage);
+    const d = await withLocks(db, [lockKeys.dist(distUnit(dist))], async () => {
+      const { entries, fresh } = await distributionEntries(ctx, dist, change);
+      const extras = await ctx.timings.time('db', () => extraMetadata(db, config, dist, change));
+      const out = await ctx.timings.time('index', () =>
+        publishDistribution(dist, entries, { storageDir: config.STORAGE_DIR, publicUrl: config.PUBLIC_URL, signer, fresh, extras }),
+      );
+      await ctx.timings.time('db', async () => {
+        if (change.include !== undefined) await addToStage(db, change.include, stage);
+        if (change.exclude !== undefined) await removeFromStage(db, change.exclude, stage);
+      });
+      return out;
     });
     await ctx.progress({ step: 'publish', repo: r.url, packages: rows.length, distribution: d.url, distributionPackages: d.packages });
     return {
       url: r.url,
       clientFileUrl: r.clientFile.url,
       version: r.version,
-      durationMs: Math.round(performance.now() - t0),
+      durationMs: r.durationMs + d.durationMs,
       dist: { url: d.url, label: d.label, clientFileUrl: d.clientFile.url, version: d.version, durationMs: d.durationMs },
     };
   });
-}
-
-/** Both results, or the first failure once neither is still running (nothing may publish after the locks are gone). */
-async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
-  const [x, y] = await Promise.allSettled([a, b]);
-  if (x.status === 'rejected') throw x.reason;
-  if (y.status === 'rejected') throw y.reason;
-  return [x.value, y.value];
 }
 
 /** The distribution's entries after the change; packages never recorded (a new release) get theirs now, once. */

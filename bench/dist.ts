@@ -213,7 +213,7 @@ async function ours(work: string, signer: Signer, bigDir: string, relDir: string
   const rel = await seed(env, 1, 'BENCH.release', 'apt', relEntries, []);
   await publishView(env.ctx(rel), 'unverified', 'BENCH.release', 'apt', { include: rel });
   const t0 = performance.now();
-  const into = await publishView(env.ctx(rel), 'stage-rollout', 'BENCH.release', 'apt', { include: rel, reuseFrom: 'unverified' });
+  const into = await publishView(env.ctx(rel), 'stage-rollout', 'BENCH.release', 'apt', { include: rel });
   const out = await publishView(env.ctx(rel), 'unverified', 'BENCH.release', 'apt', { exclude: rel });
   const took = performance.now() - t0;
   const parts = (p: typeof into) => `product repository ${ms(p.durationMs - p.dist.durationMs)}, distribution ${ms(p.dist.durationMs)}`;

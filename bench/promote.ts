@@ -16,10 +16,9 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import type { RtClient } from '../services/helpdesk/rt-client.ts';
-import { indexedFilenames } from '../services/storage/repo-index.ts';
-import { repoPaths } from '../services/storage/repo-layout.ts';
 import type { RepoKind, Stage } from '../services/storage/repo-ref.ts';
 import { buildTestPackages } from '../test/support/packages.ts';
+import { liveIndexIn } from '../test/support/step-context.ts';
 import { startProviderServer } from '../test/support/provider-server.ts';
 import { releaseXml, type XmlPackage } from '../test/support/release-xml.ts';
 import { ensureRtRunning, pointWebhookAt, rtClient } from '../test/support/rt.ts';
@@ -165,7 +164,7 @@ async function waitForStatus(rt: RtClient, ticket: number, want: string, ms: num
 
 /** How many packages the live index of a stage lists for the product. */
 const countListed = async (svc: Svc, stage: Stage, product: string, kind: RepoKind) =>
-  (await indexedFilenames(repoPaths(svc.storage, { stage, product, kind }).live, kind)).length;
+  (await liveIndexIn(svc.storage, stage, product, kind))?.length ?? 0;
 
 /**
  * Waits until every write-back of the ticket reached RT. RepoStatus comes first, then the comment and

@@ -1,6 +1,5 @@
 /** What a distribution (a stage's releases of one kind, platform and arch, every product) is made of. */
 import type { RepoKind } from '../storage/repo-ref.ts';
-import { type EntryColumns, partsOf } from './index-entries.ts';
 import type { Db } from './knex.ts';
 
 /** Which distribution: the releases shown in `stage` with this kind, platform and arch, of any product. */
@@ -9,36 +8,6 @@ export interface DistributionKey {
   kind: RepoKind;
   platform: string;
   arch: string;
-}
-
-/**
- * The packages of a distribution, with one release more (include) or less (exclude), each file once, with
- * its recorded entry when there is one (parts null: not recorded yet).
- */
-export async function distributionPackages(
-  db: Db,
-  d: DistributionKey,
-  change: { include?: number; exclude?: number },
-): Promise<Array<{ sha256: string; filename: string; releaseId: number; parts: Buffer[] | null }>> {
-  const shown = db('stage_members as m')
-    .join('releases as r', 'r.id', 'm.release_id')
-    .where({ 'm.stage': d.stage, 'r.repo_kind': d.kind, 'r.platform': d.platform, 'r.arch': d.arch })
-    .select('r.id');
-  return db('packages as p')
-    .leftJoin('index_entries as e', (j) => j.on('e.sha256', 'p.sha256').andOn('e.filename', 'p.filename'))
-    .where((q) => {
-      q.whereIn('p.release_id', shown);
-      if (change.include !== undefined) q.orWhere('p.release_id', change.include);
-    })
-    .modify((q) => {
-      if (change.exclude !== undefined) q.whereNot('p.release_id', change.exclude);
-    })
-    .distinctOn('p.filename', 'p.sha256')
-    .orderBy([{ column: 'p.filename' }, { column: 'p.sha256' }])
-    .select('p.sha256', 'p.filename', 'p.release_id as releaseId', 'e.part0', 'e.part1', 'e.part2')
-    .then((rows: Array<EntryColumns & { sha256: string; filename: string; releaseId: number }>) =>
-      rows.map((r) => ({ sha256: r.sha256, filename: r.filename, releaseId: r.releaseId, parts: partsOf(r) })),
-    );
 }
 
 /** The ids of the releases a distribution shows after the change. */

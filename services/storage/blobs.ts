@@ -13,11 +13,11 @@ import { RdError } from '../errors.ts';
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
- * createrepo_c --update and apt-ftparchive --db reuse cached checksums when a file's name, and
- * mtime (plus size for createrepo_c) are unchanged. Two different blobs may share a filename (a
- * package rebuilt with the same version) and, when unpacked from a reproducible tarball, even the
- * mtime. Deriving the mtime from the digest ties the cache key to the content: two blobs with the
- * same filename get the same mtime only if their digests share their first 28 bits.
+ * createrepo_c writes a file's mtime into its index entry (`<time file=…>`), and caches such as
+ * createrepo_c --update and apt-ftparchive --db key on name and mtime. Two different blobs may share a
+ * filename (a package rebuilt with the same version) and, when unpacked from a reproducible tarball,
+ * even the mtime. Deriving the mtime from the digest makes the entry a function of the content: two blobs
+ * with the same filename get the same mtime only if their digests share their first 28 bits.
  */
 export function blobMtime(sha256: string): number {
   return 946_684_800 + Number.parseInt(sha256.slice(0, 7), 16); // 2000-01-01 + up to ~8.5 years

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip, gzip, gzipSync } from 'node:zlib';
 import { APT_COMPONENT, type DistRef } from './dist-ref.ts';
-import { STAGE_TITLES } from './repo-ref.ts';
+import { STAGE_TITLES, type RepoRef } from './repo-ref.ts';
 
 /**
  * The index files of a distribution, from its members' recorded entries (index-entries.ts): bytes
@@ -81,9 +81,14 @@ export interface AptPackagesIndex {
 }
 
 export async function aptPackages(arch: string, stanzas: Buffer[]): Promise<AptPackagesIndex> {
+  const { gz, plain } = await packagesBytes(stanzas);
+  return { arch, gz, plain: { sha256: sha256(plain), size: plain.length } };
+}
+
+/** Packages.gz is the stanzas' gzip members as they are; Packages is decompressed once, for its hash. */
+async function packagesBytes(stanzas: Buffer[]): Promise<{ gz: Buffer; plain: Buffer }> {
   const gz = Buffer.concat(stanzas);
-  const plain = gz.length ? await promisify(gunzip)(gz) : Buffer.alloc(0);
-  return { arch, gz: gz.length ? gz : gzipSync(''), plain: { sha256: sha256(plain), size: plain.length } };
+  return gz.length ? { gz, plain: await promisify(gunzip)(gz) } : { gz: gzipSync(''), plain: Buffer.alloc(0) };
 }
 
 /**
@@ -91,29 +96,60 @@ export async function aptPackages(arch: string, stanzas: Buffer[]): Promise<AptP
  * what it decompressed), so both are listed although only Packages.gz is served.
  */
 export function aptRelease(d: DistRef, indexes: AptPackagesIndex[]): string {
-  const rows = indexes
-    .toSorted((a, b) => a.arch.localeCompare(b.arch))
-    .flatMap((ix) => {
+  const sorted = indexes.toSorted((a, b) => a.arch.localeCompare(b.arch));
+  return releaseText(
+    [
+      ['Origin', 'releasedesk'],
+      ['Label', `releasedesk ${d.platform}`],
+      ['Suite', d.stage],
+      ['Codename', d.stage],
+      ['Date', new Date().toUTCString()],
+      ['Architectures', sorted.map((ix) => ix.arch).join(' ')],
+      ['Components', APT_COMPONENT],
+      ['Description', `releasedesk ${STAGE_TITLES[d.stage]} for ${d.platform}`],
+    ],
+    sorted.flatMap((ix) => {
       const base = `${APT_COMPONENT}/binary-${ix.arch}/Packages`;
       return [
-        ` ${ix.plain.sha256} ${String(ix.plain.size).padStart(16)} ${base}`,
-        ` ${sha256(ix.gz)} ${String(ix.gz.length).padStart(16)} ${base}.gz`,
+        { path: base, ...ix.plain },
+        { path: `${base}.gz`, sha256: sha256(ix.gz), size: ix.gz.length },
       ];
-    });
+    }),
+  );
+}
+
+/**
+ * A product's flat repository (`deb URL ./`): Packages, Packages.gz and the Release over both, from the
+ * recorded stanzas, whose `Filename: pool/...` resolve through the repository's pool link.
+ */
+export async function aptFlatRepo(repo: RepoRef, stanzas: Buffer[]): Promise<IndexFile[]> {
+  const { gz, plain } = await packagesBytes(stanzas);
+  const release = releaseText(
+    [
+      ['Origin', 'releasedesk'],
+      ['Label', repo.product],
+      ['Suite', repo.stage],
+      ['Codename', repo.stage],
+      ['Date', new Date().toUTCString()],
+      ['Description', `${repo.product} (${repo.stage})`],
+    ],
+    [
+      { path: 'Packages', sha256: sha256(plain), size: plain.length },
+      { path: 'Packages.gz', sha256: sha256(gz), size: gz.length },
+    ],
+  );
   return [
-    'Origin: releasedesk',
-    `Label: releasedesk ${d.platform}`,
-    `Suite: ${d.stage}`,
-    `Codename: ${d.stage}`,
-    `Date: ${new Date().toUTCString()}`,
-    `Architectures: ${indexes
-      .map((ix) => ix.arch)
-      .toSorted()
-      .join(' ')}`,
-    `Components: ${APT_COMPONENT}`,
-    `Description: releasedesk ${STAGE_TITLES[d.stage]} for ${d.platform}`,
+    { path: 'Packages', bytes: plain },
+    { path: 'Packages.gz', bytes: gz },
+    { path: 'Release', bytes: Buffer.from(release) },
+  ];
+}
+
+function releaseText(fields: Array<[string, string]>, files: Array<{ path: string; sha256: string; size: number }>): string {
+  return [
+    ...fields.map(([k, v]) => `${k}: ${v}`),
     'SHA256:',
-    ...rows,
+    ...files.map((f) => ` ${f.sha256} ${String(f.size).padStart(16)} ${f.path}`),
     '',
   ].join('\n');
 }

@@ -1,15 +1,15 @@
-import { link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { link, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RdError, isRdError } from '../errors.ts';
 import type { Signer } from '../signing/signer.ts';
 import { errCode } from './blobs.ts';
-import { aptPackages, aptRelease, yumRepodata, type AptPackagesIndex, type ExtraMetadata, type IndexFile } from './dist-index.ts';
+import { aptPackages, aptRelease, yumRepodata, type AptPackagesIndex, type ExtraMetadata } from './dist-index.ts';
 import { addToPool, ensureSymlink, poolDir } from './dist-pool.ts';
 import { aptArch, APT_COMPONENT, distPaths, distRoot, type DistRef } from './dist-ref.ts';
 import { distClientFileName, distClientFileText, distClientFileUrl, distLabel, distUrl } from './dist-url.ts';
 import type { IndexEntry } from './index-entries.ts';
-import { asidePrefix, commitVersion, liveVersion, pruneVersions, swapLive, syncIndex } from './repo-layout.ts';
+import { publishVersion, writeIndexFiles } from './publish-version.ts';
 
 export interface DistPublishOptions {
   storageDir: string;
@@ -44,60 +44,36 @@ export interface DistPublishResult {
  */
 export async function publishDistribution(d: DistRef, entries: IndexEntry[], opts: DistPublishOptions): Promise<DistPublishResult> {
   const t0 = performance.now();
-  const paths = distPaths(opts.storageDir, d);
-  const previous = await liveVersion(paths);
-  await addToPool(opts.storageDir, opts.fresh ?? entries);
-  const prefix = await asidePrefix(paths);
-  let doomed: string | undefined = prefix;
   try {
-    await mkdir(prefix);
-    const version = Math.max(0, previous?.version ?? 0) + 1; // repomd revision: informative, commitVersion decides the dir
-    if (d.kind === 'yum') {
-      await writeFiles(
-        prefix,
-        await yumRepodata(
-          entries.map((e) => e.parts),
-          opts.extras ?? [],
-          version,
-        ),
-      );
-      await ensureSymlink(join(prefix, 'pool'), poolDir(opts.storageDir));
-    } else {
-      await ensureSymlink(join(distRoot(opts.storageDir), 'apt', d.platform, 'pool'), poolDir(opts.storageDir));
-      await buildAptSuite(d, prefix, entries, previous?.dir);
-    }
-    await opts.signer.signRepository(prefix, d.kind);
-    await writeFile(join(prefix, distClientFileName(d)), distClientFileText(opts.publicUrl, d));
-    await syncIndex(prefix);
-    const committed = await commitVersion(paths, prefix);
-    doomed = committed.dir;
-    await swapLive(paths, committed.dir);
-    doomed = undefined;
-    await stat(committed.dir);
-    await pruneVersions(paths, previous?.version);
+    await addToPool(opts.storageDir, opts.fresh ?? entries);
+    const published = await publishVersion(distPaths(opts.storageDir, d), async (dir, previous) => {
+      if (d.kind === 'yum') {
+        const parts = entries.map((e) => e.parts);
+        // repomd revision: informative, publishVersion decides the dir
+        await writeIndexFiles(dir, await yumRepodata(parts, opts.extras ?? [], (previous?.version ?? 0) + 1));
+        await ensureSymlink(join(dir, 'pool'), poolDir(opts.storageDir));
+      } else {
+        await ensureSymlink(join(distRoot(opts.storageDir), 'apt', d.platform, 'pool'), poolDir(opts.storageDir));
+        await buildAptSuite(d, dir, entries, previous?.dir);
+      }
+      await opts.signer.signRepository(dir, d.kind);
+      await writeFile(join(dir, distClientFileName(d)), distClientFileText(opts.publicUrl, d));
+    });
     return {
       url: distUrl(opts.publicUrl, d),
       label: distLabel(opts.publicUrl, d),
       clientFile: { name: distClientFileName(d), url: distClientFileUrl(opts.publicUrl, d) },
-      version: committed.version,
+      version: published.version,
       packages: entries.length,
       durationMs: Math.round(performance.now() - t0),
     };
   } catch (e) {
-    if (doomed && (await liveVersion(paths).catch(() => null))?.dir !== doomed) await rm(doomed, { recursive: true, force: true });
     const where = d.kind === 'yum' ? `${d.stage}/${d.platform}/${d.arch}` : `${d.stage}/${d.platform}`;
     if (isRdError(e)) throw e;
     throw new RdError(
       'RD_PUBLISH_FAILED',
       `distribution ${where}: ${(e instanceof Error ? e.message : String(e)).split(opts.storageDir).join('$STORAGE_DIR')}`,
     );
-  }
-}
-
-async function writeFiles(dir: string, files: IndexFile[]): Promise<void> {
-  for (const f of files) {
-    await mkdir(dirname(join(dir, f.path)), { recursive: true });
-    await writeFile(join(dir, f.path), f.bytes);
   }
 }
 
@@ -110,7 +86,7 @@ async function buildAptSuite(d: DistRef, dir: string, entries: IndexEntry[], pre
       arch,
       entries.map((e) => e.parts[0]!),
     );
-    await writeFiles(dir, [{ path: `${APT_COMPONENT}/binary-${arch}/Packages.gz`, bytes: ix.gz }]);
+    await writeIndexFiles(dir, [{ path: `${APT_COMPONENT}/binary-${arch}/Packages.gz`, bytes: ix.gz }]);
     indexes.push(ix);
   }
   if (previousDir) indexes.push(...(await keepOtherArches(previousDir, dir, arch)));

@@ -7,7 +7,7 @@ import { BlobStore } from './blobs.ts';
 import { poolHref } from './dist-ref.ts';
 import { inside } from './repo-layout.ts';
 import type { RepoKind, RepoPackage } from './repo-ref.ts';
-import { runTool } from './run-tool.ts';
+import { runTool, tail, ToolError } from './run-tool.ts';
 
 /**
  * What each package contributes to a distribution's index, made once by the real tools (createrepo_c,
@@ -32,6 +32,30 @@ export interface EntryOptions {
 }
 
 const gz = promisify(gzip);
+const keyOf = (p: { sha256: string; filename: string }) => `${p.sha256}/${p.filename}`;
+
+/**
+ * The entries of `packages`, in their order: the recorded ones as they are (no package read), the others
+ * made now by the tool and returned in `made`, for the caller to record.
+ */
+export async function entriesFor(
+  storageDir: string,
+  kind: RepoKind,
+  packages: RepoPackage[],
+  recorded: IndexEntry[],
+  opts: EntryOptions,
+): Promise<{ entries: IndexEntry[]; made: IndexEntry[] }> {
+  const known = new Map(recorded.map((e) => [keyOf(e), e]));
+  const made = await makeIndexEntries(
+    storageDir,
+    kind,
+    packages.filter((p) => !known.has(keyOf(p))),
+    opts,
+  );
+  for (const e of made) known.set(keyOf(e), e);
+  return { entries: packages.map((p) => known.get(keyOf(p))!), made };
+}
+
 const gunzipAsync = promisify(gunzip);
 
 export async function makeIndexEntries(
@@ -50,27 +74,39 @@ export async function makeIndexEntries(
       await mkdir(dirname(at), { recursive: true });
       await blobs.linkInto(p.sha256, at);
     }
-    const byHref = kind === 'yum' ? await yumEntries(dir, opts) : await aptEntries(dir, opts);
+    const { byHref, warnings } = kind === 'yum' ? await yumEntries(dir, opts) : await aptEntries(dir, opts);
     const entries: IndexEntry[] = [];
     for (const p of packages) {
       const parts = byHref.get(poolHref(p.sha256, p.filename));
       if (!parts) {
         const tool = kind === 'yum' ? 'createrepo_c' : 'apt-ftparchive';
-        throw new RdError('RD_PACKAGE_UNREADABLE', `${p.filename}: ${tool} could not read the package`, { filename: p.filename });
+        // both tools skip a package they cannot read and still exit 0; their stderr says why
+        const why = tail(warnings).split(`${dir}/`).join('');
+        throw new RdError('RD_PACKAGE_UNREADABLE', `${p.filename}: ${tool} could not read the package${why ? ` (${why})` : ''}`, {
+          filename: p.filename,
+        });
       }
       entries.push({ sha256: p.sha256, filename: p.filename, kind, parts: await Promise.all(parts.map((t) => gz(t))) });
     }
     return entries;
+  } catch (e) {
+    throw asEntryError(e, storageDir);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
+/** What the tool wrote, by package path, and what it said on stderr while succeeding. */
+interface ToolEntries {
+  byHref: Map<string, string[]>;
+  warnings: string;
+}
+
 const YUM_FILES = ['primary', 'filelists', 'other'] as const;
 
 /** createrepo_c over the scratch pool: each package's three <package> elements, by location href. */
-async function yumEntries(dir: string, opts: EntryOptions): Promise<Map<string, string[]>> {
-  await runTool('createrepo_c', ['--no-database', '--general-compress-type=gz', '--workers=2', dir], {
+async function yumEntries(dir: string, opts: EntryOptions): Promise<ToolEntries> {
+  const { stderr } = await runTool('createrepo_c', ['--no-database', '--general-compress-type=gz', '--workers=2', dir], {
     timeoutMs: opts.timeoutMs,
     env: opts.env,
   });
@@ -103,7 +139,7 @@ async function yumEntries(dir: string, opts: EntryOptions): Promise<Map<string, 
     }
   }
   for (const [href, parts] of out) if (parts.length !== 3) out.delete(href);
-  return out;
+  return { byHref: out, warnings: stderr };
 }
 
 /** The <package ...>...</package> elements of a createrepo_c document, each ending with a newline. */
@@ -120,8 +156,8 @@ function packageElements(xml: string): string[] {
 }
 
 /** apt-ftparchive over the scratch pool: each package's stanza (Filename: pool/...), by that file name. */
-async function aptEntries(dir: string, opts: EntryOptions): Promise<Map<string, string[]>> {
-  const { stdout } = await runTool('apt-ftparchive', ['packages', 'pool'], {
+async function aptEntries(dir: string, opts: EntryOptions): Promise<ToolEntries> {
+  const { stdout, stderr } = await runTool('apt-ftparchive', ['packages', 'pool'], {
     cwd: dir,
     timeoutMs: opts.timeoutMs,
     env: opts.env,
@@ -132,5 +168,12 @@ async function aptEntries(dir: string, opts: EntryOptions): Promise<Map<string, 
     const href = /^Filename: (.+)$/m.exec(stanza)?.[1];
     if (href) out.set(href, [`${stanza.trim()}\n\n`]);
   }
-  return out;
+  return { byHref: out, warnings: stderr };
+}
+
+/** Tool output names absolute paths; messages reach tickets, so STORAGE_DIR is not spelled out. */
+function asEntryError(e: unknown, storageDir: string): unknown {
+  if (!(e instanceof ToolError)) return e;
+  const redact = (text: string) => text.split(storageDir).join('$STORAGE_DIR');
+  return new RdError('RD_PUBLISH_FAILED', redact(e.message), { tool: e.tool, exitCode: e.exitCode, stderrTail: redact(e.stderrTail) });
 }

@@ -1,8 +1,9 @@
-import { link, mkdir, readdir, readlink, rm, symlink } from 'node:fs/promises';
+import { link, mkdir, readdir, readlink, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Signer } from '../signing/signer.ts';
 import { distPaths, distRoot, distUnit, type DistRef } from './dist-ref.ts';
-import { asidePrefix, commitVersion, liveVersion, pruneVersions, repoPaths, swapLive, syncIndex, type RepoPaths } from './repo-layout.ts';
+import { publishVersion } from './publish-version.ts';
+import { liveVersion, repoPaths, type RepoPaths } from './repo-layout.ts';
 import { STAGES, type RepoKind, type Stage } from './repo-ref.ts';
 
 /**
@@ -54,31 +55,23 @@ const SIGNATURES = new Set(['InRelease', 'Release.gpg', 'repomd.xml.asc']);
 export async function resignRepository(repo: LiveRepository, signer: Pick<Signer, 'signRepository'>): Promise<number | null> {
   const live = await liveVersion(repo.paths);
   if (!live) return null;
-  const prefix = await asidePrefix(repo.paths);
-  let doomed: string | undefined = prefix;
-  try {
-    await linkTree(live.dir, prefix);
-    await signer.signRepository(prefix, repo.kind);
-    await syncIndex(prefix);
-    const committed = await commitVersion(repo.paths, prefix);
-    doomed = committed.dir;
-    await swapLive(repo.paths, committed.dir);
-    doomed = undefined;
-    await pruneVersions(repo.paths, live.version);
-    return committed.version;
-  } finally {
-    if (doomed && (await liveVersion(repo.paths).catch(() => null))?.dir !== doomed) await rm(doomed, { recursive: true, force: true });
-  }
+  const published = await publishVersion(repo.paths, async (dir) => {
+    await linkTree(live.dir, dir);
+    await signer.signRepository(dir, repo.kind);
+  });
+  return published.version;
 }
 
+/** Hard links of `from`'s files into the existing dir `to`; symlinks recreated, signatures left out. */
 async function linkTree(from: string, to: string): Promise<void> {
-  await mkdir(to);
   for (const e of await readdir(from, { withFileTypes: true })) {
     if (SIGNATURES.has(e.name)) continue;
     const src = join(from, e.name);
     const dst = join(to, e.name);
-    if (e.isDirectory()) await linkTree(src, dst);
-    else if (e.isSymbolicLink())
+    if (e.isDirectory()) {
+      await mkdir(dst);
+      await linkTree(src, dst);
+    } else if (e.isSymbolicLink())
       await symlink(await readlink(src), dst); // same depth: the relative target holds
     else await link(src, dst);
   }

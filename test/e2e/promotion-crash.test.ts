@@ -243,10 +243,11 @@ async function indexOf(stage: Stage, product: string): Promise<Indexed[]> {
   const primary = (await promisify(gunzip)(await readFile(path.join(dir, href!)))).toString('utf8');
   const out: Indexed[] = [];
   for (const block of primary.split('<package type="rpm">').slice(1)) {
-    const filename = /<location href="Packages\/([^"]+)"/.exec(block)?.[1] ?? '';
+    const href = /<location href="([^"]+)"/.exec(block)?.[1] ?? '';
+    const filename = path.basename(href);
     const sha256 = /<checksum type="sha256" pkgid="YES">([0-9a-f]{64})<\/checksum>/.exec(block)?.[1] ?? '';
     const size = Number(/<size package="(\d+)"/.exec(block)?.[1]);
-    const st = await stat(path.join(dir, 'Packages', filename)).catch(() => null);
+    const st = await stat(path.join(dir, href)).catch(() => null);
     expect(st?.size, `${stage}/${product}: ${filename} listed and present with the listed size`).toBe(size);
     out.push({ filename, sha256, size });
   }

@@ -197,8 +197,11 @@ export const checkpointed = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
  * The file names a stage's live index lists for a product (Packages for APT, the primary metadata for YUM),
  * read from disk; null when the repository was never published.
  */
-export async function liveIndex(config: Config, stage: Stage, product: string, kind: RepoKind): Promise<string[] | null> {
-  const live = join(config.STORAGE_DIR, 'repos', stage, product);
+export const liveIndex = (config: Config, stage: Stage, product: string, kind: RepoKind): Promise<string[] | null> =>
+  liveIndexIn(config.STORAGE_DIR, stage, product, kind);
+
+export async function liveIndexIn(storageDir: string, stage: Stage, product: string, kind: RepoKind): Promise<string[] | null> {
+  const live = join(storageDir, 'repos', stage, product);
   const target = await readlink(live).catch(() => null);
   if (target === null) return null;
   const dir = resolve(dirname(live), target);

@@ -12,8 +12,8 @@ export const sourceStage = (ctx: StepContext): Stage | undefined => STAGE_OF_STA
 export const mustWait = (ctx: StepContext, stage: Stage) => !outputOf(ctx, checkTarget(stage)).satisfied;
 
 /**
- * Puts the release into `stage`'s index: links to the same blobs, checksums reused from the source index.
- * Nothing when it must wait (null).
+ * Puts the release into `stage`'s index, from the index entries recorded when it entered Unverified: no
+ * package is read and no byte moves. Nothing when it must wait (null).
  */
 export function promoteInto(stage: Stage): Step<PublishOutput | null> {
   return {
@@ -21,7 +21,7 @@ export function promoteInto(stage: Stage): Step<PublishOutput | null> {
     async run(ctx) {
       if (mustWait(ctx, stage)) return null;
       const r = outputOf(ctx, loadRelease);
-      return publishView(ctx, stage, r.product, r.kind, { include: ctx.releaseId, reuseFrom: sourceStage(ctx) });
+      return publishView(ctx, stage, r.product, r.kind, { include: ctx.releaseId });
     },
     async undo(ctx, out) {
       if (!out) return;

@@ -1,12 +1,11 @@
 import { join } from 'node:path';
-import { distributionPackages } from '../../services/db/distributions.ts';
 import { saveEntries } from '../../services/db/index-entries.ts';
 import { lockKeys, withLocks } from '../../services/db/locks.ts';
 import { releaseById } from '../../services/db/releases.ts';
-import { addToStage, packagesOfView, removeFromStage } from '../../services/db/stage-members.ts';
+import { addToStage, removeFromStage, viewPackages, type ViewPackage } from '../../services/db/stage-members.ts';
 import { distUnit, type DistRef } from '../../services/storage/dist-ref.ts';
 import { publishDistribution } from '../../services/storage/dist-publish.ts';
-import { makeIndexEntries, type IndexEntry } from '../../services/storage/index-entries.ts';
+import { entriesFor, type IndexEntry } from '../../services/storage/index-entries.ts';
 import { publishRepository } from '../../services/storage/publish.ts';
 import type { RepoKind, Stage } from '../../services/storage/repo-ref.ts';
 import type { StepContext } from '../engine/step.ts';
@@ -26,8 +25,6 @@ export interface ViewChange {
   include?: number;
   /** stop showing this release */
   exclude?: number;
-  /** a stage whose index already has these packages' checksums (promotion reads no package) */
-  reuseFrom?: Stage;
 }
 
 const TOOL_TIMEOUT_MS = 10 * 60_000;
@@ -49,16 +46,17 @@ export async function publishView(
   const release = await ctx.timings.time('db', () => releaseById(db, (change.include ?? change.exclude)!));
   const dist: DistRef = { stage, kind, platform: release.platform!, arch: release.arch! };
   return withLocks(db, [lockKeys.repo(stage, product)], async () => {
-    const rows = await ctx.timings.time('db', () => packagesOfView(db, stage, product, change));
-    // index: the whole publish (hard links, createrepo_c / apt-ftparchive, the fsyncs of the index, the swap)
+    const rows = await ctx.timings.time('db', () => viewPackages(db, { stage, product }, change));
+    // index: the whole publish (entries made for new packages, pool links, index, signature, fsyncs, the swap)
     const r = await ctx.timings.time('index', () =>
       publishRepository({ stage, product, kind }, rows, {
         storageDir: config.STORAGE_DIR,
         publicUrl: config.PUBLIC_URL,
         signer,
-        reuseFrom: change.reuseFrom ? [{ stage: change.reuseFrom, product, kind }] : undefined,
+        recorded: recordedEntries(kind, rows),
       }),
     );
+    if (r.made.length) await ctx.timings.time('db', () => saveEntries(db, r.made));
     const d = await withLocks(db, [lockKeys.dist(distUnit(dist))], async () => {
       const { entries, fresh } = await distributionEntries(ctx, dist, change);
       const extras = await ctx.timings.time('db', () => extraMetadata(db, config, dist, change));
@@ -82,26 +80,27 @@ export async function publishView(
   });
 }
 
-/** The distribution's entries after the change; packages never recorded (a new release) get theirs now, once. */
+const recordedEntries = (kind: RepoKind, rows: ViewPackage[]): IndexEntry[] =>
+  rows.flatMap((r) => (r.parts ? [{ sha256: r.sha256, filename: r.filename, kind, parts: r.parts }] : []));
+
+/**
+ * The distribution's entries after the change. The product's publication recorded the entering release's;
+ * packages recorded before entries existed get theirs now, once.
+ */
 async function distributionEntries(
   ctx: StepContext,
   dist: DistRef,
   change: ViewChange,
 ): Promise<{ entries: IndexEntry[]; fresh: IndexEntry[] }> {
   const { db, config } = ctx.deps;
-  const rows = await ctx.timings.time('db', () => distributionPackages(db, dist, change));
-  const missing = rows.filter((r) => r.parts === null);
-  const made = await ctx.timings.time('index', () =>
-    makeIndexEntries(config.STORAGE_DIR, dist.kind, missing, { tmpDir: join(config.STORAGE_DIR, 'tmp'), timeoutMs: TOOL_TIMEOUT_MS }),
+  const rows = await ctx.timings.time('db', () => viewPackages(db, dist, change));
+  const { entries, made } = await ctx.timings.time('index', () =>
+    entriesFor(config.STORAGE_DIR, dist.kind, rows, recordedEntries(dist.kind, rows), {
+      tmpDir: join(config.STORAGE_DIR, 'tmp'),
+      timeoutMs: TOOL_TIMEOUT_MS,
+    }),
   );
   if (made.length) await ctx.timings.time('db', () => saveEntries(db, made));
-  const byKey = new Map(made.map((e) => [`${e.sha256}/${e.filename}`, e.parts]));
-  const entries = rows.map((r) => ({
-    sha256: r.sha256,
-    filename: r.filename,
-    kind: dist.kind,
-    parts: r.parts ?? byKey.get(`${r.sha256}/${r.filename}`)!,
-  }));
   // the pool is append-only: what the members already showed is there; the entering release may not be
   return { entries, fresh: entries.filter((_, i) => rows[i]!.releaseId === change.include || rows[i]!.parts === null) };
 }

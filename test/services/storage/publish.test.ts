@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore } from '../../../services/storage/blobs.ts';
+import { poolHref } from '../../../services/storage/dist-ref.ts';
 import { publishRepository, type PublishOptions } from '../../../services/storage/publish.ts';
 import type { RepoPackage, RepoRef, Stage } from '../../../services/storage/repo-ref.ts';
 import { startSigner, type Signer } from '../../../services/signing/signer.ts';
@@ -96,7 +97,8 @@ describe('YUM', () => {
   });
 
   it('republishes with one more package: dnf sees old and new, only the new one is read', async () => {
-    const r = await publishRepository(yum(), [...core(rpms), extraRpm()], opts);
+    const recorded = (await publishRepository(yum('stage-rollout'), core(rpms), opts)).made;
+    const r = await publishRepository(yum(), [...core(rpms), extraRpm()], { ...opts, recorded });
     expect(r).toMatchObject({ version: 3, previousVersion: 2, packages: 4, packagesRead: 1 });
     timings['yum republish 3+1'] = r.durationMs;
     expect((await checkYumRepo(r.url, 'extra-0001')).ok).toBe(true);
@@ -115,7 +117,7 @@ describe('YUM', () => {
 describe('APT', () => {
   it('publishes a flat repository apt-get reads over HTTP, with a .list client file', async () => {
     const r = await publishRepository(apt(), core(debs), opts);
-    expect(r).toMatchObject({ version: 1, packages: 3, packagesRead: null, clientFile: { name: 'EXAMPLETP.testpkg.debian12.all.list' } });
+    expect(r).toMatchObject({ version: 1, packages: 3, packagesRead: 3, clientFile: { name: 'EXAMPLETP.testpkg.debian12.all.list' } });
     const check = await checkAptRepo(r.url, 'testpkg-dep', { RESOLVE: '1' });
     expect(check.output).toMatch(/^OK: apt sees testpkg-dep 1.0.0-1/m);
     expect(check.output).toContain('[InRelease/Release.gpg signature verified]');
@@ -149,32 +151,34 @@ describe('100 packages and promotion', () => {
   it('publishes 100 packages fast, and republishes +1 reading only the new package', async () => {
     const hundred = rpms.filter((p) => !p.filename.startsWith('extra'));
     const y = await publishRepository(yum(), hundred, opts);
-    const y1 = await publishRepository(yum(), [...hundred, extraRpm()], opts);
+    const y1 = await publishRepository(yum(), [...hundred, extraRpm()], { ...opts, recorded: y.made });
     const hundredDebs = debs.filter((p) => !p.filename.startsWith('extra'));
     const a = await publishRepository(apt(), hundredDebs, opts);
-    const a1 = await publishRepository(apt(), [...hundredDebs, extraDeb()], opts);
+    const a1 = await publishRepository(apt(), [...hundredDebs, extraDeb()], { ...opts, recorded: a.made });
     Object.assign(timings, { 'yum 100': y.durationMs, 'yum 100+1': y1.durationMs, 'apt 100': a.durationMs, 'apt 100+1': a1.durationMs });
     expect([y.packages, y1.packages, a1.packages]).toEqual([100, 101, 101]);
-    expect(y1.packagesRead).toBe(1);
+    expect([y.packagesRead, y1.packagesRead, a.packagesRead, a1.packagesRead]).toEqual([100, 1, 100, 1]);
     for (const r of [y, y1, a, a1]) expect(r.durationMs).toBeLessThan(5000);
     expect((await checkYumRepo(y1.url, 'testfill-0100')).ok).toBe(true);
     expect((await checkAptRepo(a1.url, 'testfill-0100')).ok).toBe(true);
   });
 
-  it('promotion to another stage moves no bytes and reuses the source checksums', async () => {
+  it('promotion to another stage moves no bytes and, with the recorded entries, reads no package', async () => {
     const all = rpms;
-    await publishRepository(yum('unverified'), all, opts);
-    const r = await publishRepository(yum('stage-rollout'), all, { ...opts, reuseFrom: [yum('unverified')] });
+    const u = await publishRepository(yum('unverified'), all, opts);
+    const r = await publishRepository(yum('stage-rollout'), all, { ...opts, recorded: u.made });
     timings['yum promote 101'] = r.durationMs;
     expect(r).toMatchObject({ packages: 101, packagesRead: 0, url: `${server.url}/repos/stage-rollout/${yum().product}/` });
     const store = new BlobStore(storageDir);
-    for (const p of all) expect((await stat(join(r.dir, 'Packages', p.filename))).ino).toBe((await stat(store.path(p.sha256))).ino);
+    const pooled = (dir: string, p: RepoPackage) => stat(join(dir, poolHref(p.sha256, p.filename)));
+    for (const p of all) expect((await pooled(r.dir, p)).ino).toBe((await stat(store.path(p.sha256))).ino);
     expect((await checkYumRepo(r.url, 'extra-0001')).ok).toBe(true);
 
-    await publishRepository(apt('unverified'), debs, opts);
-    const a = await publishRepository(apt('stage-rollout'), debs, { ...opts, reuseFrom: [apt('unverified')] });
+    const au = await publishRepository(apt('unverified'), debs, opts);
+    const a = await publishRepository(apt('stage-rollout'), debs, { ...opts, recorded: au.made });
     timings['apt promote 101'] = a.durationMs;
-    for (const p of debs) expect((await stat(join(a.dir, p.filename))).ino).toBe((await stat(store.path(p.sha256))).ino);
+    expect(a.packagesRead).toBe(0);
+    for (const p of debs) expect((await pooled(a.dir, p)).ino).toBe((await stat(store.path(p.sha256))).ino);
     expect((await checkAptRepo(a.url, 'extra-0001')).ok).toBe(true);
   });
 });

@@ -146,12 +146,12 @@ describe('the distribution of a stage', () => {
     expect(await index()).toEqual([]);
   });
 
-  it('records each package index entry once, and a promotion reads no package to build its distribution', async () => {
+  it('records each package index entry once, and a promotion reads no package to build its repository or distribution', async () => {
     const a = await recorded(1, pk().rpms);
     await publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a });
     expect(Number((await env.db('index_entries').count('* as n').first())!.n)).toBe(3);
     const before = await env.db('index_entries').select('sha256', 'created_at').orderBy('sha256');
-    await publishView(env.ctx(a), 'production', YUM, 'yum', { include: a, reuseFrom: 'unverified' });
+    await publishView(env.ctx(a), 'production', YUM, 'yum', { include: a });
     expect(await env.db('index_entries').select('sha256', 'created_at').orderBy('sha256')).toEqual(before);
     expect(await distIndex('production')).toEqual(names(pk().rpms));
   });

@@ -1,0 +1,48 @@
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { IndexFile } from './dist-index.ts';
+import { asidePrefix, commitVersion, liveVersion, pruneVersions, swapLive, syncIndex, type RepoPaths } from './repo-layout.ts';
+
+export interface Version {
+  version: number;
+  dir: string;
+}
+
+/**
+ * The one way any repository changes, product or distribution (Pulp's new_version): `build` fills a dir
+ * aside (index, signatures, client file), which is made durable, numbered and swapped in by one rename, so
+ * a client sees the old signed index or the new one, never a mix and never an unsigned one. On any failure
+ * the aside dir is removed and the live version is untouched. Callers serialise the publications of one
+ * repository; a concurrent one still cannot corrupt it.
+ */
+export async function publishVersion(
+  paths: RepoPaths,
+  build: (dir: string, previous: Version | null) => Promise<void>,
+): Promise<Version & { previous: Version | null }> {
+  const previous = await liveVersion(paths);
+  const prefix = await asidePrefix(paths);
+  let doomed: string | undefined = prefix; // what to delete if we fail: never the live version
+  try {
+    await mkdir(prefix);
+    await build(prefix, previous);
+    await syncIndex(prefix);
+    const committed = await commitVersion(paths, prefix);
+    doomed = committed.dir;
+    await swapLive(paths, committed.dir);
+    doomed = undefined;
+    await stat(committed.dir); // a racing publication's prune must not have left us pointing at nothing
+    await pruneVersions(paths, previous?.version);
+    return { ...committed, previous };
+  } catch (e) {
+    // swapLive can fail after its rename (fsync): never delete what the live link points at
+    if (doomed && (await liveVersion(paths).catch(() => null))?.dir !== doomed) await rm(doomed, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export async function writeIndexFiles(dir: string, files: IndexFile[]): Promise<void> {
+  for (const f of files) {
+    await mkdir(dirname(join(dir, f.path)), { recursive: true });
+    await writeFile(join(dir, f.path), f.bytes);
+  }
+}

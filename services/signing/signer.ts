@@ -91,8 +91,12 @@ async function signRepository(home: string, keys: SigningKey[], dir: string, kin
   const by = ['--digest-algo', 'SHA256', ...keys.flatMap((k) => ['--local-user', k.fingerprint])];
   if (kind === 'apt') {
     const release = join(dir, 'Release');
-    await gpg([...by, '--clearsign', '--output', join(dir, 'InRelease'), release], { home });
-    await gpg([...by, '--armor', '--detach-sign', '--output', join(dir, 'Release.gpg'), release], { home });
+    // two processes at once: the agent serves both, and the clear-signed form cannot yield the detached one
+    // (its signed text ends before the last newline)
+    await Promise.all([
+      gpg([...by, '--clearsign', '--output', join(dir, 'InRelease'), release], { home }),
+      gpg([...by, '--armor', '--detach-sign', '--output', join(dir, 'Release.gpg'), release], { home }),
+    ]);
   } else {
     const repomd = join(dir, 'repodata', 'repomd.xml');
     await gpg([...by, '--armor', '--detach-sign', '--output', `${repomd}.asc`, repomd], { home });

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import pMap from 'p-map';
 import { RdError } from '../errors.ts';
 
 /**
@@ -94,12 +95,16 @@ export class BlobStore {
       out.push({ path: this.path(s.sha256), existed: exists });
       if (!exists) fresh.push(s);
     }
-    await mapLimit(fresh, SYNC_AT_ONCE, async (s) => {
-      await chmod(s.file, 0o444);
-      const mtime = blobMtime(s.sha256);
-      await utimes(s.file, mtime, mtime);
-      await fsyncPath(s.file); // (1)
-    });
+    await pMap(
+      fresh,
+      async (s) => {
+        await chmod(s.file, 0o444);
+        const mtime = blobMtime(s.sha256);
+        await utimes(s.file, mtime, mtime);
+        await fsyncPath(s.file); // (1)
+      },
+      { concurrency: SYNC_AT_ONCE },
+    );
     const dirs = new Set([...staged.map((s) => s.sha256), ...stored].map((sha) => dirname(this.path(sha))));
     for (const [i, s] of staged.entries()) {
       if (!out[i]!.existed) {
@@ -108,7 +113,7 @@ export class BlobStore {
       }
       await unlink(s.file);
     }
-    await mapLimit([...dirs], SYNC_AT_ONCE, fsyncPath); // (2)
+    await pMap(dirs, fsyncPath, { concurrency: SYNC_AT_ONCE }); // (2)
     return out;
   }
 
@@ -169,14 +174,6 @@ export interface Adopted {
 
 /** fsyncs in flight at once: concurrent fsyncs share the filesystem's journal commits */
 const SYNC_AT_ONCE = 16;
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) await fn(items[i]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 export function errCode(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;

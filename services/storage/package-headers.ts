@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import pMap from 'p-map';
 import { debControlFields } from './deb-control.ts';
 import { debHeaderOf, type PackageFormat, type PackageHeader, RPM_QF, readPackageHeader, rpmHeaderOf, rpmQuery } from './package-header.ts';
 
@@ -61,7 +62,7 @@ async function rpmChunk(files: HeaderFile[]): Promise<Array<PromiseSettledResult
   // rpm read them all, in order (exit 0; a manifest file would have added packages: read one by one)
   if (parts && parts[0] === '' && parts.length === files.length + 1)
     return Promise.all(parts.slice(1).map((text, i) => settle(async () => rpmHeaderOf(text, files[i]!.displayName))));
-  return mapLimit(files, ONE_BY_ONE, (f) => settle(() => readPackageHeader(f.path, 'rpm', f.displayName)));
+  return pMap(files, (f) => settle(() => readPackageHeader(f.path, 'rpm', f.displayName)), { concurrency: ONE_BY_ONE });
 }
 
 /** processes at once when reading package by package (what check-headers did before) */
@@ -74,15 +75,5 @@ const settle = <T>(fn: () => Promise<T>): Promise<PromiseSettledResult<T>> =>
   );
 
 async function inParallel(tasks: Array<() => Promise<void>>, limit: number): Promise<void> {
-  await mapLimit(tasks, limit, (t) => t());
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+  await pMap(tasks, (t) => t(), { concurrency: limit });
 }

@@ -99,6 +99,29 @@ const fileList = (blanks: boolean) =>
     return entries;
   });
 
+export interface Peer {
+  name: string;
+  url: string;
+  secret: string;
+}
+
+/** "site-de=https://desk.example.de|SECRET, central=http://127.0.0.1:8101|SECRET" */
+const peerList = z.string().transform((v, ctx) => {
+  const out: Peer[] = [];
+  for (const entry of v
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
+    const m = /^([a-z0-9][a-z0-9-]{0,63})=(https?:\/\/[^|\s]+)\|(.+)$/.exec(entry);
+    const shown = entry.replace(/\|.*$/, '|***');
+    if (!m) ctx.addIssue({ code: 'custom', message: `"${shown}" is not NAME=URL|SECRET (NAME in lower case, URL http(s))` });
+    else if (m[3]!.length < 16) ctx.addIssue({ code: 'custom', message: `"${shown}": the secret must be at least 16 characters` });
+    else if (out.some((p) => p.name === m[1])) ctx.addIssue({ code: 'custom', message: `"${shown}": peer ${m[1]} is listed twice` });
+    else out.push({ name: m[1]!, url: m[2]!.replace(/\/+$/, ''), secret: m[3]! });
+  }
+  return out;
+});
+
 export const configSchema = z.object({
   PORT: int(0, 65535).default(8080).describe('HTTP port of the API, bound to HOST'),
   HOST: z.string().default('127.0.0.1').describe('address the API listens on'),
@@ -184,6 +207,37 @@ export const configSchema = z.object({
   SIGNING_PASSPHRASE_FILES: fileList(true)
     .default([])
     .describe('comma-separated files holding the passphrases of SIGNING_KEY_FILES, in the same order; an empty entry: no passphrase'),
+  DESK_NAME: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'DESK_NAME must be 1-64 lower-case letters, digits and dashes (e.g. central, site-de)')
+    .default('releasedesk')
+    .describe('what this desk is called in the bundles it exports and in the status it reports to peers'),
+  PEERS: peerList
+    .default([])
+    .describe(
+      'comma-separated NAME=URL|SECRET of the other desks this one exchanges bundles with: their DESK_NAME, base URL and the secret both sides share (16+ characters)',
+    ),
+  API_TOKENS: z
+    .string()
+    .transform((v, ctx) =>
+      v
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => {
+          if (t.length >= 16) return true;
+          if (t) ctx.addIssue({ code: 'custom', message: 'each token must be at least 16 characters' });
+          return false;
+        }),
+    )
+    .default([])
+    .describe(
+      'comma-separated bearer tokens of operators and scripts for the endpoints that hand out releases (GET /releases/:ticket/bundle)',
+    ),
+  TRUSTED_BUNDLE_KEYS: fileList(false)
+    .default([])
+    .describe(
+      "comma-separated public key files (the source desk's PUBLIC_URL/keys/releasedesk.asc) whose signatures on exported bundles this desk accepts; empty: no bundle is imported",
+    ),
   ALLOWED_DOWNLOAD_HOSTS: hostList
     .default([])
     .describe('comma-separated hosts allowed even if loopback/private (e.g. 127.0.0.1); public hosts are always allowed'),

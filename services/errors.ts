@@ -15,6 +15,16 @@ export const catalog = {
     permanent: true,
     next: 'RT posts a change within seconds: this is a replay or a delivery held up for long, and is not taken. A real change RT has is picked up from RT by the reconciler; check the clocks of RT and releasedesk if real deliveries get this.',
   },
+  RD_AUTH_REQUIRED: {
+    http: 401,
+    permanent: true,
+    next: 'Send Authorization: Bearer <token>: one of API_TOKENS (the CLI reads RELEASEDESK_TOKEN), or the secret this desk shares with yours in PEERS.',
+  },
+  RD_AUTH_INVALID: {
+    http: 401,
+    permanent: true,
+    next: 'The bearer token is none of API_TOKENS nor a PEERS secret here; check the value with the operator of this desk.',
+  },
   RD_NOT_FOUND: { http: 404, permanent: true, next: 'Check the ticket number.' },
 
   // workflow
@@ -85,6 +95,27 @@ export const catalog = {
     next: 'The bundle has too many entries or is too large once unpacked; split the release.',
   },
   RD_BUNDLE_CORRUPT: { http: 422, permanent: true, next: 'The bundle is not a readable tar.gz; rebuild and upload it again.' },
+  // bundles exported by another releasedesk (services/bundles)
+  RD_BUNDLE_UNSIGNED: {
+    http: 422,
+    permanent: true,
+    next: 'A releasedesk bundle must carry releasedesk-bundle.json.asc: export it again on the source desk (releasedesk export TICKET) and do not repack it.',
+  },
+  RD_BUNDLE_UNTRUSTED: {
+    http: 422,
+    permanent: true,
+    next: "The bundle is not signed by a key this desk trusts: add the source desk's public key (its PUBLIC_URL/keys/releasedesk.asc) to TRUSTED_BUNDLE_KEYS, or ask for a bundle from a trusted desk.",
+  },
+  RD_BUNDLE_TAMPERED: {
+    http: 422,
+    permanent: true,
+    next: 'The bundle changed after it was signed: fetch it again from the source desk; if it still fails, tell the source desk.',
+  },
+  RD_BUNDLE_MISMATCH: {
+    http: 422,
+    permanent: true,
+    next: 'Attach the release.xml that releasedesk export wrote with the bundle; only synchURL and synchSha256 may differ from the one in the bundle.',
+  },
   RD_PACKAGE_MISSING: { http: 422, permanent: true, next: 'Add the named package to the bundle or fix its filename in release.xml.' },
   RD_PACKAGE_MISMATCH: {
     http: 422,

@@ -23,7 +23,12 @@ export type Role = 'all' | 'api' | 'worker';
  * signing keys come first: a bad one stops the start (SigningKeyError) before anything else runs.
  */
 export async function startService(config: Config, role: Role = 'all', log: Logger = createLogger(config.LOG_LEVEL)) {
-  const signer = await startSigner({ storageDir: config.STORAGE_DIR, keys: configuredKeys(config), log });
+  const signer = await startSigner({
+    storageDir: config.STORAGE_DIR,
+    keys: configuredKeys(config),
+    trustedKeys: config.TRUSTED_BUNDLE_KEYS,
+    log,
+  });
   try {
     return await startParts(config, role, log, signer);
   } catch (e) {
@@ -57,6 +62,7 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
       metrics,
       storageDir: config.STORAGE_DIR,
       config,
+      signer,
       health: {
         postgres: () => ping(db),
         redis: async () => {

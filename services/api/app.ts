@@ -5,7 +5,8 @@ import type { Config } from '../../config/index.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { IntakeDeps } from '../intake.ts';
-import { publicKeysDir } from '../signing/signer.ts';
+import { publicKeysDir, type Signer } from '../signing/signer.ts';
+import { bundlesRouter } from './bundles.ts';
 import { httpErrorHandler } from './http-errors.ts';
 import { releasesRouter } from './releases.ts';
 import { webhookRouter } from './webhook.ts';
@@ -22,6 +23,8 @@ export interface AppDeps extends IntakeDeps {
   /** what read-only checks (validate) need to judge like the worker does */
   config: Config;
   health: Record<string, HealthCheck>;
+  /** signs exported bundles */
+  signer: Pick<Signer, 'signFile'>;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -29,6 +32,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.use(webhookRouter(deps));
   app.use(express.json({ limit: '16kb' }), releasesRouter(deps.db, deps.queue, deps.config));
+  app.use(bundlesRouter(deps.db, deps.config, deps.signer));
 
   app.get('/healthz', async (_req, res) => {
     const checks = await Promise.all(

@@ -4,19 +4,19 @@ import type { Db } from '../db/knex.ts';
 import { getInbox, insertRetry, markEnqueued } from '../db/inbox.ts';
 import { hasPackages, packageList } from '../db/packages.ts';
 import { listReleases, releaseOfTicket, type ReleaseRow } from '../db/releases.ts';
-import { historyOf, lastRun } from '../db/transitions.ts';
+import { historyOf, lastRun, transitionView } from '../db/transitions.ts';
 import type { ActionQueue } from '../queue.ts';
 import { RdError } from '../errors.ts';
 import { PROMOTION_TARGETS, REPO_STATUSES } from '../workflow/transitions.ts';
 import type { Config } from '../../config/index.ts';
 import { checkDependencies, describeCheck } from '../deps/check.ts';
+import { ticketOf } from './tickets.ts';
 
 const listQuery = z.object({
   status: z.enum(REPO_STATUSES).optional(),
   product: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
-const ticketParam = z.coerce.number().int().positive();
 const validateQuery = z.object({ target: z.enum(PROMOTION_TARGETS) });
 
 const summary = (r: ReleaseRow) => ({
@@ -33,12 +33,6 @@ const summary = (r: ReleaseRow) => ({
   repoUri: r.repo_uri || null,
   updatedAt: r.updated_at,
 });
-
-function ticketOf(raw: string): number {
-  const p = ticketParam.safeParse(raw);
-  if (!p.success) throw new RdError('RD_PAYLOAD_INVALID', `ticket: ${JSON.stringify(raw)} is not a ticket number`, { field: 'ticket' });
-  return p.data;
-}
 
 /** Read-only views of releases for people and the CLI; the truth stays in the database rows. */
 export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Router {
@@ -67,18 +61,7 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
     if (!rows.length && !(await releaseOfTicket(db, ticket))) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
     res.json({
       ticket,
-      transitions: rows.map((t) => ({
-        at: t.started_at,
-        actor: t.actor,
-        action: t.action,
-        from: t.from_status,
-        to: t.to_status,
-        outcome: t.outcome,
-        code: t.code,
-        reason: t.reason,
-        durationMs: t.duration_ms,
-        transaction: t.transaction_id,
-      })),
+      transitions: rows.map(transitionView),
     });
   });
   // The dependency check a promotion would run now, without moving anything.

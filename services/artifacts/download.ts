@@ -37,6 +37,8 @@ export type DownloadOptions = {
   cache?: DownloadCache;
   /** fsync the file before returning (default true); false when the caller syncs it, or needs it only as scratch */
   durable?: boolean;
+  /** The Authorization header for a URL (another desk's bundle endpoint), asked at every hop. */
+  authorization?: (url: URL) => string | undefined;
 };
 
 export type DownloadResult = {

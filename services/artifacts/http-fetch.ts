@@ -28,6 +28,8 @@ export type FetchContext = {
   onProgress?: (p: Progress) => void;
   /** fsync the file before it is closed (default true) */
   durable?: boolean;
+  /** The Authorization header for this URL, asked at every hop: a redirect elsewhere does not carry it on. */
+  authorization?: (url: URL) => string | undefined;
 };
 
 export type Fetched = { tmpPath: string; sha256: string; size: number; finalUrl: string };
@@ -61,6 +63,11 @@ export async function fetchToTemp(startUrl: URL, ctx: FetchContext): Promise<Fet
     }
     url = nextHop(url, r.location);
   }
+}
+
+function authorizationFor(url: URL, ctx: FetchContext): Record<string, string> {
+  const value = ctx.authorization?.(url);
+  return value ? { authorization: value } : {};
 }
 
 /** The next URL of a redirect; an https -> http downgrade is refused. */
@@ -105,7 +112,7 @@ async function fetchOnce(url: URL, ctx: FetchContext): Promise<Omit<Fetched, 'fi
         httpAgent: agent,
         httpsAgent: agent,
         lookup: guardedLookup(ctx.allowedHosts, (e) => (refused = e)),
-        headers: { 'accept-encoding': 'identity', 'user-agent': 'releasedesk' },
+        headers: { 'accept-encoding': 'identity', 'user-agent': 'releasedesk', ...authorizationFor(url, ctx) },
       })
       .catch((e: unknown) => {
         throw refused ?? signal.reason ?? e;

@@ -27,6 +27,8 @@ export interface ReleaseIdentity {
   repo_kind: string;
   metadata: unknown;
   xml_sha256: string;
+  /** the release.xml as attached, when known */
+  xml: Buffer | null;
 }
 
 /** A release's content in one transaction: its blobs (shared by digest), its packages (replacing any), its identity. */
@@ -37,8 +39,13 @@ export async function recordContent(
   blobs: Array<{ sha256: string; size: number }>,
   packages: PackageRecord[],
   identity: ReleaseIdentity,
+  imported?: ImportRecord,
 ): Promise<void> {
   await db.transaction(async (trx) => {
+    await trx('bundle_imports').where({ release_id: releaseId }).del();
+    if (imported) {
+      await trx('bundle_imports').insert({ release_id: releaseId, ...imported, manifest: JSON.stringify(imported.manifest) });
+    }
     await trx('blobs').insert(blobs).onConflict('sha256').ignore();
     await dropClaims(trx, inboxId);
     await trx('packages').where({ release_id: releaseId }).del();
@@ -50,8 +57,24 @@ export async function recordContent(
 }
 
 export async function deletePackages(db: Db, releaseId: number): Promise<void> {
-  await db('packages').where({ release_id: releaseId }).del();
+  await db.transaction(async (trx) => {
+    await trx('packages').where({ release_id: releaseId }).del();
+    await trx('bundle_imports').where({ release_id: releaseId }).del();
+  });
 }
+
+/** Where an imported release came from: another desk's ticket, by its signed bundle. */
+export interface ImportRecord {
+  source_desk: string;
+  source_url: string;
+  source_ticket: number;
+  bundle_sha256: string;
+  signed_by: string;
+  manifest: unknown;
+}
+
+export const importOf = (db: Db, releaseId: number): Promise<(ImportRecord & { imported_at: Date }) | undefined> =>
+  db('bundle_imports').where({ release_id: releaseId }).first();
 
 /** The files of a release and their recorded digests and sizes, by name. */
 export const storedFiles = (db: Db, releaseId: number): Promise<Array<{ filename: string; sha256: string; size: number }>> =>

@@ -17,6 +17,7 @@ export interface ReleaseRow {
   repo_kind: 'yum' | 'apt' | null;
   metadata: unknown;
   xml_sha256: string | null;
+  xml: Buffer | null;
   repo_uri: string | null;
   revision: number | null;
   deprecated_at: Date | null;

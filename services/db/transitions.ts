@@ -83,6 +83,20 @@ export async function finishRunning(trx: Exec, inboxId: number, end: Ending): Pr
 }
 
 /** Every transition of a ticket, oldest first. */
+/** A transition as people and other desks read it (the API's history, an exported bundle's audit trail). */
+export const transitionView = (t: TransitionRow) => ({
+  at: t.started_at,
+  actor: t.actor,
+  action: t.action,
+  from: t.from_status,
+  to: t.to_status,
+  outcome: t.outcome,
+  code: t.code,
+  reason: t.reason,
+  durationMs: t.duration_ms,
+  transaction: t.transaction_id,
+});
+
 export const historyOf = (db: Db, ticketId: number): Promise<TransitionRow[]> =>
   db('transitions').where({ ticket_id: ticketId }).orderBy('id');
 

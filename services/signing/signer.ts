@@ -8,6 +8,7 @@ import { ensureDefaultKey } from './default-key.ts';
 import { gpg } from './gpg.ts';
 import { readKeyFile, SigningKeyError, type KeyFile, type SigningKey } from './key-file.ts';
 import { exportPublicKeys } from './public-keys.ts';
+import { loadTrustedKeys, type TrustedKeys } from './trust.ts';
 
 /**
  * Signs repository indexes with every configured key at once, so that during a key rotation a site that
@@ -21,6 +22,10 @@ export interface Signer {
   readonly fingerprints: readonly string[];
   /** Signs the index files of the repository in dir, in place: call it before dir goes live. */
   signRepository(dir: string, kind: RepoKind): Promise<void>;
+  /** Writes `<file>.asc`, an armoured detached signature of file by every configured key (a bundle's manifest). */
+  signFile(file: string): Promise<string>;
+  /** The keys of other desks whose bundles this desk imports (TRUSTED_BUNDLE_KEYS). */
+  readonly trusted: TrustedKeys;
   /** Stops the gpg-agent and removes the private GNUPGHOME. */
   stop(): Promise<void>;
 }
@@ -29,6 +34,8 @@ export interface SignerOptions {
   storageDir: string;
   /** SIGNING_KEY_FILES with SIGNING_PASSPHRASE_FILES; empty: the default key, generated on first start */
   keys: KeyFile[];
+  /** TRUSTED_BUNDLE_KEYS: public key files of the desks whose bundles are imported */
+  trustedKeys?: readonly string[];
   log?: Logger;
 }
 
@@ -69,9 +76,17 @@ export async function startSigner(opts: SignerOptions): Promise<Signer> {
     const fingerprints = keys.map((k) => k.fingerprint);
     await exportPublicKeys(home, fingerprints, publicKeysDir(opts.storageDir));
     logKeys(opts.log, keys);
+    const trusted = await loadTrustedKeys(home, opts.trustedKeys ?? []);
+    if (trusted.fingerprints.length) opts.log?.info({ fingerprints: trusted.fingerprints }, 'importing bundles signed by these keys');
     return {
       fingerprints,
       signRepository: (dir, kind) => signRepository(home, keys, dir, kind),
+      signFile: async (file) => {
+        await presetPassphrases(home, keys);
+        await gpg([...signedBy(keys), '--armor', '--detach-sign', '--output', `${file}.asc`, file], { home });
+        return `${file}.asc`;
+      },
+      trusted,
       stop: () => stopAgent(home),
     };
   } catch (e) {
@@ -85,10 +100,12 @@ export async function startSigner(opts: SignerOptions): Promise<Signer> {
   }
 }
 
+// SHA-256 said explicitly: a key whose preferences put SHA-1 first would otherwise give signatures apt refuses
+const signedBy = (keys: SigningKey[]) => ['--digest-algo', 'SHA256', ...keys.flatMap((k) => ['--local-user', k.fingerprint])];
+
 async function signRepository(home: string, keys: SigningKey[], dir: string, kind: RepoKind): Promise<void> {
   await presetPassphrases(home, keys); // the agent may have been restarted, or the presets expired
-  // SHA-256 said explicitly: a key whose preferences put SHA-1 first would otherwise give signatures apt refuses
-  const by = ['--digest-algo', 'SHA256', ...keys.flatMap((k) => ['--local-user', k.fingerprint])];
+  const by = signedBy(keys);
   if (kind === 'apt') {
     const release = join(dir, 'Release');
     // two processes at once: the agent serves both, and the clear-signed form cannot yield the detached one

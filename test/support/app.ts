@@ -27,6 +27,11 @@ export async function startApp(db: Db, overrides: Partial<AppDeps> = {}) {
     rtUser: 'releasedesk',
     storageDir: '/nonexistent',
     health: {},
+    signer: {
+      signFile: async () => {
+        throw new Error('this test was not expected to export a bundle (pass a signer)');
+      },
+    },
     config: loadConfig({ RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SECRET: TEST_SECRET }),
     ...overrides,
   };

@@ -5,9 +5,15 @@ import { afterAll, beforeAll } from 'vitest';
 import { type Signer, startSigner } from '../../services/signing/signer.ts';
 
 /** For tests whose code publishes nothing: a signature asked for is a test bug, said loudly. */
-export const noSigner: Pick<Signer, 'signRepository'> = {
+export const noSigner: Pick<Signer, 'signRepository' | 'trusted'> = {
   signRepository: async () => {
     throw new Error('this test was not expected to publish a repository (give it useTestSigner())');
+  },
+  trusted: {
+    fingerprints: [],
+    verify: async () => {
+      throw new Error('this test was not expected to import a bundle (give it useTestSigner())');
+    },
   },
 };
 

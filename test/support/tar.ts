@@ -1,4 +1,4 @@
-import { Header, Pax, type HeaderData } from 'tar';
+import { Header, Parser, Pax, type HeaderData, type ReadEntry } from 'tar';
 
 /** One raw tar entry: a 512-byte header (encoded by node-tar, after a pax header for a long path) and its padded body. */
 export function entry(h: HeaderData & { body?: Buffer | string }): Buffer {
@@ -10,3 +10,30 @@ export function entry(h: HeaderData & { body?: Buffer | string }): Buffer {
 }
 export const END = Buffer.alloc(1024);
 export const tarOf = (...entries: Buffer[]) => Buffer.concat([...entries, END]);
+
+/** Every regular file of a tar.gz by path (what a test then changes and packs again). */
+export async function readTar(gz: Buffer): Promise<Record<string, Buffer>> {
+  const { gunzipSync } = await import('node:zlib');
+  const raw = gunzipSync(gz);
+  const out: Record<string, Buffer> = {};
+  const parser = new Parser();
+  parser.on('entry', (e: ReadEntry) => {
+    const chunks: Buffer[] = [];
+    e.on('data', (c: Buffer) => chunks.push(c));
+    e.on('end', () => {
+      if (e.type === 'File') out[e.path.replace(/^\.\//, '')] = Buffer.concat(chunks);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    parser.on('end', () => resolve());
+    parser.on('error', reject);
+    parser.end(raw);
+  });
+  return out;
+}
+
+/** A tar.gz of these files, in this order. */
+export async function packTar(files: Record<string, Buffer>): Promise<Buffer> {
+  const { gzipSync } = await import('node:zlib');
+  return gzipSync(tarOf(...Object.entries(files).map(([path, body]) => entry({ path, body }))));
+}

@@ -18,7 +18,7 @@ export interface StepDeps {
   config: Config;
   metrics: Metrics;
   /** signs every repository index before it goes live */
-  signer: Pick<Signer, 'signRepository'>;
+  signer: Pick<Signer, 'signRepository' | 'trusted'>;
 }
 
 export interface StepContext {

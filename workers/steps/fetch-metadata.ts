@@ -7,6 +7,8 @@ export interface MetadataOutput {
   filename: string;
   xmlSha256: string;
   metadata: ReleaseMetadata;
+  /** the file as attached, base64: an export carries it byte for byte (absent in checkpoints of older versions) */
+  xmlBase64?: string;
 }
 
 /** The release.xml attached to the ticket, parsed and validated once, here at the edge. */
@@ -21,6 +23,7 @@ export const fetchMetadata: Step<MetadataOutput> = {
       filename: xml.filename,
       metadata,
       xmlSha256: createHash('sha256').update(xml.content).digest('hex'),
+      xmlBase64: xml.content.toString('base64'),
     };
   },
 };

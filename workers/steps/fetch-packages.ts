@@ -4,7 +4,9 @@ import { download, type DownloadResult, type Progress } from '../../services/art
 import { findPackageFiles, unpackBundle } from '../../services/artifacts/unpack.ts';
 import { claimBlobs, releaseBlobs } from '../../services/db/blobs.ts';
 import { RdError } from '../../services/errors.ts';
-import type { PackageSpec } from '../../services/metadata/release-xml.ts';
+import { peerAuthorization } from '../../services/bundles/peers.ts';
+import { isExportedBundle, verifyExportedBundle, type ImportedFrom } from '../../services/bundles/verify.ts';
+import type { PackageSpec, ReleaseMetadata } from '../../services/metadata/release-xml.ts';
 import { BlobStore, sha256File, type Staged } from '../../services/storage/blobs.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { outputOf, type Step, type StepContext } from '../engine/step.ts';
@@ -20,6 +22,8 @@ export interface PackagesOutput {
   extras: string[];
   adopted: string[];
   bytes: number;
+  /** the desk and ticket a signed bundle came from (an import) */
+  imported?: ImportedFrom & { bundleSha256: string };
 }
 
 /** Downloads every package (or the bundle), verifies digests, stores each blob once by sha256. */
@@ -30,7 +34,7 @@ export const fetchPackages: Step<PackagesOutput> = {
     const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
     await blobs.init();
     const got = metadata.synchURL
-      ? await fromBundle(ctx, blobs, metadata.synchURL, metadata.synchSha256, metadata.packages)
+      ? await fromBundle(ctx, blobs, metadata.synchURL, metadata)
       : await oneByOne(ctx, blobs, metadata.packages);
     await claim(ctx, blobs, got.packages);
     return { ...got, bytes: got.packages.reduce((n, p) => n + p.size, 0) };
@@ -76,6 +80,8 @@ function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: strin
     durable: false,
     cache: blobs,
     logger: ctx.log,
+    // another desk's bundle endpoint (an import) wants the secret the two desks share
+    authorization: peerAuthorization(c.PEERS),
     onProgress: (p: Progress) => {
       // a retried attempt starts again from zero
       if (p.bytes < last) last = 0;
@@ -124,14 +130,29 @@ async function fetchEach(
   }
 }
 
-async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha256: string | undefined, specs: PackageSpec[]) {
+async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, metadata: ReleaseMetadata) {
   const c = ctx.deps.config;
-  const bundle = await ctx.timings.time('download', () => download(url, downloadOpts(ctx, blobs, sha256)));
+  const specs = metadata.packages;
+  const bundle = await ctx.timings.time('download', () => download(url, downloadOpts(ctx, blobs, metadata.synchSha256)));
   const dir = path.join(ctx.workDir, 'bundle');
   await mkdir(dir, { recursive: true });
   const { files } = await ctx.timings.time('unpack', () =>
     unpackBundle(bundle.path, dir, { maxEntries: c.MAX_BUNDLE_ENTRIES, maxBytes: c.MAX_BUNDLE_BYTES }),
   );
+  // each file is read once: the manifest check and the packages' digests share it
+  const hashed = new Map<string, Promise<{ sha256: string; size: number }>>();
+  const hash = (rel: string) => {
+    if (!hashed.has(rel))
+      hashed.set(
+        rel,
+        ctx.timings.time('hash', () => sha256File(path.join(dir, rel))),
+      );
+    return hashed.get(rel)!;
+  };
+  const imported = isExportedBundle(files)
+    ? await verifyExportedBundle(dir, files, ctx.deps.signer.trusted, metadata, async (rel) => (await hash(rel)).sha256)
+    : undefined;
+  if (imported) ctx.log.info({ desk: imported.desk, ticket: imported.ticket, signedBy: imported.signedBy }, 'signed bundle verified');
   const { found, extras } = findPackageFiles(
     files,
     specs.map((s) => s.filename),
@@ -140,7 +161,7 @@ async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha25
   const staged: Staged[] = [];
   for (const spec of specs) {
     const file = path.join(dir, found[spec.filename]!);
-    const { sha256: digest, size } = await ctx.timings.time('hash', () => sha256File(file));
+    const { sha256: digest, size } = await hash(found[spec.filename]!);
     if (spec.sha256 && spec.sha256 !== digest) {
       throw new RdError('RD_DIGEST_MISMATCH', `${spec.filename}: sha256 ${digest}, expected ${spec.sha256}`, {
         file: spec.filename,
@@ -151,7 +172,12 @@ async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, sha25
     staged.push({ file, sha256: digest, size });
     packages.push({ filename: spec.filename, sha256: digest, size, url: null });
   }
-  return { packages, extras, adopted: await store(ctx, blobs, staged, []) };
+  return {
+    packages,
+    extras,
+    adopted: await store(ctx, blobs, staged, []),
+    ...(imported && { imported: { ...imported, bundleSha256: bundle.sha256 } }),
+  };
 }
 
 /**

@@ -8,8 +8,8 @@ import { outputOf, type Step } from '../engine/step.ts';
 export const recordRelease: Step<{ packages: number }> = {
   id: 'record-release',
   async run(ctx) {
-    const { metadata: m, xmlSha256 } = outputOf(ctx, fetchMetadata);
-    const { packages } = outputOf(ctx, fetchPackages);
+    const { metadata: m, xmlSha256, xmlBase64 } = outputOf(ctx, fetchMetadata);
+    const { packages, imported } = outputOf(ctx, fetchPackages);
     const { headers } = outputOf(ctx, checkHeaders);
     const records = m.packages.map((spec) => {
       const p = packages.find((x) => x.filename === spec.filename)!;
@@ -42,6 +42,15 @@ export const recordRelease: Step<{ packages: number }> = {
           repo_kind: m.repoKind,
           metadata: m,
           xml_sha256: xmlSha256,
+          xml: xmlBase64 === undefined ? null : Buffer.from(xmlBase64, 'base64'),
+        },
+        imported && {
+          source_desk: imported.desk,
+          source_url: imported.url,
+          source_ticket: imported.ticket,
+          bundle_sha256: imported.bundleSha256,
+          signed_by: imported.signedBy,
+          manifest: imported.manifest,
         },
       ),
     );

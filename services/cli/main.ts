@@ -1,5 +1,11 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
+import { sha256File } from '../storage/blobs.ts';
 import { PROMOTION_TARGETS } from '../workflow/transitions.ts';
 
 /**
@@ -11,6 +17,7 @@ const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3, unmet: 4 } as const;
 interface Globals {
   url: string;
   json: boolean;
+  token?: string;
 }
 
 class CliError extends Error {
@@ -22,23 +29,42 @@ class CliError extends Error {
   }
 }
 
-async function call(g: Globals, method: string, path: string): Promise<Record<string, unknown>> {
+/** The answer to one request, refused answers turned into a CliError that says what to do. */
+async function request(g: Globals, method: string, path: string, accept = 'application/json'): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(`${g.url}${path}`, { method, headers: { accept: 'application/json' } });
+    const auth: Record<string, string> = g.token ? { authorization: `Bearer ${g.token}` } : {};
+    res = await fetch(`${g.url}${path}`, { method, headers: { accept, ...auth } });
   } catch (e) {
     throw new CliError(
       `cannot reach releasedesk at ${g.url}: ${(e as Error).cause ?? (e as Error).message} (set --url or RELEASEDESK_URL)`,
       EXIT.unreachable,
     );
   }
+  if (res.ok) return res;
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok)
-    throw new CliError(
-      `[${body.error ?? res.status}] ${body.message ?? res.statusText}${body.next ? `\n${body.next}` : ''}`,
-      res.status >= 500 ? EXIT.unreachable : EXIT.refused,
-    );
-  return body;
+  throw new CliError(
+    `[${body.error ?? res.status}] ${body.message ?? res.statusText}${body.next ? `\n${body.next}` : ''}`,
+    res.status >= 500 ? EXIT.unreachable : EXIT.refused,
+  );
+}
+
+async function call(g: Globals, method: string, path: string): Promise<Record<string, unknown>> {
+  const res = await request(g, method, path);
+  return (await res.json().catch(() => ({}))) as Record<string, unknown>;
+}
+
+/** The file an answer carries, written into dir under the name the service gave it. */
+async function save(res: Response, dir: string, fallback: string): Promise<string> {
+  const named = /filename="?([^";]+)"?/.exec(res.headers.get('content-disposition') ?? '')?.[1];
+  const file = join(dir, basename(named ?? fallback));
+  await mkdir(dir, { recursive: true });
+  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(file, { flags: 'wx' })).catch(
+    (e: NodeJS.ErrnoException) => {
+      throw new CliError(e.code === 'EEXIST' ? `${file} exists already: remove it or choose another --out` : e.message, EXIT.refused);
+    },
+  );
+  return file;
 }
 
 const when = (v: unknown) => (v ? String(v).replace('T', ' ').slice(0, 19) : '');
@@ -65,6 +91,7 @@ export function cli(): Command {
   const program = new Command('releasedesk')
     .description("releasedesk: releases, their history and retries, from the service's HTTP API")
     .addOption(new Option('--url <url>', 'service URL').env('RELEASEDESK_URL').default('http://127.0.0.1:8080'))
+    .addOption(new Option('--token <token>', 'bearer token (one of API_TOKENS) for export').env('RELEASEDESK_TOKEN'))
     .option('--json', 'print JSON for scripts', false)
     .showHelpAfterError()
     .exitOverride();
@@ -138,6 +165,34 @@ export function cli(): Command {
           .join('\n'),
       );
       if (!r.satisfied) throw new CliError('', EXIT.unmet);
+    });
+
+  program
+    .command('export')
+    .argument('<ticket>')
+    .description('write the signed bundle of a release, and the release.xml a receiving desk attaches to its ticket')
+    .option('--out <dir>', 'where to write both files', '.')
+    .option('--bundle-url <url>', 'where the receiving desk will fetch the bundle (default: this service)')
+    .action(async (ticket: string, o: { out: string; bundleUrl?: string }) => {
+      const t = encodeURIComponent(ticket);
+      const bundle = await save(await request(g(), 'GET', `/releases/${t}/bundle`, 'application/gzip'), o.out, `ticket-${t}.bundle.tar.gz`);
+      const q = o.bundleUrl ? `?url=${encodeURIComponent(o.bundleUrl)}` : '';
+      const xml = await save(await request(g(), 'GET', `/releases/${t}/bundle/release.xml${q}`, 'application/xml'), o.out, 'release.xml');
+      const { sha256, size } = await sha256File(bundle);
+      const xmlSize = (await stat(xml)).size;
+      const r = { ticket: Number(ticket), bundle, sha256, size, releaseXml: xml };
+      out(g(), r, () =>
+        [
+          table(
+            ['FILE', 'SHA256', 'SIZE'],
+            [
+              [bundle, sha256, size],
+              [xml, '', xmlSize],
+            ],
+          ),
+          `next: put the bundle where the receiving desk can fetch it${o.bundleUrl ? ` (${o.bundleUrl})` : ''}, and attach ${basename(xml)} to a release ticket in its queue; its synchURL names the bundle`,
+        ].join('\n'),
+      );
     });
 
   program

@@ -7,13 +7,15 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { run } from '../../../services/cli/main.ts';
 import { exportBundle, importXml } from '../../../services/bundles/export.ts';
 import { MANIFEST_FILE, SIGNATURE_FILE } from '../../../services/bundles/manifest.ts';
 import { editReleaseXml } from '../../../services/metadata/release-xml-edit.ts';
 import { parseReleaseXml } from '../../../services/metadata/release-xml.ts';
 import { publicKeysDir, startSigner, type Signer } from '../../../services/signing/signer.ts';
 import { fetchPackages } from '../../../workers/steps/fetch-packages.ts';
+import { startApp } from '../../support/app.ts';
 import { fails } from '../../support/errors.ts';
 import { startProviderServer, type ProviderServer } from '../../support/provider-server.ts';
 import { checkpointed, headersOf, seedRelease, useStepEnv, useTestPackages, xmlFor } from '../../support/step-context.ts';
@@ -215,6 +217,77 @@ describe('editReleaseXml', () => {
     expect(() => editReleaseXml(xmlFor(PRODUCT, pk().rpms), { sha256ByFile: { 'nope.rpm': 'a'.repeat(64) } })).toThrow(
       /no digest was given/,
     );
+  });
+});
+
+describe('GET /releases/:ticket/bundle and releasedesk export', () => {
+  const TOKEN = 'operator-token-0123456789';
+  const PEER_SECRET = 'shared-with-site-de-0123';
+  async function app() {
+    const config = {
+      ...env.config,
+      DESK_NAME: 'central',
+      API_TOKENS: [TOKEN],
+      PEERS: [{ name: 'site-de', url: 'http://127.0.0.1:9', secret: PEER_SECRET }],
+    };
+    return startApp(env.db, { config, signer: source, storageDir: config.STORAGE_DIR });
+  }
+  const get = (url: string, token?: string) => fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+
+  it('answers 401 without a token or with a wrong one, and the bundle to an operator token or a peer secret', async () => {
+    await seedSource();
+    const a = await app();
+    try {
+      const anonymous = await get(`${a.url}/releases/${TICKET}/bundle`);
+      expect(anonymous.status).toBe(401);
+      expect((await anonymous.json()).error).toBe('RD_AUTH_REQUIRED');
+      const wrong = await get(`${a.url}/releases/${TICKET}/bundle`, 'not-the-token-0123456789');
+      expect(wrong.status).toBe(401);
+      expect((await wrong.json()).error).toBe('RD_AUTH_INVALID');
+      const byOperator = await get(`${a.url}/releases/${TICKET}/bundle`, TOKEN);
+      expect(byOperator.status).toBe(200);
+      const bytes = Buffer.from(await byOperator.arrayBuffer());
+      expect(byOperator.headers.get('x-releasedesk-bundle-sha256')).toBe(sha(bytes));
+      const byPeer = await get(`${a.url}/releases/${TICKET}/bundle`, PEER_SECRET);
+      expect(sha(Buffer.from(await byPeer.arrayBuffer()))).toBe(sha(bytes));
+      const missing = await get(`${a.url}/releases/999/bundle`, TOKEN);
+      expect(missing.status).toBe(404);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('releasedesk export writes the bundle and the release.xml that names it', async () => {
+    await seedSource();
+    const a = await app();
+    const out = join(root, 'export-out');
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const code = await run([
+        '--url',
+        a.url,
+        '--token',
+        TOKEN,
+        'export',
+        String(TICKET),
+        '--out',
+        out,
+        '--bundle-url',
+        'https://files.example/b.tar.gz',
+      ]);
+      expect(code).toBe(0);
+      const files = (await readdir(out)).sort();
+      expect(files).toHaveLength(2);
+      const bundleFile = files.find((f) => f.endsWith('.bundle.tar.gz'))!;
+      const xml = parseReleaseXml(await readFile(join(out, files.find((f) => f.endsWith('.release.xml'))!)));
+      expect(xml.synchURL).toBe('https://files.example/b.tar.gz');
+      expect(xml.synchSha256).toBe(sha(await readFile(join(out, bundleFile))));
+      expect(log.mock.calls.flat().join('\n')).toMatch(/attach .*\.release\.xml to a release ticket/);
+      expect(await run(['--url', a.url, 'export', String(TICKET), '--out', out])).toBe(1); // no token
+    } finally {
+      log.mockRestore();
+      await a.close();
+    }
   });
 });
 

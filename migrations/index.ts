@@ -7,6 +7,7 @@ import * as outboxCode from './20261203_005_outbox_code.ts';
 import * as blobClaims from './20261203_006_blob_claims.ts';
 import * as indexEntries from './20261203_007_index_entries.ts';
 import * as bundles from './20261203_008_bundles.ts';
+import * as outboxChannel from './20261203_009_outbox_channel.ts';
 
 // Static imports: under vitest and tsx a directory of .ts migrations cannot be loaded by knex itself.
 const migrations: Record<string, Knex.Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261203_006_blob_claims': blobClaims,
   '20261203_007_index_entries': indexEntries,
   '20261203_008_bundles': bundles,
+  '20261203_009_outbox_channel': outboxChannel,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

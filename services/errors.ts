@@ -124,6 +124,19 @@ export const catalog = {
   },
   RD_PACKAGE_UNREADABLE: { http: 422, permanent: true, next: 'The file is not a valid RPM or DEB package; rebuild it.' },
 
+  // other desks (PEERS)
+  RD_PEER_UNKNOWN: {
+    http: 422,
+    permanent: true,
+    next: 'Add the desk to PEERS (NAME=URL|SECRET, the secret agreed with its operator), or use the name of a configured peer.',
+  },
+  RD_PEER_UNAVAILABLE: { http: 503, permanent: false, next: 'The other desk did not answer; releasedesk tries again by itself.' },
+  RD_PEER_REFUSED: {
+    http: 502,
+    permanent: false,
+    next: 'The other desk refused the call: check that both desks list each other in PEERS with the same secret; releasedesk tries again.',
+  },
+
   // repositories and infrastructure (transient)
   RD_PUBLISH_FAILED: { http: 500, permanent: false, next: 'Publishing the repository index failed; releasedesk retries by itself.' },
   RD_HELPDESK_UNAVAILABLE: { http: 503, permanent: false, next: 'RT did not answer; releasedesk retries by itself.' },

@@ -12,6 +12,7 @@ import { SigningKeyError } from './signing/key-file.ts';
 import { configuredKeys, startSigner, type Signer } from './signing/signer.ts';
 import { createActionWorker } from '../workers/action-worker.ts';
 import { outboxLoop, relayLoop, type Loop } from '../workers/loops.ts';
+import { PeerClient } from './bundles/peer-client.ts';
 import { resignLoop } from '../workers/resign.ts';
 import { reconcileLoop } from '../workers/reconciler.ts';
 import { plans } from '../workers/steps/index.ts';
@@ -79,7 +80,7 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
     log.info({ url: `http://${config.HOST}:${config.PORT}`, publicUrl: config.PUBLIC_URL, node: process.version }, 'api listening');
   }
   if (role !== 'api') {
-    const outbox = outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS, config.OUTBOX_REFUSED_RETRY_MS);
+    const outbox = outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS, config.OUTBOX_REFUSED_RETRY_MS, new PeerClient(config));
     const worker = createActionWorker(
       { db, rt, config, metrics, log, plans, signer, writeBacksQueued: outbox.kick },
       connection,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Db } from '../services/db/knex.ts';
 import { markEnqueued, pendingAmong, staleEvents } from '../services/db/inbox.ts';
 import { lockKeys, lockSession, tryLock, unlock } from '../services/db/locks.ts';
-import { deliverDue, pendingCount } from '../services/helpdesk/outbox.ts';
+import { deliverDue, pendingCount, type PeerStatusSender } from '../services/helpdesk/outbox.ts';
 import type { Helpdesk } from '../services/helpdesk/port.ts';
 import type { Logger } from '../services/log.ts';
 import type { Metrics } from '../services/metrics.ts';
@@ -68,10 +68,18 @@ export function every(db: Db, name: string, ms: number, log: Logger, tick: () =>
   };
 }
 
-/** Write-backs to the helpdesk, retried until RT accepts them. */
-export const outboxLoop = (db: Db, rt: Helpdesk, log: Logger, metrics: Metrics, ms: number, refusedRetryMs?: number) =>
+/** Write-backs to the helpdesk (and statuses to the desks releases were imported from), retried until taken. */
+export const outboxLoop = (
+  db: Db,
+  rt: Helpdesk,
+  log: Logger,
+  metrics: Metrics,
+  ms: number,
+  refusedRetryMs?: number,
+  peers?: PeerStatusSender,
+) =>
   every(db, 'outbox', ms, log, async () => {
-    await deliverDue(db, rt, log, { refusedRetryMs });
+    await deliverDue(db, rt, log, { refusedRetryMs, peers });
     metrics.outboxPending.set(await pendingCount(db));
   });
 

@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.ts';
 import type { IntakeDeps } from '../intake.ts';
 import { publicKeysDir, type Signer } from '../signing/signer.ts';
 import { bundlesRouter } from './bundles.ts';
+import { peersRouter } from './peers.ts';
 import { httpErrorHandler } from './http-errors.ts';
 import { releasesRouter } from './releases.ts';
 import { webhookRouter } from './webhook.ts';
@@ -31,8 +32,11 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(webhookRouter(deps));
+  // a peer's validate carries every requirement of a release; the parser that reads a body first wins
+  app.use('/peer', express.json({ limit: '4mb' }));
   app.use(express.json({ limit: '16kb' }), releasesRouter(deps.db, deps.queue, deps.config));
   app.use(bundlesRouter(deps.db, deps.config, deps.signer));
+  app.use(peersRouter(deps.db, deps.config));
 
   app.get('/healthz', async (_req, res) => {
     const checks = await Promise.all(

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/knex.ts';
 import { getInbox, insertRetry, markEnqueued } from '../db/inbox.ts';
-import { hasPackages, packageList } from '../db/packages.ts';
+import { hasPackages, headersOf, packageList } from '../db/packages.ts';
 import { listReleases, releaseOfTicket, type ReleaseRow } from '../db/releases.ts';
 import { historyOf, lastRun, transitionView } from '../db/transitions.ts';
 import type { ActionQueue } from '../queue.ts';
@@ -11,13 +11,15 @@ import { PROMOTION_TARGETS, REPO_STATUSES } from '../workflow/transitions.ts';
 import type { Config } from '../../config/index.ts';
 import { checkDependencies, describeCheck } from '../deps/check.ts';
 import { ticketOf } from './tickets.ts';
+import { PeerClient } from '../bundles/peer-client.ts';
+import type { PackageHeader } from '../storage/package-header.ts';
 
 const listQuery = z.object({
   status: z.enum(REPO_STATUSES).optional(),
   product: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
-const validateQuery = z.object({ target: z.enum(PROMOTION_TARGETS) });
+const validateQuery = z.object({ target: z.enum(PROMOTION_TARGETS), remote: z.string().max(2000).optional() });
 
 const summary = (r: ReleaseRow) => ({
   ticket: r.ticket_id,
@@ -68,7 +70,16 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
   r.get('/releases/:ticket/validate', async (req, res) => {
     const ticket = ticketOf(req.params.ticket);
     const q = validateQuery.safeParse(req.query);
-    if (!q.success) throw new RdError('RD_PAYLOAD_INVALID', `target: must be ${PROMOTION_TARGETS.join(' or ')}`, { field: 'target' });
+    if (!q.success) {
+      const field = String(q.error.issues[0]!.path[0]);
+      throw new RdError(
+        'RD_PAYLOAD_INVALID',
+        field === 'target' ? `target: must be ${PROMOTION_TARGETS.join(' or ')}` : `${field}: invalid`,
+        {
+          field,
+        },
+      );
+    }
     const rel = await releaseOfTicket(db, ticket);
     if (!rel) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
     if (!(await hasPackages(db, rel.id))) {
@@ -76,6 +87,20 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
         'RD_ACTION_NOT_ALLOWED',
         `ticket ${ticket} has no verified packages yet (RepoStatus ${rel.status}): MoveToUnverified first`,
       );
+    }
+    if (q.data.remote) {
+      // another desk judges, by the same check, what this release would bring into its target
+      const peers = new PeerClient(config);
+      const peer = peers.peer(q.data.remote);
+      const packages = (await headersOf<PackageHeader>(db, rel.id)).map((p) => ({
+        filename: p.filename,
+        requires: p.header?.requires ?? [],
+        provides: p.header?.provides ?? [],
+      }));
+      const body = { kind: rel.repo_kind!, platform: rel.platform!, arch: rel.arch!, target: q.data.target, packages };
+      const answer = await peers.validate(peer.name, body);
+      res.json({ ticket, status: rel.status, remote: peer.name, ...answer });
+      return;
     }
     const check = await checkDependencies(db, rel.id, q.data.target, config);
     res.json({ ticket, status: rel.status, ...check, summary: describeCheck(check) });

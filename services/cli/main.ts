@@ -152,13 +152,15 @@ export function cli(): Command {
     .argument('<ticket>')
     .description('would the release pass into a repository now? the dependency check, nothing moves')
     .addOption(new Option('--target <stage>', 'the repository it would enter').choices(PROMOTION_TARGETS).makeOptionMandatory())
-    .action(async (ticket: string, o: { target: string }) => {
-      const r = await call(g(), 'GET', `/releases/${encodeURIComponent(ticket)}/validate?target=${o.target}`);
+    .option('--remote <peer>', "ask another desk (its PEERS name or URL) whether its target would take the release's requirements")
+    .action(async (ticket: string, o: { target: string; remote?: string }) => {
+      const remote = o.remote ? `&remote=${encodeURIComponent(o.remote)}` : '';
+      const r = await call(g(), 'GET', `/releases/${encodeURIComponent(ticket)}/validate?target=${o.target}${remote}`);
       const missing = (r.unmet as Rel[]).map((u) => [u.package, u.requirement, 'missing']);
       const unchecked = (r.unchecked as Rel[]).map((u) => [u.package, u.requirement, 'not checked (file or rich dependency)']);
       out(g(), r, () =>
         [
-          `ticket ${r.ticket} (${r.status}) into ${r.target}: ${r.satisfied ? 'every requirement is met' : `${missing.length} requirement(s) missing`}`,
+          `ticket ${r.ticket} (${r.status}) into ${r.remote ? `${r.target} of desk ${r.remote}` : r.target}: ${r.satisfied ? 'every requirement is met' : `${missing.length} requirement(s) missing`}`,
           missing.length + unchecked.length ? table(['PACKAGE', 'REQUIREMENT', 'RESULT'], [...missing, ...unchecked]) : '',
         ]
           .filter(Boolean)

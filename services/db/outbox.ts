@@ -1,15 +1,24 @@
-/** The outbox: ticket write-backs queued in the transaction that decided them, delivered to RT later. */
+/**
+ * The outbox: write-backs queued in the transaction that decided them, delivered later: to RT (the ticket's
+ * fields, comments, watchers), or to the desk an imported release came from (its status there).
+ */
 import type { Db, Exec } from './knex.ts';
 
 export type OutboxItem =
   | { kind: 'fields'; fields: Record<string, string> }
   | { kind: 'comment'; text: string }
   /** a hand-off notice: the group becomes an AdminCc watcher of the ticket */
-  | { kind: 'watchers'; adminCcGroup: string };
+  | { kind: 'watchers'; adminCcGroup: string }
+  /** the release imported on this ticket reached `status`: told to the desk (PEERS) and ticket it came from */
+  | { kind: 'peer-status'; peer: string; sourceTicket: number; status: string };
+
+/** Where an item goes; order is kept per ticket and channel. */
+export const channelOf = (item: OutboxItem) => (item.kind === 'peer-status' ? `peer:${item.peer}` : 'rt');
 
 export interface OutboxRow {
   id: number;
   ticket_id: number;
+  channel: string;
   marker: string;
   kind: OutboxItem['kind'];
   payload: OutboxItem;
@@ -22,27 +31,27 @@ export interface OutboxRow {
  */
 export async function enqueueWriteBack(trx: Exec, ticketId: number, marker: string, item: OutboxItem): Promise<void> {
   await trx('outbox')
-    .insert({ ticket_id: ticketId, marker, kind: item.kind, payload: JSON.stringify(item) })
+    .insert({ ticket_id: ticketId, channel: channelOf(item), marker, kind: item.kind, payload: JSON.stringify(item) })
     .onConflict('marker')
     .ignore();
 }
 
-/** The oldest undelivered write-back of each ticket, when it is due: a ticket's later ones wait for it. */
+/** The oldest undelivered write-back of each ticket and channel, when it is due: the later ones wait for it. */
 export async function dueHeads(db: Db, limit: number): Promise<OutboxRow[]> {
   return (
     await db.raw(
       `
-    SELECT * FROM (SELECT DISTINCT ON (ticket_id) id, ticket_id, marker, kind, payload, attempts, next_attempt_at
-                     FROM outbox WHERE delivered_at IS NULL ORDER BY ticket_id, id) heads
+    SELECT * FROM (SELECT DISTINCT ON (ticket_id, channel) id, ticket_id, channel, marker, kind, payload, attempts, next_attempt_at
+                     FROM outbox WHERE delivered_at IS NULL ORDER BY ticket_id, channel, id) heads
      WHERE next_attempt_at <= now() ORDER BY id LIMIT ?`,
       [limit],
     )
   ).rows;
 }
 
-/** The ticket's undelivered write-backs, oldest first. */
-export function undelivered(db: Db, ticketId: number, limit: number): Promise<OutboxRow[]> {
-  return db('outbox').where({ ticket_id: ticketId }).whereNull('delivered_at').orderBy('id').limit(limit);
+/** The ticket's undelivered write-backs to one channel, oldest first. */
+export function undelivered(db: Db, ticketId: number, channel: string, limit: number): Promise<OutboxRow[]> {
+  return db('outbox').where({ ticket_id: ticketId, channel }).whereNull('delivered_at').orderBy('id').limit(limit);
 }
 
 /** Counted before the call; not tried again before `until` (the call may still be running until then). */

@@ -1,6 +1,6 @@
 /** The packages of each release and the blobs they point at (content-addressed by sha256). */
 import { dropClaims } from './blobs.ts';
-import type { Db } from './knex.ts';
+import type { Db, Exec } from './knex.ts';
 
 /** A package of a release as recorded once verified: what the indexes and promotions work from. */
 export interface PackageRecord {
@@ -72,6 +72,10 @@ export interface ImportRecord {
   signed_by: string;
   manifest: unknown;
 }
+
+/** The import record of the release on a ticket, inside the caller's transaction. */
+export const importOfTicket = (trx: Exec, ticketId: number): Promise<ImportRecord | undefined> =>
+  trx('bundle_imports as b').join('releases as r', 'r.id', 'b.release_id').where('r.ticket_id', ticketId).first('b.*');
 
 export const importOf = (db: Db, releaseId: number): Promise<(ImportRecord & { imported_at: Date }) | undefined> =>
   db('bundle_imports').where({ release_id: releaseId }).first();

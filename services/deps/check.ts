@@ -53,11 +53,32 @@ export async function checkDependencies(
 ): Promise<DependencyCheck> {
   const rel = await releaseById(db, releaseId);
   const own = await headersOf<PackageHeader>(db, releaseId);
-  const of = { kind: rel.repo_kind, platform: rel.platform, arch: rel.arch };
-  const there = await headersShownIn<PackageHeader>(db, of, target, releaseId);
-  const kind: Kind = rel.repo_kind === 'apt' ? 'deb' : 'rpm';
+  const of = { kind: rel.repo_kind!, platform: rel.platform!, arch: rel.arch! };
+  return checkRequirements(db, { ...of, exceptReleaseId: releaseId }, target, own, config, opts);
+}
+
+/** What a release would bring, as another desk sends it (POST /peer/validate): its packages' requirements and provides. */
+export interface Candidate {
+  kind: 'yum' | 'apt';
+  platform: string;
+  arch: string;
+  /** the release itself when it is recorded here (it does not count as already there) */
+  exceptReleaseId?: number;
+}
+
+/** The same check for packages that need not be recorded here: the heart of checkDependencies, and of a remote validate. */
+export async function checkRequirements(
+  db: Db,
+  c: Candidate,
+  target: Stage,
+  own: ReadonlyArray<{ filename: string; header: Pick<PackageHeader, 'requires' | 'provides'> | null }>,
+  config: DepsConfig,
+  opts: CheckOptions = {},
+): Promise<DependencyCheck> {
+  const there = await headersShownIn<PackageHeader>(db, c, target, c.exceptReleaseId ?? 0);
+  const kind: Kind = c.kind === 'apt' ? 'deb' : 'rpm';
   const needs = own.map((p) => ({ package: p.filename, requires: p.header?.requires ?? [] }));
-  const repos = baseReposFor(config.BASE_REPOS, rel.repo_kind, rel.platform);
+  const repos = baseReposFor(config.BASE_REPOS, c.kind, c.platform);
   // no BASE_REPOS for this release: no cache, no network
   const fromRepos = repos.length ? await baseProvides(repos, requiredNames(needs, kind), cacheOptions(config, opts.log), opts.cache) : [];
   const provides = [

@@ -45,3 +45,19 @@ export function refusalComment(
       return `[RD_RELEASE_PUBLISHED] ${d.action} is refused: this release reached Production and can no longer change. ${catalog.RD_RELEASE_PUBLISHED.next} Nothing was changed.`;
   }
 }
+
+const PEER_STATUS_WORDS = { accepted: 'accepted it (Unverified)', applied: 'applied it (Production)', rejected: 'rejected it' } as const;
+
+/** Said on the source ticket when a desk that imported its release moves it (REPORTED_TO_SOURCE). */
+export function peerStatusComment(p: {
+  desk: string;
+  url: string;
+  ticket: number;
+  status: string;
+  word: keyof typeof PEER_STATUS_WORDS;
+}): string {
+  return (
+    `The release desk "${p.desk}" (${p.url}) ${PEER_STATUS_WORDS[p.word]}: its ticket ${p.ticket} is now ${p.status}.\n\n` +
+    'That desk runs its own review and repositories; this ticket is not changed by it.'
+  );
+}

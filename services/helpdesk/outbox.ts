@@ -1,12 +1,17 @@
 import * as outbox from '../db/outbox.ts';
 import type { Db } from '../db/knex.ts';
-import { isRdError, type ErrorCode } from '../errors.ts';
+import { isRdError, RdError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Helpdesk } from './port.ts';
 
 export { enqueueWriteBack, pendingCount } from '../db/outbox.ts';
 type OutboxRow = outbox.OutboxRow;
 type OutboxItem = outbox.OutboxItem;
+
+/** Tells another desk the status of a release imported from it (the source ticket's comment is theirs to write). */
+export interface PeerStatusSender {
+  sendStatus(peer: string, s: { sourceTicket: number; ticket: number; status: string; marker: string }): Promise<void>;
+}
 
 export const markerLine = (marker: string) => `-- releasedesk op ${marker}`;
 
@@ -27,6 +32,8 @@ const REFUSALS: ErrorCode[] = ['RD_HELPDESK_WRITE_REFUSED', 'RD_HELPDESK_REFUSED
 
 export interface DeliverOptions {
   limit?: number;
+  /** delivers peer-status items (services/bundles/peer-client.ts) */
+  peers?: PeerStatusSender;
   /** how long a write-back RT refused waits before it is tried again (unless a write goes through first) */
   refusedRetryMs?: number;
 }
@@ -48,14 +55,14 @@ export async function deliverDue(
   let failed = 0;
   await Promise.all(
     (await outbox.dueHeads(db, opts.limit ?? 100)).map(async (head) => {
-      for (let rows = await nextRun(db, head.ticket_id); rows.length; rows = await nextRun(db, head.ticket_id)) {
+      for (let rows = await nextRun(db, head); rows.length; rows = await nextRun(db, head)) {
         const ids = rows.map((r) => r.id);
         const first = rows[0]!;
         try {
           // counted before the call: a process killed after RT accepted a comment must check for it next time,
           // and not before that call is surely over (a failure seen here reschedules it by the backoff, below)
           await outbox.markAttempt(db, ids, new Date(Date.now() + IN_FLIGHT_MS));
-          await deliverOne(rt, rows.length === 1 ? first : { ...first, payload: mergedFields(rows) });
+          await deliverOne(rt, opts.peers, rows.length === 1 ? first : { ...first, payload: mergedFields(rows) });
           await outbox.markDelivered(db, ids);
           delivered += rows.length;
         } catch (e) {
@@ -84,8 +91,8 @@ export async function deliverDue(
  * after it: RT busy or away, a job's Processing is still waiting when its final status is queued, and one
  * call writing what the last of them says leaves the ticket as all of them in turn would.
  */
-async function nextRun(db: Db, ticketId: number): Promise<OutboxRow[]> {
-  const rows = await outbox.undelivered(db, ticketId, MAX_RUN);
+async function nextRun(db: Db, head: OutboxRow): Promise<OutboxRow[]> {
+  const rows = await outbox.undelivered(db, head.ticket_id, head.channel, MAX_RUN);
   const end = rows.findIndex((r) => r.kind !== 'fields');
   return rows[0]?.kind === 'fields' ? rows.slice(0, end < 0 ? rows.length : end) : rows.slice(0, 1);
 }
@@ -97,10 +104,14 @@ const mergedFields = (rows: OutboxRow[]): OutboxItem => ({
   fields: Object.assign({}, ...rows.map((r) => (r.payload as { fields: Record<string, string> }).fields)),
 });
 
-async function deliverOne(rt: Helpdesk, row: OutboxRow): Promise<void> {
+async function deliverOne(rt: Helpdesk, peers: PeerStatusSender | undefined, row: OutboxRow): Promise<void> {
   const item = row.payload;
   if (item.kind === 'fields') return rt.setCustomFields(row.ticket_id, item.fields);
   if (item.kind === 'comment') return postOnce(rt, row, item.text);
+  if (item.kind === 'peer-status') {
+    if (!peers) throw new RdError('RD_INTERNAL', 'no peer client: this process does not deliver peer statuses');
+    return peers.sendStatus(item.peer, { sourceTicket: item.sourceTicket, ticket: row.ticket_id, status: item.status, marker: row.marker });
+  }
   try {
     await rt.addAdminCcGroup(row.ticket_id, item.adminCcGroup);
   } catch (e) {

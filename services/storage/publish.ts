@@ -23,6 +23,8 @@ export interface PublishOptions {
    * promotion or a withdrawal runs no index tool and reads no package.
    */
   recorded?: IndexEntry[];
+  /** Scratch of the index tool (default STORAGE_DIR/tmp): an action gives its own, which goes with it even after a kill -9. */
+  tmpDir?: string;
   /** Per tool run. */
   timeoutMs?: number;
   /** Environment of the index tools (PATH, TMPDIR). */
@@ -59,7 +61,7 @@ export async function publishRepository(repo: RepoRef, packages: RepoPackage[], 
   const list = uniquePackages(repo.kind, packages);
   try {
     const { entries, made } = await entriesFor(opts.storageDir, repo.kind, list, opts.recorded ?? [], {
-      tmpDir: join(opts.storageDir, 'tmp'),
+      tmpDir: opts.tmpDir ?? join(opts.storageDir, 'tmp'),
       timeoutMs: opts.timeoutMs ?? TOOL_TIMEOUT_MS,
       env: opts.env,
     });

@@ -105,6 +105,16 @@ export const STAGE_OF_STATUS: Partial<Record<RepoStatus, Stage>> = Object.fromEn
   REPO_ACTIONS.flatMap((a) => (transitions[a].target ? [[transitions[a].success, transitions[a].target]] : [])),
 );
 
+/**
+ * The statuses of an imported release that the desk it came from hears of (its ticket gets a comment), as
+ * the seeds' secure-promote shows ACCEPTED, APPLIED/PROMOTED and REJECTED.
+ */
+export const REPORTED_TO_SOURCE: Partial<Record<RepoStatus, 'accepted' | 'applied' | 'rejected'>> = {
+  Unverified: 'accepted',
+  Production: 'applied',
+  Rejected: 'rejected',
+};
+
 /** The stages a release may wait to enter (Incomplete): their requirements are checked before it goes in. */
 export const PROMOTION_TARGETS: readonly Stage[] = REPO_ACTIONS.flatMap((a) => (transitions[a].waits ? [targetOf(a)] : []));
 

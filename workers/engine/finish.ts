@@ -9,7 +9,9 @@ import { isRdError } from '../../services/errors.ts';
 import { retryComment } from '../../services/helpdesk/comments.ts';
 import { enqueueWriteBack } from '../../services/helpdesk/outbox.ts';
 import type { Logger } from '../../services/log.ts';
-import { transitions, type RepoAction } from '../../services/workflow/transitions.ts';
+import { REPORTED_TO_SOURCE, transitions, type RepoAction } from '../../services/workflow/transitions.ts';
+import { importOfTicket } from '../../services/db/packages.ts';
+import type { Exec } from '../../services/db/knex.ts';
 import type { EngineDeps } from './step.ts';
 
 export async function finish(
@@ -23,6 +25,7 @@ export async function finish(
   repoUri?: string,
   code?: string,
 ) {
+  let unknownPeer: string | undefined;
   await deps.db.transaction(async (trx) => {
     const running = transitions[action].running;
     const moved = await casStatus(trx, row.ticket_id, running, to, { ...update, active_inbox_id: null });
@@ -36,9 +39,31 @@ export async function finish(
     const handOff = outcome !== 'failed' || transitions[action].failure !== 'unchanged';
     const group = handOff ? deps.config.NOTICE_GROUPS[to] : undefined;
     if (group) await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:notice`, { kind: 'watchers', adminCcGroup: group });
+    unknownPeer = await tellSource(deps, trx, row, outcome, to);
     await finishEvent(trx, row.id, outcome === 'failed' ? 'failed' : 'done', code ?? outcome);
   });
+  if (unknownPeer) {
+    deps.log.warn(
+      { ticket: row.ticket_id, desk: unknownPeer, status: to },
+      'the release came from a desk that is not in PEERS: its status is not carried back there',
+    );
+  }
   deps.writeBacksQueued?.();
+}
+
+/** An imported release reaching a status its source hears of: queued to that desk, in the same transaction. Returns a desk missing from PEERS. */
+async function tellSource(deps: EngineDeps, trx: Exec, row: InboxRow, outcome: string, to: ReleaseRow['status']) {
+  if (outcome === 'failed' || !REPORTED_TO_SOURCE[to]) return undefined;
+  const from = await importOfTicket(trx, row.ticket_id);
+  if (!from) return undefined;
+  if (!deps.config.PEERS.some((p) => p.name === from.source_desk)) return from.source_desk;
+  await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:source`, {
+    kind: 'peer-status',
+    peer: from.source_desk,
+    sourceTicket: from.source_ticket,
+    status: to,
+  });
+  return undefined;
 }
 
 /** Retries that need no word on the ticket: routine waits, and RT itself away (it could not be told). */

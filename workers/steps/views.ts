@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { saveEntries } from '../../services/db/index-entries.ts';
 import { lockKeys, withLocks } from '../../services/db/locks.ts';
 import { releaseById } from '../../services/db/releases.ts';
@@ -54,6 +53,8 @@ export async function publishView(
         publicUrl: config.PUBLIC_URL,
         signer,
         recorded: recordedEntries(kind, rows),
+        // the action's scratch: the sweep removes it once the action is over, even after a kill -9
+        tmpDir: ctx.workDir,
       }),
     );
     if (r.made.length) await ctx.timings.time('db', () => saveEntries(db, r.made));
@@ -96,7 +97,7 @@ async function distributionEntries(
   const rows = await ctx.timings.time('db', () => viewPackages(db, dist, change));
   const { entries, made } = await ctx.timings.time('index', () =>
     entriesFor(config.STORAGE_DIR, dist.kind, rows, recordedEntries(dist.kind, rows), {
-      tmpDir: join(config.STORAGE_DIR, 'tmp'),
+      tmpDir: ctx.workDir,
       timeoutMs: TOOL_TIMEOUT_MS,
     }),
   );

@@ -597,3 +597,53 @@ describe('locks', () => {
     }
   });
 });
+
+describe('an imported release', () => {
+  const imported = async (desk: string) => {
+    const rel = await releaseRow();
+    await t.db('bundle_imports').insert({
+      release_id: rel.id,
+      source_desk: desk,
+      source_url: 'http://central.test',
+      source_ticket: 77,
+      bundle_sha256: 'c'.repeat(64),
+      signed_by: 'F'.repeat(40),
+      manifest: '{}',
+    });
+  };
+
+  it('reaching a status its source hears of queues that status to the source desk, with the ticket write-backs', async () => {
+    const h = harness({ PEERS: 'central=http://central.test|central-secret-0123456789' });
+    await setRelease('Unverified');
+    await imported('central');
+    await h.event(20, 'Reject', 'tu1');
+    await h.run();
+    expect(await releaseRow()).toMatchObject({ status: 'Rejected' });
+    const toSource = (await t.db('outbox').where({ ticket_id: TICKET, kind: 'peer-status' })).map((r) => ({
+      channel: r.channel,
+      ...r.payload,
+    }));
+    expect(toSource).toEqual([{ channel: 'peer:central', kind: 'peer-status', peer: 'central', sourceTicket: 77, status: 'Rejected' }]);
+  });
+
+  it('a release from a desk not in PEERS tells nobody', async () => {
+    const h = harness({ PEERS: 'central=http://central.test|central-secret-0123456789' });
+    await setRelease('Unverified');
+    await imported('elsewhere');
+    await h.event(21, 'Reject', 'tu1');
+    await h.run();
+    expect(await releaseRow()).toMatchObject({ status: 'Rejected' });
+    expect(await t.db('outbox').where({ ticket_id: TICKET, kind: 'peer-status' })).toEqual([]);
+  });
+
+  it('a failed action tells the source nothing', async () => {
+    const h = harness({ PEERS: 'central=http://central.test|central-secret-0123456789' });
+    await setRelease('Unverified');
+    await imported('central');
+    h.steps.Reject = [h.step('s', { fail: () => new RdError('RD_CONTENT_MISSING', 'gone') })];
+    await h.event(22, 'Reject', 'tu1');
+    await h.run();
+    expect(await releaseRow()).toMatchObject({ status: 'Unverified' });
+    expect(await t.db('outbox').where({ ticket_id: TICKET, kind: 'peer-status' })).toEqual([]);
+  });
+});

@@ -60,4 +60,33 @@ describe('loadConfig', () => {
       /SIGNING_PASSPHRASE_FILES: 2 entries for 1 key\(s\)/,
     );
   });
+  it('PEERS, API_TOKENS, DESK_NAME, TRUSTED_BUNDLE_KEYS: parsed once, a bad entry named without its secret', () => {
+    const c = loadConfig({
+      ...ok,
+      DESK_NAME: 'site-de',
+      PEERS: 'central=https://desk.example/|central-secret-0123456789',
+      API_TOKENS: 'operator-token-0123456789',
+      TRUSTED_BUNDLE_KEYS: '/k/central.asc',
+    });
+    expect(c).toMatchObject({
+      DESK_NAME: 'site-de',
+      PEERS: [{ name: 'central', url: 'https://desk.example', secret: 'central-secret-0123456789' }],
+      API_TOKENS: ['operator-token-0123456789'],
+      TRUSTED_BUNDLE_KEYS: ['/k/central.asc'],
+    });
+    const err = (() => {
+      try {
+        loadConfig({ ...ok, DESK_NAME: 'Site DE', PEERS: 'central=ftp://x|short, bad', API_TOKENS: 'short', TRUSTED_BUNDLE_KEYS: 'k.asc' });
+      } catch (e) {
+        return e as { problems: string[] };
+      }
+    })()!;
+    const text = err.problems.join('\n');
+    expect(text).toMatch(/DESK_NAME: DESK_NAME must be/);
+    expect(text).toMatch(/PEERS: "central=ftp:\/\/x\|\*\*\*" is not NAME=URL\|SECRET/);
+    expect(text).toMatch(/PEERS: "bad" is not NAME=URL\|SECRET/);
+    expect(text).toMatch(/API_TOKENS: each token must be at least 16 characters/);
+    expect(text).toMatch(/TRUSTED_BUNDLE_KEYS: "k.asc" must be an absolute path/);
+    expect(text).not.toContain('short,');
+  });
 });

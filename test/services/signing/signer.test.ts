@@ -138,6 +138,26 @@ describe('start-up validation: one line naming the file and what to do', () => {
   });
 });
 
+describe('trusted bundle keys (TRUSTED_BUNDLE_KEYS): one line at start for a bad file', () => {
+  const refusedTrust = async (file: string) => {
+    const err = await startSigner({ storageDir: await storage(), keys: [], trustedKeys: [file] }).then(
+      (s) => s.stop().then(() => new Error('started')),
+      (e: Error) => e,
+    );
+    expect(err.name).toBe('SigningKeyError');
+    expect(err.message).not.toContain('\n');
+    return err.message;
+  };
+  it('a missing file, and a file that holds no key', async () => {
+    expect(await refusedTrust(join(root, 'nope.asc'))).toMatch(
+      /trusted bundle key .*nope\.asc: no such file; check the path in TRUSTED_BUNDLE_KEYS/,
+    );
+    const junk = join(root, 'junk.asc');
+    await writeFile(junk, 'not a key\n');
+    expect(await refusedTrust(junk)).toMatch(/junk\.asc: holds no OpenPGP public key/);
+  });
+});
+
 describe('signing', () => {
   it('with no key configured: generates an RSA-3072 sign-only key with SHA-256 self-signatures, once', async () => {
     const storageDir = await storage();

@@ -6,7 +6,7 @@ import type { Db } from '../db/knex.ts';
 import { RdError } from '../errors.ts';
 import type { Signer } from '../signing/signer.ts';
 import { requireBearer } from './auth.ts';
-import { ticketOf } from './tickets.ts';
+import { ticketOf } from './input.ts';
 
 const xmlQuery = z.object({ url: z.url({ protocol: /^https?$/ }).optional() });
 

@@ -9,6 +9,7 @@ import { peerStatusComment } from '../helpdesk/comments.ts';
 import { enqueueWriteBack } from '../helpdesk/outbox.ts';
 import { PROMOTION_TARGETS, REPORTED_TO_SOURCE, REPO_STATUSES } from '../workflow/transitions.ts';
 import { requireBearer, type Caller } from './auth.ts';
+import { parsed } from './input.ts';
 
 const statusBody = z.object({
   desk: z.string().max(64),
@@ -20,7 +21,7 @@ const statusBody = z.object({
 });
 
 const capability = z.string().max(4096);
-export const validateBody = z.object({
+const validateBody = z.object({
   kind: z.enum(['yum', 'apt']),
   platform: z.string().min(1).max(200),
   arch: z.string().min(1).max(200),
@@ -36,14 +37,6 @@ export const validateBody = z.object({
     .min(1)
     .max(10_000),
 });
-export type ValidateBody = z.infer<typeof validateBody>;
-
-function parsed<T>(schema: z.ZodType<T>, body: unknown): T {
-  const p = schema.safeParse(body);
-  if (p.success) return p.data;
-  const i = p.error.issues[0]!;
-  throw new RdError('RD_PAYLOAD_INVALID', `${i.path.join('.') || 'body'}: ${i.message}`, { field: i.path.join('.') });
-}
 
 /** What other desks (PEERS) may ask of this one: the status of a release they imported from here, and a dependency check. */
 export function peersRouter(db: Db, config: Config): Router {

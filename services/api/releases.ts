@@ -10,7 +10,7 @@ import { RdError } from '../errors.ts';
 import { PROMOTION_TARGETS, REPO_STATUSES } from '../workflow/transitions.ts';
 import type { Config } from '../../config/index.ts';
 import { checkDependencies, describeCheck } from '../deps/check.ts';
-import { ticketOf } from './tickets.ts';
+import { parsed, ticketOf } from './input.ts';
 import { PeerClient } from '../bundles/peer-client.ts';
 import type { PackageHeader } from '../storage/package-header.ts';
 
@@ -40,12 +40,7 @@ const summary = (r: ReleaseRow) => ({
 export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Router {
   const r = Router();
   r.get('/releases', async (req, res) => {
-    const q = listQuery.safeParse(req.query);
-    if (!q.success) {
-      const i = q.error.issues[0]!;
-      throw new RdError('RD_PAYLOAD_INVALID', `${i.path.join('.')}: ${i.message}`, { field: i.path.join('.') });
-    }
-    const rows = await listReleases(db, q.data);
+    const rows = await listReleases(db, parsed(listQuery, req.query));
     res.json({ releases: rows.map(summary) });
   });
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { create as tarCreate } from 'tar';
 import type { Config } from '../../config/index.ts';
@@ -59,7 +59,8 @@ export async function exportBundle(deps: ExportDeps, ticket: number): Promise<Ex
   const file = join(exportsDir(deps.config.STORAGE_DIR), name);
   const files = await storedFiles(deps.db, rel.id);
   const releaseXml = await exportedXml(rel.xml, files);
-  if (await statOrNull(file)) return { file, name, releaseXml, ...(await sha256File(file)) };
+  const made = await readDigest(file);
+  if (made) return { file, name, releaseXml, ...made };
 
   const stage = join(deps.config.STORAGE_DIR, 'tmp', `export-${randomBytes(6).toString('hex')}`);
   try {
@@ -104,12 +105,23 @@ export async function exportBundle(deps: ExportDeps, ticket: number): Promise<Ex
     const tmp = `${file}.${randomBytes(4).toString('hex')}.part`;
     await tarCreate({ gzip: true, cwd: stage, file: tmp, portable: true }, [MANIFEST_FILE, SIGNATURE_FILE, ...members.map((m) => m.path)]);
     await fsyncPath(tmp);
+    const digest = await sha256File(tmp);
+    // the digest beside the file, written first: a bundle is hashed once, not at every download
+    await writeFile(`${file}.sha256`, `${digest.sha256} ${digest.size}\n`);
+    await fsyncPath(`${file}.sha256`);
     await rename(tmp, file);
     await fsyncPath(dirname(file));
-    return { file, name, releaseXml, ...(await sha256File(file)) };
+    return { file, name, releaseXml, ...digest };
   } finally {
     await rm(stage, { recursive: true, force: true });
   }
+}
+
+/** The recorded digest of a bundle made earlier, or null when there is none (the rename is the commit). */
+async function readDigest(file: string): Promise<{ sha256: string; size: number } | null> {
+  if (!(await statOrNull(file))) return null;
+  const [sha256, size] = (await readFile(`${file}.sha256`, 'utf8')).trim().split(' ');
+  return { sha256: sha256!, size: Number(size) };
 }
 
 /**

@@ -77,9 +77,6 @@ export interface ImportRecord {
 export const importOfTicket = (trx: Exec, ticketId: number): Promise<ImportRecord | undefined> =>
   trx('bundle_imports as b').join('releases as r', 'r.id', 'b.release_id').where('r.ticket_id', ticketId).first('b.*');
 
-export const importOf = (db: Db, releaseId: number): Promise<(ImportRecord & { imported_at: Date }) | undefined> =>
-  db('bundle_imports').where({ release_id: releaseId }).first();
-
 /** The files of a release and their recorded digests and sizes, by name. */
 export const storedFiles = (db: Db, releaseId: number): Promise<Array<{ filename: string; sha256: string; size: number }>> =>
   db('packages').where({ release_id: releaseId }).orderBy('filename').select('filename', 'sha256', 'size');

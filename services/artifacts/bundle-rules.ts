@@ -3,7 +3,7 @@ import { RdError } from '../errors.ts';
 /**
  * What a bundle may contain, checked header by header before anything is written: regular files
  * and directories under plain relative paths, each once, within the entry and byte limits.
- * Pure: no I/O, so both passes of unpackBundle apply exactly the same rules.
+ * Pure: no I/O.
  */
 
 export type BundleLimits = { maxEntries: number; maxBytes: number };

@@ -4,7 +4,8 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RdError, isRdError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { fetchToTemp, StallError, type Progress } from './http-fetch.ts';
+import { type BodyTarget, fetchBody, fileTarget, StallError, type Progress } from './http-fetch.ts';
+import { type BundleLimits, type Unpacked, unpackTarget } from './unpack.ts';
 import { checkUrl, parseHttpUrl, redact } from './url-policy.ts';
 
 export type { Progress };
@@ -67,38 +68,62 @@ export async function download(url: string, opts: DownloadOptions): Promise<Down
   const expected = normalizeDigest(opts.expectedSha256);
   const start = parseHttpUrl(url);
   const shown = redact(start);
-  const log = opts.logger?.child({ url: shown });
-  const done = (r: Omit<DownloadResult, 'url' | 'durationMs'>): DownloadResult => ({
-    ...r,
-    url: shown,
-    durationMs: Date.now() - startedAt,
-  });
-
   // the policy holds for cached digests too: a release may not name a host it could not fetch from
   if (expected && opts.cache) await checkUrl(start, opts.allowedHosts);
   const hit = expected && opts.cache ? await fromCache(opts.cache, expected) : undefined;
   if (hit) {
-    log?.info({ sha256: expected }, 'download skipped: digest already stored');
-    return done({ ...hit, finalUrl: shown, cached: true, attempts: 0 });
+    opts.logger?.info({ url: shown, sha256: expected }, 'download skipped: digest already stored');
+    return { ...hit, url: shown, finalUrl: shown, cached: true, attempts: 0, durationMs: Date.now() - startedAt };
   }
+  const { value, ...got } = await fetchWithRetries(url, opts, () => fileTarget(opts.destDir, opts.durable));
+  const tmp = await value;
+  // unique even for the same bytes: concurrent jobs share destDir and each adopts its own file
+  const path = join(opts.destDir, `${got.sha256}.${randomBytes(4).toString('hex')}`);
+  await rename(tmp, path).catch(async (e: unknown) => {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  });
+  return { ...got, path, cached: false, durationMs: Date.now() - startedAt };
+}
 
+/**
+ * A bundle, unpacked into destDir as it arrives, each file hashed as it is written: the same policy, limits,
+ * retries and errors as download(), plus unpackStream's refusals (RD_BUNDLE_*, permanent). The bundle's own
+ * digest is judged first: a wrong file is RD_DIGEST_MISMATCH whatever it holds. Nothing of a failed attempt stays.
+ */
+export async function downloadBundle(
+  url: string,
+  opts: Omit<DownloadOptions, 'cache' | 'durable'>,
+  limits: BundleLimits,
+): Promise<Omit<DownloadResult, 'path' | 'cached'> & Unpacked> {
+  const startedAt = Date.now();
+  const { value, ...got } = await fetchWithRetries(url, opts, () => unpackTarget(opts.destDir, limits));
+  return { ...got, ...(await value), durationMs: Date.now() - startedAt };
+}
+
+type Got<T> = { value: Promise<T>; sha256: string; size: number; url: string; finalUrl: string; attempts: number };
+
+/** Attempts until one body is whole and has the expected digest; `value` is the target's result, which may still refuse it. */
+async function fetchWithRetries<T>(url: string, opts: DownloadOptions, target: () => BodyTarget<T>): Promise<Got<T>> {
+  const expected = normalizeDigest(opts.expectedSha256);
+  const start = parseHttpUrl(url);
+  const shown = redact(start);
+  const log = opts.logger?.child({ url: shown });
   const deadline = AbortSignal.timeout(opts.deadlineMs ?? DEFAULT_DEADLINE_MS);
   const retries = opts.retries ?? 3;
   for (let attempt = 1; ; attempt++) {
     try {
-      const got = await fetchToTemp(start, { ...opts, maxRedirects: opts.maxRedirects ?? 3, deadline });
+      const got = await fetchBody(start, { ...opts, maxRedirects: opts.maxRedirects ?? 3, deadline }, target);
       if (expected && got.sha256 !== expected) {
-        await unlink(got.tmpPath).catch(() => undefined);
+        await got.target.discard();
         throw digestMismatch(start, got.sha256, expected);
       }
-      // unique even for the same bytes: concurrent jobs share destDir and each adopts its own file
-      const path = join(opts.destDir, `${got.sha256}.${randomBytes(4).toString('hex')}`);
-      await rename(got.tmpPath, path).catch(async (e: unknown) => {
-        await unlink(got.tmpPath).catch(() => undefined);
+      log?.info({ sha256: got.sha256, size: got.size, attempt, finalUrl: got.finalUrl }, 'downloaded');
+      const value = got.target.done().catch(async (e: unknown) => {
+        await got.target.discard();
         throw e;
       });
-      log?.info({ sha256: got.sha256, size: got.size, attempt, finalUrl: got.finalUrl }, 'downloaded');
-      return done({ path, sha256: got.sha256, size: got.size, finalUrl: redact(got.finalUrl), cached: false, attempts: attempt });
+      return { value, sha256: got.sha256, size: got.size, url: shown, finalUrl: redact(got.finalUrl), attempts: attempt };
     } catch (e) {
       const err = classify(e, shown, deadline, opts);
       if (!isRdError(err) || err.permanent || deadline.aborted || attempt > retries) throw finalError(err, attempt);

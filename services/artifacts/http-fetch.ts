@@ -5,13 +5,13 @@ import { unlink } from 'node:fs/promises';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import axios from 'axios';
 import { isRdError, RdError } from '../errors.ts';
 import { checkUrl, guardedLookup, redact } from './url-policy.ts';
 
-/** One GET (and its redirects) streamed into a temp file: the network half of download(). */
+/** One GET (and its redirects) streamed into a BodyTarget: the network half of download(). */
 
 export type Progress = { bytes: number; total?: number; url: string };
 
@@ -26,13 +26,38 @@ export type FetchContext = {
   /** The slowest body accepted, averaged over every window of twice timeoutMs; default MIN_BYTES_PER_SECOND, 0 = none. */
   minBytesPerSecond?: number;
   onProgress?: (p: Progress) => void;
-  /** fsync the file before it is closed (default true) */
-  durable?: boolean;
   /** The Authorization header for this URL, asked at every hop: a redirect elsewhere does not carry it on. */
   authorization?: (url: URL) => string | undefined;
 };
 
-export type Fetched = { tmpPath: string; sha256: string; size: number; finalUrl: string };
+/** Where one attempt's body goes: a temp file (fileTarget), or a bundle unpacked as it arrives (unpackTarget). */
+export interface BodyTarget<T> {
+  readonly writable: Writable;
+  /** Once the body is written whole: the result, or why the bytes are refused. */
+  done(): Promise<T>;
+  /** The attempt failed, or its bytes are not the ones expected: nothing of it stays. */
+  discard(): Promise<void>;
+}
+
+export type Fetched<T> = { sha256: string; size: number; finalUrl: string; target: BodyTarget<T> };
+
+/** The body in destDir/.download-<random>.part, mode 0600 until verified; done() gives its path. */
+export function fileTarget(destDir: string, durable = true): BodyTarget<string> {
+  const tmpPath = join(destDir, `.download-${randomBytes(8).toString('hex')}.part`);
+  // flush = fsync before close, so a "downloaded" checkpoint survives a crash (unless the caller syncs it
+  // itself: BlobStore.adoptAll does, for a whole release at once)
+  const out = createWriteStream(tmpPath, { flags: 'wx', mode: 0o600, flush: durable });
+  return {
+    writable: out,
+    done: async () => tmpPath,
+    async discard() {
+      // a body refused at its first chunk fails the pipeline while the file is still being opened: the
+      // stream creates it after that, so it is removed only once the stream has closed
+      if (!out.closed) await once(out, 'close').catch(() => undefined);
+      await unlink(tmpPath).catch(() => undefined);
+    },
+  };
+}
 
 /** A timeout of one attempt (no answer, or no data for timeoutMs): transient. */
 export class StallError extends Error {
@@ -49,11 +74,11 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** 4xx that mean "try again later" rather than "this URL is wrong". */
 const TRANSIENT_4XX = new Set([408, 425, 429]);
 
-export async function fetchToTemp(startUrl: URL, ctx: FetchContext): Promise<Fetched> {
+export async function fetchBody<T>(startUrl: URL, ctx: FetchContext, target: () => BodyTarget<T>): Promise<Fetched<T>> {
   let url = startUrl;
   for (let hop = 0; ; hop++) {
     await checkUrl(url, ctx.allowedHosts);
-    const r = await fetchOnce(url, ctx);
+    const r = await fetchOnce(url, ctx, target);
     if (!('location' in r)) return { ...r, finalUrl: url.href };
     if (hop >= ctx.maxRedirects) {
       throw new RdError('RD_DOWNLOAD_FAILED', `GET ${redact(startUrl)}: more than ${ctx.maxRedirects} redirects`, {
@@ -87,7 +112,11 @@ export function nextHop(from: URL, location: string): URL {
   return next;
 }
 
-async function fetchOnce(url: URL, ctx: FetchContext): Promise<Omit<Fetched, 'finalUrl'> | { location: string }> {
+async function fetchOnce<T>(
+  url: URL,
+  ctx: FetchContext,
+  target: () => BodyTarget<T>,
+): Promise<Omit<Fetched<T>, 'finalUrl'> | { location: string }> {
   const shown = redact(url);
   const stall = new AbortController();
   const signal = AbortSignal.any([stall.signal, ctx.deadline]);
@@ -134,9 +163,9 @@ async function fetchOnce(url: URL, ctx: FetchContext): Promise<Omit<Fetched, 'fi
       watch('no data');
       floor.add(n);
     };
-    const got = await streamToTemp(body, { ...ctx, url: shown, total: declared, signal, onChunk }).finally(floor.stop);
+    const got = await streamBody(body, target(), { ...ctx, url: shown, total: declared, signal, onChunk }).finally(floor.stop);
     if (declared !== undefined && got.size !== declared) {
-      await unlink(got.tmpPath).catch(() => undefined);
+      await got.target.discard();
       throw shortBody(shown, got.size, declared);
     }
     return got;
@@ -175,14 +204,10 @@ function rateFloor(ctx: FetchContext, url: string, stall: AbortController) {
 
 type StreamCtx = FetchContext & { url: string; total?: number; signal: AbortSignal; onChunk: (bytes: number) => void };
 
-async function streamToTemp(body: Readable, ctx: StreamCtx): Promise<Omit<Fetched, 'finalUrl'>> {
-  const tmpPath = join(ctx.destDir, `.download-${randomBytes(8).toString('hex')}.part`);
+async function streamBody<T>(body: Readable, target: BodyTarget<T>, ctx: StreamCtx): Promise<Omit<Fetched<T>, 'finalUrl'>> {
   const hash = createHash('sha256');
   const report = progressReporter(ctx);
   let size = 0;
-  // 0600 until verified; flush = fsync before close, so a "downloaded" checkpoint survives a crash (unless the
-  // caller syncs it itself: BlobStore.adoptAll does, for a whole release at once)
-  const out = createWriteStream(tmpPath, { flags: 'wx', mode: 0o600, flush: ctx.durable ?? true });
   try {
     await pipeline(
       body,
@@ -196,16 +221,13 @@ async function streamToTemp(body: Readable, ctx: StreamCtx): Promise<Omit<Fetche
           yield chunk;
         }
       },
-      out,
+      target.writable,
       { signal: ctx.signal },
     );
     report(size, true);
-    return { tmpPath, sha256: hash.digest('hex'), size };
+    return { sha256: hash.digest('hex'), size, target };
   } catch (e) {
-    // a body refused at its first chunk fails the pipeline while the file is still being opened: the
-    // stream creates it after that, so it is removed only once the stream has closed
-    if (!out.closed) await once(out, 'close').catch(() => undefined);
-    await unlink(tmpPath).catch(() => undefined);
+    await target.discard();
     // the server closed the connection before the length it declared: say so, not "socket hang up"
     const closedEarly = ctx.total !== undefined && size < ctx.total && !ctx.signal.aborted;
     if (closedEarly && !isRdError(e) && (e as NodeJS.ErrnoException)?.path === undefined) throw shortBody(ctx.url, size, ctx.total!);

@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadEntry } from 'tar';
 import { unsafe } from './bundle-rules.ts';
 
-/** The write side of unpackBundle: an empty destDir, then only directories and regular files in it. */
+/** The write side of unpackStream: an empty destDir, then only directories and regular files in it. */
 
 /** Makes destDir exist and be empty; says whether it was created. */
 export async function prepare(root: string): Promise<boolean> {
@@ -24,6 +26,7 @@ export class TreeWriter {
   private readonly dirs = new Map<string, Promise<void>>([['', Promise.resolve()]]);
   private readonly writes = new Set<Promise<void>>();
   private readonly open = new Set<NodeJS.WritableStream & { destroy(): void }>();
+  private readonly digests = new Map<string, string>();
   private error: unknown;
 
   constructor(private readonly root: string) {}
@@ -45,6 +48,13 @@ export class TreeWriter {
   async settle(): Promise<void> {
     while (this.writes.size > 0) await Promise.all(this.writes);
     if (this.error) throw this.error;
+  }
+
+  /** The sha256 of a file written whole (settle() first). */
+  digest(rel: string): string {
+    const d = this.digests.get(rel);
+    if (d === undefined) throw new Error(`TreeWriter: ${rel} was not written`);
+    return d;
   }
 
   async abort(): Promise<void> {
@@ -82,9 +92,18 @@ export class TreeWriter {
     }
     const out = createWriteStream(abs, { flags: 'wx', mode: 0o644 });
     this.open.add(out);
+    const hash = createHash('sha256');
+    // a Transform, not a 'data' listener: node-tar's entries (minipass) flush what they hold to the first reader at once
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
     try {
-      await pipeline(entry, out);
+      await pipeline(entry, tap, out);
       await chmod(abs, 0o644);
+      this.digests.set(rel, hash.digest('hex'));
     } finally {
       this.open.delete(out);
     }

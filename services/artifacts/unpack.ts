@@ -1,40 +1,65 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { createGunzip } from 'node:zlib';
+import { PassThrough, type Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { isRdError, RdError } from '../errors.ts';
 import { BundleLedger, corrupt, limit, unsafe, type BundleFile, type BundleLimits } from './bundle-rules.ts';
+import type { BodyTarget } from './http-fetch.ts';
 import { clear, prepare, TreeWriter } from './tree-writer.ts';
 
 export type { BundleFile, BundleLimits };
+/** A file of the bundle as written: its digest was taken while it was written, so nobody reads it again for it. */
+export type UnpackedFile = BundleFile & { sha256: string };
+export type Unpacked = { files: UnpackedFile[] };
+
+/** A bundle already on disk: read once, and not past its end-of-archive marker. */
+export function unpackBundle(tarGzPath: string, destDir: string, limits: BundleLimits): Promise<Unpacked> {
+  return unpackStream(createReadStream(tarGzPath), destDir, limits, 'stop');
+}
 
 /**
- * Unpacks a provider's tar.gz in two passes over the same local file:
- *  1. list: every header is checked (type, path, duplicates, entry and byte limits) and nothing is
- *     written, so a refused bundle leaves no trace and a tar/gzip bomb stops at the first entry
- *     over a limit;
- *  2. extract: the same rules again, then only regular files (0644) and directories (0755) are
- *     created, with O_EXCL, inside a destDir that holds nothing else, so no link can redirect a write.
- * The gunzip is ours, not node-tar's: decompressed bytes are counted (a stream of zeros or of
- * metadata headers cannot run on) and reading stops at the tar end-of-archive marker.
- *
- * destDir belongs to this call: what an earlier, interrupted attempt left there is removed first,
- * and on any failure everything written is removed again.
+ * Unpacks a provider's tar.gz in one pass, as it arrives. Each header is checked (type, path, duplicates,
+ * entry and byte limits) before its entry is written, so a tar/gzip bomb stops at the first entry over a
+ * limit; only regular files (0644) and directories (0755) are created, with O_EXCL, inside a destDir that
+ * holds nothing else, so no link can redirect a write. A refused bundle leaves no trace: destDir belongs to
+ * this call, what an interrupted earlier attempt left there is removed first, and on any failure everything
+ * written is removed again. The gunzip is ours, not node-tar's: decompressed bytes are counted (a stream of
+ * zeros or of metadata headers cannot run on) and nothing after the tar end-of-archive marker is
+ * decompressed. After the marker or a refusal, `afterEnd` says whether the input is dropped ('stop': a file)
+ * or read to its end undecompressed ('drain': a download whose digest covers every byte).
  */
-export async function unpackBundle(tarGzPath: string, destDir: string, limits: BundleLimits): Promise<{ files: BundleFile[] }> {
-  await walk(tarGzPath, limits, (entry) => void entry.resume());
+export async function unpackStream(input: Readable, destDir: string, limits: BundleLimits, afterEnd: 'stop' | 'drain'): Promise<Unpacked> {
   const root = resolve(destDir);
-  const created = await prepare(root);
+  // at once: a download may end, or fail, before destDir is ready
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  // a gzip error before the walk reads is kept by the stream (errored) and thrown to the walk when it does
+  gunzip.on('error', () => {});
+  input.on('error', (e) => gunzip.destroy(e));
+  input.pipe(gunzip);
+  let created: boolean;
+  try {
+    created = await prepare(root);
+  } catch (e) {
+    input.unpipe(gunzip);
+    gunzip.destroy();
+    if (afterEnd === 'stop') input.destroy();
+    else input.resume();
+    throw e;
+  }
   const writer = new TreeWriter(root);
   try {
     const ledger = await walk(
-      tarGzPath,
+      input,
+      gunzip,
       limits,
+      afterEnd,
       (entry, info) => writer.take(entry, info),
       () => writer.settle(),
     );
-    return { files: ledger.files };
+    return { files: ledger.files.map((f) => ({ ...f, sha256: writer.digest(f.path) })) };
   } catch (e) {
     await writer.abort();
     await clear(root);
@@ -66,7 +91,14 @@ export function findPackageFiles(files: readonly BundleFile[], filenames: readon
 type OnEntry = (entry: ReadEntry, info: { path: string; kind: 'file' | 'dir' }) => void | Promise<void>;
 
 /** Streams the archive through gunzip and node-tar's parser; resolves with the ledger of a clean pass. */
-async function walk(file: string, limits: BundleLimits, onEntry: OnEntry, settle = async () => {}): Promise<BundleLedger> {
+async function walk(
+  input: Readable,
+  gunzip: Gunzip,
+  limits: BundleLimits,
+  afterEnd: 'stop' | 'drain',
+  onEntry: OnEntry,
+  settle: () => Promise<void>,
+): Promise<BundleLedger> {
   const ledger = new BundleLedger(limits);
   const parser = new Parser({ strict: true, brotli: false, zstd: false, maxMetaEntrySize: 64 * 1024 });
   let failure: unknown;
@@ -99,10 +131,6 @@ async function walk(file: string, limits: BundleLimits, onEntry: OnEntry, settle
   // decompressed bytes beyond the declared sizes: headers, padding, pax records (generous)
   const cap = limits.maxBytes + (limits.maxEntries + 1) * 8192 + 2 ** 20;
   let seen = 0;
-  const input = createReadStream(file);
-  const gunzip = createGunzip();
-  input.on('error', (e) => gunzip.destroy(e));
-  input.pipe(gunzip);
   try {
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       if (seen === 0 && isCompressed(chunk)) fail(corrupt('the tar inside is compressed again'));
@@ -114,18 +142,23 @@ async function walk(file: string, limits: BundleLimits, onEntry: OnEntry, settle
           parser.once('drain', ok);
         });
       if (failure) throw failure;
-      if (sawEnd) break; // whatever follows the end-of-archive marker is never read
+      if (sawEnd) break; // whatever follows the end-of-archive marker is never decompressed
     }
     parser.end();
     if (!failure) await Promise.race([done, new Promise<void>((ok) => (wake = ok))]);
     await settle().catch(fail);
     if (failure) throw failure;
   } catch (e) {
-    throw failure ?? asBundleError(e);
+    failure ??= asBundleError(e);
   } finally {
-    input.destroy();
+    input.unpipe(gunzip);
     gunzip.destroy();
   }
+  if (afterEnd === 'stop') input.destroy();
+  // a refused bundle's download still runs to its end, undecompressed: its digest, when wrong, is the reason given
+  else input.resume();
+  if (failure) throw failure;
+  if (afterEnd === 'drain') await finished(input);
   return ledger;
 }
 
@@ -136,4 +169,26 @@ function asBundleError(e: unknown): unknown {
   const code = (e as NodeJS.ErrnoException).code ?? '';
   if (code.startsWith('Z_')) return corrupt(`gzip: ${(e as Error).message}`, { code });
   return e; // our own I/O (ENOENT on the bundle, ENOSPC...): not the provider's fault
+}
+
+/**
+ * A download's body unpacked as it arrives (BodyTarget of http-fetch): the bundle is never written whole
+ * and no byte of it is read twice. The result is the unpacked bundle, or the reason it was refused.
+ */
+export function unpackTarget(destDir: string, limits: BundleLimits): BodyTarget<Unpacked> {
+  const through = new PassThrough({ highWaterMark: 256 * 1024 });
+  const unpacked = unpackStream(through, destDir, limits, 'drain');
+  const settled = unpacked.then(
+    () => true,
+    () => false,
+  );
+  return {
+    writable: through,
+    done: () => unpacked,
+    async discard() {
+      // with an error: a plain destroy does not end the gunzip reading from it
+      through.destroy(new Error('the download stopped'));
+      if (await settled) await clear(resolve(destDir));
+    },
+  };
 }

@@ -1,13 +1,13 @@
-import { mkdir, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { download, type DownloadResult, type Progress } from '../../services/artifacts/download.ts';
-import { findPackageFiles, unpackBundle } from '../../services/artifacts/unpack.ts';
+import { download, downloadBundle, type DownloadResult, type Progress } from '../../services/artifacts/download.ts';
+import { findPackageFiles } from '../../services/artifacts/unpack.ts';
 import { claimBlobs, releaseBlobs } from '../../services/db/blobs.ts';
 import { RdError } from '../../services/errors.ts';
 import { peerAuthorization } from '../../services/bundles/peers.ts';
 import { isExportedBundle, verifyExportedBundle, type ImportedFrom } from '../../services/bundles/verify.ts';
 import type { PackageSpec, ReleaseMetadata } from '../../services/metadata/release-xml.ts';
-import { BlobStore, sha256File, type Staged } from '../../services/storage/blobs.ts';
+import { BlobStore, type Staged } from '../../services/storage/blobs.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { outputOf, type Step, type StepContext } from '../engine/step.ts';
 
@@ -67,18 +67,24 @@ async function claim(ctx: StepContext, blobs: BlobStore, packages: FetchedPackag
 }
 
 function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: string) {
+  return {
+    ...bundleOpts(ctx, ctx.workDir, expectedSha256),
+    // a package is synced with the rest of the release by adoptAll
+    durable: false,
+    cache: blobs,
+  };
+}
+
+function bundleOpts(ctx: StepContext, destDir: string, expectedSha256?: string) {
   const c = ctx.deps.config;
   let last = 0;
   return {
     // scratch of this action (same filesystem as the blobs): whatever is not adopted goes with it
-    destDir: ctx.workDir,
+    destDir,
     maxBytes: c.MAX_DOWNLOAD_BYTES,
     timeoutMs: c.DOWNLOAD_TIMEOUT_MS,
     allowedHosts: c.ALLOWED_DOWNLOAD_HOSTS,
     expectedSha256,
-    // a package is synced with the rest of the release by adoptAll; a bundle is scratch, never named by a checkpoint
-    durable: false,
-    cache: blobs,
     logger: ctx.log,
     // another desk's bundle endpoint (an import) wants the secret the two desks share
     authorization: peerAuthorization(c.PEERS),
@@ -133,35 +139,27 @@ async function fetchEach(
 async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, metadata: ReleaseMetadata) {
   const c = ctx.deps.config;
   const specs = metadata.packages;
-  const bundle = await ctx.timings.time('download', () => download(url, downloadOpts(ctx, blobs, metadata.synchSha256)));
   const dir = path.join(ctx.workDir, 'bundle');
-  await mkdir(dir, { recursive: true });
-  const { files } = await ctx.timings.time('unpack', () =>
-    unpackBundle(bundle.path, dir, { maxEntries: c.MAX_BUNDLE_ENTRIES, maxBytes: c.MAX_BUNDLE_BYTES }),
+  // unpacked as it arrives, each file hashed as it is written: no byte of the bundle is read twice
+  const bundle = await ctx.timings.time('download', () =>
+    downloadBundle(url, bundleOpts(ctx, dir, metadata.synchSha256), {
+      maxEntries: c.MAX_BUNDLE_ENTRIES,
+      maxBytes: c.MAX_BUNDLE_BYTES,
+    }),
   );
-  // each file is read once: the manifest check and the packages' digests share it
-  const hashed = new Map<string, Promise<{ sha256: string; size: number }>>();
-  const hash = (rel: string) => {
-    if (!hashed.has(rel))
-      hashed.set(
-        rel,
-        ctx.timings.time('hash', () => sha256File(path.join(dir, rel))),
-      );
-    return hashed.get(rel)!;
-  };
-  const imported = isExportedBundle(files)
-    ? await verifyExportedBundle(dir, files, ctx.deps.signer.trusted, metadata, async (rel) => (await hash(rel)).sha256)
+  const byPath = new Map(bundle.files.map((f) => [f.path, f]));
+  const imported = isExportedBundle(bundle.files)
+    ? await verifyExportedBundle(dir, bundle.files, ctx.deps.signer.trusted, metadata, async (rel) => byPath.get(rel)!.sha256)
     : undefined;
   if (imported) ctx.log.info({ desk: imported.desk, ticket: imported.ticket, signedBy: imported.signedBy }, 'signed bundle verified');
   const { found, extras } = findPackageFiles(
-    files,
+    bundle.files,
     specs.map((s) => s.filename),
   );
   const packages: FetchedPackage[] = [];
   const staged: Staged[] = [];
   for (const spec of specs) {
-    const file = path.join(dir, found[spec.filename]!);
-    const { sha256: digest, size } = await hash(found[spec.filename]!);
+    const { sha256: digest, size } = byPath.get(found[spec.filename]!)!;
     if (spec.sha256 && spec.sha256 !== digest) {
       throw new RdError('RD_DIGEST_MISMATCH', `${spec.filename}: sha256 ${digest}, expected ${spec.sha256}`, {
         file: spec.filename,
@@ -169,7 +167,7 @@ async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, metad
         actual: digest,
       });
     }
-    staged.push({ file, sha256: digest, size });
+    staged.push({ file: path.join(dir, found[spec.filename]!), sha256: digest, size });
     packages.push({ filename: spec.filename, sha256: digest, size, url: null });
   }
   return {

@@ -4,10 +4,13 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { download, type DownloadOptions } from '../../../services/artifacts/download.ts';
+import { gzipSync } from 'node:zlib';
+import { Header } from 'tar';
+import { download, downloadBundle, type DownloadOptions } from '../../../services/artifacts/download.ts';
 import { nextHop } from '../../../services/artifacts/http-fetch.ts';
 import { fails } from '../../support/errors.ts';
 import { startProviderServer, type ProviderServer } from '../../support/provider-server.ts';
+import { entry, tarOf } from '../../support/tar.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const RPM = randomBytes(100_000);
@@ -335,5 +338,70 @@ describe('download: memory', () => {
       clearInterval(sampler);
     }
     expect(peak - before).toBeLessThan(128 * 2 ** 20);
+  });
+});
+
+describe('downloadBundle: unpacked as it arrives', () => {
+  const LIMITS = { maxEntries: 10, maxBytes: 1_000_000 };
+  const A = randomBytes(50_000);
+  const good = gzipSync(tarOf(entry({ path: 'rpm/a.rpm', body: A }), entry({ path: 'README', body: 'hi' })));
+  const bundleDir = () => join(destDir, 'bundle');
+
+  it('writes each file once, with the digest taken on the way, and never the bundle itself', async () => {
+    provider.route('/b.tar.gz', { body: good });
+    const r = await downloadBundle(`${provider.url}/b.tar.gz`, opts({ destDir: bundleDir(), expectedSha256: sha(good) }), LIMITS);
+    expect(r).toMatchObject({ sha256: sha(good), size: good.length, attempts: 1 });
+    expect(r.files.sort((x, y) => x.path.localeCompare(y.path))).toEqual([
+      { path: 'README', size: 2, sha256: sha(Buffer.from('hi')) },
+      { path: 'rpm/a.rpm', size: A.length, sha256: sha(A) },
+    ]);
+    expect(await readFile(join(bundleDir(), 'rpm/a.rpm'))).toEqual(A);
+    expect(await readdir(destDir)).toEqual(['bundle']); // no .part, no bundle file
+  });
+
+  it('judges the digest first: a wrong file is RD_DIGEST_MISMATCH whatever it holds, and leaves nothing', async () => {
+    const junk = randomBytes(30_000);
+    provider.route('/junk.tar.gz', { body: junk });
+    await fails(downloadBundle(`${provider.url}/junk.tar.gz`, opts({ expectedSha256: sha(good) }), LIMITS), 'RD_DIGEST_MISMATCH');
+    provider.route('/good-wrong.tar.gz', { body: good });
+    await fails(downloadBundle(`${provider.url}/good-wrong.tar.gz`, opts({ expectedSha256: sha(junk) }), LIMITS), 'RD_DIGEST_MISMATCH');
+    expect(await readdir(destDir)).toEqual([]);
+    await fails(
+      downloadBundle(`${provider.url}/junk.tar.gz`, opts({ destDir: bundleDir(), expectedSha256: sha(junk) }), LIMITS),
+      'RD_BUNDLE_CORRUPT',
+    );
+    expect(await readdir(destDir)).toEqual([]);
+  });
+
+  it('refuses an unsafe bundle after reading it to its end, once, and leaves nothing', async () => {
+    const evil = gzipSync(tarOf(entry({ path: 'a.rpm', body: A }), entry({ path: '../evil', body: 'x' }), entry({ path: 'z', body: A })));
+    provider.route('/evil.tar.gz', { body: evil });
+    const e = await fails(downloadBundle(`${provider.url}/evil.tar.gz`, opts({ expectedSha256: sha(evil) }), LIMITS), 'RD_BUNDLE_UNSAFE');
+    expect(e.message).toContain('"../evil"');
+    expect(provider.hits('/evil.tar.gz')).toBe(1);
+    expect(await readdir(destDir)).toEqual([]);
+    expect(await readdir(root)).toEqual(['dest']);
+  });
+
+  it('a bundle cut short is transient: the next attempt starts from an empty directory and succeeds', async () => {
+    provider.route('/cut.tar.gz', { body: good, truncateAfter: 20_000 });
+    await fails(downloadBundle(`${provider.url}/cut.tar.gz`, opts({ retries: 0 }), LIMITS), 'RD_DOWNLOAD_UNAVAILABLE');
+    expect(await readdir(destDir)).toEqual([]);
+    provider.route('/flaky.tar.gz', { body: good, failFirst: 1 });
+    const r = await downloadBundle(`${provider.url}/flaky.tar.gz`, opts(), LIMITS);
+    expect(r.attempts).toBe(2);
+    expect(r.files).toHaveLength(2);
+  });
+
+  it('a bomb stops at its first entry over the limit, in little memory', async () => {
+    const header = Buffer.alloc(512);
+    new Header({ path: 'zeros', type: 'File', size: 2 ** 30, mode: 0o644, mtime: new Date(0) }).encode(header, 0);
+    const bomb = Buffer.concat([gzipSync(header), gzipSync(Buffer.alloc(64 * 2 ** 20), { level: 9 })]);
+    provider.route('/bomb.tar.gz', { body: bomb });
+    const rss = process.memoryUsage().rss;
+    const e = await fails(downloadBundle(`${provider.url}/bomb.tar.gz`, opts(), LIMITS), 'RD_BUNDLE_LIMIT');
+    expect(e.message).toContain('(at "zeros")');
+    expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 2 ** 20);
+    expect(await readdir(destDir)).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { Header } from 'tar';
 import { entry, tarOf } from '../../support/tar.ts';
 
 const LIMITS = { maxEntries: 100, maxBytes: 10 * 2 ** 20 };
+const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 
 let root: string; // holds bundle.tar.gz and dest/; nothing else may ever appear here
 let bundle: string;
@@ -59,7 +60,12 @@ describe('unpackBundle: a good bundle', () => {
 
     const { files } = await unpackBundle(bundle, dest, LIMITS);
     expect(files.map((f) => f.path).sort()).toEqual(['README', 'deb/a_1.0-1_amd64.deb', long, 'rpm/a-1.0-1.x86_64.rpm'].sort());
-    expect(files.find((f) => f.path === 'rpm/a-1.0-1.x86_64.rpm')?.size).toBe(5000);
+    expect(files.find((f) => f.path === 'rpm/a-1.0-1.x86_64.rpm')).toEqual({
+      path: 'rpm/a-1.0-1.x86_64.rpm',
+      size: 5000,
+      sha256: sha256(rpm),
+    });
+    expect(files.find((f) => f.path === long)?.sha256).toBe(sha256('long'));
     expect(await readFile(join(dest, 'rpm', 'a-1.0-1.x86_64.rpm'))).toEqual(rpm);
     expect(await readFile(join(dest, long), 'utf8')).toBe('long');
     for (const f of files) expect((await stat(join(dest, f.path))).mode & 0o7777).toBe(0o644);
@@ -75,14 +81,14 @@ describe('unpackBundle: a good bundle', () => {
     execFileSync('tar', ['--format=gnu', '-czf', bundle, '-C', src, 'rpm']);
     await rm(src, { recursive: true });
     const { files } = await unpackBundle(bundle, dest, LIMITS);
-    expect(files).toEqual([{ path: `rpm/${'x'.repeat(150)}.rpm`, size: 1 }]);
+    expect(files).toEqual([{ path: `rpm/${'x'.repeat(150)}.rpm`, size: 1, sha256: sha256('x') }]);
   });
 
   it('replaces what an interrupted earlier attempt left in destDir, and creates a missing destDir', async () => {
     await writeFile(bundle, gzipSync(tarOf(entry({ path: 'a.rpm', body: 'new' }))));
     await writeFile(join(dest, 'a.rpm'), 'half-written');
     await mkdir(join(dest, 'stale'));
-    expect((await unpackBundle(bundle, dest, LIMITS)).files).toEqual([{ path: 'a.rpm', size: 3 }]);
+    expect((await unpackBundle(bundle, dest, LIMITS)).files).toEqual([{ path: 'a.rpm', size: 3, sha256: sha256('new') }]);
     expect(await readdir(dest)).toEqual(['a.rpm']);
     expect(await readFile(join(dest, 'a.rpm'), 'utf8')).toBe('new');
     const fresh = join(dest, 'sub', 'fresh');
@@ -214,7 +220,7 @@ describe('unpackBundle: limits and bombs', () => {
       Buffer.concat([gzipSync(tarOf(entry({ path: 'a.rpm', body: 'x' }))), ...Array.from({ length: 32 }, () => member)]),
     );
     const t0 = Date.now();
-    expect((await unpackBundle(bundle, dest, LIMITS)).files).toEqual([{ path: 'a.rpm', size: 1 }]);
+    expect((await unpackBundle(bundle, dest, LIMITS)).files).toEqual([{ path: 'a.rpm', size: 1, sha256: sha256('x') }]);
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 });

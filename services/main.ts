@@ -92,6 +92,8 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
     if (config.RECONCILE_INTERVAL_MS > 0)
       loops.push(reconcileLoop({ db, rt: rt.client, log, intake, config }, config.RECONCILE_INTERVAL_MS));
     stops.push(() => worker.close(), ...loops.map((l) => () => l.stop()));
+    // the first action need not wait for the queue's fields and the groups: read now, and again when needed
+    void rt.warm().catch((err: Error) => log.info({ err: err.message }, 'RT not read at start; the first action will'));
     log.info({ concurrency: config.WORKER_CONCURRENCY, node: process.version }, 'worker started');
   }
   stops.push(

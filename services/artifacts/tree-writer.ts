@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
+import { chmod, type FileHandle, mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { ReadEntry } from 'tar';
 import { unsafe } from './bundle-rules.ts';
 
@@ -25,7 +22,8 @@ export async function clear(root: string): Promise<void> {
 export class TreeWriter {
   private readonly dirs = new Map<string, Promise<void>>([['', Promise.resolve()]]);
   private readonly writes = new Set<Promise<void>>();
-  private readonly open = new Set<NodeJS.WritableStream & { destroy(): void }>();
+  private readonly open = new Set<ReadEntry>();
+  private aborted = false;
   private readonly digests = new Map<string, string>();
   private error: unknown;
 
@@ -58,7 +56,9 @@ export class TreeWriter {
   }
 
   async abort(): Promise<void> {
-    for (const s of this.open) s.destroy();
+    this.aborted = true;
+    // a file waiting for more of an entry that will never come: its read ends here
+    for (const entry of this.open) entry.destroy();
     await Promise.allSettled(this.writes);
   }
 
@@ -84,28 +84,37 @@ export class TreeWriter {
 
   private async file(entry: ReadEntry, rel: string): Promise<void> {
     const abs = this.inside(rel);
+    let fh: FileHandle;
     try {
       await this.dir(rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+      fh = await open(abs, 'wx', 0o644);
     } catch (e) {
       entry.resume();
       throw e;
     }
-    const out = createWriteStream(abs, { flags: 'wx', mode: 0o644 });
-    this.open.add(out);
+    this.open.add(entry);
     const hash = createHash('sha256');
-    // a Transform, not a 'data' listener: node-tar's entries (minipass) flush what they hold to the first reader at once
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+    // abort() destroys the entry: a read waiting for it ends, but one asked for later would wait for ever
+    const stopIfAborted = () => {
+      if (this.aborted) throw new Error('unpack aborted');
+    };
     try {
-      await pipeline(entry, tap, out);
-      await chmod(abs, 0o644);
+      stopIfAborted();
+      // one chunk at a time, hashed, then written whole before the next is read: no stream per file
+      for await (const chunk of entry as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        for (let at = 0; at < chunk.length; ) at += (await fh.write(chunk, at)).bytesWritten;
+        stopIfAborted();
+      }
+      stopIfAborted();
+      await fh.chmod(0o644);
       this.digests.set(rel, hash.digest('hex'));
+    } catch (e) {
+      entry.resume();
+      throw e;
     } finally {
-      this.open.delete(out);
+      this.open.delete(entry);
+      await fh.close().catch(() => undefined);
     }
   }
 }

@@ -43,6 +43,19 @@ export class RtHelpdesk implements Helpdesk {
     return actionHistory(all, fieldId, ticket.customFields.RepoAction?.[0] ?? null);
   }
 
+  /** Reads what every action asks for first (the queue's fields, the groups), so that the first one finds it. */
+  async warm(): Promise<void> {
+    await Promise.all([this.client.customFieldId('RepoAction'), this.directory()]);
+  }
+
+  async readTicket(id: number) {
+    const history = Promise.all([this.client.customFieldId('RepoAction'), this.client.getHistory(id)]);
+    history.catch(() => undefined); // a ticket of another queue, or none, leaves it unread
+    const ticket = await this.client.getTicket(id);
+    const current = ticket.customFields.RepoAction?.[0] ?? null;
+    return { ticket, history: history.then(([fieldId, all]) => actionHistory(all, fieldId, current)) };
+  }
+
   /**
    * Membership takes 1 + (number of groups) requests to read, and every action asks for it: one read serves
    * all users for `groupsMaxAgeMs`, and concurrent callers share a read in flight.

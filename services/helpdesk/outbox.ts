@@ -62,7 +62,9 @@ export async function deliverDue(
           // counted before the call: a process killed after RT accepted a comment must check for it next time,
           // and not before that call is surely over (a failure seen here reschedules it by the backoff, below)
           await outbox.markAttempt(db, ids, new Date(Date.now() + IN_FLIGHT_MS));
-          await deliverOne(rt, opts.peers, rows.length === 1 ? first : { ...first, payload: mergedFields(rows) });
+          const item = rows.length === 1 ? first : { ...first, payload: mergedFields(rows) };
+          await deliverOne(rt, opts.peers, item);
+          log.debug({ ticket: first.ticket_id, outbox: ids, kind: item.payload.kind, fields: fieldsOf(item) }, 'write-back delivered');
           await outbox.markDelivered(db, ids);
           delivered += rows.length;
         } catch (e) {
@@ -98,6 +100,8 @@ async function nextRun(db: Db, head: OutboxRow): Promise<OutboxRow[]> {
 }
 
 const MAX_RUN = 20;
+
+const fieldsOf = (row: OutboxRow) => (row.payload.kind === 'fields' ? row.payload.fields : undefined);
 
 const mergedFields = (rows: OutboxRow[]): OutboxItem => ({
   kind: 'fields',

@@ -29,6 +29,8 @@ export interface TicketHistory {
 export interface Helpdesk {
   getTicket(id: number): Promise<TicketInfo>;
   history(ticket: TicketInfo): Promise<TicketHistory>;
+  /** The ticket, and its history read side by side with it (awaited only when the ticket is the service's). */
+  readTicket(id: number): Promise<{ ticket: TicketInfo; history: Promise<TicketHistory> }>;
   getReleaseXml(ticketId: number): Promise<{ filename: string; content: Buffer; attachmentId: number }>;
   getUserEmail(name: string): Promise<string | undefined>;
   /** the groups the user is in; `fresh` reads RT now, else a copy a little older may answer */

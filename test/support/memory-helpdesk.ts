@@ -62,6 +62,11 @@ export class MemoryHelpdesk implements Helpdesk {
     return { changes: structuredClone(this.changes.get(ticket.id) ?? []), notesOf: () => [] };
   }
 
+  async readTicket(id: number) {
+    const ticket = await this.getTicket(id);
+    return { ticket, history: this.history(ticket) };
+  }
+
   async getReleaseXml(ticketId: number): Promise<never> {
     throw new RdError('RD_ATTACHMENT_MISSING', `ticket ${ticketId} has no release.xml here`);
   }

@@ -82,6 +82,10 @@ export class MemoryHelpdesk implements Helpdesk {
     return { changes: [], notesOf: () => [] };
   }
 
+  async readTicket(id: number) {
+    return { ticket: await this.getTicket(id), history: this.history() };
+  }
+
   async getUserEmail(): Promise<string | undefined> {
     return undefined;
   }

@@ -61,9 +61,9 @@ type Seen = { ignore: string } | { ticket: TicketInfo; history: TicketHistory };
 
 async function readTicket(deps: Pick<EngineDeps, 'rt' | 'config'>, ticketId: number): Promise<Seen> {
   try {
-    const ticket = await deps.rt.getTicket(ticketId);
+    const { ticket, history } = await deps.rt.readTicket(ticketId);
     if (ticket.queue !== deps.config.RT_QUEUE) return { ignore: `ticket is in queue ${ticket.queue}` };
-    return { ticket, history: await deps.rt.history(ticket) };
+    return { ticket, history: await history };
   } catch (e) {
     if (isRdError(e) && e.code === 'RD_TICKET_NOT_FOUND') return { ignore: `ticket ${ticketId} not found in RT` };
     throw e;

@@ -74,6 +74,10 @@ export function timedHelpdesk(rt: Helpdesk, timings: Timings): Helpdesk {
   return {
     getTicket: read(rt.getTicket),
     history: read(rt.history),
+    readTicket: async (id: number) => {
+      const got = await timings.time('rt-read', () => rt.readTicket(id));
+      return { ...got, history: timings.time('rt-read', () => got.history) };
+    },
     getReleaseXml: read(rt.getReleaseXml),
     getUserEmail: read(rt.getUserEmail),
     userGroups: read(rt.userGroups),

@@ -7,15 +7,17 @@
  * Prints both times, the ratio, the worker's peak RSS (VmHWM), and where the time went: the job's breakdown
  * from the worker's "action done" line (download, hash, header, fsync, db, index, RT reads/writes...) and the
  * RT calls the worker made in the measured window, the outbox's write-backs included (its debug log).
- *   node --import tsx bench/release.ts [packages=100] [payloadKiB=64]
+ *   node --import tsx bench/release.ts [packages=100] [payloadKiB=64] [rpm|deb]
  *   node --import tsx bench/release.ts 20 104858      # ~2 GiB bundle: peak RSS while ingesting it
+ *   node --import tsx bench/release.ts 1000 4 deb     # 1,000 DEBs; the index yardstick is aptly (repo add +
+ *                                                     # publish repo twice, unsigned) in place of createrepo_c
  */
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildTestPackages } from '../test/support/packages.ts';
@@ -28,6 +30,8 @@ import { E2E_SECRET, startTestService } from '../test/support/service.ts';
 const execAsync = promisify(execFile);
 const n = Number(process.argv[2] ?? 100);
 const payloadKb = Number(process.argv[3] ?? 64);
+const format = process.argv[4] ?? 'rpm';
+if (format !== 'rpm' && format !== 'deb') throw new Error('usage: bench/release.ts [packages] [payloadKiB] [rpm|deb]');
 const root = path.resolve(import.meta.dirname, '..');
 
 async function sha256(file: string): Promise<string> {
@@ -61,13 +65,30 @@ async function main() {
 
   // raw tools on the same bundle
   const raw = path.join(work, 'raw');
+  const aptly = `aptly -config=${raw}/aptly.conf`;
+  const index =
+    format === 'rpm'
+      ? `mv rpm ${raw}/repo/Packages; createrepo_c -q ${raw}/repo`
+      : `${aptly} repo create -distribution=unverified -component=main rel >/dev/null; ${aptly} repo add rel deb >/dev/null; ` +
+        `${aptly} publish repo -skip-signing rel product >/dev/null; ${aptly} publish repo -skip-signing rel dist >/dev/null`;
+  await mkdir(path.join(raw, 'repo'), { recursive: true });
+  await writeFile(
+    path.join(raw, 'aptly.conf'),
+    JSON.stringify({
+      rootDir: path.join(raw, 'aptly'),
+      architectures: ['all', 'amd64'],
+      skipContentsPublishing: true,
+      skipBz2Publishing: true,
+    }),
+  );
   const r0 = Date.now();
   await execAsync('bash', [
     '-c',
-    `set -e; mkdir -p ${raw}/repo; cd ${raw}; curl -sf -o bundle.tar.gz ${provider.url}/bundle.tar.gz; ` +
-      `tar xzf bundle.tar.gz; sha256sum rpm/*.rpm > /dev/null; mv rpm ${raw}/repo/Packages; createrepo_c -q ${raw}/repo`,
+    `set -e; cd ${raw}; curl -sf -o bundle.tar.gz ${provider.url}/bundle.tar.gz; ` +
+      `tar xzf bundle.tar.gz; sha256sum ${format}/*.${format} > /dev/null; ${index}`,
   ]);
   const rawMs = Date.now() - r0;
+  const pkgsOf = format === 'rpm' ? pkgs.rpms : pkgs.debs;
 
   process.env.STORAGE_TMP = work; // the blob store beside the packages: one filesystem
   const svc = await startTestService(
@@ -92,12 +113,13 @@ async function main() {
       product,
       synchURL: `${provider.url}/bundle.tar.gz`,
       synchSha256: bundleSha,
-      packages: pkgs.rpms.map((p) => ({
+      ...(format === 'deb' && { protocol: 'apt' as const, arch: 'all' }),
+      packages: pkgsOf.map((p) => ({
         filename: p.filename,
         pkgname: p.name,
         version: '1.0.0',
         release: '1',
-        arch: 'noarch',
+        arch: format === 'rpm' ? 'noarch' : 'all',
         sha256: p.sha256,
       })),
     });
@@ -134,9 +156,10 @@ async function main() {
       .filter((l) => !/^\/ticket\/\d+/.test(String(l.path)) || String(l.path).startsWith(`/ticket/${t}`));
     const rtMs = await replayRtCalls(before, t, twin);
     const yardMs = rawMs + rtMs;
-    console.log(`release of ${pkgs.rpms.length} packages, bundle ${(bundleBytes / 2 ** 20).toFixed(1)} MiB`);
+    console.log(`release of ${pkgsOf.length} ${format.toUpperCase()}s, bundle ${(bundleBytes / 2 ** 20).toFixed(1)} MiB`);
     console.log(`  releasedesk: RepoAction set -> RepoStatus=Unverified in RT   ${(svcMs / 1000).toFixed(2)} s`);
-    console.log(`  raw tools:   curl + tar + sha256sum + createrepo_c            ${(rawMs / 1000).toFixed(2)} s`);
+    const tools = format === 'rpm' ? 'createrepo_c              ' : 'aptly add + 2 x publish   ';
+    console.log(`  raw tools:   curl + tar + sha256sum + ${tools}       ${(rawMs / 1000).toFixed(2)} s`);
     console.log(
       `             + the same ${String(before.length).padStart(2)} RT calls with curl, in turn    ${(rtMs / 1000).toFixed(2)} s`,
     );

@@ -17,7 +17,8 @@ export async function debControlFields(path: string): Promise<string | undefined
 
 const MAX_CONTROL_MEMBER = 4 * 2 ** 20;
 
-async function controlFile(path: string): Promise<string | undefined> {
+/** The raw `control` file of a plainly shaped .deb, or undefined (see debControlFields). */
+export async function controlFile(path: string): Promise<string | undefined> {
   const fh = await open(path, 'r');
   try {
     const read = async (at: number, n: number) => {

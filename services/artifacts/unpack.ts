@@ -73,12 +73,17 @@ export async function unpackStream(input: Readable, destDir: string, limits: Bun
  * into rpm/ and deb/ folders). `found` maps filename -> relative path; `extras` are the other files.
  */
 export function findPackageFiles(files: readonly BundleFile[], filenames: readonly string[]) {
+  const byName = new Map<string, string[]>();
+  for (const f of files) {
+    const name = basename(f.path);
+    byName.set(name, [...(byName.get(name) ?? []), f.path]);
+  }
   const found: Record<string, string> = {};
   const missing: string[] = [];
   for (const name of filenames) {
-    const hits = files.filter((f) => basename(f.path) === name);
-    if (hits.length > 1) throw unsafe(name, `is ambiguous: ${hits.map((h) => h.path).join(', ')} have that name`);
-    if (hits[0]) found[name] = hits[0].path;
+    const hits = byName.get(name) ?? [];
+    if (hits.length > 1) throw unsafe(name, `is ambiguous: ${hits.join(', ')} have that name`);
+    if (hits[0]) found[name] = hits[0];
     else missing.push(name);
   }
   if (missing.length > 0) {

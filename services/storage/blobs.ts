@@ -86,17 +86,17 @@ export class BlobStore {
    * fsync and a directory fsync per blob, one after the other.
    */
   async adoptAll(staged: Staged[], stored: string[] = []): Promise<Adopted[]> {
-    const fresh: Staged[] = [];
-    const out: Adopted[] = [];
-    for (const s of staged) {
-      const actual = (await stat(s.file)).size;
-      if (actual !== s.size) throw new RdError('RD_INTERNAL', `adopt ${s.sha256}: file has ${actual} bytes, caller said ${s.size}`);
-      const exists = (await statOrNull(this.path(s.sha256))) !== null;
-      out.push({ path: this.path(s.sha256), existed: exists });
-      if (!exists) fresh.push(s);
-    }
+    const out: Adopted[] = await pMap(
+      staged,
+      async (s) => {
+        const actual = (await stat(s.file)).size;
+        if (actual !== s.size) throw new RdError('RD_INTERNAL', `adopt ${s.sha256}: file has ${actual} bytes, caller said ${s.size}`);
+        return { path: this.path(s.sha256), existed: (await statOrNull(this.path(s.sha256))) !== null };
+      },
+      { concurrency: SYNC_AT_ONCE },
+    );
     await pMap(
-      fresh,
+      staged.filter((_, i) => !out[i]!.existed),
       async (s) => {
         await chmod(s.file, 0o444);
         const mtime = blobMtime(s.sha256);
@@ -106,13 +106,23 @@ export class BlobStore {
       { concurrency: SYNC_AT_ONCE },
     );
     const dirs = new Set([...staged.map((s) => s.sha256), ...stored].map((sha) => dirname(this.path(sha))));
-    for (const [i, s] of staged.entries()) {
-      if (!out[i]!.existed) {
-        if (await mkdir(dirname(out[i]!.path), { recursive: true })) dirs.add(this.blobsDir);
-        out[i]!.existed = await this.linkIn(s);
-      }
-      await unlink(s.file);
-    }
+    // the same content twice in one batch is linked by one of them (the other finds it there: existed)
+    const byContent = new Map<string, number[]>();
+    for (const [i, s] of staged.entries()) byContent.set(s.sha256, [...(byContent.get(s.sha256) ?? []), i]);
+    await pMap(
+      byContent.values(),
+      async (indexes) => {
+        for (const i of indexes) {
+          const s = staged[i]!;
+          if (!out[i]!.existed) {
+            if (await mkdir(dirname(out[i]!.path), { recursive: true })) dirs.add(this.blobsDir);
+            out[i]!.existed = await this.linkIn(s);
+          }
+          await unlink(s.file);
+        }
+      },
+      { concurrency: SYNC_AT_ONCE },
+    );
     await pMap(dirs, fsyncPath, { concurrency: SYNC_AT_ONCE }); // (2)
     return out;
   }

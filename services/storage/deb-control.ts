@@ -17,8 +17,7 @@ export async function debControlFields(path: string): Promise<string | undefined
 
 const MAX_CONTROL_MEMBER = 4 * 2 ** 20;
 
-/** The raw `control` file of a plainly shaped .deb, or undefined (see debControlFields). */
-export async function controlFile(path: string): Promise<string | undefined> {
+async function controlFile(path: string): Promise<string | undefined> {
   const fh = await open(path, 'r');
   try {
     const read = async (at: number, n: number) => {

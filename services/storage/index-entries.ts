@@ -5,16 +5,14 @@ import pMap from 'p-map';
 import { gunzip, gzip, gzipSync } from 'node:zlib';
 import { RdError } from '../errors.ts';
 import { BlobStore } from './blobs.ts';
-import { debStanza } from './deb-stanza.ts';
 import { poolHref } from './dist-ref.ts';
 import { inside } from './repo-layout.ts';
 import type { RepoKind, RepoPackage } from './repo-ref.ts';
 import { runTool, tail, ToolError } from './run-tool.ts';
 
 /**
- * What each package contributes to a distribution's index, made once, then kept: by createrepo_c over a scratch
- * copy of the pool layout, and for a plainly shaped .deb in-process, as apt-ftparchive writes it (deb-stanza.ts);
- * by apt-ftparchive for the others. a distribution index is the
+ * What each package contributes to a distribution's index, made once by the real tools (createrepo_c,
+ * apt-ftparchive) over a scratch copy of the pool layout, then kept: a distribution index is the
  * concatenation of its members' entries, so its cost grows with the number of entries and never reads a
  * package again. Each part is one gzip member: concatenated members are one valid .gz (RFC 1952), which
  * dnf (libsolv) and apt (zlib) read as one stream, so a build concatenates bytes without compressing.
@@ -61,6 +59,9 @@ export async function entriesFor(
 
 const gunzipAsync = promisify(gunzip);
 
+// an entry is a few KiB: compressed at once it costs less than a trip through the thread pool
+const gzPart = (text: string) => (text.length < 64 * 1024 ? gzipSync(text) : gz(text));
+
 export async function makeIndexEntries(
   storageDir: string,
   kind: RepoKind,
@@ -68,52 +69,28 @@ export async function makeIndexEntries(
   opts: EntryOptions,
 ): Promise<IndexEntry[]> {
   if (packages.length === 0) return [];
-  const blobs = new BlobStore(storageDir);
-  // a plain .deb's stanza is written here, no process per release; the rest goes to the tool
-  const own =
-    kind === 'apt'
-      ? await pMap(packages, (p) => debStanza(blobs.path(p.sha256), poolHref(p.sha256, p.filename)), { concurrency: 4 })
-      : packages.map(() => undefined);
-  const byTool = await toolEntries(
-    storageDir,
-    kind,
-    packages.filter((_, i) => own[i] === undefined),
-    opts,
-  );
-  return Promise.all(
-    packages.map(async (p, i) => {
-      const parts = own[i] !== undefined ? [own[i]] : byTool.get(poolHref(p.sha256, p.filename))!;
-      return { sha256: p.sha256, filename: p.filename, kind, parts: await Promise.all(parts.map(gzPart)) };
-    }),
-  );
-}
-
-// an entry is a few KiB: compressed at once costs less than a trip through the thread pool
-const gzPart = (text: string) => (text.length < 64 * 1024 ? gzipSync(text) : gz(text));
-
-/** The entries createrepo_c or apt-ftparchive make over a scratch copy of the pool layout, by pool href. */
-async function toolEntries(storageDir: string, kind: RepoKind, packages: RepoPackage[], opts: EntryOptions) {
-  if (packages.length === 0) return new Map<string, string[]>();
   await mkdir(opts.tmpDir, { recursive: true });
   const dir = await mkdtemp(join(opts.tmpDir, 'entries-'));
   try {
     const blobs = new BlobStore(storageDir);
-    for (const p of packages) {
-      const at = inside(dir, poolHref(p.sha256, p.filename));
-      await mkdir(dirname(at), { recursive: true });
-      await blobs.linkInto(p.sha256, at);
-    }
+    const at = packages.map((p) => inside(dir, poolHref(p.sha256, p.filename)));
+    await pMap(new Set(at.map((a) => dirname(a))), (d) => mkdir(d, { recursive: true }), { concurrency: 16 });
+    await pMap(packages, (p, i) => blobs.linkInto(p.sha256, at[i]!), { concurrency: 16 });
     const { byHref, warnings } = kind === 'yum' ? await yumEntries(dir, opts) : await aptEntries(dir, opts);
+    const entries: IndexEntry[] = [];
     for (const p of packages) {
-      if (byHref.has(poolHref(p.sha256, p.filename))) continue;
-      const tool = kind === 'yum' ? 'createrepo_c' : 'apt-ftparchive';
-      // both tools skip a package they cannot read and still exit 0; their stderr says why
-      const why = tail(warnings).split(`${dir}/`).join('');
-      throw new RdError('RD_PACKAGE_UNREADABLE', `${p.filename}: ${tool} could not read the package${why ? ` (${why})` : ''}`, {
-        filename: p.filename,
-      });
+      const parts = byHref.get(poolHref(p.sha256, p.filename));
+      if (!parts) {
+        const tool = kind === 'yum' ? 'createrepo_c' : 'apt-ftparchive';
+        // both tools skip a package they cannot read and still exit 0; their stderr says why
+        const why = tail(warnings).split(`${dir}/`).join('');
+        throw new RdError('RD_PACKAGE_UNREADABLE', `${p.filename}: ${tool} could not read the package${why ? ` (${why})` : ''}`, {
+          filename: p.filename,
+        });
+      }
+      entries.push({ sha256: p.sha256, filename: p.filename, kind, parts: await Promise.all(parts.map(gzPart)) });
     }
-    return byHref;
+    return entries;
   } catch (e) {
     throw asEntryError(e, storageDir);
   } finally {

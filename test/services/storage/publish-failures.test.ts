@@ -7,7 +7,6 @@ import { BlobStore, sha256File } from '../../../services/storage/blobs.ts';
 import { currentVersion, publishRepository, rollbackRepository, type PublishOptions } from '../../../services/storage/publish.ts';
 import type { RepoKind, RepoPackage, RepoRef } from '../../../services/storage/repo-ref.ts';
 import { startSigner, type Signer } from '../../../services/signing/signer.ts';
-import { runTool } from '../../../services/storage/run-tool.ts';
 import { adoptTestPackages, buildTestPackages, type TestPackages } from '../../support/packages.ts';
 import { checkAptRepo, checkYumRepo, serveStorage, type StaticServer } from '../../support/repo-clients.ts';
 
@@ -33,7 +32,7 @@ beforeAll(async () => {
   store = new BlobStore(storageDir);
   await store.init();
   rpms = await adoptTestPackages(store, pk.rpms);
-  debs = await adoptTestPackages(store, [...pk.debs, await toolOnlyDeb()]);
+  debs = await adoptTestPackages(store, pk.debs);
   signer = await startSigner({ storageDir, keys: [] });
   server = await serveStorage(storageDir);
   opts = { storageDir, publicUrl: server.url, signer };
@@ -43,19 +42,6 @@ afterAll(async () => {
   await signer?.stop();
   await rm(root, { recursive: true, force: true });
 });
-
-/** A .deb whose stanza only apt-ftparchive writes (a field deb-stanza.ts leaves to it), so that the tool runs. */
-async function toolOnlyDeb() {
-  const d = join(root, 'tool-only');
-  await mkdir(join(d, 'DEBIAN'), { recursive: true });
-  await writeFile(
-    join(d, 'DEBIAN', 'control'),
-    'Package: testfill-tool\nVersion: 1.0-1\nArchitecture: all\nX-Custom: yes\nMaintainer: T <t@example.invalid>\nDescription: x\n x\n',
-  );
-  const path = join(root, 'testfill-tool_1.0-1_all.deb');
-  await runTool('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', d, path], { timeoutMs: 60_000 });
-  return { name: 'testfill-tool', filename: 'testfill-tool_1.0-1_all.deb', path, ...(await sha256File(path)) };
-}
 
 /** A directory with a fake `tool` that fails like a real one would, first on PATH. */
 async function failingTool(tool: string): Promise<NodeJS.ProcessEnv> {

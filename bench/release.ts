@@ -136,9 +136,11 @@ async function main() {
       attachments: [{ filename: 'release.xml', contentType: 'application/xml', content: Buffer.from(xml) }],
     });
     // another version of a package: nothing of it is in the measured release
-    const warm = (await buildTestPackages(path.join(work, 'warm'), 3, { version: '0.9.0', payloadKb: 4 })).rpms[0]!;
-    provider.route(`/warm/${warm.filename}`, { body: readFileSync(warm.path) });
-    await warmUp(prov, rt, `${provider.url}/warm/${warm.filename}`, warm);
+    // the same kind of release, smaller: the same code paths have run once
+    const warm = await buildTestPackages(path.join(work, 'warm'), 3, { version: '0.9.0', payloadKb: 4 });
+    const warmBundle = readFileSync(warm.bundle);
+    provider.route('/warm.tar.gz', { body: warmBundle });
+    await warmUp(prov, rt, `${provider.url}/warm.tar.gz`, createHash('sha256').update(warmBundle).digest('hex'), warm);
     await new Promise((r) => setTimeout(r, 2000)); // its comment and last writes are out
     const s0 = Date.now();
     log.mark();
@@ -200,20 +202,20 @@ async function finalStatusWrite(log: ReturnType<typeof workerLog>, ticket: numbe
 }
 
 /** One small release through the worker before the measured one; its log is not counted. */
-async function warmUp(prov: Rt, rt: Rt, url: string, pkg: { filename: string; name: string; sha256: string }) {
+async function warmUp(prov: Rt, rt: Rt, url: string, sha256: string, warm: Awaited<ReturnType<typeof buildTestPackages>>) {
   const xml = releaseXml({
     product: `BENCH.warmup.${Date.now().toString(36)}`,
-    packages: [
-      {
-        url,
-        filename: pkg.filename,
-        pkgname: pkg.name,
-        version: '0.9.0',
-        release: '1',
-        arch: 'noarch',
-        sha256: pkg.sha256,
-      },
-    ],
+    synchURL: url,
+    synchSha256: sha256,
+    ...(format === 'deb' && { protocol: 'apt' as const, arch: 'all' }),
+    packages: (format === 'rpm' ? warm.rpms : warm.debs).map((p) => ({
+      filename: p.filename,
+      pkgname: p.name,
+      version: '0.9.0',
+      release: '1',
+      arch: format === 'rpm' ? 'noarch' : 'all',
+      sha256: p.sha256,
+    })),
   });
   const t = await prov.createTicket({
     subject: 'bench warm-up',

@@ -38,7 +38,7 @@ async function main() {
   const pkgs = await buildTestPackages(path.join(work, 'pkgs'), 3);
   const provider = await startProviderServer({ dir: pkgs.dir });
   const svc = await startTestService({ WORKER_CONCURRENCY: '8', LOG_LEVEL: 'warn' }, 'api');
-  const worker = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
+  const worker = spawn(process.execPath, ['--max-semi-space-size=2', '--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
     cwd: root,
     env: { ...process.env, ...svc.env },
     stdio: ['ignore', 'ignore', 'inherit'],

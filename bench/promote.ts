@@ -389,7 +389,7 @@ async function main() {
     { MAX_DOWNLOAD_BYTES: String(2 ** 40), MAX_BUNDLE_BYTES: String(2 ** 40), DOWNLOAD_TIMEOUT_MS: '60000' },
     'api',
   );
-  const worker = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
+  const worker = spawn(process.execPath, ['--max-semi-space-size=2', '--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
     cwd: root,
     env: { ...process.env, ...svc.env },
     stdio: 'ignore',

@@ -40,6 +40,12 @@ async function sha256(file: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** What the process read and wrote through read()/write() (sockets included), from /proc/<pid>/io. */
+function ioOf(pid: number): { rchar: number; wchar: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return { rchar: Number(/rchar: (\d+)/.exec(io)![1]), wchar: Number(/wchar: (\d+)/.exec(io)![1]) };
+}
+
 function peakRssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
@@ -98,11 +104,15 @@ async function main() {
   // debug: the "RT call" lines; the job's own breakdown is on its "action done" line
   // BENCH_WORKER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": the worker stops with SIGTERM, so a profile is written
   const workerArgs = (process.env.BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean);
-  const worker = spawn(process.execPath, [...workerArgs, '--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
-    cwd: root,
-    env: { ...process.env, ...svc.env, LOG_LEVEL: 'debug' },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const worker = spawn(
+    process.execPath,
+    ['--max-semi-space-size=2', ...workerArgs, '--import', 'tsx', 'services/main.ts', '--role', 'worker'],
+    {
+      cwd: root,
+      env: { ...process.env, ...svc.env, LOG_LEVEL: 'debug' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
   const log = workerLog(worker.stdout);
   const hook = await pointWebhookAt(svc.webhookUrl, E2E_SECRET);
   try {
@@ -142,6 +152,7 @@ async function main() {
     provider.route('/warm.tar.gz', { body: warmBundle });
     await warmUp(prov, rt, `${provider.url}/warm.tar.gz`, createHash('sha256').update(warmBundle).digest('hex'), warm);
     await new Promise((r) => setTimeout(r, 2000)); // its comment and last writes are out
+    const io0 = ioOf(worker.pid!);
     const s0 = Date.now();
     log.mark();
     await prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
@@ -149,6 +160,7 @@ async function main() {
     // load RT (and the 2 cores) while the release is handled, which the raw tools do not have to share
     const seen = await finalStatusWrite(log, t);
     const status = (await rt.getTicket(t)).customFields.RepoStatus?.[0] ?? '';
+    const io1 = ioOf(worker.pid!);
     const svcMs = seen - s0;
     if (status !== 'Unverified') throw new Error(`ticket ${t} ended ${status}`);
     await new Promise((r) => setTimeout(r, 300)); // the last log lines are through the pipe
@@ -169,6 +181,10 @@ async function main() {
       `  ratio releasedesk/(raw tools + RT calls): ${(svcMs / yardMs).toFixed(2)}   (without the RT calls: ${(svcMs / rawMs).toFixed(2)})`,
     );
     console.log(`  worker peak RSS (VmHWM): ${peakRssMiB(worker.pid!).toFixed(0)} MiB`);
+    console.log(
+      `  worker read ${(((io1.rchar - io0.rchar) / bundleBytes) * 100).toFixed(0)} % and wrote ${(((io1.wchar - io0.wchar) / bundleBytes) * 100).toFixed(0)} % of the bundle's bytes ` +
+        `(read()/write() of the process, the download's socket included; createrepo_c, rpm and gpg are other processes)`,
+    );
     printBreakdown(t, svcMs, log.since());
   } finally {
     if (workerArgs.length) {

@@ -21,7 +21,7 @@ RELEASEDESK_WEBHOOK_URL="http://127.0.0.1:$PORT/webhooks/rt" RELEASEDESK_WEBHOOK
   bash scripts/rt/seed-rt.sh --webhook-only >/dev/null
 echo "[run] RT sends RepoAction changes to http://127.0.0.1:$PORT/webhooks/rt"
 
-node --import tsx services/main.ts > var/releasedesk.log 2>&1 &
+node --max-semi-space-size=2 --import tsx services/main.ts > var/releasedesk.log 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 1 120); do

@@ -268,10 +268,12 @@ async function replayRtCalls(calls: LogLine[], ticket: number, twin: number): Pr
     return `curl -sf -o /dev/null -X ${method} -H 'Authorization: token ${token}' -H 'Content-Type: application/json' --data '${body}' '${url}'`;
   });
   // a status write changes the value: alternate, as the worker's Processing then Unverified do
-  let flip = false;
-  const script = commands.map((cmd) =>
-    cmd.includes('"Processing"') && (flip = !flip) === false ? cmd.replace('"Processing"', '"Unverified"') : cmd,
-  );
+  let writes = 0;
+  const script = commands.map((cmd) => {
+    if (!cmd.includes('"Processing"')) return cmd;
+    writes++;
+    return writes % 2 === 0 ? cmd.replace('"Processing"', '"Unverified"') : cmd;
+  });
   const t0 = Date.now();
   await execAsync('bash', ['-c', `set -e; ${script.join('; ')}`]);
   return Date.now() - t0;

@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildTestPackages } from '../test/support/packages.ts';
+import { buildTestPackages, type TestPackage } from '../test/support/packages.ts';
 import { startProviderServer } from '../test/support/provider-server.ts';
 import { releaseXml } from '../test/support/release-xml.ts';
 import { ensureRtRunning, pointWebhookAt, RT_URL, rtClient, rtTokens } from '../test/support/rt.ts';
@@ -119,20 +119,7 @@ async function main() {
     const prov = rtClient('provider1');
     const rt = rtClient('releasedesk');
     const product = `BENCH.release${n}.${Date.now().toString(36)}`;
-    const xml = releaseXml({
-      product,
-      synchURL: `${provider.url}/bundle.tar.gz`,
-      synchSha256: bundleSha,
-      ...(format === 'deb' && { protocol: 'apt' as const, arch: 'all' }),
-      packages: pkgsOf.map((p) => ({
-        filename: p.filename,
-        pkgname: p.name,
-        version: '1.0.0',
-        release: '1',
-        arch: format === 'rpm' ? 'noarch' : 'all',
-        sha256: p.sha256,
-      })),
-    });
+    const xml = bundleXml(product, `${provider.url}/bundle.tar.gz`, bundleSha, pkgsOf, '1.0.0');
     const t = await prov.createTicket({
       subject: `bench ${product}`,
       requestor: 'provider1',
@@ -217,22 +204,27 @@ async function finalStatusWrite(log: ReturnType<typeof workerLog>, ticket: numbe
   throw new Error(`ticket ${ticket}: no final status written in 30 minutes`);
 }
 
-/** One small release through the worker before the measured one; its log is not counted. */
-async function warmUp(prov: Rt, rt: Rt, url: string, sha256: string, warm: Awaited<ReturnType<typeof buildTestPackages>>) {
-  const xml = releaseXml({
-    product: `BENCH.warmup.${Date.now().toString(36)}`,
+/** A release.xml naming a bundle and the packages of the bench's format in it. */
+function bundleXml(product: string, url: string, sha256: string, pkgs: TestPackage[], version: string): string {
+  return releaseXml({
+    product,
     synchURL: url,
     synchSha256: sha256,
     ...(format === 'deb' && { protocol: 'apt' as const, arch: 'all' }),
-    packages: (format === 'rpm' ? warm.rpms : warm.debs).map((p) => ({
+    packages: pkgs.map((p) => ({
       filename: p.filename,
       pkgname: p.name,
-      version: '0.9.0',
+      version,
       release: '1',
       arch: format === 'rpm' ? 'noarch' : 'all',
       sha256: p.sha256,
     })),
   });
+}
+
+/** One small release through the worker before the measured one; its log is not counted. */
+async function warmUp(prov: Rt, rt: Rt, url: string, sha256: string, warm: Awaited<ReturnType<typeof buildTestPackages>>) {
+  const xml = bundleXml(`BENCH.warmup.${Date.now().toString(36)}`, url, sha256, format === 'rpm' ? warm.rpms : warm.debs, '0.9.0');
   const t = await prov.createTicket({
     subject: 'bench warm-up',
     requestor: 'provider1',

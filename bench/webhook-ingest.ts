@@ -33,7 +33,9 @@ const line = (name: string, r: autocannon.Result) =>
 /** Starts a server process and waits until its port answers. */
 async function serve(args: string[], env: Record<string, string>, port: number): Promise<ChildProcess> {
   // BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": written when the server stops (SIGTERM)
-  const extra = args[0] === 'services/main.ts' ? (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean) : [];
+  // the service as `npm run start:api` runs it
+  const extra =
+    args[0] === 'services/main.ts' ? ['--max-semi-space-size=2', ...(process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)] : [];
   const child = spawn(process.execPath, [...extra, '--import', 'tsx', ...args], {
     cwd: root,
     env: { ...process.env, ...env, PORT: String(port) },

@@ -22,7 +22,7 @@ export async function clear(root: string): Promise<void> {
 export class TreeWriter {
   private readonly dirs = new Map<string, Promise<void>>([['', Promise.resolve()]]);
   private readonly writes = new Set<Promise<void>>();
-  private readonly open = new Set<ReadEntry>();
+  private readonly reading = new Set<ReadEntry>();
   private aborted = false;
   private readonly digests = new Map<string, string>();
   private error: unknown;
@@ -58,7 +58,7 @@ export class TreeWriter {
   async abort(): Promise<void> {
     this.aborted = true;
     // a file waiting for more of an entry that will never come: its read ends here
-    for (const entry of this.open) entry.destroy();
+    for (const entry of this.reading) entry.destroy();
     await Promise.allSettled(this.writes);
   }
 
@@ -92,7 +92,7 @@ export class TreeWriter {
       entry.resume();
       throw e;
     }
-    this.open.add(entry);
+    this.reading.add(entry);
     const hash = createHash('sha256');
     // abort() destroys the entry: a read waiting for it ends, but one asked for later would wait for ever
     const stopIfAborted = () => {
@@ -113,7 +113,7 @@ export class TreeWriter {
       entry.resume();
       throw e;
     } finally {
-      this.open.delete(entry);
+      this.reading.delete(entry);
       await fh.close().catch(() => undefined);
     }
   }

@@ -170,7 +170,7 @@ async function main() {
     console.log(`  worker peak RSS (VmHWM): ${peakRssMiB(worker.pid!).toFixed(0)} MiB`);
     console.log(
       `  worker read ${(((io1.rchar - io0.rchar) / bundleBytes) * 100).toFixed(0)} % and wrote ${(((io1.wchar - io0.wchar) / bundleBytes) * 100).toFixed(0)} % of the bundle's bytes ` +
-        `(read()/write() of the process, the download's socket included; createrepo_c, rpm and gpg are other processes)`,
+        `(read()/write() of the process, the download's socket included, and of the tools it ran: Linux adds a reaped child's counts)`,
     );
     printBreakdown(t, svcMs, log.since());
   } finally {

@@ -75,7 +75,7 @@ export async function download(url: string, opts: DownloadOptions): Promise<Down
     opts.logger?.info({ url: shown, sha256: expected }, 'download skipped: digest already stored');
     return { ...hit, url: shown, finalUrl: shown, cached: true, attempts: 0, durationMs: Date.now() - startedAt };
   }
-  const { value, ...got } = await fetchWithRetries(url, opts, () => fileTarget(opts.destDir, opts.durable));
+  const { value, ...got } = await fetchWithRetries(start, expected, opts, () => fileTarget(opts.destDir, opts.durable));
   const tmp = await value;
   // unique even for the same bytes: concurrent jobs share destDir and each adopts its own file
   const path = join(opts.destDir, `${got.sha256}.${randomBytes(4).toString('hex')}`);
@@ -97,16 +97,20 @@ export async function downloadBundle(
   limits: BundleLimits,
 ): Promise<Omit<DownloadResult, 'path' | 'cached'> & Unpacked> {
   const startedAt = Date.now();
-  const { value, ...got } = await fetchWithRetries(url, opts, () => unpackTarget(opts.destDir, limits));
+  const target = () => unpackTarget(opts.destDir, limits);
+  const { value, ...got } = await fetchWithRetries(parseHttpUrl(url), normalizeDigest(opts.expectedSha256), opts, target);
   return { ...got, ...(await value), durationMs: Date.now() - startedAt };
 }
 
 type Got<T> = { value: Promise<T>; sha256: string; size: number; url: string; finalUrl: string; attempts: number };
 
 /** Attempts until one body is whole and has the expected digest; `value` is the target's result, which may still refuse it. */
-async function fetchWithRetries<T>(url: string, opts: DownloadOptions, target: () => BodyTarget<T>): Promise<Got<T>> {
-  const expected = normalizeDigest(opts.expectedSha256);
-  const start = parseHttpUrl(url);
+async function fetchWithRetries<T>(
+  start: URL,
+  expected: string | undefined,
+  opts: DownloadOptions,
+  target: () => BodyTarget<T>,
+): Promise<Got<T>> {
   const shown = redact(start);
   const log = opts.logger?.child({ url: shown });
   const deadline = AbortSignal.timeout(opts.deadlineMs ?? DEFAULT_DEADLINE_MS);

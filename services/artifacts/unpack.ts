@@ -43,10 +43,7 @@ export async function unpackStream(input: Readable, destDir: string, limits: Bun
   try {
     created = await prepare(root);
   } catch (e) {
-    input.unpipe(gunzip);
-    gunzip.destroy();
-    if (afterEnd === 'stop') input.destroy();
-    else input.resume();
+    letGo(input, gunzip, afterEnd);
     throw e;
   }
   const writer = new TreeWriter(root);
@@ -156,15 +153,22 @@ async function walk(
   } catch (e) {
     failure ??= asBundleError(e);
   } finally {
-    input.unpipe(gunzip);
-    gunzip.destroy();
+    letGo(input, gunzip, afterEnd);
   }
-  if (afterEnd === 'stop') input.destroy();
-  // a refused bundle's download still runs to its end, undecompressed: its digest, when wrong, is the reason given
-  else input.resume();
   if (failure) throw failure;
   if (afterEnd === 'drain') await finished(input);
   return ledger;
+}
+
+/**
+ * Nothing more is decompressed. A file is dropped; a download still runs to its end, undecompressed: its
+ * digest, when wrong, is the reason a refused bundle is given.
+ */
+function letGo(input: Readable, gunzip: Gunzip, afterEnd: 'stop' | 'drain') {
+  input.unpipe(gunzip);
+  gunzip.destroy();
+  if (afterEnd === 'stop') input.destroy();
+  else input.resume();
 }
 
 const isCompressed = (b: Buffer) => (b[0] === 0x1f && b[1] === 0x8b) || b.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));

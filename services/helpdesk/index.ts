@@ -1,7 +1,7 @@
 import type { Config } from '../../config/index.ts';
 import type { Logger } from '../log.ts';
 import { actionHistory } from './action-history.ts';
-import type { Helpdesk, TicketHistory, TicketInfo } from './port.ts';
+import type { Helpdesk } from './port.ts';
 import { memberOf, type DirectoryGroup } from './rt-directory.ts';
 import { RtClient } from './rt-client.ts';
 
@@ -36,11 +36,6 @@ export class RtHelpdesk implements Helpdesk {
   }
   async ping() {
     await this.client.ping();
-  }
-
-  async history(ticket: TicketInfo): Promise<TicketHistory> {
-    const [fieldId, all] = await Promise.all([this.client.customFieldId('RepoAction'), this.client.getHistory(ticket.id)]);
-    return actionHistory(all, fieldId, ticket.customFields.RepoAction?.[0] ?? null);
   }
 
   /** Reads what every action asks for first (the queue's fields, the groups), so that the first one finds it. */

@@ -28,7 +28,6 @@ export interface TicketHistory {
 
 export interface Helpdesk {
   getTicket(id: number): Promise<TicketInfo>;
-  history(ticket: TicketInfo): Promise<TicketHistory>;
   /** The ticket, and its history read side by side with it (awaited only when the ticket is the service's). */
   readTicket(id: number): Promise<{ ticket: TicketInfo; history: Promise<TicketHistory> }>;
   getReleaseXml(ticketId: number): Promise<{ filename: string; content: Buffer; attachmentId: number }>;

@@ -58,7 +58,7 @@ export class MemoryHelpdesk implements Helpdesk {
     return structuredClone(t);
   }
 
-  async history(ticket: TicketInfo): Promise<TicketHistory> {
+  private async history(ticket: TicketInfo): Promise<TicketHistory> {
     return { changes: structuredClone(this.changes.get(ticket.id) ?? []), notesOf: () => [] };
   }
 

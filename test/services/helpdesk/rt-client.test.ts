@@ -177,7 +177,7 @@ describe('RepoAction changes and their transactions', () => {
 
   it("the workflow's history: every RepoAction change, and the Create of a ticket created with a value", async () => {
     const hd = new RtHelpdesk(rd);
-    const h = await hd.history(await hd.getTicket(ticketId));
+    const h = await (await hd.readTicket(ticketId)).history;
     expect(h.changes.map((c) => c.id)).toEqual(actionTxns); // created without RepoAction: no Create
     expect(h.changes[1]).toMatchObject({ type: 'CustomField', field: 'RepoAction', newValue: 'MoveToStageRollOut', creator: 'tug1' });
 
@@ -187,12 +187,12 @@ describe('RepoAction changes and their transactions', () => {
       content: 'x',
       customFields: { RepoAction: 'MoveToUnverified' },
     });
-    const first = await hd.history(await hd.getTicket(created));
+    const first = await (await hd.readTicket(created)).history;
     expect(first.changes).toEqual([
       expect.objectContaining({ type: 'Create', oldValue: null, newValue: 'MoveToUnverified', creator: 'provider1' }),
     ]);
     await tug.setCustomFields(created, { RepoAction: 'Reject' });
-    const later = await hd.history(await hd.getTicket(created));
+    const later = await (await hd.readTicket(created)).history;
     expect(later.changes.map((c) => [c.type, c.newValue])).toEqual([
       ['Create', 'MoveToUnverified'],
       ['CustomField', 'Reject'],
@@ -239,7 +239,7 @@ describe('the note written with a RepoAction change (the reason of a Reject)', (
     const ids = (await rd.getCustomFieldTransactions(t)).filter((c) => c.field === fieldId).map((c) => c.id);
     expect(ids).toHaveLength(4);
     const hd = new RtHelpdesk(rd);
-    const h = await hd.history(await hd.getTicket(t));
+    const h = await (await hd.readTicket(t)).history;
     const note = (txn: number) => hd.noteText(t, h.notesOf(txn));
     expect(await note(ids[0]!)).toBe(`provider note ${run}`);
     expect(await note(ids[1]!)).toBe(`looks fine ${run}`); // not the later ones in the same second

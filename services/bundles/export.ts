@@ -117,11 +117,23 @@ export async function exportBundle(deps: ExportDeps, ticket: number): Promise<Ex
   }
 }
 
-/** The recorded digest of a bundle made earlier, or null when there is none (the rename is the commit). */
+/**
+ * The recorded digest of a bundle made earlier, or null when there is none (the rename is the commit). A bundle
+ * exported before digests were recorded beside it is hashed once, and its digest recorded then.
+ */
 async function readDigest(file: string): Promise<{ sha256: string; size: number } | null> {
   if (!(await statOrNull(file))) return null;
-  const [sha256, size] = (await readFile(`${file}.sha256`, 'utf8')).trim().split(' ');
-  return { sha256: sha256!, size: Number(size) };
+  const recorded = await readFile(`${file}.sha256`, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return null;
+    throw e;
+  });
+  if (recorded !== null) {
+    const [sha256, size] = recorded.trim().split(' ');
+    return { sha256: sha256!, size: Number(size) };
+  }
+  const digest = await sha256File(file);
+  await writeFile(`${file}.sha256`, `${digest.sha256} ${digest.size}\n`);
+  return digest;
 }
 
 /**

@@ -114,6 +114,10 @@ describe('export', () => {
     for (const m of manifest.members) expect(sha(files[m.path]!)).toBe(m.sha256);
     const again = await exportBundle(exportDeps(), TICKET);
     expect(again.sha256).toBe(b.sha256);
+    // a bundle exported before its digest was recorded beside it: hashed once, then recorded
+    await rm(`${b.file}.sha256`);
+    expect(await exportBundle(exportDeps(), TICKET)).toMatchObject({ sha256: b.sha256, size: b.size });
+    expect(await readFile(`${b.file}.sha256`, 'utf8')).toBe(`${b.sha256} ${b.size}\n`);
   });
 
   it('refuses a ticket with no release, and a release that did not pass Unverified', async () => {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { BaseRepo } from '../services/deps/base-repos.ts';
+import { MIRROR_TARGETS_EXAMPLE, mirrorTargets } from './mirror-targets.ts';
 import { REPO_STATUSES, type RepoStatus } from '../services/workflow/transitions.ts';
 
 // Values people put in examples; a service started with one of them is misconfigured, not insecure-by-choice.
@@ -249,6 +250,18 @@ export const configSchema = z.object({
   MAX_BUNDLE_BYTES: int(1, 2 ** 45)
     .default(8 * 2 ** 30)
     .describe('unpacked bytes allowed in one bundle'),
+  MIRROR_TARGETS: mirrorTargets
+    .default([])
+    .describe(
+      'comma-separated NAME=URL[;delete][;public=URL] mirrors of Production, kept in sync by the worker (README: Mirrors); ' +
+        `URL s3+http(s)://KEY:SECRET@host/BUCKET[/PREFIX], rsync://host/MODULE[/PATH] or ssh://host/PATH, e.g. "${MIRROR_TARGETS_EXAMPLE}"`,
+    ),
+  MIRROR_CHECK_MS: int(200, 3_600_000)
+    .default(5_000)
+    .describe('how often the worker looks for a change of Production to mirror (changes within one look are one sync)'),
+  MIRROR_SYNC_INTERVAL_MS: int(1_000, 7 * 86_400_000)
+    .default(3_600_000)
+    .describe('a full sync of each mirror at least this often, changed or not (it finds and repairs what changed on the target)'),
   RECONCILE_INTERVAL_MS: int(0, 86_400_000).default(60_000).describe('how often RT is polled for missed RepoAction changes; 0 = never'),
   OUTBOX_INTERVAL_MS: int(50, 600_000).default(1_000).describe('how often undelivered ticket write-backs are retried'),
   OUTBOX_REFUSED_RETRY_MS: int(1_000, 86_400_000)

@@ -8,6 +8,7 @@ import * as blobClaims from './20261203_006_blob_claims.ts';
 import * as indexEntries from './20261203_007_index_entries.ts';
 import * as bundles from './20261203_008_bundles.ts';
 import * as outboxChannel from './20261203_009_outbox_channel.ts';
+import * as mirrors from './20261204_010_mirrors.ts';
 
 // Static imports: under vitest and tsx a directory of .ts migrations cannot be loaded by knex itself.
 const migrations: Record<string, Knex.Migration> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261203_007_index_entries': indexEntries,
   '20261203_008_bundles': bundles,
   '20261203_009_outbox_channel': outboxChannel,
+  '20261204_010_mirrors': mirrors,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -139,6 +139,16 @@ export const catalog = {
 
   // repositories and infrastructure (transient)
   RD_PUBLISH_FAILED: { http: 500, permanent: false, next: 'Publishing the repository index failed; releasedesk retries by itself.' },
+  RD_MIRROR_UNAVAILABLE: {
+    http: 503,
+    permanent: false,
+    next: 'The mirror target did not answer or failed; releasedesk syncs it again by itself. `releasedesk sync status` shows its state.',
+  },
+  RD_MIRROR_REFUSED: {
+    http: 502,
+    permanent: false,
+    next: 'The mirror target refused the sync (credentials, bucket or module rights, space): fix its entry in MIRROR_TARGETS or the target; releasedesk keeps trying.',
+  },
   RD_HELPDESK_UNAVAILABLE: { http: 503, permanent: false, next: 'RT did not answer; releasedesk retries by itself.' },
   RD_HELPDESK_REFUSED: { http: 502, permanent: false, next: 'RT refused the change; check the service user rights in RT.' },
   RD_HELPDESK_WRITE_REFUSED: {

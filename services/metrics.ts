@@ -25,6 +25,30 @@ export function createMetrics() {
       registers: [registry],
     }),
     outboxPending: new Gauge({ name: 'releasedesk_outbox_pending', help: 'Ticket write-backs not yet delivered', registers: [registry] }),
+    mirrorSyncs: new Counter({
+      name: 'releasedesk_mirror_syncs_total',
+      help: 'Mirror syncs by target and outcome',
+      labelNames: ['target', 'outcome'],
+      registers: [registry],
+    }),
+    mirrorUploadedBytes: new Counter({
+      name: 'releasedesk_mirror_uploaded_bytes_total',
+      help: 'Bytes sent to mirror targets (server-side copies not counted)',
+      labelNames: ['target'],
+      registers: [registry],
+    }),
+    mirrorFailures: new Gauge({
+      name: 'releasedesk_mirror_failures',
+      help: 'Failed syncs in a row per mirror target (0 = the last one succeeded)',
+      labelNames: ['target'],
+      registers: [registry],
+    }),
+    mirrorLagSeconds: new Gauge({
+      name: 'releasedesk_mirror_lag_seconds',
+      help: 'Seconds a mirror target has been behind Production (0 = in step)',
+      labelNames: ['target'],
+      registers: [registry],
+    }),
     downloadedBytes: new Counter({
       name: 'releasedesk_downloaded_bytes_total',
       help: 'Bytes downloaded from providers',

@@ -61,3 +61,15 @@ export function peerStatusComment(p: {
     'That desk runs its own review and repositories; this ticket is not changed by it.'
   );
 }
+
+/**
+ * Said once per release and mirror, when a mirror could not be brought to the Production this release
+ * changed: sites that read that mirror still see the state before it.
+ */
+export function mirrorFailedComment(p: { action: string; mirror: string; where: string; err: unknown; ref: string }): string {
+  return (
+    `${p.action} is done here, but mirror "${p.mirror}" (${p.where}) does not show it yet: sites that install from that mirror ` +
+    `still see the previous state.\n\n${describe(p.err, p.ref).detail}\n\n` +
+    'releasedesk syncs the mirror again by itself; `releasedesk sync status` shows where it stands. Nothing is needed on this ticket.'
+  );
+}

@@ -15,6 +15,9 @@ const TABLES = [
   'kv',
   'product_revisions',
   'index_entries',
+  'mirror_targets',
+  'mirror_objects',
+  'mirror_notices',
 ];
 
 /** A knex handle on the test database, emptied before each test of the calling file. */

@@ -1,0 +1,242 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { RdError } from '../errors.ts';
+import { publicKeysDir } from '../signing/signer.ts';
+import { BlobStore, errCode } from '../storage/blobs.ts';
+import { distClientFileName, distClientFileText } from '../storage/dist-url.ts';
+import type { DistRef } from '../storage/dist-ref.ts';
+import type { Stage } from '../storage/repo-ref.ts';
+import { clientFileName, clientFileText } from '../storage/repo-url.ts';
+import { signedRank, type MirrorFile } from './files.ts';
+
+/**
+ * What a mirror of one stage holds, read from the live repositories as a site would see them: every file of
+ * each live version (indexes, signatures), every package its indexes name (at the path the index names, its
+ * bytes from the blob store), and the public keys. Paths are those below PUBLIC_URL, so a mirror's URLs are
+ * the desk's with another host. A version is read through its resolved directory, once: a publication that
+ * swaps the live link meanwhile does not mix two versions into one view.
+ */
+export interface MirrorView {
+  files: MirrorFile[];
+  /** each live repository and the version directory it was read from */
+  repositories: Array<{ path: string; version: string }>;
+  /** changes exactly when a live link or a key changes: a sync with the same fingerprint has nothing to do */
+  fingerprint: string;
+}
+
+export interface ViewOptions {
+  storageDir: string;
+  stage: Stage;
+  /**
+   * The mirror's own public URL: client files are written for it (they are not signed). Without one the
+   * client files are left out, since the desk's would send sites back to the desk.
+   */
+  publicUrl?: string;
+}
+
+interface LiveRepo {
+  /** below STORAGE_DIR, e.g. repos/production/foo or repos/dist/apt/deb12/dists/production */
+  path: string;
+  dir: string;
+  /** where the index's package paths (pool/…) resolve, below STORAGE_DIR */
+  archive: string;
+  clientFile?: { name: string; text: (publicUrl: string) => string };
+}
+
+export async function mirrorView(opts: ViewOptions): Promise<MirrorView> {
+  const live = await liveRepositories(opts.storageDir, opts.stage);
+  const blobs = new BlobStore(opts.storageDir);
+  const files = new Map<string, MirrorFile>();
+  const add = (f: MirrorFile) => {
+    const seen = files.get(f.path);
+    if (seen && seen.sha256 !== f.sha256)
+      throw new RdError('RD_INTERNAL', `two live repositories name ${f.path} with different contents (${seen.sha256}, ${f.sha256})`);
+    files.set(f.path, f);
+  };
+  for (const repo of live) {
+    for (const name of await filesBelow(repo.dir)) {
+      const file = join(repo.dir, name);
+      if (repo.clientFile && name === repo.clientFile.name) continue;
+      const bytes = await readFile(file);
+      add({ path: `${repo.path}/${name}`, phase: phaseOf(name), sha256: sha256(bytes), size: bytes.length, source: { file } });
+      for (const p of await packagesNamedBy(name, bytes)) {
+        add({
+          path: `${repo.archive}/${p.href}`,
+          phase: 'package',
+          sha256: p.sha256,
+          size: p.size,
+          source: { file: blobs.path(p.sha256) },
+        });
+      }
+    }
+    if (repo.clientFile && opts.publicUrl) {
+      const bytes = Buffer.from(repo.clientFile.text(opts.publicUrl));
+      add({ path: `${repo.path}/${repo.clientFile.name}`, phase: 'index', sha256: sha256(bytes), size: bytes.length, source: { bytes } });
+    }
+  }
+  const keysDir = publicKeysDir(opts.storageDir);
+  for (const name of (await readdir(keysDir).catch(none)).filter((n) => n.endsWith('.asc')).sort()) {
+    const bytes = await readFile(join(keysDir, name));
+    add({ path: `keys/${name}`, phase: 'index', sha256: sha256(bytes), size: bytes.length, source: { file: join(keysDir, name) } });
+  }
+  const repositories = live.map((r) => ({ path: r.path, version: relative(opts.storageDir, r.dir) }));
+  const keys = [...files.values()].filter((f) => f.path.startsWith('keys/')).map((f) => `${f.path}=${f.sha256}`);
+  return { files: [...files.values()].sort(byPhaseThenPath), repositories, fingerprint: fingerprintOf(repositories, keys, opts) };
+}
+
+/** The view's fingerprint without reading any index: what the mirror loop compares every few seconds. */
+export async function viewFingerprint(opts: ViewOptions): Promise<string> {
+  const repositories = (await liveRepositories(opts.storageDir, opts.stage)).map((r) => ({
+    path: r.path,
+    version: relative(opts.storageDir, r.dir),
+  }));
+  const keysDir = publicKeysDir(opts.storageDir);
+  const keys: string[] = [];
+  for (const name of (await readdir(keysDir).catch(none)).filter((n) => n.endsWith('.asc')).sort())
+    keys.push(`keys/${name}=${sha256(await readFile(join(keysDir, name)))}`);
+  return fingerprintOf(repositories, keys, opts);
+}
+
+/** Versions are immutable and numbered once: their directories name the whole content of every index. */
+function fingerprintOf(repositories: MirrorView['repositories'], keys: string[], opts: ViewOptions): string {
+  return sha256(Buffer.from(JSON.stringify([repositories, keys, opts.publicUrl ?? null])));
+}
+
+/** The stage's live repositories: product repositories, YUM distributions per platform and arch, APT suites. */
+async function liveRepositories(storageDir: string, stage: Stage): Promise<LiveRepo[]> {
+  const out: LiveRepo[] = [];
+  const resolve = async (path: string) => {
+    try {
+      return await realpath(join(storageDir, path));
+    } catch (e) {
+      if (errCode(e) === 'ENOENT') return null; // never published, or a dangling link: nothing to mirror
+      throw e;
+    }
+  };
+  for (const product of await dirNames(join(storageDir, 'repos', stage))) {
+    const path = `repos/${stage}/${product}`;
+    const dir = await resolve(path);
+    if (!dir) continue;
+    const kind = (await exists(join(dir, 'repodata'))) ? 'yum' : 'apt';
+    out.push({
+      path,
+      dir,
+      archive: path,
+      clientFile: { name: clientFileName({ stage, product, kind }), text: (u) => clientFileText(u, { stage, product, kind }) },
+    });
+  }
+  const dist = join(storageDir, 'repos', 'dist');
+  for (const platform of await dirNames(join(dist, 'yum'))) {
+    for (const arch of await dirNames(join(dist, 'yum', platform))) {
+      const path = `repos/dist/yum/${platform}/${arch}/${stage}`;
+      const dir = await resolve(path);
+      const d: DistRef = { stage, kind: 'yum', platform, arch };
+      if (dir) out.push({ path, dir, archive: path, clientFile: { name: distClientFileName(d), text: (u) => distClientFileText(u, d) } });
+    }
+  }
+  for (const platform of await dirNames(join(dist, 'apt'))) {
+    const path = `repos/dist/apt/${platform}/dists/${stage}`;
+    const dir = await resolve(path);
+    const d: DistRef = { stage, kind: 'apt', platform, arch: 'all' };
+    if (dir)
+      out.push({
+        path,
+        dir,
+        archive: `repos/dist/apt/${platform}`,
+        clientFile: { name: distClientFileName(d), text: (u) => distClientFileText(u, d) },
+      });
+  }
+  return out;
+}
+
+/** Regular files below dir, relative, not following links (a repository's `pool` link is the pool). */
+async function filesBelow(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) out.push(relative(dir, join(e.parentPath, e.name)).split(sep).join('/'));
+  }
+  return out.sort();
+}
+
+/** The files a reader must find before it trusts a new index go last, in the order signedRank gives. */
+function phaseOf(name: string): MirrorFile['phase'] {
+  return signedRank(name) === undefined ? 'index' : 'signed';
+}
+
+interface NamedPackage {
+  href: string;
+  sha256: string;
+  size: number;
+}
+
+const POOL_HREF = /^pool\/([0-9a-f]{2})\/([0-9a-f]{64})\/[^/]+$/;
+
+/** The packages an index file names (YUM primary, APT Packages), checked to be pool paths of their digest. */
+async function packagesNamedBy(name: string, bytes: Buffer): Promise<NamedPackage[]> {
+  let found: NamedPackage[] = [];
+  if (/(^|\/)repodata\/[^/]*primary\.xml\.gz$/.test(name)) found = primaryPackages(gunzipSync(bytes).toString('utf8'));
+  else if (/(^|\/)Packages$/.test(name)) found = packagesStanzas(bytes.toString('utf8'));
+  else if (/(^|\/)Packages\.gz$/.test(name)) found = packagesStanzas(gunzipSync(bytes).toString('utf8'));
+  for (const p of found) {
+    const m = POOL_HREF.exec(p.href);
+    if (!m || m[2] !== p.sha256 || m[1] !== p.sha256.slice(0, 2))
+      throw new RdError('RD_INTERNAL', `${name} names ${JSON.stringify(p.href)} (sha256 ${p.sha256}), which is not its pool path`);
+  }
+  return found;
+}
+
+function primaryPackages(xml: string): NamedPackage[] {
+  const out: NamedPackage[] = [];
+  for (const m of xml.matchAll(/<package\b[\s\S]*?<\/package>/g)) {
+    const block = m[0];
+    const sha = /<checksum type="sha256"[^>]*>([0-9a-f]{64})<\/checksum>/.exec(block)?.[1];
+    const size = /<size package="(\d+)"/.exec(block)?.[1];
+    const href = /<location href="([^"]+)"/.exec(block)?.[1];
+    if (!sha || !size || !href) throw new RdError('RD_INTERNAL', `primary.xml has a package without sha256, size or location`);
+    out.push({ href, sha256: sha, size: Number(size) });
+  }
+  return out;
+}
+
+function packagesStanzas(text: string): NamedPackage[] {
+  const out: NamedPackage[] = [];
+  for (const stanza of text.split(/\n\n+/)) {
+    if (!stanza.trim()) continue;
+    const field = (k: string) => new RegExp(`^${k}: *(.+)$`, 'm').exec(stanza)?.[1]?.trim();
+    const href = field('Filename');
+    const sha = field('SHA256');
+    const size = field('Size');
+    if (!href || !sha || !size) throw new RdError('RD_INTERNAL', `a Packages stanza lacks Filename, SHA256 or Size`);
+    out.push({ href, sha256: sha, size: Number(size) });
+  }
+  return out;
+}
+
+const PHASES: MirrorFile['phase'][] = ['package', 'index', 'signed'];
+
+function byPhaseThenPath(a: MirrorFile, b: MirrorFile): number {
+  return (
+    PHASES.indexOf(a.phase) - PHASES.indexOf(b.phase) ||
+    (signedRank(a.path) ?? 0) - (signedRank(b.path) ?? 0) ||
+    (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
+  );
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const none = (e: unknown): string[] => {
+  if (errCode(e) === 'ENOENT') return [];
+  throw e;
+};
+
+async function dirNames(dir: string): Promise<string[]> {
+  return (await readdir(dir, { withFileTypes: true }).catch(none))
+    .filter((e) => typeof e !== 'string' && (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.'))
+    .map((e) => (e as { name: string }).name)
+    .sort();
+}
+
+async function exists(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null)) !== null;
+}

@@ -12,6 +12,7 @@ import { SigningKeyError } from './signing/key-file.ts';
 import { configuredKeys, startSigner, type Signer } from './signing/signer.ts';
 import { createActionWorker } from '../workers/action-worker.ts';
 import { outboxLoop, relayLoop, type Loop } from '../workers/loops.ts';
+import { mirrorLoop } from '../workers/mirror-sync.ts';
 import { PeerClient } from './bundles/peer-client.ts';
 import { resignLoop } from '../workers/resign.ts';
 import { reconcileLoop } from '../workers/reconciler.ts';
@@ -89,6 +90,7 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
       config.WORKER_LOCK_MS,
     );
     const loops: Loop[] = [outbox, relayLoop(db, queue, log, 5_000, config.STORAGE_DIR), resignLoop(db, config.STORAGE_DIR, signer, log)];
+    if (config.MIRROR_TARGETS.length) loops.push(mirrorLoop({ db, log, metrics, config, writeBacksQueued: outbox.kick }));
     if (config.RECONCILE_INTERVAL_MS > 0)
       loops.push(reconcileLoop({ db, rt: rt.client, log, intake, config }, config.RECONCILE_INTERVAL_MS));
     stops.push(() => worker.close(), ...loops.map((l) => () => l.stop()));

@@ -8,6 +8,7 @@ import { mirrorFailedComment } from '../services/helpdesk/comments.ts';
 import type { Logger } from '../services/log.ts';
 import type { Metrics } from '../services/metrics.ts';
 import { syncTarget } from '../services/mirror/sync.ts';
+import { lagSeconds } from '../services/mirror/status.ts';
 import { describeTarget, type TargetSpec } from '../services/mirror/target.ts';
 import { viewFingerprint } from '../services/mirror/view.ts';
 import { every, type Loop } from './loops.ts';
@@ -93,10 +94,4 @@ async function observe(deps: MirrorDeps, name: string, fingerprint: string, now:
   const row = await mirrorTargetRow(deps.db, name);
   deps.metrics.mirrorFailures.set({ target: name }, row?.failures ?? 0);
   deps.metrics.mirrorLagSeconds.set({ target: name }, lagSeconds(row, fingerprint, now));
-}
-
-export function lagSeconds(row: MirrorTargetRow | undefined, fingerprint: string, now: Date): number {
-  if (row?.fingerprint === fingerprint) return 0;
-  const since = row?.last_success_at ?? row?.created_at;
-  return since ? Math.max(0, Math.round((now.getTime() - since.getTime()) / 1000)) : 0;
 }

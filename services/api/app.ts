@@ -7,6 +7,8 @@ import type { Metrics } from '../metrics.ts';
 import type { IntakeDeps } from '../intake.ts';
 import { publicKeysDir, type Signer } from '../signing/signer.ts';
 import { bundlesRouter } from './bundles.ts';
+import { mirrorsRouter } from './mirrors.ts';
+import { mirrorStatuses } from '../mirror/status.ts';
 import { peersRouter } from './peers.ts';
 import { httpErrorHandler } from './http-errors.ts';
 import { releasesRouter } from './releases.ts';
@@ -37,6 +39,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: '16kb' }), releasesRouter(deps.db, deps.queue, deps.config));
   app.use(bundlesRouter(deps.db, deps.config, deps.signer));
   app.use(peersRouter(deps.db, deps.config));
+  app.use(mirrorsRouter(deps.db, deps.config, deps.log));
 
   app.get('/healthz', async (_req, res) => {
     const checks = await Promise.all(
@@ -50,7 +53,21 @@ export function createApp(deps: AppDeps): Express {
       }),
     );
     const down = checks.filter(([, v]) => v !== 'ok');
-    res.status(down.length ? 503 : 200).json({ status: down.length ? 'degraded' : 'ok', checks: Object.fromEntries(checks) });
+    // a mirror behind or away is reported, not a reason to take this service out of a load balancer
+    const mirrors = Object.fromEntries(
+      (await mirrorStatuses(deps.db, deps.storageDir, deps.config.MIRROR_TARGETS).catch(() => [])).map((m) => [
+        m.name,
+        {
+          state: m.state,
+          lag_seconds: m.lag_seconds,
+          last_success_at: m.last_success_at,
+          failures: m.failures,
+          last_error_code: m.last_error_code,
+        },
+      ]),
+    );
+    const body = { status: down.length ? 'degraded' : 'ok', checks: Object.fromEntries(checks) };
+    res.status(down.length ? 503 : 200).json(deps.config.MIRROR_TARGETS.length ? { ...body, mirrors } : body);
   });
 
   app.get('/metrics', async (_req, res) => {

@@ -4,55 +4,10 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
-import Table from 'cli-table3';
+import { call, CliError, dash, EXIT, type Globals, out, request, table, when } from './common.ts';
+import { syncCommands } from './sync.ts';
 import { sha256File } from '../storage/blobs.ts';
 import { PROMOTION_TARGETS } from '../workflow/transitions.ts';
-
-/**
- * Exit codes: 0 done, 1 the service said no (not found, not allowed), 2 usage, 3 the service is unreachable,
- * 4 validate found requirements the target would not meet.
- */
-const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3, unmet: 4 } as const;
-
-interface Globals {
-  url: string;
-  json: boolean;
-  token?: string;
-}
-
-class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
-
-/** The answer to one request, refused answers turned into a CliError that says what to do. */
-async function request(g: Globals, method: string, path: string, accept = 'application/json'): Promise<Response> {
-  let res: Response;
-  try {
-    const auth: Record<string, string> = g.token ? { authorization: `Bearer ${g.token}` } : {};
-    res = await fetch(`${g.url}${path}`, { method, headers: { accept, ...auth } });
-  } catch (e) {
-    throw new CliError(
-      `cannot reach releasedesk at ${g.url}: ${(e as Error).cause ?? (e as Error).message} (set --url or RELEASEDESK_URL)`,
-      EXIT.unreachable,
-    );
-  }
-  if (res.ok) return res;
-  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  throw new CliError(
-    `[${body.error ?? res.status}] ${body.message ?? res.statusText}${body.next ? `\n${body.next}` : ''}`,
-    res.status >= 500 ? EXIT.unreachable : EXIT.refused,
-  );
-}
-
-async function call(g: Globals, method: string, path: string): Promise<Record<string, unknown>> {
-  const res = await request(g, method, path);
-  return (await res.json().catch(() => ({}))) as Record<string, unknown>;
-}
 
 /** The file an answer carries, written into dir under the name the service gave it. */
 async function save(res: Response, dir: string, fallback: string): Promise<string> {
@@ -67,25 +22,12 @@ async function save(res: Response, dir: string, fallback: string): Promise<strin
   return file;
 }
 
-const when = (v: unknown) => (v ? String(v).replace('T', ' ').slice(0, 19) : '');
-const dash = (v: unknown) => (v === null || v === undefined || v === '' ? '-' : String(v));
-
-function table(head: string[], rows: unknown[][]): string {
-  const t = new Table({ head, style: { head: [], border: [] } });
-  t.push(...rows.map((r) => r.map(dash)));
-  return t.toString();
-}
-
 type Rel = Record<string, unknown>;
 const releaseRows = (rs: Rel[]) =>
   table(
     ['TICKET', 'PRODUCT', 'VERSION', 'REVISION', 'PLATFORM', 'ARCH', 'STATUS', 'UPDATED'],
     rs.map((r) => [r.ticket, r.product, r.version, r.revision ? `v${r.revision}` : null, r.platform, r.arch, r.status, when(r.updatedAt)]),
   );
-
-function out(g: Globals, data: unknown, text: () => string) {
-  console.log(g.json ? JSON.stringify(data, null, 2) : text());
-}
 
 export function cli(): Command {
   const program = new Command('releasedesk')
@@ -205,6 +147,7 @@ export function cli(): Command {
       const r = await call(g(), 'POST', `/releases/${encodeURIComponent(ticket)}/retry`);
       out(g(), r, () => `queued: ${r.action} on ticket ${r.ticket} again (inbox ${r.inbox}, retry of ${r.retryOf})`);
     });
+  syncCommands(program, g);
   return program;
 }
 

@@ -118,3 +118,12 @@ export async function noteMirrorNotice(db: Exec, target: string, transitionId: n
     .returning('target');
   return rows.length > 0;
 }
+
+/** Makes the next look of the mirror loop sync these targets, changed or not; returns when it was asked (the database's clock). */
+export async function requestSync(db: Db, names: string[]): Promise<Date> {
+  for (const name of names) {
+    await db('mirror_targets').insert({ name }).onConflict('name').ignore();
+    await db('mirror_targets').where({ name }).update({ fingerprint: null, failures: 0 });
+  }
+  return (await db.raw('SELECT now() AS now')).rows[0].now;
+}

@@ -1,0 +1,62 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Config } from '../../config/index.ts';
+import type { Db } from '../db/knex.ts';
+import { requestSync } from '../db/mirrors.ts';
+import { RdError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { mirrorStatuses } from '../mirror/status.ts';
+import { syncTarget } from '../mirror/sync.ts';
+import type { TargetSpec } from '../mirror/target.ts';
+import { requireBearer } from './auth.ts';
+import { parsed } from './input.ts';
+
+const targetQuery = z.object({ target: z.string().max(64).optional() });
+
+/**
+ * The mirrors of Production: their state (public, like /healthz), the plan of a sync (a dry run: lists each
+ * target, changes nothing), and a request to sync now (the worker's mirror loop runs it within MIRROR_CHECK_MS).
+ */
+export function mirrorsRouter(db: Db, config: Config, log: Logger): Router {
+  const r = Router();
+  const auth = requireBearer(config);
+  const chosen = (raw: unknown): TargetSpec[] => {
+    const { target } = parsed(targetQuery, raw);
+    if (!config.MIRROR_TARGETS.length) throw new RdError('RD_NOT_FOUND', 'no mirror is configured (MIRROR_TARGETS is empty)');
+    if (target === undefined) return config.MIRROR_TARGETS;
+    const t = config.MIRROR_TARGETS.find((m) => m.name === target);
+    if (!t)
+      throw new RdError(
+        'RD_NOT_FOUND',
+        `no mirror named ${JSON.stringify(target)}; configured: ${config.MIRROR_TARGETS.map((m) => m.name).join(', ')}`,
+      );
+    return [t];
+  };
+
+  r.get('/mirrors', async (_req, res) => {
+    res.json({ mirrors: await mirrorStatuses(db, config.STORAGE_DIR, config.MIRROR_TARGETS) });
+  });
+
+  r.get('/mirrors/plan', auth, async (req, res) => {
+    const plans = [];
+    for (const t of chosen(req.query)) {
+      try {
+        plans.push(await syncTarget(t, { db, log, storageDir: config.STORAGE_DIR }, { dryRun: true }));
+      } catch (e) {
+        if (!(e instanceof RdError)) throw e;
+        plans.push({ target: t.name, error: { code: e.code, message: e.message } });
+      }
+    }
+    res.json({ plans });
+  });
+
+  r.post('/mirrors/sync', auth, async (req, res) => {
+    const targets = chosen(req.query);
+    const at = await requestSync(
+      db,
+      targets.map((t) => t.name),
+    );
+    res.status(202).json({ requested: targets.map((t) => t.name), requested_at: at.toISOString(), within_ms: config.MIRROR_CHECK_MS });
+  });
+  return r;
+}

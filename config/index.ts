@@ -183,7 +183,22 @@ export const configSchema = z.object({
   BASE_REPOS_REFRESH_MS: int(1_000, 7 * 86_400_000)
     .default(3_600_000)
     .describe('how long a read base repository is used before it is fetched again; a failed refresh keeps the last good copy'),
-  DEPRECATED_RETENTION_DAYS: int(0, 36_500).default(90).describe('how long a Deprecated release can be restored to Production'),
+  DEPRECATED_RETENTION_DAYS: int(0, 36_500)
+    .default(90)
+    .describe('how long a Deprecated release can be restored to Production; then its packages are purged'),
+  REJECTED_RETENTION_DAYS: int(0, 36_500)
+    .default(30)
+    .describe(
+      'how long a Rejected release keeps its packages before they are purged (it can be submitted again meanwhile without downloading)',
+    ),
+  FAILED_RETENTION_DAYS: int(0, 36_500)
+    .default(30)
+    .describe('how long a Failed release keeps the packages it recorded before they are purged'),
+  GC_INTERVAL_MS: int(0, 7 * 86_400_000)
+    .default(3_600_000)
+    .describe(
+      'how often the worker purges releases past their retention (DEPRECATED_, REJECTED_, FAILED_RETENTION_DAYS); 0 = only by `releasedesk gc`',
+    ),
   WEBHOOK_SECRET: secret('WEBHOOK_SECRET').describe('HMAC-SHA256 key of X-RT-Signature'),
   WEBHOOK_MAX_AGE_MS: int(0, 86_400_000)
     .default(600_000)

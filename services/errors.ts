@@ -50,6 +50,11 @@ export const catalog = {
     permanent: true,
     next: 'A distribution holds one content per package name, version and arch: ship the same bytes as the named ticket, or give the package a new version or release (RPM Release, Debian revision) and submit the release again.',
   },
+  RD_RELEASE_PURGED: {
+    http: 410,
+    permanent: true,
+    next: "The release's packages were deleted after its retention (its tombstone lists them); to ship it again, open a new ticket.",
+  },
   RD_RELEASE_PUBLISHED: { http: 409, permanent: true, next: 'A published release cannot change; open a new ticket for a new release.' },
 
   // helpdesk inputs

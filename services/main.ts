@@ -13,6 +13,8 @@ import { configuredKeys, startSigner, type Signer } from './signing/signer.ts';
 import { createActionWorker } from '../workers/action-worker.ts';
 import { outboxLoop, relayLoop, type Loop } from '../workers/loops.ts';
 import { mirrorLoop } from '../workers/mirror-sync.ts';
+import { retentionLoop } from '../workers/retention.ts';
+import { sweepLeftovers } from '../workers/sweep.ts';
 import { PeerClient } from './bundles/peer-client.ts';
 import { resignLoop } from '../workers/resign.ts';
 import { reconcileLoop } from '../workers/reconciler.ts';
@@ -81,6 +83,7 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
     log.info({ url: `http://${config.HOST}:${config.PORT}`, publicUrl: config.PUBLIC_URL, node: process.version }, 'api listening');
   }
   if (role !== 'api') {
+    await sweepLeftovers(config.STORAGE_DIR, log);
     const outbox = outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS, config.OUTBOX_REFUSED_RETRY_MS, new PeerClient(config));
     const worker = createActionWorker(
       { db, rt, config, metrics, log, plans, signer, writeBacksQueued: outbox.kick },
@@ -90,6 +93,7 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
       config.WORKER_LOCK_MS,
     );
     const loops: Loop[] = [outbox, relayLoop(db, queue, log, 5_000, config.STORAGE_DIR), resignLoop(db, config.STORAGE_DIR, signer, log)];
+    if (config.GC_INTERVAL_MS > 0) loops.push(retentionLoop(db, log, config, config.GC_INTERVAL_MS));
     if (config.MIRROR_TARGETS.length) loops.push(mirrorLoop({ db, log, metrics, config, writeBacksQueued: outbox.kick }));
     if (config.RECONCILE_INTERVAL_MS > 0)
       loops.push(reconcileLoop({ db, rt: rt.client, log, intake, config }, config.RECONCILE_INTERVAL_MS));

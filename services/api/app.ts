@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.ts';
 import type { IntakeDeps } from '../intake.ts';
 import { publicKeysDir, type Signer } from '../signing/signer.ts';
 import { bundlesRouter } from './bundles.ts';
+import { gcRouter } from './gc.ts';
 import { mirrorsRouter } from './mirrors.ts';
 import { mirrorStatuses } from '../mirror/status.ts';
 import { peersRouter } from './peers.ts';
@@ -40,6 +41,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(bundlesRouter(deps.db, deps.config, deps.signer));
   app.use(peersRouter(deps.db, deps.config));
   app.use(mirrorsRouter(deps.db, deps.config, deps.log));
+  app.use(gcRouter(deps.db, deps.config, deps.log));
 
   app.get('/healthz', async (_req, res) => {
     const checks = await Promise.all(

@@ -5,7 +5,7 @@ import { create as tarCreate } from 'tar';
 import type { Config } from '../../config/index.ts';
 import type { Db } from '../db/knex.ts';
 import { storedFiles } from '../db/packages.ts';
-import { releaseOfTicket } from '../db/releases.ts';
+import { purgedAt, releaseOfTicket } from '../db/releases.ts';
 import { historyOf, transitionView } from '../db/transitions.ts';
 import { RdError } from '../errors.ts';
 import { editReleaseXml } from '../metadata/release-xml-edit.ts';
@@ -49,6 +49,8 @@ export async function exportBundle(deps: ExportDeps, ticket: number): Promise<Ex
       `ticket ${ticket} is ${rel.status}: only a release that passed Unverified (and is not Rejected) can be exported`,
     );
   }
+  const purged = purgedAt(rel);
+  if (purged) throw new RdError('RD_RELEASE_PURGED', `ticket ${ticket}'s packages were purged on ${purged.slice(0, 10)} (retention)`);
   if (!rel.xml) {
     throw new RdError(
       'RD_ACTION_NOT_ALLOWED',

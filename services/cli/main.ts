@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
 import { call, CliError, dash, EXIT, type Globals, out, request, table, when } from './common.ts';
+import { gcCommands } from './gc.ts';
 import { syncCommands } from './sync.ts';
 import { sha256File } from '../storage/blobs.ts';
 import { PROMOTION_TARGETS } from '../workflow/transitions.ts';
@@ -148,6 +149,7 @@ export function cli(): Command {
       out(g(), r, () => `queued: ${r.action} on ticket ${r.ticket} again (inbox ${r.inbox}, retry of ${r.retryOf})`);
     });
   syncCommands(program, g);
+  gcCommands(program, g);
   return program;
 }
 

@@ -3,7 +3,7 @@ import { call, CliError, EXIT, type Globals, out, table, when } from './common.t
 
 type Row = Record<string, unknown>;
 
-const bytes = (n: unknown) => {
+export const bytes = (n: unknown) => {
   let v = Number(n ?? 0);
   for (const unit of ['B', 'KiB', 'MiB', 'GiB']) {
     if (v < 1024 || unit === 'GiB') return unit === 'B' ? `${v} B` : `${v.toFixed(1)} ${unit}`;

@@ -4,6 +4,7 @@
  * claimed it (blob_claims). A claim takes the same row lock (shared), so it either comes first and
  * keeps the blob, or waits until the deletion is over and then finds the file gone.
  */
+import type { Knex } from 'knex';
 import type { Db, Exec } from './knex.ts';
 
 export interface BlobRef {
@@ -38,18 +39,38 @@ export async function releaseBlobs(db: Db, inboxId: number, shas: string[], remo
   if (!shas.length) return [];
   return db.transaction(async (trx) => {
     await trx('blob_claims').where({ inbox_id: inboxId }).whereIn('sha256', shas).del();
-    const locked = (await trx('blobs').whereIn('sha256', shas).forUpdate().select('sha256')).map((r) => r.sha256 as string);
-    if (!locked.length) return [];
-    // a new statement, so a claim committed while this one waited for the locks is seen
-    const unused: string[] = (
-      await trx('blobs as b')
-        .whereIn('b.sha256', locked)
-        .whereNotExists(trx('packages as p').whereRaw('p.sha256 = b.sha256'))
-        .whereNotExists(trx('blob_claims as c').whereRaw('c.sha256 = b.sha256'))
-        .select('b.sha256')
-    ).map((r) => r.sha256);
-    for (const sha of unused) await remove(sha);
-    await trx('blobs').whereIn('sha256', unused).del();
-    return unused;
+    return removeUnused(trx, shas, remove);
   });
+}
+
+/** Deletes the blobs among `shas` that no recorded package and no claim uses (retention, its sweep of leftovers). */
+export async function removeUnusedBlobs(db: Db, shas: string[], remove: (sha256: string) => Promise<void>): Promise<string[]> {
+  if (!shas.length) return [];
+  return db.transaction((trx) => removeUnused(trx, shas, remove));
+}
+
+async function removeUnused(trx: Knex.Transaction, shas: string[], remove: (sha256: string) => Promise<void>): Promise<string[]> {
+  const locked = (await trx('blobs').whereIn('sha256', shas).forUpdate().select('sha256')).map((r) => r.sha256 as string);
+  if (!locked.length) return [];
+  // a new statement, so a claim committed while this one waited for the locks is seen
+  const unused: string[] = (
+    await trx('blobs as b')
+      .whereIn('b.sha256', locked)
+      .whereNotExists(trx('packages as p').whereRaw('p.sha256 = b.sha256'))
+      .whereNotExists(trx('blob_claims as c').whereRaw('c.sha256 = b.sha256'))
+      .select('b.sha256')
+  ).map((r) => r.sha256);
+  for (const sha of unused) await remove(sha);
+  await trx('blobs').whereIn('sha256', unused).del();
+  return unused;
+}
+
+/** Blob rows nobody uses, stored before `before`: what a purge or undo killed between its commit and its deletion left. */
+export async function unusedBlobs(db: Db, before: Date): Promise<BlobRef[]> {
+  const rows = await db('blobs as b')
+    .where('b.created_at', '<', before)
+    .whereNotExists(db('packages as p').whereRaw('p.sha256 = b.sha256'))
+    .whereNotExists(db('blob_claims as c').whereRaw('c.sha256 = b.sha256'))
+    .select('b.sha256', 'b.size');
+  return rows.map((r) => ({ sha256: r.sha256, size: Number(r.size) }));
 }

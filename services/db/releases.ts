@@ -67,8 +67,12 @@ export async function casStatus(
 }
 
 /** The revision a release holds (kept while Deprecated), and since when it is deprecated. */
-export const revisionOf = (db: Db, id: number): Promise<Pick<ReleaseRow, 'revision' | 'deprecated_at'>> =>
-  db('releases').where({ id }).first('revision', 'deprecated_at');
+export const revisionOf = (db: Db, id: number): Promise<Pick<ReleaseRow, 'revision' | 'deprecated_at' | 'tombstone'>> =>
+  db('releases').where({ id }).first('revision', 'deprecated_at', 'tombstone');
+
+/** When retention purged the release's packages (services/retention), or null. */
+export const purgedAt = (r: Pick<ReleaseRow, 'tombstone'>): string | null =>
+  ((r.tombstone as { purged?: { at?: string } } | null)?.purged?.at as string | undefined) ?? null;
 
 /** Gives the revision back, unless the release has another one by now. */
 export async function clearRevision(db: Db, id: number, revision: number): Promise<void> {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RdError } from '../errors.ts';
@@ -107,7 +106,7 @@ export class RsyncTarget implements MirrorTarget {
 
   private async scratch(): Promise<string> {
     await mkdir(this.scratchDir, { recursive: true });
-    return mkdtemp(join(this.scratchDir, `mirror-${randomBytes(3).toString('hex')}-`));
+    return mkdtemp(join(this.scratchDir, `mirror-${process.pid}-`)); // the pid: a sweep at start knows a dead one's
   }
 
   private async rsync(args: string[], opts: { input?: string; maxStdoutBytes?: number }) {

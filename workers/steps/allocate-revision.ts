@@ -1,4 +1,4 @@
-import { clearRevision, revisionOf } from '../../services/db/releases.ts';
+import { clearRevision, purgedAt, revisionOf } from '../../services/db/releases.ts';
 import { takeNextRevision } from '../../services/db/revisions.ts';
 import { RdError } from '../../services/errors.ts';
 import { targetOf } from '../../services/workflow/transitions.ts';
@@ -23,6 +23,8 @@ export const allocateRevision: Step<{ revision: number | null; restored: boolean
     if (now.revision !== null) {
       const deprecatedAt = now.deprecated_at ? new Date(now.deprecated_at) : null;
       const days = config.DEPRECATED_RETENTION_DAYS;
+      const purged = purgedAt(now);
+      if (purged) throw new RdError('RD_RELEASE_PURGED', `revision v${now.revision}'s packages were purged on ${purged.slice(0, 10)}`);
       if (deprecatedAt && Date.now() - deprecatedAt.getTime() > days * 86_400_000) {
         throw new RdError(
           'RD_RETENTION_EXPIRED',

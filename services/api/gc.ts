@@ -1,0 +1,20 @@
+import { Router } from 'express';
+import type { Config } from '../../config/index.ts';
+import type { Db } from '../db/knex.ts';
+import { lockKeys, withLocks } from '../db/locks.ts';
+import type { Logger } from '../log.ts';
+import { gcPlan, runGc } from '../retention/gc.ts';
+import { requireBearer } from './auth.ts';
+
+/** Retention: what a purge would delete now (a dry run), and a purge now, under the worker loop's lock. */
+export function gcRouter(db: Db, config: Config, log: Logger): Router {
+  const r = Router();
+  const auth = requireBearer(config);
+  r.get('/gc/plan', auth, async (_req, res) => {
+    res.json((await gcPlan({ db, log, config })).plan);
+  });
+  r.post('/gc', auth, async (_req, res) => {
+    res.json(await withLocks(db, [lockKeys.loop('gc')], () => runGc({ db, log, config }), 60_000));
+  });
+  return r;
+}

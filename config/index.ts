@@ -277,6 +277,9 @@ export const configSchema = z.object({
   MIRROR_SYNC_INTERVAL_MS: int(1_000, 7 * 86_400_000)
     .default(3_600_000)
     .describe('a full sync of each mirror at least this often, changed or not (it finds and repairs what changed on the target)'),
+  DRIFT_INTERVAL_MS: int(0, 7 * 86_400_000)
+    .default(900_000)
+    .describe('how often the worker compares tickets, records, repositories and mirrors (README: Drift); 0 = only on request'),
   RECONCILE_INTERVAL_MS: int(0, 86_400_000).default(60_000).describe('how often RT is polled for missed RepoAction changes; 0 = never'),
   OUTBOX_INTERVAL_MS: int(50, 600_000).default(1_000).describe('how often undelivered ticket write-backs are retried'),
   OUTBOX_REFUSED_RETRY_MS: int(1_000, 86_400_000)

@@ -15,6 +15,7 @@ import { outboxLoop, relayLoop, type Loop } from '../workers/loops.ts';
 import { mirrorLoop } from '../workers/mirror-sync.ts';
 import { retentionLoop } from '../workers/retention.ts';
 import { sweepLeftovers } from '../workers/sweep.ts';
+import { driftLoop } from '../workers/drift.ts';
 import { PeerClient } from './bundles/peer-client.ts';
 import { resignLoop } from '../workers/resign.ts';
 import { reconcileLoop } from '../workers/reconciler.ts';
@@ -67,6 +68,7 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
       storageDir: config.STORAGE_DIR,
       config,
       signer,
+      helpdesk: rt,
       health: {
         postgres: () => ping(db),
         redis: async () => {
@@ -93,6 +95,8 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
       config.WORKER_LOCK_MS,
     );
     const loops: Loop[] = [outbox, relayLoop(db, queue, log, 5_000, config.STORAGE_DIR), resignLoop(db, config.STORAGE_DIR, signer, log)];
+    if (config.DRIFT_INTERVAL_MS > 0)
+      loops.push(driftLoop({ db, config, helpdesk: rt, log, metrics, writeBacksQueued: outbox.kick }, config.DRIFT_INTERVAL_MS));
     if (config.GC_INTERVAL_MS > 0) loops.push(retentionLoop(db, log, config, config.GC_INTERVAL_MS));
     if (config.MIRROR_TARGETS.length) loops.push(mirrorLoop({ db, log, metrics, config, writeBacksQueued: outbox.kick }));
     if (config.RECONCILE_INTERVAL_MS > 0)

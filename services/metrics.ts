@@ -49,6 +49,12 @@ export function createMetrics() {
       labelNames: ['target'],
       registers: [registry],
     }),
+    driftItems: new Gauge({
+      name: 'releasedesk_drift_items',
+      help: 'Differences the last drift check found, by kind (ticket-fields are repaired as they are found)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
     downloadedBytes: new Counter({
       name: 'releasedesk_downloaded_bytes_total',
       help: 'Bytes downloaded from providers',

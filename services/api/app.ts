@@ -8,8 +8,11 @@ import type { IntakeDeps } from '../intake.ts';
 import { publicKeysDir, type Signer } from '../signing/signer.ts';
 import { bundlesRouter } from './bundles.ts';
 import { gcRouter } from './gc.ts';
+import { driftRouter } from './drift.ts';
+import type { Helpdesk } from '../helpdesk/port.ts';
 import { mirrorsRouter } from './mirrors.ts';
 import { mirrorStatuses } from '../mirror/status.ts';
+import { lastDriftReport } from '../drift/report.ts';
 import { peersRouter } from './peers.ts';
 import { httpErrorHandler } from './http-errors.ts';
 import { releasesRouter } from './releases.ts';
@@ -29,6 +32,8 @@ export interface AppDeps extends IntakeDeps {
   health: Record<string, HealthCheck>;
   /** signs exported bundles */
   signer: Pick<Signer, 'signFile'>;
+  /** read by a drift check asked for here (POST /drift/check); without one, tickets are not compared */
+  helpdesk?: Pick<Helpdesk, 'getTicket'>;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -42,6 +47,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(peersRouter(deps.db, deps.config));
   app.use(mirrorsRouter(deps.db, deps.config, deps.log));
   app.use(gcRouter(deps.db, deps.config, deps.log));
+  app.use(driftRouter(deps));
 
   app.get('/healthz', async (_req, res) => {
     const checks = await Promise.all(
@@ -68,7 +74,13 @@ export function createApp(deps: AppDeps): Express {
         },
       ]),
     );
-    const body = { status: down.length ? 'degraded' : 'ok', checks: Object.fromEntries(checks) };
+    const drift = await lastDriftReport(deps.db).catch(() => null);
+    const body = {
+      status: down.length ? 'degraded' : 'ok',
+      checks: Object.fromEntries(checks),
+      // what the last drift check found: reported, not a reason to take the service out of a load balancer
+      ...(drift?.items.length ? { drift: { checked_at: drift.checked_at, items: drift.items.length } } : {}),
+    };
     res.status(down.length ? 503 : 200).json(deps.config.MIRROR_TARGETS.length ? { ...body, mirrors } : body);
   });
 

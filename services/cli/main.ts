@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
 import { call, CliError, dash, EXIT, type Globals, out, request, table, when } from './common.ts';
+import { driftCommands } from './drift.ts';
 import { gcCommands } from './gc.ts';
 import { syncCommands } from './sync.ts';
 import { sha256File } from '../storage/blobs.ts';
@@ -150,6 +151,7 @@ export function cli(): Command {
     });
   syncCommands(program, g);
   gcCommands(program, g);
+  driftCommands(program, g);
   return program;
 }
 

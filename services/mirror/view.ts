@@ -36,9 +36,11 @@ export interface ViewOptions {
   publicUrl?: string;
 }
 
-interface LiveRepo {
+export interface LiveRepo {
   /** below STORAGE_DIR, e.g. repos/production/foo or repos/dist/apt/deb12/dists/production */
   path: string;
+  /** what the records say it shows: a product's releases, or a distribution's (every arch of an APT suite) */
+  scope: { stage: Stage; product: string } | { stage: Stage; kind: 'yum' | 'apt'; platform: string; arch?: string };
   dir: string;
   /** where the index's package paths (pool/…) resolve, below STORAGE_DIR */
   archive: string;
@@ -105,7 +107,7 @@ function fingerprintOf(repositories: MirrorView['repositories'], keys: string[],
 }
 
 /** The stage's live repositories: product repositories, YUM distributions per platform and arch, APT suites. */
-async function liveRepositories(storageDir: string, stage: Stage): Promise<LiveRepo[]> {
+export async function liveRepositories(storageDir: string, stage: Stage): Promise<LiveRepo[]> {
   const out: LiveRepo[] = [];
   const resolve = async (path: string) => {
     try {
@@ -122,6 +124,7 @@ async function liveRepositories(storageDir: string, stage: Stage): Promise<LiveR
     const kind = (await exists(join(dir, 'repodata'))) ? 'yum' : 'apt';
     out.push({
       path,
+      scope: { stage, product },
       dir,
       archive: path,
       clientFile: { name: clientFileName({ stage, product, kind }), text: (u) => clientFileText(u, { stage, product, kind }) },
@@ -133,7 +136,14 @@ async function liveRepositories(storageDir: string, stage: Stage): Promise<LiveR
       const path = `repos/dist/yum/${platform}/${arch}/${stage}`;
       const dir = await resolve(path);
       const d: DistRef = { stage, kind: 'yum', platform, arch };
-      if (dir) out.push({ path, dir, archive: path, clientFile: { name: distClientFileName(d), text: (u) => distClientFileText(u, d) } });
+      if (dir)
+        out.push({
+          path,
+          scope: { stage, kind: 'yum', platform, arch },
+          dir,
+          archive: path,
+          clientFile: { name: distClientFileName(d), text: (u) => distClientFileText(u, d) },
+        });
     }
   }
   for (const platform of await dirNames(join(dist, 'apt'))) {
@@ -143,6 +153,7 @@ async function liveRepositories(storageDir: string, stage: Stage): Promise<LiveR
     if (dir)
       out.push({
         path,
+        scope: { stage, kind: 'apt', platform },
         dir,
         archive: `repos/dist/apt/${platform}`,
         clientFile: { name: distClientFileName(d), text: (u) => distClientFileText(u, d) },
@@ -152,7 +163,7 @@ async function liveRepositories(storageDir: string, stage: Stage): Promise<LiveR
 }
 
 /** Regular files below dir, relative, not following links (a repository's `pool` link is the pool). */
-async function filesBelow(dir: string): Promise<string[]> {
+export async function filesBelow(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
     if (e.isFile()) out.push(relative(dir, join(e.parentPath, e.name)).split(sep).join('/'));
@@ -165,7 +176,7 @@ function phaseOf(name: string): MirrorFile['phase'] {
   return signedRank(name) === undefined ? 'index' : 'signed';
 }
 
-interface NamedPackage {
+export interface NamedPackage {
   href: string;
   sha256: string;
   size: number;
@@ -174,7 +185,7 @@ interface NamedPackage {
 const POOL_HREF = /^pool\/([0-9a-f]{2})\/([0-9a-f]{64})\/[^/]+$/;
 
 /** The packages an index file names (YUM primary, APT Packages), checked to be pool paths of their digest. */
-async function packagesNamedBy(name: string, bytes: Buffer): Promise<NamedPackage[]> {
+export async function packagesNamedBy(name: string, bytes: Buffer): Promise<NamedPackage[]> {
   let found: NamedPackage[] = [];
   if (/(^|\/)repodata\/[^/]*primary\.xml\.gz$/.test(name)) found = primaryPackages(gunzipSync(bytes).toString('utf8'));
   else if (/(^|\/)Packages$/.test(name)) found = packagesStanzas(bytes.toString('utf8'));

@@ -130,6 +130,11 @@ export const catalog = {
   RD_PACKAGE_UNREADABLE: { http: 422, permanent: true, next: 'The file is not a valid RPM or DEB package; rebuild it.' },
 
   // other desks (PEERS)
+  RD_EVIDENCE_INVALID: {
+    http: 422,
+    permanent: true,
+    next: 'Give the .intoto.json file releasedesk served (GET /releases/:ticket/evidence) or attached to the ticket, unchanged.',
+  },
   RD_PEER_UNKNOWN: {
     http: 422,
     permanent: true,

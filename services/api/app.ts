@@ -8,6 +8,7 @@ import type { IntakeDeps } from '../intake.ts';
 import { publicKeysDir, type Signer } from '../signing/signer.ts';
 import { bundlesRouter } from './bundles.ts';
 import { gcRouter } from './gc.ts';
+import { evidenceRouter } from './evidence.ts';
 import { driftRouter } from './drift.ts';
 import type { Helpdesk } from '../helpdesk/port.ts';
 import { mirrorsRouter } from './mirrors.ts';
@@ -48,6 +49,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(mirrorsRouter(deps.db, deps.config, deps.log));
   app.use(gcRouter(deps.db, deps.config, deps.log));
   app.use(driftRouter(deps));
+  app.use(evidenceRouter(deps.db, deps.storageDir));
 
   app.get('/healthz', async (_req, res) => {
     const checks = await Promise.all(

@@ -2,9 +2,9 @@ import Table from 'cli-table3';
 
 /**
  * Exit codes: 0 done, 1 the service said no (not found, not allowed), 2 usage, 3 the service is unreachable,
- * 4 validate found requirements the target would not meet, 5 drift found differences.
+ * 4 validate found requirements the target would not meet, 5 drift found differences, 6 verify-evidence failed.
  */
-export const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3, unmet: 4, drift: 5 } as const;
+export const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3, unmet: 4, drift: 5, evidence: 6 } as const;
 
 export interface Globals {
   url: string;

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
 import { call, CliError, dash, EXIT, type Globals, out, request, table, when } from './common.ts';
 import { driftCommands } from './drift.ts';
+import { evidenceCommands } from './evidence.ts';
 import { gcCommands } from './gc.ts';
 import { syncCommands } from './sync.ts';
 import { sha256File } from '../storage/blobs.ts';
@@ -152,6 +153,7 @@ export function cli(): Command {
   syncCommands(program, g);
   gcCommands(program, g);
   driftCommands(program, g);
+  evidenceCommands(program, g);
   return program;
 }
 

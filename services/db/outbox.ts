@@ -4,9 +4,16 @@
  */
 import type { Db, Exec } from './knex.ts';
 
+/** A file a comment carries to the ticket, its bytes in base64 (small: an evidence receipt). */
+export interface Attachment {
+  name: string;
+  type: string;
+  base64: string;
+}
+
 export type OutboxItem =
   | { kind: 'fields'; fields: Record<string, string> }
-  | { kind: 'comment'; text: string }
+  | { kind: 'comment'; text: string; attachments?: Attachment[] }
   /** a hand-off notice: the group becomes an AdminCc watcher of the ticket */
   | { kind: 'watchers'; adminCcGroup: string }
   /** the release imported on this ticket reached `status`: told to the desk (PEERS) and ticket it came from */

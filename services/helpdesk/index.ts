@@ -22,8 +22,8 @@ export class RtHelpdesk implements Helpdesk {
   getReleaseXml(ticketId: number) {
     return this.client.getReleaseXml(ticketId);
   }
-  comment(ticketId: number, text: string) {
-    return this.client.comment(ticketId, text);
+  comment(ticketId: number, text: string, attachments?: Array<{ name: string; type: string; base64: string }>) {
+    return this.client.comment(ticketId, text, attachments);
   }
   hasComment(ticketId: number, marker: string) {
     return this.client.hasComment(ticketId, marker);

@@ -1,4 +1,5 @@
 import * as outbox from '../db/outbox.ts';
+import type { Attachment } from '../db/outbox.ts';
 import type { Db } from '../db/knex.ts';
 import { isRdError, RdError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -111,7 +112,7 @@ const mergedFields = (rows: OutboxRow[]): OutboxItem => ({
 async function deliverOne(rt: Helpdesk, peers: PeerStatusSender | undefined, row: OutboxRow): Promise<void> {
   const item = row.payload;
   if (item.kind === 'fields') return rt.setCustomFields(row.ticket_id, item.fields);
-  if (item.kind === 'comment') return postOnce(rt, row, item.text);
+  if (item.kind === 'comment') return postOnce(rt, row, item.text, item.attachments);
   if (item.kind === 'peer-status') {
     if (!peers) throw new RdError('RD_INTERNAL', 'no peer client: this process does not deliver peer statuses');
     return peers.sendStatus(item.peer, { sourceTicket: item.sourceTicket, ticket: row.ticket_id, status: item.status, marker: row.marker });
@@ -135,10 +136,10 @@ async function deliverOne(rt: Helpdesk, peers: PeerStatusSender | undefined, row
   }
 }
 
-async function postOnce(rt: Helpdesk, row: OutboxRow, text: string): Promise<void> {
+async function postOnce(rt: Helpdesk, row: OutboxRow, text: string, attachments?: Attachment[]): Promise<void> {
   // the first attempt cannot have a predecessor on the ticket; later ones may have posted before dying
   if (row.attempts > 0 && (await rt.hasComment(row.ticket_id, markerLine(row.marker)))) return;
-  await rt.comment(row.ticket_id, `${text}\n\n${markerLine(row.marker)}`);
+  await rt.comment(row.ticket_id, `${text}\n\n${markerLine(row.marker)}`, attachments);
 }
 
 /** For /healthz: fails while write-backs are held because RT refused them. */

@@ -190,12 +190,13 @@ export class RtClient {
     return attachments.getReleaseXml(this.session, ticketNumber(ticketId));
   }
 
-  /** An internal comment (text/plain) on the ticket. */
-  async comment(ticketId: number, text: string): Promise<void> {
+  /** An internal comment (text/plain) on the ticket, with attachments (REST2's Attachments, base64). */
+  async comment(ticketId: number, text: string, attachments: Array<{ name: string; type: string; base64: string }> = []): Promise<void> {
+    const files = attachments.map((a) => ({ FileName: a.name, FileType: a.type, FileContent: a.base64 }));
     const res = await this.session.request<unknown>({
       method: 'POST',
       path: `/ticket/${ticketNumber(ticketId)}/comment`,
-      body: { Content: text, ContentType: 'text/plain' },
+      body: { Content: text, ContentType: 'text/plain', ...(files.length ? { Attachments: files } : {}) },
       notFound: () => notFound(ticketId),
     });
     const messages = Array.isArray(res.data) ? res.data.map(String) : [rtMessage(res.data)];

@@ -19,7 +19,7 @@ export interface TrustedKeys {
 }
 
 /** Reads each file (armoured or binary public keys, one or more each) into the trust keyring; a bad file stops the start. */
-export async function loadTrustedKeys(home: string, files: readonly string[]): Promise<TrustedKeys> {
+export async function loadTrustedKeys(home: string, files: readonly string[], keysName = 'TRUSTED_BUNDLE_KEYS'): Promise<TrustedKeys> {
   const keyring = join(home, 'trusted-bundle-keys.kbx');
   const fingerprints: string[] = [];
   for (const file of files) {
@@ -41,7 +41,10 @@ export async function loadTrustedKeys(home: string, files: readonly string[]): P
     await gpg(['--no-default-keyring', '--keyring', keyring, '--import'], { home, input: bytes.toString('latin1') });
     fingerprints.push(...keys.map((k) => k[0]!.fingerprint));
   }
-  return { fingerprints, verify: (data, signature, what) => verifyWith(home, keyring, new Set(fingerprints), data, signature, what) };
+  return {
+    fingerprints,
+    verify: (data, signature, what) => verifyWith(home, keyring, new Set(fingerprints), data, signature, what, keysName),
+  };
 }
 
 async function verifyWith(
@@ -51,9 +54,10 @@ async function verifyWith(
   data: string,
   signature: string,
   what: string,
+  keysName: string,
 ): Promise<string> {
   if (trusted.size === 0) {
-    throw new RdError('RD_BUNDLE_UNTRUSTED', `${what}: this desk trusts no bundle keys (TRUSTED_BUNDLE_KEYS is empty)`);
+    throw new RdError('RD_BUNDLE_UNTRUSTED', `${what}: no key to verify with (${keysName} is empty)`);
   }
   // gpg exits non-zero on any bad signature; what happened is in the status lines, written whatever the exit
   const statusFile = join(home, `verify-${randomBytes(6).toString('hex')}.status`);
@@ -64,14 +68,14 @@ async function verifyWith(
       },
     );
     const status = await readFile(statusFile, 'utf8').catch(() => '');
-    return judge(status, trusted, what);
+    return judge(status, trusted, what, keysName);
   } finally {
     await rm(statusFile, { force: true });
   }
 }
 
 /** The status lines of one gpg --verify, judged: every signature must be good, and one made by a trusted key. */
-export function judge(status: string, trusted: Set<string>, what: string): string {
+export function judge(status: string, trusted: Set<string>, what: string, keysName = 'TRUSTED_BUNDLE_KEYS'): string {
   const lines = status.split('\n').map((l) => l.replace(/^\[GNUPG:\] /, '').split(' '));
   const has = (kw: string) => lines.find((f) => f[0] === kw);
   if (has('BADSIG')) throw new RdError('RD_BUNDLE_TAMPERED', `${what}: the signature does not match it (BADSIG): changed after signing`);
@@ -80,7 +84,7 @@ export function judge(status: string, trusted: Set<string>, what: string): strin
   }
   const err = has('ERRSIG');
   if (err) {
-    throw new RdError('RD_BUNDLE_UNTRUSTED', `${what}: signed by key ${err[1]}, which is not among TRUSTED_BUNDLE_KEYS`, { keyId: err[1] });
+    throw new RdError('RD_BUNDLE_UNTRUSTED', `${what}: signed by key ${err[1]}, which is not among ${keysName}`, { keyId: err[1] });
   }
   for (const kw of ['EXPKEYSIG', 'REVKEYSIG'] as const) {
     const f = has(kw);
@@ -92,6 +96,6 @@ export function judge(status: string, trusted: Set<string>, what: string): strin
   }
   const valid = lines.filter((f) => f[0] === 'VALIDSIG').map((f) => f.at(-1)!);
   const ok = valid.find((fpr) => trusted.has(fpr));
-  if (!ok) throw new RdError('RD_BUNDLE_UNTRUSTED', `${what}: no signature by a key among TRUSTED_BUNDLE_KEYS`);
+  if (!ok) throw new RdError('RD_BUNDLE_UNTRUSTED', `${what}: no signature by a key among ${keysName}`);
   return ok;
 }

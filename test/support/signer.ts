@@ -5,7 +5,11 @@ import { afterAll, beforeAll } from 'vitest';
 import { type Signer, startSigner } from '../../services/signing/signer.ts';
 
 /** For tests whose code publishes nothing: a signature asked for is a test bug, said loudly. */
-export const noSigner: Pick<Signer, 'signRepository' | 'trusted'> = {
+export const noSigner: Pick<Signer, 'signRepository' | 'trusted' | 'signFile' | 'fingerprints'> = {
+  fingerprints: [],
+  signFile: async () => {
+    throw new Error('this test was not expected to sign a file (give it useTestSigner())');
+  },
   signRepository: async () => {
     throw new Error('this test was not expected to publish a repository (give it useTestSigner())');
   },

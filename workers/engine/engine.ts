@@ -3,7 +3,7 @@
  * job declares. Each event is checked against RT, started (start.ts), run as checkpointed steps
  * (run-steps.ts) and ended (finish.ts); a landed action wakes the releases waiting for it (waiting.ts).
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ActionJobV1 } from '../../schemas/job-action.v1.ts';
 import {
@@ -157,8 +157,11 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
     const s = plan.summary(ctx, Date.now() - t0);
     const to = s.waits && t.waits ? t.waits : t.success;
     const outcome = to === t.success ? 'ok' : 'waiting';
+    const attachments = await Promise.all(
+      (s.attachments ?? []).map(async (a) => ({ name: a.name, type: a.type, base64: (await readFile(a.file)).toString('base64') })),
+    );
     await timings.time('db', () =>
-      finish(deps, row, action, outcome, to, s.comment, { ...s.release, repo_uri: s.repoUri ?? null }, s.repoUri),
+      finish(deps, row, action, outcome, to, s.comment, { ...s.release, repo_uri: s.repoUri ?? null }, s.repoUri, undefined, attachments),
     );
     deps.metrics.jobs.inc({ action, outcome });
     deps.metrics.jobSeconds.observe({ action, outcome }, (Date.now() - t0) / 1000);

@@ -12,6 +12,7 @@ import type { Logger } from '../../services/log.ts';
 import { REPORTED_TO_SOURCE, transitions, type RepoAction } from '../../services/workflow/transitions.ts';
 import { importOfTicket } from '../../services/db/packages.ts';
 import type { Exec } from '../../services/db/knex.ts';
+import type { Attachment } from '../../services/db/outbox.ts';
 import type { EngineDeps } from './step.ts';
 
 export async function finish(
@@ -24,6 +25,7 @@ export async function finish(
   update: Partial<ReleaseRow>,
   repoUri?: string,
   code?: string,
+  attachments?: Attachment[],
 ) {
   let unknownPeer: string | undefined;
   await deps.db.transaction(async (trx) => {
@@ -34,7 +36,11 @@ export async function finish(
     const fields: Record<string, string> = { RepoStatus: to };
     if (repoUri !== undefined) fields.RepoURI = repoUri;
     await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:fields`, { kind: 'fields', fields });
-    await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:comment`, { kind: 'comment', text: comment });
+    await enqueueWriteBack(trx, row.ticket_id, `inbox-${row.id}:${outcome}:comment`, {
+      kind: 'comment',
+      text: comment,
+      ...(attachments?.length ? { attachments } : {}),
+    });
     // a failure that leaves the release where it was hands it to nobody: no notice (it would re-add a group taken off by hand)
     const handOff = outcome !== 'failed' || transitions[action].failure !== 'unchanged';
     const group = handOff ? deps.config.NOTICE_GROUPS[to] : undefined;

@@ -18,7 +18,7 @@ export interface StepDeps {
   config: Config;
   metrics: Metrics;
   /** signs every repository index before it goes live */
-  signer: Pick<Signer, 'signRepository' | 'trusted'>;
+  signer: Pick<Signer, 'signRepository' | 'trusted' | 'signFile' | 'fingerprints'>;
 }
 
 export interface StepContext {
@@ -58,7 +58,17 @@ export const outputOf = <O>(ctx: StepContext, step: Step<O>): O => {
 /** What an action does: its steps, and the ticket write-back once they all succeeded. */
 export interface ActionPlan {
   steps: readonly Step[];
-  summary(ctx: StepContext, elapsedMs: number): { repoUri?: string; comment: string; release?: Partial<ReleaseRow>; waits?: boolean };
+  summary(
+    ctx: StepContext,
+    elapsedMs: number,
+  ): { repoUri?: string; comment: string; release?: Partial<ReleaseRow>; waits?: boolean; attachments?: AttachmentFile[] };
+}
+
+/** A file the summary comment carries to the ticket (the evidence receipt). */
+export interface AttachmentFile {
+  name: string;
+  type: string;
+  file: string;
 }
 
 /** What the engine is given: the steps' dependencies, a logger and the plan of every action. */

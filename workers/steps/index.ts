@@ -12,6 +12,7 @@ import { checkTarget, planPromotion } from './dependencies.ts';
 import { loadRelease } from './load-release.ts';
 import { readActionNote } from './action-note.ts';
 import { promoteInto, withdrawFromSource } from './promote.ts';
+import { writeEvidenceStep } from './evidence.ts';
 import { deprecateSummary, productionSummary, rejectSummary, stageSummary, unverifiedSummary } from './summaries.ts';
 
 const unverified = targetOf('MoveToUnverified');
@@ -36,6 +37,7 @@ export const plans: Record<RepoAction, ActionPlan> = {
       allocateRevision,
       promoteInto(production),
       withdrawFromSource,
+      writeEvidenceStep,
     ],
     summary: productionSummary,
   },

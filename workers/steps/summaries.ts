@@ -7,6 +7,8 @@ import { checkTarget, planPromotion } from './dependencies.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { fetchPackages } from './fetch-packages.ts';
 import { publishUnverified } from './publish-unverified.ts';
+import { writeEvidenceStep } from './evidence.ts';
+import { basename } from 'node:path';
 import type { PublishOutput } from './views.ts';
 import { describeCheck } from '../../services/deps/check.ts';
 import { catalog } from '../../services/errors.ts';
@@ -74,9 +76,16 @@ export const productionSummary = (ctx: StepContext, ms: number) => {
   if (mustWait(ctx, stage)) return waiting(ctx, stage, ms);
   const pub = outputOf(ctx, promoteInto(stage))!;
   const { revision, restored } = outputOf(ctx, allocateRevision);
+  const evidence = ctx.outputs[writeEvidenceStep.id] as { file: string; signature: string } | null | undefined; // undefined: a checkpoint from before receipts
   return {
     repoUri: pub.url,
     release: { revision: revision!, deprecated_at: null, tombstone: null },
+    attachments: evidence
+      ? [
+          { name: `${ctx.ticketId}-${basename(evidence.file)}`, type: 'application/vnd.in-toto+json', file: evidence.file },
+          { name: `${ctx.ticketId}-${basename(evidence.signature)}`, type: 'application/pgp-signature', file: evidence.signature },
+        ]
+      : undefined,
     comment: [
       `${name(ctx)} is in Production as revision v${revision}${restored ? ' (restored; same revision as before)' : ''}.`,
       '',
@@ -85,6 +94,12 @@ export const productionSummary = (ctx: StepContext, ms: number) => {
       took(ms),
       '',
       'This revision is immutable; a change needs a new release ticket. Deprecate takes it out of the index.',
+      ...(evidence
+        ? [
+            '',
+            `Evidence receipt (in-toto, signed with the repository key): attached here, and at ${pub.url.replace(/\/repos\/.*$/, '')}/releases/${ctx.ticketId}/evidence`,
+          ]
+        : []),
     ].join('\n'),
   };
 };

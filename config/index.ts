@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { BaseRepo } from '../services/deps/base-repos.ts';
+import { statusDeadlines } from './durations.ts';
 import { MIRROR_TARGETS_EXAMPLE, mirrorTargets } from './mirror-targets.ts';
 import { REPO_STATUSES, type RepoStatus } from '../services/workflow/transitions.ts';
 
@@ -158,6 +159,13 @@ export const configSchema = z.object({
       'STATUS=GROUP pairs: the RT group made AdminCc of a ticket when it reaches STATUS ("none" = no notices); ' +
         'default: Unverified=<TECHNOLOGY_UNIT_GROUP>,StageRollOut=<ROLLOUT_GROUP>',
     ),
+  SLA_DEADLINES: statusDeadlines
+    .default({ Unverified: 30 * 86_400_000, StageRollOut: 14 * 86_400_000 })
+    .describe(
+      'STATUS=DURATION pairs (units d, h, m, s) or "none": how long a release may stay in a status before its ticket gets an overdue ' +
+        "notice and the group whose turn it is is notified again; default Unverified=30d (EGI's verification month), StageRollOut=14d",
+    ),
+  SLA_CHECK_MS: int(0, 86_400_000).default(300_000).describe('how often the worker looks for releases past their deadline; 0 = never'),
   ALLOW_EMERGENCY: z
     .enum(['true', 'false'])
     .default('false')

@@ -9,6 +9,7 @@ import * as indexEntries from './20261203_007_index_entries.ts';
 import * as bundles from './20261203_008_bundles.ts';
 import * as outboxChannel from './20261203_009_outbox_channel.ts';
 import * as mirrors from './20261204_010_mirrors.ts';
+import * as slaNotices from './20261204_011_sla_notices.ts';
 
 // Static imports: under vitest and tsx a directory of .ts migrations cannot be loaded by knex itself.
 const migrations: Record<string, Knex.Migration> = {
@@ -22,6 +23,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261203_008_bundles': bundles,
   '20261203_009_outbox_channel': outboxChannel,
   '20261204_010_mirrors': mirrors,
+  '20261204_011_sla_notices': slaNotices,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

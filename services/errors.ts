@@ -55,6 +55,11 @@ export const catalog = {
     permanent: true,
     next: "The release's packages were deleted after its retention (its tombstone lists them); to ship it again, open a new ticket.",
   },
+  RD_SLA_OVERDUE: {
+    http: 409,
+    permanent: true,
+    next: 'The group whose turn it is decides: move the release on, or reject it with a reason.',
+  },
   RD_RELEASE_PUBLISHED: { http: 409, permanent: true, next: 'A published release cannot change; open a new ticket for a new release.' },
 
   // helpdesk inputs

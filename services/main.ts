@@ -16,6 +16,7 @@ import { mirrorLoop } from '../workers/mirror-sync.ts';
 import { retentionLoop } from '../workers/retention.ts';
 import { sweepLeftovers } from '../workers/sweep.ts';
 import { driftLoop } from '../workers/drift.ts';
+import { slaLoop } from '../workers/sla.ts';
 import { PeerClient } from './bundles/peer-client.ts';
 import { resignLoop } from '../workers/resign.ts';
 import { reconcileLoop } from '../workers/reconciler.ts';
@@ -97,6 +98,7 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
     const loops: Loop[] = [outbox, relayLoop(db, queue, log, 5_000, config.STORAGE_DIR), resignLoop(db, config.STORAGE_DIR, signer, log)];
     if (config.DRIFT_INTERVAL_MS > 0)
       loops.push(driftLoop({ db, config, helpdesk: rt, log, metrics, writeBacksQueued: outbox.kick }, config.DRIFT_INTERVAL_MS));
+    if (config.SLA_CHECK_MS > 0) loops.push(slaLoop({ db, log, metrics, config, writeBacksQueued: outbox.kick }, config.SLA_CHECK_MS));
     if (config.GC_INTERVAL_MS > 0) loops.push(retentionLoop(db, log, config, config.GC_INTERVAL_MS));
     if (config.MIRROR_TARGETS.length) loops.push(mirrorLoop({ db, log, metrics, config, writeBacksQueued: outbox.kick }));
     if (config.RECONCILE_INTERVAL_MS > 0)

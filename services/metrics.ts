@@ -55,6 +55,18 @@ export function createMetrics() {
       labelNames: ['kind'],
       registers: [registry],
     }),
+    slaNotices: new Counter({
+      name: 'releasedesk_sla_overdue_total',
+      help: 'Releases that passed their deadline in a status (one per stay), by status',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
+    slaOverdue: new Gauge({
+      name: 'releasedesk_sla_overdue',
+      help: 'Releases past their deadline now, by status',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
     downloadedBytes: new Counter({
       name: 'releasedesk_downloaded_bytes_total',
       help: 'Bytes downloaded from providers',

@@ -7,7 +7,8 @@ import { listReleases, releaseOfTicket, type ReleaseRow } from '../db/releases.t
 import { historyOf, lastRun, transitionView } from '../db/transitions.ts';
 import type { ActionQueue } from '../queue.ts';
 import { RdError } from '../errors.ts';
-import { PROMOTION_TARGETS, REPO_STATUSES } from '../workflow/transitions.ts';
+import { PROMOTION_TARGETS, REPO_STATUSES, slaState } from '../workflow/transitions.ts';
+import { clocks } from '../db/sla.ts';
 import type { Config } from '../../config/index.ts';
 import { checkDependencies, describeCheck } from '../deps/check.ts';
 import { parsed, ticketOf } from './input.ts';
@@ -18,6 +19,7 @@ const listQuery = z.object({
   status: z.enum(REPO_STATUSES).optional(),
   product: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
+  overdue: z.enum(['1', 'true']).optional(),
 });
 const validateQuery = z.object({ target: z.enum(PROMOTION_TARGETS), remote: z.string().max(2000).optional() });
 
@@ -39,9 +41,29 @@ const summary = (r: ReleaseRow) => ({
 /** Read-only views of releases for people and the CLI; the truth stays in the database rows. */
 export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Router {
   const r = Router();
+  // each with its SLA clock where its status has a deadline (SLA_DEADLINES): when it is due, and whether overdue
+  const withSla = async (rows: ReleaseRow[]) => {
+    const statuses = REPO_STATUSES.filter((st) => config.SLA_DEADLINES[st] !== undefined);
+    const byTicket = new Map(
+      (
+        await clocks(
+          db,
+          statuses,
+          rows.map((x) => x.ticket_id),
+        )
+      ).map((c) => [c.ticketId, c]),
+    );
+    const now = new Date();
+    return rows.map((x) => {
+      const c = byTicket.get(x.ticket_id);
+      return { ...summary(x), sla: c ? (slaState(c.status, c.enteredAt, config.SLA_DEADLINES, now) ?? null) : null };
+    });
+  };
+
   r.get('/releases', async (req, res) => {
-    const rows = await listReleases(db, parsed(listQuery, req.query));
-    res.json({ releases: rows.map(summary) });
+    const q = parsed(listQuery, req.query);
+    const rows = await withSla(await listReleases(db, q));
+    res.json({ releases: q.overdue ? rows.filter((x) => x.sla?.overdue) : rows });
   });
 
   r.get('/releases/:ticket', async (req, res) => {
@@ -49,7 +71,8 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
     const rel = await releaseOfTicket(db, ticket);
     if (!rel) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
     const packages = await packageList(db, rel.id);
-    res.json({ ...summary(rel), xmlSha256: rel.xml_sha256, deprecatedAt: rel.deprecated_at, tombstone: rel.tombstone, packages });
+    const [withClock] = await withSla([rel]);
+    res.json({ ...withClock, xmlSha256: rel.xml_sha256, deprecatedAt: rel.deprecated_at, tombstone: rel.tombstone, packages });
   });
 
   r.get('/releases/:ticket/history', async (req, res) => {

@@ -26,10 +26,25 @@ async function save(res: Response, dir: string, fallback: string): Promise<strin
 }
 
 type Rel = Record<string, unknown>;
+const due = (r: Rel) => {
+  const sla = r.sla as Rel | null | undefined;
+  if (!sla) return null;
+  return sla.overdue ? `OVERDUE since ${when(sla.deadlineAt).slice(0, 10)}` : when(sla.deadlineAt).slice(0, 10);
+};
 const releaseRows = (rs: Rel[]) =>
   table(
-    ['TICKET', 'PRODUCT', 'VERSION', 'REVISION', 'PLATFORM', 'ARCH', 'STATUS', 'UPDATED'],
-    rs.map((r) => [r.ticket, r.product, r.version, r.revision ? `v${r.revision}` : null, r.platform, r.arch, r.status, when(r.updatedAt)]),
+    ['TICKET', 'PRODUCT', 'VERSION', 'REVISION', 'PLATFORM', 'ARCH', 'STATUS', 'UPDATED', 'DUE'],
+    rs.map((r) => [
+      r.ticket,
+      r.product,
+      r.version,
+      r.revision ? `v${r.revision}` : null,
+      r.platform,
+      r.arch,
+      r.status,
+      when(r.updatedAt),
+      due(r),
+    ]),
   );
 
 export function cli(): Command {
@@ -72,8 +87,11 @@ export function cli(): Command {
     .description('list releases')
     .option('--status <status>', 'only this RepoStatus')
     .option('--product <name>', 'only this productShortName')
-    .action(async (o: { status?: string; product?: string }) => {
-      const q = new URLSearchParams(Object.entries(o).filter(([, v]) => v) as [string, string][]);
+    .option('--overdue', 'only releases past their deadline in their status (SLA_DEADLINES)')
+    .action(async (o: { status?: string; product?: string; overdue?: boolean }) => {
+      const q = new URLSearchParams(
+        Object.entries({ ...o, overdue: o.overdue ? '1' : undefined }).filter(([, v]) => v) as [string, string][],
+      );
       const r = await call(g(), 'GET', `/releases${q.size ? `?${q}` : ''}`);
       out(g(), r, () => releaseRows(r.releases as Rel[]));
     });

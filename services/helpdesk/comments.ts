@@ -73,3 +73,11 @@ export function mirrorFailedComment(p: { action: string; mirror: string; where: 
     'releasedesk syncs the mirror again by itself; `releasedesk sync status` shows where it stands. Nothing is needed on this ticket.'
   );
 }
+
+/** Said once per stay in a status when the release passes its deadline there (SLA_DEADLINES). */
+export function overdueComment(p: { status: string; days: number; deadlineDays: number; group: string | null; next: string }): string {
+  return (
+    `[RD_SLA_OVERDUE] This release has been ${p.status} for ${p.days} days; the deadline there is ${p.deadlineDays} days (SLA_DEADLINES).\n\n` +
+    (p.group ? `It waits for group ${p.group}: ${p.next}` : `It waits for: ${p.next}`)
+  );
+}

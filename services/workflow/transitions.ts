@@ -115,6 +115,17 @@ export const REPORTED_TO_SOURCE: Partial<Record<RepoStatus, 'accepted' | 'applie
   Rejected: 'rejected',
 };
 
+/**
+ * Whose turn it is while a release is in `status`: the roles of the actions that move it forward into a stage
+ * (MoveToStageRollOut from Unverified, MoveToProduction from StageRollOut). None for Incomplete (it waits for
+ * another release, not for people), nor for statuses no one moves on from.
+ */
+export function turnOf(status: RepoStatus): Role[] {
+  if (status === 'Incomplete') return [];
+  const forward = REPO_ACTIONS.filter((a) => transitions[a].target && transitions[a].from.includes(status));
+  return [...new Set(forward.flatMap((a) => transitions[a].roles))].filter((r) => r !== 'provider');
+}
+
 /** The stages a release may wait to enter (Incomplete): their requirements are checked before it goes in. */
 export const PROMOTION_TARGETS: readonly Stage[] = REPO_ACTIONS.flatMap((a) => (transitions[a].waits ? [targetOf(a)] : []));
 
@@ -168,4 +179,25 @@ export function decide(status: RepoStatus, action: RepoAction, roles: readonly R
     return { ok: false, code: 'RD_ACTION_NOT_ALLOWED', action, status, validNow: validActions(status, undefined, facts) };
   }
   return { ok: true, action, transition: t };
+}
+
+/** SLA clocks: when a release that entered a status is due, and whether it is overdue now. */
+export interface SlaState {
+  status: RepoStatus;
+  enteredAt: string;
+  deadlineAt: string;
+  overdue: boolean;
+}
+
+/** The clock of a release that entered `status` at `enteredAt`; undefined when that status has no deadline. */
+export function slaState(
+  status: RepoStatus,
+  enteredAt: Date,
+  deadlines: Partial<Record<RepoStatus, number>>,
+  now: Date,
+): SlaState | undefined {
+  const ms = deadlines[status];
+  if (ms === undefined) return undefined;
+  const due = new Date(enteredAt.getTime() + ms);
+  return { status, enteredAt: enteredAt.toISOString(), deadlineAt: due.toISOString(), overdue: now >= due };
 }

@@ -57,3 +57,17 @@ describe('MIRROR_TARGETS', () => {
     expect(loadConfig(base).MIRROR_TARGETS).toEqual([]);
   });
 });
+
+describe('SLA_DEADLINES', () => {
+  it('reads STATUS=DURATION pairs, defaults to the verification month and 14 days, and refuses a clock for Incomplete', () => {
+    expect(loadConfig(base).SLA_DEADLINES).toEqual({ Unverified: 30 * 86_400_000, StageRollOut: 14 * 86_400_000 });
+    expect(loadConfig({ ...base, SLA_DEADLINES: 'Unverified=2d, StageRollOut=36h' }).SLA_DEADLINES).toEqual({
+      Unverified: 2 * 86_400_000,
+      StageRollOut: 36 * 3_600_000,
+    });
+    expect(loadConfig({ ...base, SLA_DEADLINES: 'none' }).SLA_DEADLINES).toEqual({});
+    expect(() => loadConfig({ ...base, SLA_DEADLINES: 'Incomplete=3d, Unverified=soon' })).toThrow(
+      /Incomplete takes no deadline[\s\S]*"Unverified=soon" is not STATUS=DURATION/,
+    );
+  });
+});

@@ -18,6 +18,7 @@ const TABLES = [
   'mirror_targets',
   'mirror_objects',
   'mirror_notices',
+  'sla_notices',
 ];
 
 /** A knex handle on the test database, emptied before each test of the calling file. */

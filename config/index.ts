@@ -257,6 +257,22 @@ export const configSchema = z.object({
     .describe(
       'comma-separated bearer tokens of operators and scripts for the endpoints that hand out releases (GET /releases/:ticket/bundle)',
     ),
+  PUBLIC_READS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true')
+    .describe('true: the release views (API reads, console pages) answer without sign-in; repositories and keys are always public'),
+  ADMIN_GROUP: z
+    .string()
+    .min(1)
+    .default('ReleasedeskAdmins')
+    .describe('RT group whose members may run admin operations (mirror sync, gc, drift check) from the console or the API'),
+  SESSION_SECRET: secret('SESSION_SECRET')
+    .optional()
+    .describe('key of the console session cookies (16+ characters); default: derived from WEBHOOK_SECRET'),
+  SESSION_MAX_AGE_MS: int(60_000, 30 * 86_400_000)
+    .default(8 * 3_600_000)
+    .describe('how long a console sign-in lasts'),
   TRUSTED_BUNDLE_KEYS: fileList(false)
     .default([])
     .describe(

@@ -10,6 +10,7 @@ import * as bundles from './20261203_008_bundles.ts';
 import * as outboxChannel from './20261203_009_outbox_channel.ts';
 import * as mirrors from './20261204_010_mirrors.ts';
 import * as slaNotices from './20261204_011_sla_notices.ts';
+import * as apiTokens from './20261204_012_api_tokens.ts';
 
 // Static imports: under vitest and tsx a directory of .ts migrations cannot be loaded by knex itself.
 const migrations: Record<string, Knex.Migration> = {
@@ -24,6 +25,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261203_009_outbox_channel': outboxChannel,
   '20261204_010_mirrors': mirrors,
   '20261204_011_sla_notices': slaNotices,
+  '20261204_012_api_tokens': apiTokens,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -67,7 +67,9 @@ async function main() {
   say(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   say(`RT web UI:  ${RT_URL}/  (provider1 / provider1-password, tug1 / tug1-password, root / password)`);
   say(`repository: ${uri}   client file: ${uri}${product}.repo`);
-  say(`service:    ${process.env.PUBLIC_URL ?? 'http://127.0.0.1:8080'}/healthz  /metrics  /schemas/release-v0.2.xsd`);
+  const desk = process.env.PUBLIC_URL ?? 'http://127.0.0.1:8080';
+  say(`service:    ${desk}/healthz  /metrics  /schemas/release-v0.2.xsd`);
+  say(`sign in:    ${desk}/login with an RT account (as above); ${desk}/account issues a token for the CLI`);
   if (!dnf.ok) process.exit(1);
 }
 

@@ -25,6 +25,18 @@ export const catalog = {
     permanent: true,
     next: 'The bearer token is none of API_TOKENS nor a PEERS secret here; check the value with the operator of this desk.',
   },
+  RD_SIGNIN_REQUIRED: {
+    http: 401,
+    permanent: true,
+    next: 'Sign in with your RT account at /login, or send Authorization: Bearer <token> (a personal token from /account, or one of API_TOKENS).',
+  },
+  RD_SIGNIN_FAILED: { http: 401, permanent: true, next: 'Use your RT user name and password, as on the RT web interface.' },
+  RD_ADMIN_REQUIRED: { http: 403, permanent: true, next: 'Ask a member of the admin group (ADMIN_GROUP) or an operator with a token.' },
+  RD_CSRF_REFUSED: {
+    http: 403,
+    permanent: true,
+    next: 'Submit the form from the releasedesk page itself (a form of another site, or one without its token, is refused); reload the page and try again.',
+  },
   RD_NOT_FOUND: { http: 404, permanent: true, next: 'Check the ticket number.' },
 
   // workflow

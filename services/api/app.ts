@@ -8,6 +8,9 @@ import type { IntakeDeps } from '../intake.ts';
 import { publicKeysDir, type Signer } from '../signing/signer.ts';
 import { bundlesRouter } from './bundles.ts';
 import { gcRouter } from './gc.ts';
+import { identify, requireReader, type AuthDeps } from './auth.ts';
+import { csrfGuard, sessions } from './session.ts';
+import { consoleRouter } from '../console/routes.ts';
 import { evidenceRouter } from './evidence.ts';
 import { driftRouter } from './drift.ts';
 import type { Helpdesk } from '../helpdesk/port.ts';
@@ -34,21 +37,31 @@ export interface AppDeps extends IntakeDeps {
   /** signs exported bundles */
   signer: Pick<Signer, 'signFile'>;
   /** read by a drift check asked for here (POST /drift/check); without one, tickets are not compared */
-  helpdesk?: Pick<Helpdesk, 'getTicket'>;
+  helpdesk?: Pick<Helpdesk, 'getTicket' | 'checkPassword' | 'userGroups' | 'getUserEmail'>;
 }
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(webhookRouter(deps));
+  // who calls (session cookie, personal or operator token, another desk), then what they may do
+  const auth: AuthDeps = { db: deps.db, config: deps.config, helpdesk: deps.helpdesk };
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal'); // X-Forwarded-Proto of the TLS proxy in front
+  app.use(sessions(deps.config), identify(auth));
   // a peer's validate carries every requirement of a release; the parser that reads a body first wins
   app.use('/peer', express.json({ limit: '4mb' }));
-  app.use(express.json({ limit: '16kb' }), releasesRouter(deps.db, deps.queue, deps.config));
-  app.use(bundlesRouter(deps.db, deps.config, deps.signer));
-  app.use(peersRouter(deps.db, deps.config));
-  app.use(mirrorsRouter(deps.db, deps.config, deps.log));
-  app.use(gcRouter(deps.db, deps.config, deps.log));
-  app.use(driftRouter(deps));
+  app.use(express.json({ limit: '16kb' }), express.urlencoded({ extended: false, limit: '16kb' }), csrfGuard(deps.config));
+  const reader = requireReader(auth);
+  // a bundle has its own rule (tokens and other desks: requireBearer)
+  const isView = (req: express.Request) => req.method === 'GET' && !/^\/releases\/[^/]+\/bundle(\/|$)/.test(req.originalUrl);
+  app.use(['/releases', '/mirrors', '/drift'], (req, res, next) => (isView(req) ? reader(req, res, next) : next()));
+  app.use(consoleRouter({ ...auth, config: deps.config, log: deps.log }));
+  app.use(releasesRouter(deps.db, deps.queue, deps.config, auth));
+  app.use(bundlesRouter(deps.db, deps.config, deps.signer, auth));
+  app.use(peersRouter(deps.db, deps.config, auth));
+  app.use(mirrorsRouter(deps.db, deps.config, deps.log, auth));
+  app.use(gcRouter(deps.db, deps.config, deps.log, auth));
+  app.use(driftRouter(deps, auth));
   app.use(evidenceRouter(deps.db, deps.storageDir));
 
   app.get('/healthz', async (_req, res) => {

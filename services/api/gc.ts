@@ -4,12 +4,12 @@ import type { Db } from '../db/knex.ts';
 import { lockKeys, withLocks } from '../db/locks.ts';
 import type { Logger } from '../log.ts';
 import { gcPlan, runGc } from '../retention/gc.ts';
-import { requireBearer } from './auth.ts';
+import { requireAdmin, type AuthDeps } from './auth.ts';
 
-/** Retention: what a purge would delete now (a dry run), and a purge now, under the worker loop's lock. */
-export function gcRouter(db: Db, config: Config, log: Logger): Router {
+/** Retention: what a purge would delete now (a dry run), and a purge now, under the worker loop's lock; admins only. */
+export function gcRouter(db: Db, config: Config, log: Logger, authDeps: AuthDeps): Router {
   const r = Router();
-  const auth = requireBearer(config);
+  const auth = requireAdmin(authDeps);
   r.get('/gc/plan', auth, async (_req, res) => {
     res.json((await gcPlan({ db, log, config })).plan);
   });

@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import { mirrorStatuses } from '../mirror/status.ts';
 import { syncTarget } from '../mirror/sync.ts';
 import type { TargetSpec } from '../mirror/target.ts';
-import { requireBearer } from './auth.ts';
+import { requireAdmin, type AuthDeps } from './auth.ts';
 import { parsed } from './input.ts';
 
 const targetQuery = z.object({ target: z.string().max(64).optional() });
@@ -17,9 +17,9 @@ const targetQuery = z.object({ target: z.string().max(64).optional() });
  * The mirrors of Production: their state (public, like /healthz), the plan of a sync (a dry run: lists each
  * target, changes nothing), and a request to sync now (the worker's mirror loop runs it within MIRROR_CHECK_MS).
  */
-export function mirrorsRouter(db: Db, config: Config, log: Logger): Router {
+export function mirrorsRouter(db: Db, config: Config, log: Logger, authDeps: AuthDeps): Router {
   const r = Router();
-  const auth = requireBearer(config);
+  const auth = requireAdmin(authDeps);
   const chosen = (raw: unknown): TargetSpec[] => {
     const { target } = parsed(targetQuery, raw);
     if (!config.MIRROR_TARGETS.length) throw new RdError('RD_NOT_FOUND', 'no mirror is configured (MIRROR_TARGETS is empty)');

@@ -7,7 +7,8 @@ import { listReleases, releaseOfTicket, type ReleaseRow } from '../db/releases.t
 import { historyOf, lastRun, transitionView } from '../db/transitions.ts';
 import type { ActionQueue } from '../queue.ts';
 import { RdError } from '../errors.ts';
-import { PROMOTION_TARGETS, REPO_STATUSES, slaState } from '../workflow/transitions.ts';
+import { PROMOTION_TARGETS, REPO_STATUSES, slaState, transitions } from '../workflow/transitions.ts';
+import { callerOf, mayAct, type AuthDeps } from './auth.ts';
 import { clocks } from '../db/sla.ts';
 import type { Config } from '../../config/index.ts';
 import { checkDependencies, describeCheck } from '../deps/check.ts';
@@ -39,7 +40,7 @@ const summary = (r: ReleaseRow) => ({
 });
 
 /** Read-only views of releases for people and the CLI; the truth stays in the database rows. */
-export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Router {
+export function releasesRouter(db: Db, queue: ActionQueue, config: Config, auth: AuthDeps): Router {
   const r = Router();
   // each with its SLA clock where its status has a deadline (SLA_DEADLINES): when it is due, and whether overdue
   const withSla = async (rows: ReleaseRow[]) => {
@@ -134,6 +135,16 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config): Rout
         'RD_ACTION_NOT_ALLOWED',
         `the last action of ticket ${ticket} (${last.action}) is ${last.outcome}, not failed: nothing to retry`,
       );
+    }
+    // the role that may run the failed action may retry it (an operator's token and admins too)
+    const caller = callerOf(res);
+    if (!caller) throw new RdError('RD_SIGNIN_REQUIRED', `retrying ticket ${ticket}'s ${last.action} needs a signed-in user or a token`);
+    const allowed = transitions[last.action].roles;
+    if (!(await mayAct(auth, caller, allowed, ticket))) {
+      const who = caller.kind === 'user' ? caller.name : caller.kind === 'peer' ? `desk ${caller.name}` : 'this token';
+      throw new RdError('RD_ROLE_FORBIDDEN', `${who} may not retry ${last.action} on ticket ${ticket}; allowed: ${allowed.join(', ')}`, {
+        allowedRoles: allowed,
+      });
     }
     const of = await getInbox(db, last.inbox_id);
     const row = await insertRetry(db, of!);

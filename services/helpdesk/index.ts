@@ -37,6 +37,9 @@ export class RtHelpdesk implements Helpdesk {
   async ping() {
     await this.client.ping();
   }
+  checkPassword(name: string, password: string) {
+    return this.client.session.checkPassword(name, password);
+  }
 
   /** Reads what every action asks for first (the queue's fields, the groups), so that the first one finds it. */
   async warm(): Promise<void> {

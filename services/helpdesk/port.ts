@@ -44,4 +44,6 @@ export interface Helpdesk {
   /** true when a comment containing `marker` is already on the ticket (a retry must not post twice) */
   hasComment(ticketId: number, marker: string): Promise<boolean>;
   ping(): Promise<void>;
+  /** whether RT takes this user's password: how people sign in to releasedesk (RT is the identity provider) */
+  checkPassword(name: string, password: string): Promise<boolean>;
 }

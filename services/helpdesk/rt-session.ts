@@ -77,6 +77,23 @@ export class RtSession {
     });
   }
 
+  /**
+   * Whether RT takes this user's password (REST2 with HTTP Basic auth, outside the service's session): how a
+   * person signs in to releasedesk. RD_HELPDESK_UNAVAILABLE when RT does not answer.
+   */
+  async checkPassword(user: string, password: string): Promise<boolean> {
+    const res = await this.transport(() =>
+      this.http.request({
+        method: 'GET',
+        url: `/REST/2.0/user/${encodeURIComponent(user)}`,
+        auth: { username: user, password },
+        headers: { Cookie: '' },
+      }),
+    );
+    if (res.status >= 500) throw unavailable(`RT answered ${res.status} to a sign-in check`);
+    return res.status === 200;
+  }
+
   /** A read goes with the session cookie (logging in first, and once more if RT dropped it); a write with the token. */
   async request<T>(req: RtRequest): Promise<AxiosResponse<T>> {
     if (!READS.has(req.method.toUpperCase())) return this.write<T>(req);

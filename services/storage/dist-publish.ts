@@ -31,6 +31,8 @@ export interface DistPublishResult {
   label: string;
   clientFile: { name: string; url: string };
   version: number;
+  /** the version's directory: its files never change, though a later publication may prune it */
+  dir: string;
   packages: number;
   durationMs: number;
 }
@@ -64,6 +66,7 @@ export async function publishDistribution(d: DistRef, entries: IndexEntry[], opt
       label: distLabel(opts.publicUrl, d),
       clientFile: { name: distClientFileName(d), url: distClientFileUrl(opts.publicUrl, d) },
       version: published.version,
+      dir: published.dir,
       packages: entries.length,
       durationMs: Math.round(performance.now() - t0),
     };

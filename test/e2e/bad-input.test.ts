@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { comments, filesUnder, openTicket, rpmSpec, useE2E, waitForComment, waitForStatus, type E2E } from '../support/e2e.ts';
 import { releaseXml, type XmlPackage } from '../support/release-xml.ts';
+import { E2E_TOKEN } from '../support/service.ts';
 
 const e = useE2E();
 
@@ -139,7 +140,7 @@ describe('bad input ends as Failed with a clear comment, and loses nothing', () 
     const log = console.log;
     console.log = () => undefined;
     try {
-      expect(await run(['--url', e.svc.url, 'retry', String(t)])).toBe(0);
+      expect(await run(['--url', e.svc.url, '--token', E2E_TOKEN, 'retry', String(t)])).toBe(0);
     } finally {
       console.log = log;
     }

@@ -10,6 +10,8 @@ import type { Db } from '../../services/db/knex.ts';
 import { TEST_REDIS_URL } from './env.ts';
 
 export const TEST_SECRET = 'test-webhook-secret-0123456789';
+/** An operator's token (API_TOKENS) of the default test app. */
+export const TEST_TOKEN = 'test-operator-token-0123456789';
 
 /** A unique BullMQ prefix per test file, so files never see each other's jobs. */
 export const uniquePrefix = (name: string) => `rdtest-${name}-${randomBytes(4).toString('hex')}`;
@@ -32,7 +34,13 @@ export async function startApp(db: Db, overrides: Partial<AppDeps> = {}) {
         throw new Error('this test was not expected to export a bundle (pass a signer)');
       },
     },
-    config: loadConfig({ RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SECRET: TEST_SECRET }),
+    // the release views open to anyone, as most tests read them; test/services/api/signin.test.ts tests the default
+    config: loadConfig({
+      RT_TOKEN: 'test-token-0123456789abcdef',
+      WEBHOOK_SECRET: TEST_SECRET,
+      PUBLIC_READS: 'true',
+      API_TOKENS: TEST_TOKEN,
+    }),
     ...overrides,
   };
   const server: Server = await new Promise((resolve) => {

@@ -19,6 +19,7 @@ const TABLES = [
   'mirror_objects',
   'mirror_notices',
   'sla_notices',
+  'api_tokens',
 ];
 
 /** A knex handle on the test database, emptied before each test of the calling file. */

@@ -11,6 +11,8 @@ import { TEST_DATABASE_URL, TEST_REDIS_URL } from './env.ts';
 import { RT_URL, rtTokens } from './rt.ts';
 
 export const E2E_SECRET = 'e2e-webhook-secret-0123456789abcdef';
+/** An operator's token (API_TOKENS) of every test service. */
+export const E2E_TOKEN = 'e2e-operator-token-0123456789';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -59,6 +61,9 @@ export async function startTestService(over: Partial<Record<keyof Config, string
     OUTBOX_INTERVAL_MS: '200',
     DOWNLOAD_TIMEOUT_MS: '5000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // most suites read the release views without signing in; test/services/api/signin.test.ts tests the default
+    PUBLIC_READS: 'true',
+    API_TOKENS: E2E_TOKEN,
     ...over,
   };
   const config = loadConfig(env);

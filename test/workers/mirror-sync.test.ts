@@ -43,6 +43,7 @@ beforeAll(async () => {
   const config = loadConfig({
     RT_TOKEN: 'test-token-0123456789abcdef',
     WEBHOOK_SECRET: TEST_SECRET,
+    PUBLIC_READS: 'true',
     STORAGE_DIR: storageDir,
     API_TOKENS: TOKEN,
     MIRROR_TARGETS: `site=${rsyncd.url}/umd;delete`,

@@ -15,7 +15,7 @@ let deps: SlaDeps;
 let app: Awaited<ReturnType<typeof startApp>>;
 
 beforeAll(async () => {
-  const config = loadConfig({ RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SECRET: TEST_SECRET });
+  const config = loadConfig({ RT_TOKEN: 'test-token-0123456789abcdef', WEBHOOK_SECRET: TEST_SECRET, PUBLIC_READS: 'true' });
   deps = { db: t.db, log: createLogger('silent'), metrics: createMetrics(), config };
   app = await startApp(t.db, { config });
 });

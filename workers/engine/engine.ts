@@ -22,7 +22,7 @@ import { errorComment } from '../../services/helpdesk/comments.ts';
 import type { TicketHistory, TicketInfo } from '../../services/helpdesk/port.ts';
 import { isRepoAction, transitions, type RepoAction } from '../../services/workflow/transitions.ts';
 import { finish, tellRetrying } from './finish.ts';
-import { groupNames, resolveRoles } from './roles.ts';
+import { groupNames, resolveRoles } from '../../services/helpdesk/roles.ts';
 import { runSteps, undoSteps } from './run-steps.ts';
 import { start } from './start.ts';
 import type { EngineDeps, StepContext } from './step.ts';

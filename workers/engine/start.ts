@@ -9,7 +9,7 @@ import { refusalComment } from '../../services/helpdesk/comments.ts';
 import { enqueueWriteBack } from '../../services/helpdesk/outbox.ts';
 import type { Logger } from '../../services/log.ts';
 import { decide, factsOf, type RepoAction, type Role } from '../../services/workflow/transitions.ts';
-import { groupNames } from './roles.ts';
+import { groupNames } from '../../services/helpdesk/roles.ts';
 import type { EngineDeps } from './step.ts';
 import { Timings } from './timings.ts';
 

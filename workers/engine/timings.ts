@@ -83,6 +83,7 @@ export function timedHelpdesk(rt: Helpdesk, timings: Timings): Helpdesk {
     noteText: read(rt.noteText),
     hasComment: read(rt.hasComment),
     ping: read(rt.ping),
+    checkPassword: read(rt.checkPassword),
     setCustomFields: write(rt.setCustomFields),
     comment: write(rt.comment),
     addAdminCcGroup: write(rt.addAdminCcGroup),

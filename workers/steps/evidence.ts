@@ -33,14 +33,15 @@ export const writeEvidenceStep: Step<{ file: string; signature: string; revision
       async () => [await releaseById(db, ctx.releaseId), await historyOf(db, ctx.ticketId)] as const,
     );
     const dist = { stage: production, kind: r.kind, platform: row.platform!, arch: row.arch! };
+    // a checkpoint from before publications recorded their signed index: read it from the version, while it is there
     const productDir = join(
       repoPaths(config.STORAGE_DIR, { stage: production, product: r.product, kind: r.kind }).versions,
       String(pub.version),
     );
     const distDir = join(distPaths(config.STORAGE_DIR, dist).versions, String(pub.dist.version));
     const repositories = [
-      { url: pub.url, version: pub.version, ...(await signedIndexDigest(productDir, r.kind)) },
-      { url: pub.dist.url, version: pub.dist.version, ...(await signedIndexDigest(distDir, r.kind)) },
+      { url: pub.url, version: pub.version, ...(pub.index ?? (await signedIndexDigest(productDir, r.kind))) },
+      { url: pub.dist.url, version: pub.dist.version, ...(pub.dist.index ?? (await signedIndexDigest(distDir, r.kind))) },
     ];
     const at = new Date().toISOString();
     const statement = evidenceStatement({

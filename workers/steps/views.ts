@@ -9,14 +9,17 @@ import { publishRepository } from '../../services/storage/publish.ts';
 import type { RepoKind, Stage } from '../../services/storage/repo-ref.ts';
 import type { StepContext } from '../engine/step.ts';
 import { extraMetadata } from './advisories.ts';
+import { signedIndexDigest, type SignedIndex } from '../../services/evidence/files.ts';
 
 export interface PublishOutput {
   url: string;
   clientFileUrl: string;
   version: number;
   durationMs: number;
+  /** its signed index as published (read before the locks are let go: a later publication may prune it) */
+  index?: SignedIndex;
   /** the distribution repository of the stage, platform and arch (every product) */
-  dist: { url: string; label: string; clientFileUrl: string; version: number; durationMs: number };
+  dist: { url: string; label: string; clientFileUrl: string; version: number; durationMs: number; index?: SignedIndex };
 }
 
 export interface ViewChange {
@@ -68,15 +71,17 @@ export async function publishView(
         if (change.include !== undefined) await addToStage(db, change.include, stage);
         if (change.exclude !== undefined) await removeFromStage(db, change.exclude, stage);
       });
-      return out;
+      return { ...out, index: await signedIndexDigest(out.dir, kind) };
     });
+    const index = await signedIndexDigest(r.dir, kind);
     await ctx.progress({ step: 'publish', repo: r.url, packages: rows.length, distribution: d.url, distributionPackages: d.packages });
     return {
       url: r.url,
       clientFileUrl: r.clientFile.url,
       version: r.version,
       durationMs: r.durationMs + d.durationMs,
-      dist: { url: d.url, label: d.label, clientFileUrl: d.clientFile.url, version: d.version, durationMs: d.durationMs },
+      index,
+      dist: { url: d.url, label: d.label, clientFileUrl: d.clientFile.url, version: d.version, durationMs: d.durationMs, index: d.index },
     };
   });
 }

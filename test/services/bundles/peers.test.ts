@@ -20,7 +20,7 @@ const PRODUCT = 'TESTTP.testpkg.el9.noarch';
 let central: Awaited<ReturnType<typeof startApp>>;
 let site: Awaited<ReturnType<typeof startApp>>;
 let siteConfig: Config;
-const base = { RT_TOKEN: 'x'.repeat(20), WEBHOOK_SECRET: 'y'.repeat(20) };
+const base = { RT_TOKEN: 'x'.repeat(20), WEBHOOK_SECRET: 'y'.repeat(20), PUBLIC_READS: 'true' };
 
 beforeAll(async () => {
   // both desks on the one test database: enough for the HTTP between them, which is what is tested here

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { run } from '../../../services/cli/main.ts';
 import { jobIdOf } from '../../../services/queue.ts';
 import { useTestDb } from '../../support/db.ts';
-import { startApp } from '../../support/app.ts';
+import { startApp, TEST_TOKEN } from '../../support/app.ts';
 
 const t = useTestDb();
 let app: Awaited<ReturnType<typeof startApp>>;
@@ -107,7 +107,10 @@ describe('releasedesk CLI', () => {
     expect(printed.join('\n')).toMatch(/tug1\s+│ MoveToStageRollOut │ Unverified │ Unverified │ failed\s+│ RD_CONTENT_MISSING/);
   });
   it('retry queues the failed action again as a new event of the same transaction', async () => {
-    expect(await cli('retry', '42')).toBe(0);
+    expect(await cli('retry', '42')).toBe(1); // anonymous: refused
+    expect(printed.at(-1)).toMatch(/RD_SIGNIN_REQUIRED/);
+    printed = [];
+    expect(await cli('--token', TEST_TOKEN, 'retry', '42')).toBe(0);
     expect(printed[0]).toMatch(/queued: MoveToStageRollOut on ticket 42 again/);
     const rows = await t.db('inbox').where({ ticket_id: 42 }).orderBy('id');
     expect(rows.map((r) => [r.transaction_id, r.source, r.state, r.retry_of])).toEqual([

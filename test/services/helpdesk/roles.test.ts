@@ -1,7 +1,7 @@
 /** The role policy, against an in-memory Helpdesk (the real RT's answers are tested by the e2e suites). */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/index.ts';
-import { groupNames, resolveRoles } from '../../../workers/engine/roles.ts';
+import { groupNames, resolveRoles } from '../../../services/helpdesk/roles.ts';
 import { MemoryHelpdesk } from '../../support/memory-helpdesk.ts';
 
 const config = loadConfig({

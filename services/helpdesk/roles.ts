@@ -3,8 +3,8 @@
  * are RT groups, named in the configuration.
  */
 import type { Config } from '../../config/index.ts';
-import type { Helpdesk, TicketInfo } from '../../services/helpdesk/port.ts';
-import type { Role } from '../../services/workflow/transitions.ts';
+import type { Helpdesk, TicketInfo } from './port.ts';
+import type { Role } from '../workflow/transitions.ts';
 
 export type GroupNames = Record<Exclude<Role, 'provider'>, string>;
 
@@ -18,7 +18,13 @@ export const groupNames = (config: Pick<Config, 'TECHNOLOGY_UNIT_GROUP' | 'ROLLO
  * A provider is a requestor of the ticket; the other roles come from RT group membership, which may be a
  * little old unless `fresh`.
  */
-export async function resolveRoles(rt: Helpdesk, actor: string, ticket: TicketInfo, groups: GroupNames, fresh = false): Promise<Role[]> {
+export async function resolveRoles(
+  rt: Pick<Helpdesk, 'getUserEmail' | 'userGroups'>,
+  actor: string,
+  ticket: TicketInfo,
+  groups: GroupNames,
+  fresh = false,
+): Promise<Role[]> {
   const roles: Role[] = [];
   const [email, memberOf] = await Promise.all([rt.getUserEmail(actor), rt.userGroups(actor, { fresh })]);
   const ids = [actor.toLowerCase(), email?.toLowerCase()].filter(Boolean) as string[];

@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/index.ts';
@@ -8,6 +9,9 @@ import type { IntakeDeps } from '../intake.ts';
 import { publicKeysDir, type Signer } from '../signing/signer.ts';
 import { bundlesRouter } from './bundles.ts';
 import { gcRouter } from './gc.ts';
+import * as api from '../../schemas/api.v1.ts';
+import { reply } from './reply.ts';
+import { openApiDocument } from './openapi.ts';
 import { identify, requireReader, type AuthDeps } from './auth.ts';
 import { csrfGuard, sessions } from './session.ts';
 import { consoleRouter } from '../console/routes.ts';
@@ -22,6 +26,7 @@ import { httpErrorHandler } from './http-errors.ts';
 import { releasesRouter } from './releases.ts';
 import { webhookRouter } from './webhook.ts';
 
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const schemasDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schemas');
 
 export type HealthCheck = () => Promise<void>;
@@ -96,7 +101,13 @@ export function createApp(deps: AppDeps): Express {
       // what the last drift check found: reported, not a reason to take the service out of a load balancer
       ...(drift?.items.length ? { drift: { checked_at: drift.checked_at, items: drift.items.length } } : {}),
     };
-    res.status(down.length ? 503 : 200).json(deps.config.MIRROR_TARGETS.length ? { ...body, mirrors } : body);
+    reply(res, api.health, deps.config.MIRROR_TARGETS.length ? { ...body, mirrors } : body, down.length ? 503 : 200);
+  });
+
+  // generated once from the schemas the routers validate with (services/api/openapi.ts)
+  const openapi = openApiDocument(deps.config.PUBLIC_URL, PACKAGE_VERSION);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
   });
 
   app.get('/metrics', async (_req, res) => {

@@ -1,4 +1,6 @@
 import { Router } from 'express';
+import * as api from '../../schemas/api.v1.ts';
+import { reply } from './reply.ts';
 import type { Config } from '../../config/index.ts';
 import type { Db } from '../db/knex.ts';
 import { lockKeys, withLocks } from '../db/locks.ts';
@@ -11,10 +13,10 @@ export function gcRouter(db: Db, config: Config, log: Logger, authDeps: AuthDeps
   const r = Router();
   const auth = requireAdmin(authDeps);
   r.get('/gc/plan', auth, async (_req, res) => {
-    res.json((await gcPlan({ db, log, config })).plan);
+    reply(res, api.gcPlan, (await gcPlan({ db, log, config })).plan);
   });
   r.post('/gc', auth, async (_req, res) => {
-    res.json(await withLocks(db, [lockKeys.loop('gc')], () => runGc({ db, log, config }), 60_000));
+    reply(res, api.gcPlan, await withLocks(db, [lockKeys.loop('gc')], () => runGc({ db, log, config }), 60_000));
   });
   return r;
 }

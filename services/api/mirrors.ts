@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import { z } from 'zod';
+import * as api from '../../schemas/api.v1.ts';
+import { reply } from './reply.ts';
 import type { Config } from '../../config/index.ts';
 import type { Db } from '../db/knex.ts';
 import { requestSync } from '../db/mirrors.ts';
@@ -11,8 +12,6 @@ import type { TargetSpec } from '../mirror/target.ts';
 import { requireAdmin, type AuthDeps } from './auth.ts';
 import { parsed } from './input.ts';
 
-const targetQuery = z.object({ target: z.string().max(64).optional() });
-
 /**
  * The mirrors of Production: their state (public, like /healthz), the plan of a sync (a dry run: lists each
  * target, changes nothing), and a request to sync now (the worker's mirror loop runs it within MIRROR_CHECK_MS).
@@ -21,7 +20,7 @@ export function mirrorsRouter(db: Db, config: Config, log: Logger, authDeps: Aut
   const r = Router();
   const auth = requireAdmin(authDeps);
   const chosen = (raw: unknown): TargetSpec[] => {
-    const { target } = parsed(targetQuery, raw);
+    const { target } = parsed(api.targetQuery, raw);
     if (!config.MIRROR_TARGETS.length) throw new RdError('RD_NOT_FOUND', 'no mirror is configured (MIRROR_TARGETS is empty)');
     if (target === undefined) return config.MIRROR_TARGETS;
     const t = config.MIRROR_TARGETS.find((m) => m.name === target);
@@ -34,7 +33,7 @@ export function mirrorsRouter(db: Db, config: Config, log: Logger, authDeps: Aut
   };
 
   r.get('/mirrors', async (_req, res) => {
-    res.json({ mirrors: await mirrorStatuses(db, config.STORAGE_DIR, config.MIRROR_TARGETS) });
+    reply(res, api.mirrorList, { mirrors: await mirrorStatuses(db, config.STORAGE_DIR, config.MIRROR_TARGETS) });
   });
 
   r.get('/mirrors/plan', auth, async (req, res) => {
@@ -47,7 +46,7 @@ export function mirrorsRouter(db: Db, config: Config, log: Logger, authDeps: Aut
         plans.push({ target: t.name, error: { code: e.code, message: e.message } });
       }
     }
-    res.json({ plans });
+    reply(res, api.syncPlans, { plans });
   });
 
   r.post('/mirrors/sync', auth, async (req, res) => {
@@ -56,7 +55,12 @@ export function mirrorsRouter(db: Db, config: Config, log: Logger, authDeps: Aut
       db,
       targets.map((t) => t.name),
     );
-    res.status(202).json({ requested: targets.map((t) => t.name), requested_at: at.toISOString(), within_ms: config.MIRROR_CHECK_MS });
+    reply(
+      res,
+      api.syncRequested,
+      { requested: targets.map((t) => t.name), requested_at: at.toISOString(), within_ms: config.MIRROR_CHECK_MS },
+      202,
+    );
   });
   return r;
 }

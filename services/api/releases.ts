@@ -9,6 +9,8 @@ import type { ActionQueue } from '../queue.ts';
 import { RdError } from '../errors.ts';
 import { PROMOTION_TARGETS, REPO_STATUSES, slaState, transitions } from '../workflow/transitions.ts';
 import { callerOf, mayAct, type AuthDeps } from './auth.ts';
+import * as api from '../../schemas/api.v1.ts';
+import { reply } from './reply.ts';
 import { clocks } from '../db/sla.ts';
 import type { Config } from '../../config/index.ts';
 import { checkDependencies, describeCheck } from '../deps/check.ts';
@@ -16,12 +18,6 @@ import { parsed, ticketOf } from './input.ts';
 import { PeerClient } from '../bundles/peer-client.ts';
 import type { PackageHeader } from '../storage/package-header.ts';
 
-const listQuery = z.object({
-  status: z.enum(REPO_STATUSES).optional(),
-  product: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(200),
-  overdue: z.enum(['1', 'true']).optional(),
-});
 const validateQuery = z.object({ target: z.enum(PROMOTION_TARGETS), remote: z.string().max(2000).optional() });
 
 const summary = (r: ReleaseRow) => ({
@@ -62,9 +58,9 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config, auth:
   };
 
   r.get('/releases', async (req, res) => {
-    const q = parsed(listQuery, req.query);
+    const q = parsed(api.listQuery, req.query);
     const rows = await withSla(await listReleases(db, q));
-    res.json({ releases: q.overdue ? rows.filter((x) => x.sla?.overdue) : rows });
+    reply(res, api.releaseList, { releases: q.overdue ? rows.filter((x) => x.sla?.overdue) : rows });
   });
 
   r.get('/releases/:ticket', async (req, res) => {
@@ -73,17 +69,20 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config, auth:
     if (!rel) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
     const packages = await packageList(db, rel.id);
     const [withClock] = await withSla([rel]);
-    res.json({ ...withClock, xmlSha256: rel.xml_sha256, deprecatedAt: rel.deprecated_at, tombstone: rel.tombstone, packages });
+    reply(res, api.releaseDetail, {
+      ...withClock,
+      xmlSha256: rel.xml_sha256,
+      deprecatedAt: rel.deprecated_at,
+      tombstone: rel.tombstone,
+      packages,
+    });
   });
 
   r.get('/releases/:ticket/history', async (req, res) => {
     const ticket = ticketOf(req.params.ticket);
     const rows = await historyOf(db, ticket);
     if (!rows.length && !(await releaseOfTicket(db, ticket))) throw new RdError('RD_NOT_FOUND', `no release for ticket ${ticket}`);
-    res.json({
-      ticket,
-      transitions: rows.map(transitionView),
-    });
+    reply(res, api.history, { ticket, transitions: rows.map(transitionView) });
   });
   // The dependency check a promotion would run now, without moving anything.
   r.get('/releases/:ticket/validate', async (req, res) => {
@@ -118,11 +117,11 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config, auth:
       }));
       const body = { kind: rel.repo_kind!, platform: rel.platform!, arch: rel.arch!, target: q.data.target, packages };
       const answer = await peers.validate(peer.name, body);
-      res.json({ ticket, status: rel.status, remote: peer.name, ...answer });
+      reply(res, api.validation, { ticket, status: rel.status, remote: peer.name, ...answer });
       return;
     }
     const check = await checkDependencies(db, rel.id, q.data.target, config);
-    res.json({ ticket, status: rel.status, ...check, summary: describeCheck(check) });
+    reply(res, api.validation, { ticket, status: rel.status, ...check, summary: describeCheck(check) });
   });
 
   // Re-runs the action whose last attempt failed, as the same RT transaction; the workflow decides again.
@@ -150,7 +149,7 @@ export function releasesRouter(db: Db, queue: ActionQueue, config: Config, auth:
     const row = await insertRetry(db, of!);
     await queue.enqueue(row);
     await markEnqueued(db, row.id);
-    res.status(202).json({ status: 'queued', ticket, action: last.action, inbox: row.id, retryOf: of!.id });
+    reply(res, api.retryAnswer, { status: 'queued', ticket, action: last.action, inbox: row.id, retryOf: of!.id }, 202);
   });
   return r;
 }

@@ -62,8 +62,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(['/releases', '/mirrors', '/drift'], (req, res, next) => (isView(req) ? reader(req, res, next) : next()));
   app.use(consoleRouter({ ...auth, config: deps.config, log: deps.log }));
   app.use(releasesRouter(deps.db, deps.queue, deps.config, auth));
-  app.use(bundlesRouter(deps.db, deps.config, deps.signer, auth));
-  app.use(peersRouter(deps.db, deps.config, auth));
+  app.use(bundlesRouter(deps.db, deps.config, deps.signer));
+  app.use(peersRouter(deps.db, deps.config));
   app.use(mirrorsRouter(deps.db, deps.config, deps.log, auth));
   app.use(gcRouter(deps.db, deps.config, deps.log, auth));
   app.use(driftRouter(deps, auth));

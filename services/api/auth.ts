@@ -100,7 +100,7 @@ export function requireAdmin(deps: AuthDeps): RequestHandler {
 }
 
 /** Bundle export and the calls between desks: tokens and peers (only peers with `only`), not people. */
-export function requireBearer(deps: AuthDeps, only?: 'peer'): RequestHandler {
+export function requireBearer(only?: 'peer'): RequestHandler {
   return (req, res, next) => {
     const c = callerOf(res);
     if (!c) return next(new RdError('RD_AUTH_REQUIRED', `${req.method} ${req.path} needs a bearer token`));

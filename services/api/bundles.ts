@@ -5,16 +5,16 @@ import { exportBundle, importXml } from '../bundles/export.ts';
 import type { Db } from '../db/knex.ts';
 import { RdError } from '../errors.ts';
 import type { Signer } from '../signing/signer.ts';
-import { requireBearer, type AuthDeps } from './auth.ts';
+import { requireBearer } from './auth.ts';
 import { ticketOf } from './input.ts';
 
 const xmlQuery = z.object({ url: z.url({ protocol: /^https?$/ }).optional() });
 
 /** A release handed to another desk: its signed bundle, and the release.xml the receiving ticket gets. */
-export function bundlesRouter(db: Db, config: Config, signer: Pick<Signer, 'signFile'>, authDeps: AuthDeps): Router {
+export function bundlesRouter(db: Db, config: Config, signer: Pick<Signer, 'signFile'>): Router {
   const r = Router();
   const deps = { db, config, signer };
-  const auth = requireBearer(authDeps);
+  const auth = requireBearer();
 
   r.get('/releases/:ticket/bundle', auth, async (req, res) => {
     const bundle = await exportBundle(deps, ticketOf(String(req.params.ticket)));

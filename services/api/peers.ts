@@ -8,7 +8,7 @@ import { RdError } from '../errors.ts';
 import { peerStatusComment } from '../helpdesk/comments.ts';
 import { enqueueWriteBack } from '../helpdesk/outbox.ts';
 import { PROMOTION_TARGETS, REPORTED_TO_SOURCE, REPO_STATUSES } from '../workflow/transitions.ts';
-import { requireBearer, type AuthDeps, type Caller } from './auth.ts';
+import { requireBearer, type Caller } from './auth.ts';
 import { parsed } from './input.ts';
 
 const statusBody = z.object({
@@ -39,9 +39,9 @@ const validateBody = z.object({
 });
 
 /** What other desks (PEERS) may ask of this one: the status of a release they imported from here, and a dependency check. */
-export function peersRouter(db: Db, config: Config, authDeps: AuthDeps): Router {
+export function peersRouter(db: Db, config: Config): Router {
   const r = Router();
-  const peerOnly = requireBearer(authDeps, 'peer');
+  const peerOnly = requireBearer('peer');
 
   r.post('/peer/status', peerOnly, async (req, res) => {
     const caller = res.locals.caller as Extract<Caller, { kind: 'peer' }>;

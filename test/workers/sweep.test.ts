@@ -32,7 +32,7 @@ describe('sweepLeftovers', () => {
     await mk('tmp', `mirror-${process.pid}-x2`);
     await mk('tmp', 'inbox-5');
     expect(await sweepLeftovers(dir, createLogger('silent'))).toBe(4);
-    expect((await readdir(join(dir, ...product))).sort()).toEqual(['.build-1-' + process.pid + '-bb', '3'].sort());
+    expect((await readdir(join(dir, ...product))).sort()).toEqual([`.build-1-${process.pid}-bb`, '3'].sort());
     expect(await readdir(join(dir, ...dist))).toEqual(['7']);
     expect((await readdir(join(dir, 'tmp'))).sort()).toEqual(['inbox-5', `mirror-${process.pid}-x2`]);
   });

@@ -81,20 +81,18 @@ describe('GET /openapi.json', () => {
       })
       .returning('id');
     await t.db('blobs').insert({ sha256: 'a'.repeat(64), size: 10 });
-    await t
-      .db('packages')
-      .insert({
-        release_id: rel.id,
-        filename: 'tool-1.0-1.noarch.rpm',
-        pkgname: 'tool',
-        version: '1.0',
-        rel: '1',
-        arch: 'noarch',
-        format: 'rpm',
-        sha256: 'a'.repeat(64),
-        size: 10,
-        url: 'http://p/tool.rpm',
-      });
+    await t.db('packages').insert({
+      release_id: rel.id,
+      filename: 'tool-1.0-1.noarch.rpm',
+      pkgname: 'tool',
+      version: '1.0',
+      rel: '1',
+      arch: 'noarch',
+      format: 'rpm',
+      sha256: 'a'.repeat(64),
+      size: 10,
+      url: 'http://p/tool.rpm',
+    });
     await t.db('transitions').insert([
       {
         ticket_id: 42,

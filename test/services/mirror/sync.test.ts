@@ -117,7 +117,7 @@ describe('a first sync', () => {
     expect(again.upload.files).toBe(0);
     expect(again.unchanged).toBe(done.files);
 
-    const yumUrl = `${swift.publicUrl('mirror-' + n)}/umd/repos/dist/yum/el9/x86_64/production/`;
+    const yumUrl = `${swift.publicUrl(`mirror-${n}`)}/umd/repos/dist/yum/el9/x86_64/production/`;
     const dnf = await checkYumRepo(yumUrl, 'testpkg-dep', { GPGKEY: key, RESOLVE: '1' });
     expect(dnf.output).toContain('OK:');
     const repofile = await (await fetch(`${yumUrl}releasedesk-el9-x86_64-production.repo`)).text();

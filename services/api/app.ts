@@ -15,6 +15,7 @@ import { openApiDocument } from './openapi.ts';
 import { identify, requireReader, type AuthDeps } from './auth.ts';
 import { csrfGuard, sessions } from './session.ts';
 import { consoleRouter } from '../console/routes.ts';
+import { boardRouter } from '../console/board.ts';
 import { evidenceRouter } from './evidence.ts';
 import { driftRouter } from './drift.ts';
 import type { Helpdesk } from '../helpdesk/port.ts';
@@ -60,7 +61,10 @@ export function createApp(deps: AppDeps): Express {
   // a bundle has its own rule (tokens and other desks: requireBearer)
   const isView = (req: express.Request) => req.method === 'GET' && !/^\/releases\/[^/]+\/bundle(\/|$)/.test(req.originalUrl);
   app.use(['/releases', '/mirrors', '/drift'], (req, res, next) => (isView(req) ? reader(req, res, next) : next()));
-  app.use(consoleRouter({ ...auth, config: deps.config, log: deps.log }));
+  app.use(
+    consoleRouter({ ...auth, config: deps.config, log: deps.log }),
+    boardRouter({ db: deps.db, config: deps.config, health: deps.health }),
+  );
   app.use(releasesRouter(deps.db, deps.queue, deps.config, auth));
   app.use(bundlesRouter(deps.db, deps.config, deps.signer));
   app.use(peersRouter(deps.db, deps.config));

@@ -18,12 +18,14 @@ export function page(title: string, user: PageUser | null, body: Html): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · releasedesk</title>
 <link rel="stylesheet" href="/console/assets/style.css">
+<link rel="icon" href="data:,">
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
 <header>
   <nav aria-label="Main">
-    <a href="/account" class="brand">releasedesk</a>
+    <a href="/" class="brand">releasedesk</a>
+    <a href="/ui/health">Health</a>
     ${
       user
         ? html`<a href="/account">Account</a>

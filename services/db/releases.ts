@@ -86,3 +86,32 @@ export const productionRevisions = (db: Db, product: string, exceptId: number): 
     .whereNot('id', exceptId)
     .whereNotNull('revision')
     .pluck('revision');
+
+/** The console's board: releases by filters; `q` is a ticket number, or part of a package or product name. */
+export function boardReleases(
+  db: Db,
+  f: { status?: RepoStatus; product?: string; platform?: string; q?: string; limit: number },
+): Promise<ReleaseRow[]> {
+  return db('releases as r')
+    .whereNot('r.status', 'New')
+    .modify((b) => {
+      if (f.status) b.where('r.status', f.status);
+      if (f.product) b.where('r.product_short_name', f.product);
+      if (f.platform) b.where('r.platform', f.platform);
+      if (f.q) {
+        const q = f.q.trim();
+        const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        b.where((w) => {
+          if (/^\d{1,9}$/.test(q)) w.orWhere('r.ticket_id', Number(q));
+          w.orWhereILike('r.product_short_name', like).orWhereExists(
+            db('packages as p')
+              .whereRaw('p.release_id = r.id')
+              .where((p) => p.whereILike('p.pkgname', like).orWhereILike('p.filename', like)),
+          );
+        });
+      }
+    })
+    .orderBy('r.updated_at', 'desc')
+    .limit(f.limit)
+    .select('r.*');
+}

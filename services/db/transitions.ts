@@ -107,3 +107,14 @@ export const lastRun = (db: Db, ticketId: number): Promise<TransitionRow | undef
 /** The newest transition of a ticket that ended in `status`. */
 export const lastEndedIn = (db: Db, ticketId: number, status: RepoStatus): Promise<TransitionRow | undefined> =>
   db('transitions').where({ ticket_id: ticketId, to_status: status }).orderBy('id', 'desc').first();
+
+/** The newest transition of each ticket: who asked for what it is in now. */
+export async function lastTransitions(db: Db, tickets: number[]): Promise<Map<number, TransitionRow>> {
+  if (!tickets.length) return new Map();
+  const rows: TransitionRow[] = await db('transitions')
+    .whereIn('ticket_id', tickets)
+    .whereNot('outcome', 'running')
+    .distinctOn('ticket_id')
+    .orderBy([{ column: 'ticket_id' }, { column: 'id', order: 'desc' }]);
+  return new Map(rows.map((r) => [r.ticket_id, r]));
+}

@@ -63,7 +63,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(['/releases', '/mirrors', '/drift'], (req, res, next) => (isView(req) ? reader(req, res, next) : next()));
   app.use(
     consoleRouter({ ...auth, config: deps.config, log: deps.log }),
-    boardRouter({ db: deps.db, config: deps.config, health: deps.health }),
+    boardRouter({ db: deps.db, queue: deps.queue, config: deps.config, health: deps.health }),
   );
   app.use(releasesRouter(deps.db, deps.queue, deps.config, auth));
   app.use(bundlesRouter(deps.db, deps.config, deps.signer));

@@ -4,8 +4,13 @@ import { z } from 'zod';
 import type { Config } from '../../config/index.ts';
 import { pendingCount } from '../db/outbox.ts';
 import type { Db } from '../db/knex.ts';
+import type { ActionQueue } from '../queue.ts';
+import { checkDependencies, describeCheck, type DepsConfig } from '../deps/check.ts';
+import { hasPackages } from '../db/packages.ts';
+import { distClientFileUrl, distLabel } from '../storage/dist-url.ts';
+import { isRdError } from '../errors.ts';
 import { packageList } from '../db/packages.ts';
-import { boardReleases, releaseOfTicket, type ReleaseRow } from '../db/releases.ts';
+import { boardReleases, productReleases, releaseOfTicket, type ReleaseRow } from '../db/releases.ts';
 import { clocks } from '../db/sla.ts';
 import { historyOf, lastTransitions } from '../db/transitions.ts';
 import { lastDriftReport } from '../drift/report.ts';
@@ -14,13 +19,15 @@ import { evidencePath } from '../evidence/files.ts';
 import { mirrorStatuses } from '../mirror/status.ts';
 import { callerOf, type SessionData } from '../api/auth.ts';
 import { clientFileName } from '../storage/repo-url.ts';
-import { REPO_STATUSES, slaState, type RepoStatus } from '../workflow/transitions.ts';
+import { REPO_STATUSES, slaState, STAGE_OF_STATUS, type RepoStatus } from '../workflow/transitions.ts';
 import { html, type Html } from './html.ts';
 import { page, time, type PageUser } from './layout.ts';
 
 export interface BoardDeps {
   db: Db;
-  config: Pick<Config, 'PUBLIC_READS' | 'SLA_DEADLINES' | 'RT_URL' | 'STORAGE_DIR' | 'MIRROR_TARGETS'>;
+  /** where a running action's progress is (BullMQ job progress) */
+  queue: Pick<ActionQueue, 'queue'>;
+  config: Pick<Config, 'PUBLIC_READS' | 'SLA_DEADLINES' | 'RT_URL' | 'STORAGE_DIR' | 'MIRROR_TARGETS' | 'PUBLIC_URL'> & DepsConfig;
   /** the same checks /healthz runs */
   health: Record<string, () => Promise<void>>;
 }
@@ -90,6 +97,20 @@ export function boardRouter(deps: BoardDeps): Router {
       );
   });
 
+  r.get('/ui/releases/:ticket/progress', async (req, res) => {
+    const g = gate(req, res);
+    if (!g) return;
+    res.type('html').send((await progressOf(deps, Number(req.params.ticket))).text);
+  });
+
+  r.get('/ui/products/:product', async (req, res) => {
+    const g = gate(req, res);
+    if (!g) return;
+    const rows = await productReleases(deps.db, String(req.params.product));
+    if (!rows.length) throw new RdError('RD_NOT_FOUND', `no release of product ${req.params.product}`);
+    res.type('html').send(page(`Product ${req.params.product}`, g.user, productPage(rows)).text);
+  });
+
   r.get('/ui/health', async (req, res) => {
     const g = gate(req, res);
     if (!g) return;
@@ -128,7 +149,7 @@ ${
         const sla = c ? slaState(c.status, c.enteredAt, deps.config.SLA_DEADLINES, now) : undefined;
         const t = last.get(x.ticket_id);
         return html`<tr${sla?.overdue ? html` class="overdue"` : ''}>
-<td><a href="/ui/releases/${x.ticket_id}">${x.ticket_id}</a></td><td>${x.product_short_name}</td><td>${x.version}</td>
+<td><a href="/ui/releases/${x.ticket_id}">${x.ticket_id}</a></td><td>${x.product_short_name ? html`<a href="/ui/products/${encodeURIComponent(x.product_short_name)}">${x.product_short_name}</a>` : '-'}</td><td>${x.version}</td>
 <td>${x.revision ? `v${x.revision}` : '-'}</td><td>${x.platform} / ${x.arch}</td><td>${t ? `${t.actor} (${t.action})` : '-'}</td>
 <td>${age(c?.enteredAt ?? new Date(x.updated_at), now)}</td>
 <td>${sla ? (sla.overdue ? html`<strong>overdue</strong> since ${time(sla.deadlineAt)}` : html`due ${time(sla.deadlineAt)}`) : '-'}</td></tr>`;
@@ -143,13 +164,18 @@ async function releasePage(deps: BoardDeps, rel: ReleaseRow): Promise<Html> {
   const [history, packages] = await Promise.all([historyOf(deps.db, rel.ticket_id), packageList(deps.db, rel.id)]);
   const evidence = rel.revision && (await stat(evidencePath(deps.config.STORAGE_DIR, rel.ticket_id, rel.revision)).catch(() => null));
   const tomb = rel.tombstone as Record<string, unknown> | null;
-  return html`<p>RepoStatus <strong>${rel.status}</strong>${rel.revision ? html`, revision <strong>v${rel.revision}</strong>` : ''}.
+  const running = rel.active_inbox_id !== null;
+  return html`${running ? html`${await progressOf(deps, rel.ticket_id)}<script src="/console/assets/htmx.min.js" defer></script>` : ''}
+<p>RepoStatus <strong>${rel.status}</strong>${rel.revision ? html`, revision <strong>v${rel.revision}</strong>` : ''}.
 <a href="${deps.config.RT_URL}/Ticket/Display.html?id=${rel.ticket_id}">Open the RT ticket</a> to act on it: RepoAction is set there.</p>
+${rel.product_short_name ? html`<p>Product: <a href="/ui/products/${encodeURIComponent(rel.product_short_name)}">${rel.product_short_name}</a> (every revision)</p>` : ''}
 ${
   rel.repo_uri && rel.product_short_name && rel.repo_kind
     ? html`<p>Repository: <code>${rel.repo_uri}</code>; its client file, for dnf or apt: <a href="${rel.repo_uri}${clientFileName({ stage: 'unverified', product: rel.product_short_name, kind: rel.repo_kind })}">${clientFileName({ stage: 'unverified', product: rel.product_short_name, kind: rel.repo_kind })}</a></p>`
     : ''
 }
+${await distributionOf(deps, rel)}
+${await nextCheck(deps, rel)}
 ${evidence ? html`<p>Evidence receipt: <a href="/releases/${rel.ticket_id}/evidence">in-toto statement</a> and its <a href="/releases/${rel.ticket_id}/evidence.asc">signature</a>.</p>` : ''}
 ${tomb ? html`<h2>Tombstone</h2><pre>${JSON.stringify(tomb, null, 2)}</pre>` : ''}
 <h2>Timeline</h2>
@@ -175,8 +201,9 @@ async function healthPage(deps: BoardDeps): Promise<Html> {
       ),
     ),
   );
-  const [pending, mirrors, drift, failures] = await Promise.all([
+  const [pending, jobs, mirrors, drift, failures] = await Promise.all([
     pendingCount(deps.db),
+    deps.queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => null),
     mirrorStatuses(deps.db, deps.config.STORAGE_DIR, deps.config.MIRROR_TARGETS).catch(() => []),
     lastDriftReport(deps.db).catch(() => null),
     deps
@@ -190,6 +217,7 @@ async function healthPage(deps: BoardDeps): Promise<Html> {
 <table><thead><tr><th scope="col">Part</th><th scope="col">State</th></tr></thead>
 <tbody>${checks.map(([n, s]) => html`<tr><td>${n}</td><td>${s}</td></tr>`)}</tbody></table>
 <p>Write-backs to RT not yet delivered: ${pending}.</p>
+<p>Action queue: ${jobs ? `${jobs.waiting} waiting, ${jobs.active} running, ${jobs.delayed} waiting to retry, ${jobs.failed} given up` : 'Redis did not answer'}.</p>
 ${
   mirrors.length
     ? html`<h2>Mirrors</h2><table><thead><tr><th scope="col">Mirror</th><th scope="col">State</th><th scope="col">Last good sync</th><th scope="col">Last error</th></tr></thead>
@@ -205,4 +233,59 @@ ${
 <tbody>${failures.map((x) => html`<tr><td><a href="/ui/releases/${x.ticket_id}">${x.ticket_id}</a></td><td>${x.action}</td><td>${x.code ?? ''}</td><td>${time(x.finished_at)}</td></tr>`)}</tbody></table>`
     : html`<p>None.</p>`
 }`;
+}
+
+/**
+ * A running action's progress, as the worker publishes it (download bytes): polled every second by htmx while
+ * the action runs; the page without JavaScript shows it as it was when loaded.
+ */
+async function progressOf(deps: BoardDeps, ticket: number): Promise<Html> {
+  const active = (await deps.queue.queue.getActive()).find((j) => (j.data as { ticketId?: number }).ticketId === ticket);
+  if (!active)
+    return html`<div id="progress" role="status"><p>No action is running on this ticket now. <a href="/ui/releases/${ticket}">Reload</a> for its outcome.</p></div>`;
+  const p = (typeof active.progress === 'object' ? active.progress : {}) as { step?: string; bytes?: number; total?: number; url?: string };
+  const mib = (n: number) => (n < 2 ** 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 2 ** 20).toFixed(1)} MiB`);
+  const what =
+    p.step === 'download' && p.bytes !== undefined
+      ? `downloading ${p.url ? p.url.slice(p.url.lastIndexOf('/') + 1) : ''}: ${mib(p.bytes)}${p.total ? ` of ${mib(p.total)}` : ''}`
+      : p.step
+        ? `${p.step}`
+        : 'started';
+  return html`<div id="progress" role="status" aria-live="polite" hx-get="/ui/releases/${ticket}/progress" hx-trigger="every 1s" hx-swap="outerHTML">
+<p>An action is running: <span class="progress-text">${what}</span></p></div>`;
+}
+
+/** Every revision of a product: which is in Production, the tombstones, what a Deprecate fell back to. */
+function productPage(rows: ReleaseRow[]): Html {
+  return html`<table><caption class="skip">Releases of this product, newest revision first</caption>
+<thead><tr><th scope="col">Revision</th><th scope="col">Ticket</th><th scope="col">Version</th><th scope="col">Status</th><th scope="col">Deprecated</th><th scope="col">Falls back to</th></tr></thead>
+<tbody>${rows.map((x) => {
+    const tomb = x.tombstone as { fallback?: number | null; by?: string; reason?: string; purged?: unknown } | null;
+    return html`<tr${x.status === 'Production' ? html` class="live"` : ''}><td>${x.revision ? `v${x.revision}` : '-'}</td>
+<td><a href="/ui/releases/${x.ticket_id}">${x.ticket_id}</a></td><td>${x.version}</td><td>${x.status}${x.status === 'Production' ? ' (live)' : ''}${tomb?.purged ? ', purged' : ''}</td>
+<td>${x.deprecated_at ? html`${time(x.deprecated_at)}${tomb?.by ? ` by ${tomb.by}` : ''}${tomb?.reason ? `: ${tomb.reason}` : ''}` : ''}</td>
+<td>${tomb && 'fallback' in tomb ? (tomb.fallback ? `v${tomb.fallback}` : 'nothing') : ''}</td></tr>`;
+  })}</tbody></table>
+<p><a href="/">Back to the board</a></p>`;
+}
+
+/** The distribution of the stage the release is shown in now (every product of its platform), and its client file. */
+async function distributionOf(deps: BoardDeps, rel: ReleaseRow): Promise<Html | string> {
+  const stage = STAGE_OF_STATUS[rel.status];
+  if (!stage || !rel.repo_kind || !rel.platform || !rel.arch) return '';
+  const d = { stage, kind: rel.repo_kind, platform: rel.platform, arch: rel.arch };
+  return html`<p>Distribution (every product of this stage and platform): <code>${distLabel(deps.config.PUBLIC_URL, d)}</code>; client file: <a href="${distClientFileUrl(deps.config.PUBLIC_URL, d)}">${distClientFileUrl(deps.config.PUBLIC_URL, d).replace(/^.*\//, '')}</a></p>`;
+}
+
+/** The dependency check of the stage the release would enter next, run now (as `releasedesk validate`). */
+async function nextCheck(deps: BoardDeps, rel: ReleaseRow): Promise<Html | string> {
+  const next = rel.status === 'Unverified' ? 'stage-rollout' : rel.status === 'StageRollOut' ? 'production' : undefined;
+  if (!next || !(await hasPackages(deps.db, rel.id))) return '';
+  try {
+    const c = await checkDependencies(deps.db, rel.id, next, deps.config);
+    return html`<h2>Dependencies for ${next}</h2><pre>${describeCheck(c)}</pre>`;
+  } catch (e) {
+    if (!isRdError(e)) throw e;
+    return html`<h2>Dependencies for ${next}</h2><p class="error">[${e.code}] ${e.message}</p>`;
+  }
 }

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { Router, type Request, type Response } from 'express';
@@ -11,6 +12,7 @@ import { html, type Html } from './html.ts';
 import { page, time, type PageUser } from './layout.ts';
 
 const assets = path.join(path.dirname(fileURLToPath(import.meta.url)), 'assets');
+const HTMX = createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.js');
 
 export interface ConsoleDeps extends AuthDeps {
   log: Logger;
@@ -36,6 +38,10 @@ const failures = new Map<string, { count: number; until: number }>();
  */
 export function consoleRouter(deps: ConsoleDeps): Router {
   const r = Router();
+  // htmx (2.x) from node_modules, never from a CDN: the live parts of the release page
+  r.get('/console/assets/htmx.min.js', (_req, res) => {
+    res.type('text/javascript').sendFile(HTMX, { maxAge: '1h' });
+  });
   r.use('/console/assets', express.static(assets, { index: false, fallthrough: false, maxAge: '1h' }));
 
   r.get('/login', (req, res) => {

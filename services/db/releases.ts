@@ -115,3 +115,7 @@ export function boardReleases(
     .limit(f.limit)
     .select('r.*');
 }
+
+/** Every release of a product that got a revision or is on its way, newest revision first (the console's product page). */
+export const productReleases = (db: Db, product: string): Promise<ReleaseRow[]> =>
+  db('releases').where({ product_short_name: product }).orderByRaw('revision DESC NULLS LAST, ticket_id DESC');

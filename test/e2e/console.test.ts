@@ -84,9 +84,12 @@ describe('the console in Chromium', () => {
     // the release page: timeline, packages with digests, the RT link; times in the viewer's zone
     await page.getByRole('link', { name: String(t), exact: true }).click();
     await page.waitForURL(`${e.svc.url}/ui/releases/${t}`);
-    const text = await page.locator('main').innerText();
+    const text = await page.locator('main').textContent();
     expect(text).toContain('MoveToUnverified');
     expect(text).toContain(e.pkgs.rpm('testpkg').sha256);
+    expect(text).toContain('Dependencies for stage-rollout');
+    expect(text).toContain('stage-rollout: every requirement is met');
+    expect(text).toContain('releasedesk-el9-noarch-unverified.repo');
     expect(await page.locator('time').first().getAttribute('title')).toMatch(/UTC/); // the script ran and localised it
     const rt = await page.getByRole('link', { name: 'Open the RT ticket' }).getAttribute('href');
     expect(rt).toContain(`Display.html?id=${t}`);
@@ -98,11 +101,37 @@ describe('the console in Chromium', () => {
 
     await page.getByRole('link', { name: 'Health', exact: true }).first().click();
     await page.waitForURL(`${e.svc.url}/ui/health`);
-    expect(await page.locator('main').innerText()).toContain('postgres');
+    expect(await page.locator('main').textContent()).toContain('postgres');
+    expect(await page.locator('main').textContent()).toMatch(/Action queue: \d+ waiting, \d+ running/);
     await accessible('health');
 
+    // the product page: every revision, the one in Production
+    await page.goto(`${e.svc.url}/ui/products/${encodeURIComponent(product)}`);
+    expect(await page.locator('main').textContent()).toContain('Unverified');
+    await accessible('product');
+
+    // live progress: a release whose package trickles in; the release page's progress moves while it downloads
+    const slow = e.pkgs.rpm('testpkg-dep');
+    const bytes = await readFile(slow.path);
+    e.provider.route(`/slow/${slow.filename}`, { body: bytes, intervalMs: 100, chunkSize: Math.ceil(bytes.length / 50) });
+    const t2 = await openTicket(
+      e,
+      releaseXml({ product: `${product}.slow`, packages: [rpmSpec(e, 'testpkg-dep', { url: `${e.provider.url}/slow/${slow.filename}` })] }),
+      'console slow',
+    );
+    await e.prov.setCustomFields(t2, { RepoAction: 'MoveToUnverified' });
+    await waitForStatus(e, t2, ['Processing']);
+    await page.goto(`${e.svc.url}/ui/releases/${t2}`);
+    const progress = page.locator('#progress .progress-text');
+    await progress.waitFor({ timeout: 10_000 });
+    const first = await progress.textContent();
+    await expect.poll(async () => page.locator('#progress').textContent(), { timeout: 15_000, interval: 200 }).not.toContain(first!);
+    await accessible('progress');
+    expect(await waitForStatus(e, t2, ['Unverified', 'Failed'])).toBe('Unverified');
+    await expect.poll(async () => page.locator('#progress').textContent(), { timeout: 10_000 }).toContain('No action is running');
+
     await page.getByRole('link', { name: 'Account' }).click();
-    expect(await page.locator('main').innerText()).toContain('TechnologyUnit');
+    expect(await page.locator('main').textContent()).toContain('TechnologyUnit');
     await accessible('account');
     expect(errors).toEqual([]);
   }, 180_000);

@@ -109,8 +109,12 @@ describe('signed in, by RT', () => {
     expect(await code(await fetch(`${app.url}/releases`))).toBe('RD_SIGNIN_REQUIRED');
     expect((await fetch(`${app.url}/releases/42`)).status).toBe(401);
     expect((await fetch(`${app.url}/account`, { redirect: 'manual' })).headers.get('location')).toBe('/login?next=%2Faccount');
-    for (const path of ['/releases/42/retry', '/mirrors/sync', '/gc', '/drift/check']) {
+    for (const path of ['/releases/42/retry', '/mirrors/sync', '/gc', '/drift/check', '/account/tokens', '/account/tokens/1/revoke']) {
       const res = await post(app, path);
+      expect([path, res.status, await code(res)]).toEqual([path, 401, 'RD_SIGNIN_REQUIRED']);
+    }
+    for (const path of ['/gc/plan', '/mirrors/plan']) {
+      const res = await fetch(`${app.url}${path}`);
       expect([path, res.status, await code(res)]).toEqual([path, 401, 'RD_SIGNIN_REQUIRED']);
     }
     expect((await fetch(`${app.url}/schemas/release-v0.2.xsd`)).status).toBe(200);
@@ -148,6 +152,11 @@ describe('signed in, by RT', () => {
       const res = await post(app, path, tug);
       expect([path, res.status, await code(res)]).toEqual([path, 403, 'RD_ADMIN_REQUIRED']);
     }
+    for (const path of ['/gc/plan', '/mirrors/plan']) {
+      const res = await fetch(`${app.url}${path}`, { headers: { cookie: tug.cookie } });
+      expect([path, res.status, await code(res)]).toEqual([path, 403, 'RD_ADMIN_REQUIRED']);
+    }
+    expect((await fetch(`${adminApp.url}/gc/plan`, { headers: { cookie: (await signIn(adminApp, 'rollout1')).cookie } })).status).toBe(200);
     const admin = await signIn(adminApp, 'rollout1');
     expect((await post(adminApp, '/gc', admin)).status).toBe(200);
     expect((await post(adminApp, '/mirrors/sync', admin)).status).toBe(202);

@@ -227,6 +227,42 @@ export const ENDPOINTS: Endpoint[] = [
     access: 'public',
     answers: { 200: 'application/pgp-keys' },
   },
+  {
+    method: 'get',
+    path: '/repos/{path}',
+    summary: 'The published repositories dnf and apt read (indexes, signatures, packages, client files)',
+    access: 'public',
+    answers: { 200: 'application/octet-stream', 404: 'text/html' },
+  },
+  {
+    method: 'get',
+    path: '/',
+    summary: 'The console: the board of releases',
+    access: 'reader',
+    answers: { 200: 'text/html', 303: 'text/html' },
+  },
+  {
+    method: 'get',
+    path: '/ui/releases/{ticket}',
+    summary: "The console: a release's page",
+    access: 'reader',
+    answers: { 200: 'text/html', 303: 'text/html', 404: api.errorBody },
+  },
+  {
+    method: 'get',
+    path: '/ui/releases/{ticket}/progress',
+    summary: "The console: a running action's progress (an HTML fragment htmx polls)",
+    access: 'reader',
+    answers: { 200: 'text/html' },
+  },
+  {
+    method: 'get',
+    path: '/ui/products/{product}',
+    summary: "The console: a product's revisions",
+    access: 'reader',
+    answers: { 200: 'text/html', 404: api.errorBody },
+  },
+  { method: 'get', path: '/ui/health', summary: 'The console: the health page', access: 'reader', answers: { 200: 'text/html' } },
 ];
 
 const SECURITY: Record<Access, Array<Record<string, string[]>>> = {
@@ -267,7 +303,8 @@ export function openApiDocument(serverUrl: string, version: string): Record<stri
     const params: unknown[] = [];
     if (e.path.includes('{ticket}')) params.push(ticket);
     if (e.path.includes('{id}')) params.push({ name: 'id', in: 'path', required: true, schema: { type: 'integer' } });
-    if (e.path.includes('{file}')) params.push({ name: 'file', in: 'path', required: true, schema: { type: 'string' } });
+    for (const name of ['file', 'path', 'product'])
+      if (e.path.includes(`{${name}}`)) params.push({ name, in: 'path', required: true, schema: { type: 'string' } });
     if (e.query) {
       const q = jsonSchema(e.query, 'input') as { properties?: Record<string, unknown>; required?: string[] };
       for (const [name, schema] of Object.entries(q.properties ?? {}))

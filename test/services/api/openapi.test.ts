@@ -141,6 +141,8 @@ describe('GET /openapi.json', () => {
     await call('get', '/healthz', '/healthz', 200);
     await call('get', '/releases/42/evidence', '/releases/{ticket}/evidence', 404);
     await call('get', '/releases/42/evidence.asc', '/releases/{ticket}/evidence.asc', 404);
+    await call('get', '/ui/releases/999', '/ui/releases/{ticket}', 404);
+    await call('get', '/ui/products/nope', '/ui/products/{product}', 404);
 
     // every JSON answer a reader or admin can get without RT was checked here
     const jsonGets = ENDPOINTS.filter(

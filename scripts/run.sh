@@ -14,6 +14,8 @@ export WEBHOOK_SECRET="${WEBHOOK_SECRET:-$(cat var/webhook-secret)}"
 # the sample provider below serves its packages on loopback, which downloads refuse unless allowed
 export ALLOWED_DOWNLOAD_HOSTS="${ALLOWED_DOWNLOAD_HOSTS:-127.0.0.1}"
 export PORT="${PORT:-8080}"
+# repositories and client files name PUBLIC_URL: on another PORT they must name that port
+export PUBLIC_URL="${PUBLIC_URL:-http://127.0.0.1:$PORT}"
 if curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz"; then
   echo "[run] something already answers on 127.0.0.1:$PORT; stop it or set PORT" >&2; exit 1
 fi

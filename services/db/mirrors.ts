@@ -18,13 +18,15 @@ export interface MirrorTargetRow {
   uploaded_bytes: number;
 }
 
+const asRow = (r: MirrorTargetRow): MirrorTargetRow => ({ ...r, bytes: Number(r.bytes), uploaded_bytes: Number(r.uploaded_bytes) });
+
 export async function mirrorTargetRows(db: Db): Promise<MirrorTargetRow[]> {
-  const rows = await db('mirror_targets').select('*').orderBy('name');
-  return rows.map((r) => ({ ...r, bytes: Number(r.bytes), uploaded_bytes: Number(r.uploaded_bytes) }));
+  return (await db('mirror_targets').select('*').orderBy('name')).map(asRow);
 }
 
 export async function mirrorTargetRow(db: Db, name: string): Promise<MirrorTargetRow | undefined> {
-  return (await mirrorTargetRows(db)).find((r) => r.name === name);
+  const row = await db('mirror_targets').where({ name }).first();
+  return row ? asRow(row) : undefined;
 }
 
 export async function markSyncAttempt(db: Db, name: string): Promise<void> {

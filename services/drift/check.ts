@@ -180,17 +180,19 @@ async function compareRepositories(deps: DriftDeps, report: DriftReport, deep: b
 async function indexedFiles(repo: LiveRepo, report: DriftReport): Promise<NamedPackage[]> {
   const out: NamedPackage[] = [];
   const names = await filesBelow(repo.dir);
+  // each index file read once: checked against its signed list, then parsed for the packages it names
+  const bytesOf = new Map(await Promise.all(names.map(async (n) => [n, await readFile(join(repo.dir, n))] as const)));
   const listed = new Map<string, string>(); // index file -> sha256 its signed list gives
   for (const name of names) {
     if (!/(^|\/)(repodata\/repomd\.xml|Release)$/.test(name)) continue;
-    const text = await readFile(join(repo.dir, name), 'utf8');
+    const text = bytesOf.get(name)!.toString('utf8');
     const base = name.slice(0, name.lastIndexOf('/') + 1).replace(/repodata\/$/, '');
     for (const m of text.matchAll(/<checksum type="sha256">([0-9a-f]{64})<\/checksum>\s*<location href="([^"]+)"/g))
       listed.set(`${base}${m[2]}`, m[1]!);
     for (const m of text.matchAll(/^ ([0-9a-f]{64}) +\d+ (\S+)$/gm)) listed.set(`${base}${m[2]}`, m[1]!);
   }
   for (const [name, sha] of listed) {
-    const bytes = await readFile(join(repo.dir, name)).catch(() => null);
+    const bytes = bytesOf.get(name);
     if (!bytes) {
       if (!/\/Packages$|^Packages$/.test(name) || !names.includes(`${name}.gz`))
         report.items.push(item('file-missing', null, `${repo.path}/${name}`, `sha256 ${sha}`, 'no such file'));
@@ -200,8 +202,7 @@ async function indexedFiles(repo: LiveRepo, report: DriftReport): Promise<NamedP
     if (actual !== sha)
       report.items.push(item('file-changed', null, `${repo.path}/${name}`, `sha256 ${sha} (as its signed index says)`, `sha256 ${actual}`));
   }
-  for (const name of names) {
-    const bytes = await readFile(join(repo.dir, name));
+  for (const [name, bytes] of bytesOf) {
     try {
       out.push(...(await packagesNamedBy(name, bytes)));
     } catch (e) {

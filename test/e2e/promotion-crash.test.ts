@@ -103,6 +103,8 @@ interface Waiter {
   pid: number;
   query: string;
   app: string;
+  /** from the same snapshot as query: 'Lock' once the statement shown is the one that waits */
+  wait: string | null;
 }
 
 /** A PostgreSQL session of the test that holds something a worker will need. */
@@ -173,7 +175,7 @@ class Hold {
    */
   async waiters(): Promise<Waiter[]> {
     const { rows } = await e.svc.db.raw(
-      'SELECT pid, query, application_name AS app FROM pg_stat_activity WHERE ? = ANY(pg_blocking_pids(pid))',
+      'SELECT pid, query, application_name AS app, wait_event_type AS wait FROM pg_stat_activity WHERE ? = ANY(pg_blocking_pids(pid))',
       [this.pid],
     );
     return rows;
@@ -185,7 +187,9 @@ class Hold {
       `a worker to wait on ${this.what}`,
       async () => {
         const w = await this.waiters();
-        if (w.length === 0) return null;
+        // pg_blocking_pids is live but query comes from the snapshot taken at its first read, which can
+        // predate the statement that now waits (CI saw the worker's BEGIN); read again until they agree
+        if (w.length === 0 || w.some((x) => x.wait !== 'Lock')) return null;
         for (const x of w) expect(x.query, `a backend waits on ${this.what}`).toMatch(match);
         expect(new Set(w.map((x) => x.app)).size, `one worker waits on ${this.what}`).toBe(1);
         expect(workers.has(w[0]!.app), `${w[0]!.app} is one of the test's workers`).toBe(true);

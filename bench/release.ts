@@ -173,6 +173,12 @@ async function main() {
         `(read()/write() of the process, the download's socket included, and of the tools it ran: Linux adds a reaped child's counts)`,
     );
     printBreakdown(t, svcMs, log.since());
+    // BENCH_TIMELINE=1: the worker's log lines of the window, in ms from RepoAction set, to see the gaps
+    if (process.env.BENCH_TIMELINE)
+      for (const l of log.since()) {
+        const { time, msg, level, pid, hostname, ...rest } = l;
+        console.log(`    +${String(Date.parse(String(time)) - s0).padStart(5)} ms ${msg} ${JSON.stringify(rest).slice(0, 160)}`);
+      }
   } finally {
     if (workerArgs.length) {
       worker.kill('SIGTERM');

@@ -100,12 +100,23 @@ export class TreeWriter {
     };
     try {
       stopIfAborted();
-      // one chunk at a time, hashed, then written whole before the next is read: no stream per file
+      // hashed as read, written a batch at a time (one writev per WRITE_BATCH bytes, a package in one call):
+      // no stream per file, and never more than a batch of the entry in memory
+      let batch: Buffer[] = [];
+      let batched = 0;
+      const flush = async () => {
+        await writeAll(fh, batch);
+        batch = [];
+        batched = 0;
+      };
       for await (const chunk of entry as AsyncIterable<Buffer>) {
         hash.update(chunk);
-        for (let at = 0; at < chunk.length; ) at += (await fh.write(chunk, at)).bytesWritten;
+        batch.push(chunk);
+        batched += chunk.length;
+        if (batched >= WRITE_BATCH) await flush();
         stopIfAborted();
       }
+      await flush();
       stopIfAborted();
       await fh.chmod(0o644);
       this.digests.set(rel, hash.digest('hex'));
@@ -116,5 +127,20 @@ export class TreeWriter {
       this.reading.delete(entry);
       await fh.close().catch(() => undefined);
     }
+  }
+}
+
+const WRITE_BATCH = 1 << 20;
+
+/** writev until every byte is down: the kernel may take part of what it is given */
+async function writeAll(fh: FileHandle, chunks: Buffer[]): Promise<void> {
+  let rest = chunks;
+  while (rest.length > 0) {
+    let n = (await fh.writev(rest)).bytesWritten;
+    while (rest.length > 0 && n >= rest[0]!.length) {
+      n -= rest[0]!.length;
+      rest = rest.slice(1);
+    }
+    if (n > 0) rest = [rest[0]!.subarray(n), ...rest.slice(1)];
   }
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pMap from 'p-map';
@@ -73,17 +73,15 @@ export async function makeIndexEntries(
   const dir = await mkdtemp(join(opts.tmpDir, 'entries-'));
   try {
     const blobs = new BlobStore(storageDir);
-    const at = packages.map((p) => inside(dir, poolHref(p.sha256, p.filename)));
-    await pMap(new Set(at.map((a) => dirname(a))), (d) => mkdir(d, { recursive: true }), { concurrency: 16 });
-    await pMap(packages, (p, i) => blobs.linkInto(p.sha256, at[i]!), { concurrency: 16 });
-    const { byHref, warnings } = kind === 'yum' ? await yumEntries(dir, opts) : await aptEntries(dir, opts);
+    const { byHref, warnings } =
+      kind === 'yum' ? await yumEntries(blobs, packages, dir, opts) : await aptEntries(blobs, packages, dir, opts);
     const entries: IndexEntry[] = [];
     for (const p of packages) {
-      const parts = byHref.get(poolHref(p.sha256, p.filename));
+      const parts = kind === 'yum' ? withHref(byHref.get(blobHref(p.sha256)), p) : byHref.get(poolHref(p.sha256, p.filename));
       if (!parts) {
         const tool = kind === 'yum' ? 'createrepo_c' : 'apt-ftparchive';
         // both tools skip a package they cannot read and still exit 0; their stderr says why
-        const why = tail(warnings).split(`${dir}/`).join('');
+        const why = tail(warnings).split(`${dir}/`).join('').split(`${blobs.blobsDir}/`).join('');
         throw new RdError('RD_PACKAGE_UNREADABLE', `${p.filename}: ${tool} could not read the package${why ? ` (${why})` : ''}`, {
           filename: p.filename,
         });
@@ -106,12 +104,25 @@ interface ToolEntries {
 
 const YUM_FILES = ['primary', 'filelists', 'other'] as const;
 
-/** createrepo_c over the scratch pool: each package's three <package> elements, by location href. */
-async function yumEntries(dir: string, opts: EntryOptions): Promise<ToolEntries> {
-  const { stderr } = await runTool('createrepo_c', ['--no-database', '--general-compress-type=gz', '--workers=2', dir], {
-    timeoutMs: opts.timeoutMs,
-    env: opts.env,
+/** A blob's path below the blob store, which is where createrepo_c reads it: `<aa>/<sha256>`. */
+const blobHref = (sha256: string) => `${sha256.slice(0, 2)}/${sha256}`;
+
+/**
+ * createrepo_c reading the blobs where they are, the packages named in a list (no directory walked, no
+ * scratch copy of the pool layout made and removed): each package's three <package> elements, by the
+ * blob's href, which withHref turns into the pool's.
+ */
+async function yumEntries(blobs: BlobStore, packages: RepoPackage[], dir: string, opts: EntryOptions): Promise<ToolEntries> {
+  const shas = [...new Set(packages.map((p) => p.sha256))];
+  await pMap(shas, async (sha) => {
+    if (!(await blobs.has(sha))) throw new RdError('RD_INTERNAL', `blob ${sha} is not in the store`);
   });
+  await writeFile(join(dir, 'pkglist'), shas.map((sha) => `${blobHref(sha)}\n`).join(''));
+  const { stderr } = await runTool(
+    'createrepo_c',
+    ['--no-database', '--general-compress-type=gz', '--workers=2', '--pkglist', join(dir, 'pkglist'), '--outputdir', dir, blobs.blobsDir],
+    { timeoutMs: opts.timeoutMs, env: opts.env },
+  );
   const repodata = join(dir, 'repodata');
   const names = await readdir(repodata);
   const [primary, filelists, other] = await Promise.all(
@@ -144,6 +155,14 @@ async function yumEntries(dir: string, opts: EntryOptions): Promise<ToolEntries>
   return { byHref: out, warnings: stderr };
 }
 
+/** A package's elements with its pool path in the primary's location (the same bytes may go by two names). */
+function withHref(parts: string[] | undefined, p: RepoPackage): string[] | undefined {
+  if (!parts) return undefined;
+  const href = poolHref(p.sha256, p.filename).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const [primary, ...rest] = parts;
+  return [primary!.replace(`<location href="${blobHref(p.sha256)}"/>`, () => `<location href="${href}"/>`), ...rest];
+}
+
 /** The <package ...>...</package> elements of a createrepo_c document, each ending with a newline. */
 function packageElements(xml: string): string[] {
   const out: string[] = [];
@@ -157,8 +176,11 @@ function packageElements(xml: string): string[] {
   return out;
 }
 
-/** apt-ftparchive over the scratch pool: each package's stanza (Filename: pool/...), by that file name. */
-async function aptEntries(dir: string, opts: EntryOptions): Promise<ToolEntries> {
+/** apt-ftparchive over a scratch copy of the pool layout (hard links): each package's stanza (Filename: pool/...), by that file name. */
+async function aptEntries(blobs: BlobStore, packages: RepoPackage[], dir: string, opts: EntryOptions): Promise<ToolEntries> {
+  const at = packages.map((p) => inside(dir, poolHref(p.sha256, p.filename)));
+  await pMap(new Set(at.map((a) => dirname(a))), (d) => mkdir(d, { recursive: true }), { concurrency: 16 });
+  await pMap(packages, (p, i) => blobs.linkInto(p.sha256, at[i]!), { concurrency: 16 });
   const { stdout, stderr } = await runTool('apt-ftparchive', ['packages', 'pool'], {
     cwd: dir,
     timeoutMs: opts.timeoutMs,

@@ -107,6 +107,7 @@ async function distributionEntries(
     }),
   );
   if (made.length) await ctx.timings.time('db', () => saveEntries(db, made));
-  // the pool is append-only: what the members already showed is there; the entering release may not be
-  return { entries, fresh: entries.filter((_, i) => rows[i]!.releaseId === change.include || rows[i]!.parts === null) };
+  // the pool is append-only: what the members already showed is there, and the product's publication just
+  // put the entering release's packages in (publishView holds its lock); packages without entries may not be
+  return { entries, fresh: entries.filter((_, i) => rows[i]!.parts === null) };
 }

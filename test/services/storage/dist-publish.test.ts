@@ -1,6 +1,7 @@
 import { lstat, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSigner, type Signer } from '../../../services/signing/signer.ts';
 import { BlobStore } from '../../../services/storage/blobs.ts';
@@ -62,6 +63,19 @@ describe('index entries', () => {
     expect(entries.apt.a.map((e) => e.parts.length)).toEqual([1, 1, 1]);
     for (const e of [...entries.yum.a, ...entries.apt.a])
       for (const p of e.parts) expect(p.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+  });
+
+  it('for the same bytes under two names are two entries, each with its own pool path (yum reads blobs in place)', async () => {
+    const one = pkgs.yum[0]!;
+    const twin = { sha256: one.sha256, filename: `twin-${one.filename}` };
+    const made = await makeIndexEntries(storageDir, 'yum', [one, twin], { tmpDir: join(storageDir, 'tmp'), timeoutMs: 60_000 });
+    const href = (e: IndexEntry) => /<location href="([^"]+)"/.exec(gunzipSync(e.parts[0]!).toString())?.[1];
+    expect(made.map(href)).toEqual([
+      `pool/${one.sha256.slice(0, 2)}/${one.sha256}/${one.filename}`,
+      `pool/${one.sha256.slice(0, 2)}/${one.sha256}/${twin.filename}`,
+    ]);
+    expect(made[1]!.parts.slice(1)).toEqual(made[0]!.parts.slice(1));
+    expect(await readdir(join(storageDir, 'tmp'))).toEqual([]); // its scratch (list and tool output) is gone
   });
 });
 

@@ -3,6 +3,7 @@ import { checkPackageAgainstSpec, type PackageHeader } from '../../services/stor
 import { readPackageHeaders } from '../../services/storage/package-headers.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { fetchPackages } from './fetch-packages.ts';
+import { recordEntriesEarly } from './early-entries.ts';
 import { outputOf, type Step } from '../engine/step.ts';
 
 export interface HeadersOutput {
@@ -16,12 +17,19 @@ export const checkHeaders: Step<HeadersOutput> = {
     const { metadata } = outputOf(ctx, fetchMetadata);
     const { packages } = outputOf(ctx, fetchPackages);
     const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
+    const byName = new Map(packages.map((p) => [p.filename, p]));
     const files = metadata.packages.map((spec) => ({
-      path: blobs.path(packages.find((p) => p.filename === spec.filename)!.sha256),
+      path: blobs.path(byName.get(spec.filename)!.sha256),
       format: spec.format,
       displayName: spec.filename,
     }));
-    const read = await ctx.timings.time('header', () => readPackageHeaders(files));
+    const [read] = await Promise.all([
+      ctx.timings.time('header', () => readPackageHeaders(files)),
+      recordEntriesEarly(
+        ctx,
+        metadata.packages.map((spec) => ({ ...byName.get(spec.filename)!, format: spec.format })),
+      ),
+    ]);
     const headers: Record<string, PackageHeader> = {};
     // the first package, in release.xml's order, that cannot be read or disagrees with it fails the step
     metadata.packages.forEach((spec, i) => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseReleaseXml } from '../../../services/metadata/release-xml.ts';
 import { checkHeaders } from '../../../workers/steps/check-headers.ts';
@@ -77,10 +78,45 @@ describe('check-headers', () => {
     expect(e.message).not.toContain(env.config.STORAGE_DIR);
   });
 
-  it('has nothing to undo: it writes no row and changes no file', async () => {
+  it('has nothing to undo: it writes no release row and changes no file; the entries it records describe bytes', async () => {
     await checkHeaders.run(await ctxFor(YUM, pk().rpms));
     expect(checkHeaders.undo).toBeUndefined();
     for (const table of ['releases', 'packages', 'blobs']) expect(await env.db(table).count('* as n')).toEqual([{ n: 0 }]);
     for (const p of pk().rpms) expect(await env.blobs.has(p.sha256)).toBe(true);
+  });
+
+  it.each([
+    ['yum', YUM, () => pk().rpms],
+    ['apt', APT, () => pk().debs],
+  ] as const)(
+    'records the %s index entry of each package while it reads the headers, so the publication reads none',
+    async (kind, product, pkgs) => {
+      await checkHeaders.run(await ctxFor(product, pkgs()));
+      const rows = await env.db('index_entries').select('sha256', 'filename', 'kind', 'part0');
+      expect(rows.map((r) => `${r.kind} ${r.sha256}/${r.filename}`).sort()).toEqual(
+        pkgs()
+          .map((p) => `${kind} ${p.sha256}/${p.filename}`)
+          .sort(),
+      );
+      for (const r of rows) expect(gunzipSync(r.part0).toString()).toContain(`pool/${r.sha256.slice(0, 2)}/${r.sha256}/${r.filename}`);
+      // a second run finds them recorded: nothing new (the insert would be ignored anyway; the tool is not run)
+      await checkHeaders.run(await ctxFor(product, pkgs()));
+      expect(await env.db('index_entries').count('* as n')).toEqual([{ n: pkgs().length }]);
+    },
+  );
+
+  it('a package the index tool cannot read still fails on its header, and records no entry', async () => {
+    const junk = Buffer.from('not a package either\n');
+    const path = `${env.config.STORAGE_DIR}/junk2`;
+    await writeFile(path, junk);
+    const fake: TestPackage = {
+      name: 'testpkg',
+      filename: 'testpkg-1.0.0-1.noarch.rpm',
+      path,
+      sha256: createHash('sha256').update(junk).digest('hex'),
+      size: junk.length,
+    };
+    await fails(checkHeaders.run(await ctxFor(YUM, [fake])), 'RD_PACKAGE_UNREADABLE');
+    expect(await env.db('index_entries').count('* as n')).toEqual([{ n: 0 }]);
   });
 });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { createDb, dropDatabase, ensureDatabase, migrate } from '../services/db/knex.ts';
 import { TEST_DATABASE_URL } from './support/env.ts';
+import { alive } from '../services/pid.ts';
 
 /**
  * One real PostgreSQL database for the suite, migrated once; each file truncates what it uses. Services
@@ -37,14 +38,5 @@ async function dropOrphans(): Promise<void> {
     if (!pid || alive(pid)) continue;
     url.pathname = `/${name}`;
     await dropDatabase(url.toString());
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,6 +1,7 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../services/log.ts';
+import { alive } from '../services/pid.ts';
 
 /**
  * What kills leave behind, removed when a worker starts: index builds aside (`.build-<ms>-<pid>-…` below the
@@ -36,12 +37,3 @@ export async function sweepLeftovers(storageDir: string, log: Logger, now = Date
 }
 
 const HOUR = 3_600_000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { runTool } from '../storage/run-tool.ts';
 import { gpgconf, gpgEnv } from './gpg.ts';
 import type { SigningKey } from './key-file.ts';
+import { alive } from '../pid.ts';
 
 /**
  * The private GNUPGHOME of one process and its gpg-agent. One home per process, not one per STORAGE_DIR:
@@ -43,15 +44,6 @@ async function removeStaleHomes(root: string): Promise<void> {
     const m = /^(.+)-([0-9]+)-[0-9a-f]+$/.exec(name);
     if (!m || m[1] !== hostname() || alive(Number(m[2]))) continue;
     await stopAgent(join(root, name));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TargetSpec } from '../services/mirror/target.ts';
+import { s3Location, urlSegments, withoutSecret } from './s3-url.ts';
 
 export const MIRROR_TARGETS_EXAMPLE =
   'eu=s3+https://KEY:SECRET@s3.example.org/umd-mirror;public=https://s3.example.org/umd-mirror, ' +
@@ -27,7 +28,7 @@ export const mirrorTargets = z.string().transform((v, ctx) => {
 });
 
 function mirrorTarget(entry: string): TargetSpec | string {
-  const shown = `"${entry.replace(/\/\/[^/@\s]*@/, '//***@')}"`;
+  const shown = withoutSecret(entry);
   const m = /^([a-z0-9][a-z0-9-]{0,63})=([^;\s]+)((?:;[^;]*)*)$/.exec(entry);
   if (!m) return `${shown} is not NAME=URL[;delete][;public=URL] (NAME in lower case), e.g. ${MIRROR_TARGETS_EXAMPLE}`;
   const [, name, rawUrl, rawOpts] = m as unknown as [string, string, string, string];
@@ -49,24 +50,12 @@ function mirrorTarget(entry: string): TargetSpec | string {
   } catch {
     return `${shown}: the URL is not a valid URL`;
   }
-  if (u.search || u.hash) return `${shown}: the URL must not have a query or fragment`;
-  const segments = u.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-  if (segments.some((s) => s === '.' || s === '..')) return `${shown}: the URL path must not contain . or ..`;
+  const segments = urlSegments(u, shown);
+  if (typeof segments === 'string') return segments;
   const base = { name, deleteOrphans, publicUrl };
   if (u.protocol === 's3+http:' || u.protocol === 's3+https:') {
-    if (!u.username || !u.password) return `${shown}: an s3 target needs ACCESS_KEY:SECRET@ in the URL`;
-    if (!segments[0] || !/^[a-z0-9][a-z0-9.-]{1,62}$/.test(segments[0]))
-      return `${shown}: the first path segment must be a bucket name (lower case, 3-63 characters)`;
-    return {
-      ...base,
-      kind: 's3',
-      endpoint: `${u.protocol.slice(3)}//${u.host}`,
-      region,
-      bucket: segments[0],
-      prefix: segments.slice(1).join('/'),
-      accessKeyId: decodeURIComponent(u.username),
-      secretAccessKey: decodeURIComponent(u.password),
-    };
+    const at = s3Location(u, segments, region, shown);
+    return typeof at === 'string' ? at : { ...base, kind: 's3', ...at };
   }
   if (u.protocol === 'rsync:' || u.protocol === 'ssh:') {
     if (!segments.length) return `${shown}: give the ${u.protocol === 'rsync:' ? 'module' : 'path'} after the host`;

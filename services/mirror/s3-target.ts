@@ -6,12 +6,12 @@ import {
   HeadBucketCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
-  S3ServiceException,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload as MultipartUpload } from '@aws-sdk/lib-storage';
 import pMap from 'p-map';
 import { RdError } from '../errors.ts';
+import { etag, s3Client, s3Failure, SINGLE_PUT_MAX } from '../s3/client.ts';
 import type { Listed, Upload } from './plan.ts';
 import type { MirrorTarget, TargetSpec } from './target.ts';
 
@@ -26,16 +26,7 @@ export class S3Target implements MirrorTarget {
   private bucketChecked = false;
 
   constructor(private readonly spec: S3Spec) {
-    this.s3 = new S3Client({
-      endpoint: spec.endpoint,
-      region: spec.region,
-      forcePathStyle: true, // a bucket in the host name needs DNS that stores on loopback do not have
-      credentials: { accessKeyId: spec.accessKeyId, secretAccessKey: spec.secretAccessKey },
-      // the SDK's default CRC checksums are refused by stores other than AWS
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 3,
-    });
+    this.s3 = s3Client(spec);
   }
 
   private key(path: string): string {
@@ -128,27 +119,15 @@ export class S3Target implements MirrorTarget {
     try {
       return await fn();
     } catch (e) {
-      const where = `${this.spec.endpoint}/${this.spec.bucket}`;
-      if (e instanceof S3ServiceException) {
-        const status = e.$metadata?.httpStatusCode ?? 0;
-        const code = status >= 500 || status === 0 ? 'RD_MIRROR_UNAVAILABLE' : 'RD_MIRROR_REFUSED';
-        throw new RdError(code, `${where}: ${e.name}${e.message && e.message !== e.name ? `: ${e.message}` : ''} (HTTP ${status})`, {
-          status,
-        });
-      }
-      const err = e as NodeJS.ErrnoException;
-      if (err?.code && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE)$/.test(err.code))
-        throw new RdError('RD_MIRROR_UNAVAILABLE', `${where}: ${err.code}`);
-      throw e;
+      throw s3Failure(e, `${this.spec.endpoint}/${this.spec.bucket}`, {
+        unavailable: 'RD_MIRROR_UNAVAILABLE',
+        refused: 'RD_MIRROR_REFUSED',
+      });
     }
   }
 }
 
-/** Above this a file goes up in parts (lib-storage), so memory stays at a few parts whatever its size. */
-const SINGLE_PUT_MAX = 64 * 1024 * 1024;
 const PUTS_AT_ONCE = 4;
-
-const etag = (t: string | undefined) => (t ?? '').replace(/"/g, '');
 
 function contentType(path: string): string {
   if (path.endsWith('.xml')) return 'application/xml';

@@ -1,3 +1,4 @@
+import type { S3Location } from '../s3/client.ts';
 import type { Listed, Upload } from './plan.ts';
 
 /** Where a mirror is, from MIRROR_TARGETS (config): validated there, trusted here. */
@@ -7,10 +8,7 @@ export type TargetSpec = {
   deleteOrphans: boolean;
   /** the mirror's URL for sites: client files are written for it */
   publicUrl?: string;
-} & (
-  | { kind: 's3'; endpoint: string; region: string; bucket: string; prefix: string; accessKeyId: string; secretAccessKey: string }
-  | { kind: 'rsync'; url: string }
-);
+} & (({ kind: 's3' } & S3Location) | { kind: 'rsync'; url: string });
 
 /** The same, without credentials: what logs, /healthz and the CLI show. */
 export function describeTarget(t: TargetSpec): string {

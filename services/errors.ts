@@ -176,6 +176,21 @@ export const catalog = {
     permanent: false,
     next: 'The mirror target refused the sync (credentials, bucket or module rights, space): fix its entry in MIRROR_TARGETS or the target; releasedesk keeps trying.',
   },
+  RD_STORE_UNAVAILABLE: {
+    http: 503,
+    permanent: false,
+    next: 'The object store of BLOB_STORE did not answer or failed; releasedesk retries by itself. /healthz shows whether it is back.',
+  },
+  RD_STORE_REFUSED: {
+    http: 502,
+    permanent: false,
+    next: 'The object store of BLOB_STORE refused the call (credentials, bucket rights, space): fix BLOB_STORE or the store; releasedesk keeps trying.',
+  },
+  RD_STORE_CORRUPT: {
+    http: 500,
+    permanent: false,
+    next: 'The named object in the object store does not hold the bytes its sha256 says: an operator deletes it (a worker that has the blob puts it again when an action uses it); releasedesk retries by itself.',
+  },
   RD_HELPDESK_UNAVAILABLE: { http: 503, permanent: false, next: 'RT did not answer; releasedesk retries by itself.' },
   RD_HELPDESK_REFUSED: { http: 502, permanent: false, next: 'RT refused the change; check the service user rights in RT.' },
   RD_HELPDESK_WRITE_REFUSED: {

@@ -4,12 +4,19 @@ import { chmod, copyFile, link, mkdir, open, stat, unlink, utimes } from 'node:f
 import { dirname, join } from 'node:path';
 import pMap from 'p-map';
 import { RdError } from '../errors.ts';
+import { blobKey, pullBlob, pushBlobs } from './objects/blob-copies.ts';
+import { objectStoreOf } from './objects/open.ts';
+import type { ObjectStore } from './objects/store.ts';
 
 /**
  * Content-addressed blob store: every artifact is stored once, at STORAGE_DIR/blobs/<aa>/<sha256>,
  * read-only. Repositories are hard links to these files, so promoting a release moves no bytes.
  * Bytes are hashed once, on arrival (the downloader hashes while streaming); the store trusts the
  * digest it is given and only checks the size, which is free.
+ *
+ * With an object store behind it (BLOB_STORE), what is adopted here is also put there, and a blob this
+ * machine lacks is got from there first: STORAGE_DIR's blobs are then a cache that workers on other machines
+ * fill from the same store.
  */
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -39,7 +46,10 @@ export class BlobStore {
   /** Scratch space on the same filesystem as the blobs, so adopt() is a rename, not a copy. */
   readonly tmpDir: string;
 
-  constructor(readonly storageDir: string) {
+  constructor(
+    readonly storageDir: string,
+    readonly objects: ObjectStore | null = objectStoreOf(storageDir),
+  ) {
     this.blobsDir = join(storageDir, 'blobs');
     this.tmpDir = join(storageDir, 'tmp');
   }
@@ -84,8 +94,18 @@ export class BlobStore {
    *     linked them a moment ago and not yet synced its directories.
    * The fsyncs of (1) run 16 at once and (2) once per directory: one batch per release instead of a file
    * fsync and a directory fsync per blob, one after the other.
+   *  3. with an object store, then every blob named (staged and stored) that it does not hold is put there:
+   *     a checkpoint that names a blob can be resumed on another machine. A rerun after a crash between (2)
+   *     and (3) finds the blob here (`stored`) and puts it then.
    */
   async adoptAll(staged: Staged[], stored: string[] = []): Promise<Adopted[]> {
+    const out = await this.adoptHere(staged, stored);
+    if (this.objects) await pushBlobs(this.objects, [...staged.map((s) => s.sha256), ...stored], (sha) => this.path(sha));
+    return out;
+  }
+
+  /** (1) and (2) of adoptAll: into this STORAGE_DIR only. */
+  private async adoptHere(staged: Staged[], stored: string[]): Promise<Adopted[]> {
     const out: Adopted[] = await pMap(
       staged,
       async (s) => {
@@ -151,9 +171,32 @@ export class BlobStore {
     }
   }
 
+  /**
+   * The blob's path here, got from the object store first when this machine lacks it (checked against its
+   * sha256 on the way, adopted like a download). Without an object store, or when it lacks the blob too, the
+   * path is returned all the same: the caller's read says the blob is missing, as it always did.
+   */
+  async local(sha256: string): Promise<string> {
+    const at = this.path(sha256);
+    if (!this.objects || (await statOrNull(at))) return at;
+    await mkdir(this.tmpDir, { recursive: true });
+    const tmp = this.tempPath('pull');
+    const size = await pullBlob(this.objects, sha256, tmp);
+    if (size !== null) await this.adoptHere([{ file: tmp, sha256, size }], []);
+    return at;
+  }
+
+  /** The blob's size, here or (without reading its bytes) in the object store; null when neither has it. */
+  async storedSize(sha256: string): Promise<number | null> {
+    const here = await statOrNull(this.path(sha256));
+    if (here || !this.objects) return here?.size ?? null;
+    const there = await this.objects.head(blobKey(sha256));
+    return there?.sha256 === sha256 ? there.size : null;
+  }
+
   /** Hard-links a blob to destPath (a repository entry). Copies only across filesystems. */
   async linkInto(sha256: string, destPath: string): Promise<void> {
-    const src = this.path(sha256);
+    const src = await this.local(sha256);
     try {
       await link(src, destPath);
     } catch (e) {

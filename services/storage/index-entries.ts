@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import pMap from 'p-map';
 import { gunzip, gzip, gzipSync } from 'node:zlib';
 import { RdError } from '../errors.ts';
-import { BlobStore } from './blobs.ts';
+import { BlobStore, statOrNull } from './blobs.ts';
 import { poolHref } from './dist-ref.ts';
 import { inside } from './repo-layout.ts';
 import type { RepoKind, RepoPackage } from './repo-ref.ts';
@@ -116,9 +116,14 @@ const blobHref = (sha256: string) => `${sha256.slice(0, 2)}/${sha256}`;
  */
 async function yumEntries(blobs: BlobStore, packages: RepoPackage[], dir: string, opts: EntryOptions): Promise<ToolEntries> {
   const shas = [...new Set(packages.map((p) => p.sha256))];
-  await pMap(shas, async (sha) => {
-    if (!(await blobs.has(sha))) throw new RdError('RD_INTERNAL', `blob ${sha} is not in the store`);
-  });
+  await pMap(
+    shas,
+    async (sha) => {
+      // where they are: on a machine that lacks one, that is after getting it from the object store (BLOB_STORE)
+      if (!(await statOrNull(await blobs.local(sha)))) throw new RdError('RD_INTERNAL', `blob ${sha} is not in the store`);
+    },
+    { concurrency: 16 },
+  );
   await writeFile(join(dir, 'pkglist'), shas.map((sha) => `${blobHref(sha)}\n`).join(''));
   const { stderr } = await runTool(
     'createrepo_c',

@@ -1,0 +1,43 @@
+import { rm, stat } from 'node:fs/promises';
+import pMap from 'p-map';
+import { RdError } from '../../errors.ts';
+import { holds, type ObjectStore } from './store.ts';
+
+/** Where a blob is in an object store: blobs/<aa>/<sha256>, as in STORAGE_DIR. */
+export const blobKey = (sha256: string) => `blobs/${sha256.slice(0, 2)}/${sha256}`;
+
+/**
+ * Puts each blob the store does not hold yet (same size, same recorded sha256), read from `fileOf(sha)`:
+ * a blob is sent once, whichever worker adopts it again. Returns the digests it sent.
+ */
+export async function pushBlobs(store: ObjectStore, shas: Iterable<string>, fileOf: (sha256: string) => string): Promise<string[]> {
+  const sent: string[] = [];
+  await pMap(
+    new Set(shas),
+    async (sha256) => {
+      const file = fileOf(sha256);
+      const digest = { sha256, size: (await stat(file)).size };
+      if (await holds(store, blobKey(sha256), digest)) return;
+      await store.put(blobKey(sha256), file, digest);
+      sent.push(sha256);
+    },
+    { concurrency: PUTS_AT_ONCE },
+  );
+  return sent;
+}
+
+/**
+ * Gets a blob from the store into `dest` (checked against the sha256 it records); null when the store does
+ * not have it. An object recording another sha256 than its key is RD_STORE_CORRUPT, and `dest` is not left.
+ */
+export async function pullBlob(store: ObjectStore, sha256: string, dest: string): Promise<number | null> {
+  const got = await store.get(blobKey(sha256), dest);
+  if (!got) return null;
+  if (got.sha256 !== sha256) {
+    await rm(dest, { force: true });
+    throw new RdError('RD_STORE_CORRUPT', `object ${blobKey(sha256)} holds sha256 ${got.sha256}, not its key's`, { key: blobKey(sha256) });
+  }
+  return got.size;
+}
+
+const PUTS_AT_ONCE = 4;

@@ -1,0 +1,134 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { RdError, isRdError } from '../../errors.ts';
+import { type S3Location, s3Client, s3Failure, SINGLE_PUT_MAX } from '../../s3/client.ts';
+import { receive } from './receive.ts';
+import type { Digest, ObjectStore } from './store.ts';
+
+export interface S3StoreOptions {
+  /** above this a put goes up in parts (default SINGLE_PUT_MAX) */
+  singlePutMax?: number;
+  /** the size of one part (S3's least is 5 MiB) */
+  partSize?: number;
+}
+
+/** A bucket of any S3-compatible store (tested against OpenStack Swift's s3api), private, created on the first put. */
+export class S3ObjectStore implements ObjectStore {
+  readonly where: string;
+  private readonly s3: S3Client;
+  private bucketChecked = false;
+
+  constructor(
+    private readonly at: S3Location,
+    private readonly opts: S3StoreOptions = {},
+  ) {
+    this.where = `s3 ${at.endpoint}/${at.bucket}${at.prefix ? `/${at.prefix}` : ''}`;
+    // a store that takes the connection and then says nothing is away, not slow
+    this.s3 = s3Client(at, { connectMs: 5_000, idleMs: 60_000 });
+  }
+
+  async put(key: string, file: string, digest: Digest): Promise<void> {
+    const actual = (await stat(file)).size;
+    if (actual !== digest.size) throw new RdError('RD_INTERNAL', `put ${key}: file has ${actual} bytes, caller said ${digest.size}`);
+    await this.ensureBucket();
+    const params = { Bucket: this.at.bucket, Key: this.key(key), Metadata: { sha256: digest.sha256 } };
+    await this.call(key, async () => {
+      if (digest.size <= (this.opts.singlePutMax ?? SINGLE_PUT_MAX)) {
+        await this.s3.send(new PutObjectCommand({ ...params, Body: createReadStream(file), ContentLength: digest.size }));
+        return;
+      }
+      const up = new Upload({
+        client: this.s3,
+        params: { ...params, Body: createReadStream(file) },
+        queueSize: 2,
+        partSize: this.opts.partSize,
+      });
+      await up.done();
+    });
+  }
+
+  async get(key: string, dest: string): Promise<Digest | null> {
+    return this.call(key, async () => {
+      const got = await this.s3.send(new GetObjectCommand({ Bucket: this.at.bucket, Key: this.key(key) })).catch(notFound);
+      if (!got) return null;
+      return receive(got.Body as Readable, dest, key, got.Metadata?.sha256);
+    });
+  }
+
+  async head(key: string): Promise<{ size: number; sha256: string | null } | null> {
+    return this.call(key, async () => {
+      const h = await this.s3.send(new HeadObjectCommand({ Bucket: this.at.bucket, Key: this.key(key) })).catch(notFound);
+      return h ? { size: h.ContentLength ?? 0, sha256: h.Metadata?.sha256 ?? null } : null;
+    });
+  }
+
+  async list(prefix: string): Promise<Array<{ key: string; size: number }>> {
+    const out = [];
+    const base = this.key('');
+    let token: string | undefined;
+    do {
+      const page = await this.call(prefix, () =>
+        this.s3.send(new ListObjectsV2Command({ Bucket: this.at.bucket, Prefix: this.key(prefix), ContinuationToken: token })),
+      ).catch(notFound);
+      for (const o of page?.Contents ?? []) if (o.Key) out.push({ key: o.Key.slice(base.length), size: o.Size ?? 0 });
+      token = page?.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.call(key, () => this.s3.send(new DeleteObjectCommand({ Bucket: this.at.bucket, Key: this.key(key) })));
+  }
+
+  /** The store answers; a bucket not there yet is fine (the first put creates it). */
+  async ping(): Promise<void> {
+    await this.call('', () => this.s3.send(new HeadBucketCommand({ Bucket: this.at.bucket }))).catch(notFound);
+  }
+
+  async close(): Promise<void> {
+    this.s3.destroy();
+  }
+
+  private key(key: string): string {
+    return this.at.prefix ? `${this.at.prefix}/${key}` : key;
+  }
+
+  private async ensureBucket(): Promise<void> {
+    if (this.bucketChecked) return;
+    const found = await this.call('', () => this.s3.send(new HeadBucketCommand({ Bucket: this.at.bucket }))).then(
+      () => true,
+      (e) => notFound(e) ?? false,
+    );
+    if (!found) await this.call('', () => this.s3.send(new CreateBucketCommand({ Bucket: this.at.bucket })));
+    this.bucketChecked = true;
+  }
+
+  /** The store's answers as the catalog's codes, naming the store and the key. */
+  private async call<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (isRdError(e)) throw e;
+      throw s3Failure(e, `${this.where}${key ? ` (${key})` : ''}`, { unavailable: 'RD_STORE_UNAVAILABLE', refused: 'RD_STORE_REFUSED' });
+    }
+  }
+}
+
+/** A 404 (no such key, no such bucket) as null; every other failure as it was. */
+function notFound(e: unknown): null {
+  const status = (e as { $metadata?: { httpStatusCode?: number }; details?: { status?: number } }) ?? {};
+  if (status.$metadata?.httpStatusCode === 404 || status.details?.status === 404) return null;
+  throw e;
+}

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { BaseRepo } from '../services/deps/base-repos.ts';
 import { statusDeadlines } from './durations.ts';
+import { BLOB_STORE_EXAMPLE, blobStore } from './blob-store.ts';
 import { MIRROR_TARGETS_EXAMPLE, mirrorTargets } from './mirror-targets.ts';
 import { REPO_STATUSES, type RepoStatus } from '../services/workflow/transitions.ts';
 
@@ -216,6 +217,13 @@ export const configSchema = z.object({
     .startsWith('/', 'STORAGE_DIR must be an absolute path')
     .default('/var/lib/releasedesk')
     .describe('blobs, repositories and scratch space'),
+  BLOB_STORE: blobStore
+    .default({ kind: 'local' })
+    .describe(
+      'where blobs are kept beyond STORAGE_DIR, so workers on several machines share them (README: Blob store): ' +
+        '"local" (STORAGE_DIR only), file:///ABSOLUTE/DIR (a directory every worker mounts) or ' +
+        `s3+http(s)://KEY:SECRET@host[:port]/BUCKET[/PREFIX][;region=R] (any S3-compatible store), e.g. "${BLOB_STORE_EXAMPLE}"`,
+    ),
   PUBLIC_URL: url('PUBLIC_URL').default('http://127.0.0.1:8080').describe('URL under which repositories are served'),
   ADVISORY_PREFIX: z
     .string()

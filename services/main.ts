@@ -10,6 +10,7 @@ import { createMetrics } from './metrics.ts';
 import { ActionQueue, redisConnection } from './queue.ts';
 import { SigningKeyError } from './signing/key-file.ts';
 import { configuredKeys, startSigner, type Signer } from './signing/signer.ts';
+import { backBlobsWith, openObjectStore } from './storage/objects/open.ts';
 import { createActionWorker } from '../workers/action-worker.ts';
 import { outboxLoop, relayLoop, type Loop } from '../workers/loops.ts';
 import { mirrorLoop } from '../workers/mirror-sync.ts';
@@ -59,6 +60,9 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
   await redis.connect().catch(() => undefined);
   const intake = { db, queue, log, rtQueue: config.RT_QUEUE, rtUser: config.RT_USER };
   const stops: Array<() => Promise<unknown>> = [];
+  // every BlobStore on STORAGE_DIR puts to and gets from it (services/storage/objects/open.ts)
+  const objects = openObjectStore(config.BLOB_STORE);
+  backBlobsWith(config.STORAGE_DIR, objects);
 
   let server: Server | undefined;
   if (role !== 'worker') {
@@ -77,6 +81,8 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
         },
         helpdesk: () => rt.ping(),
         helpdesk_writes: () => checkWritesAccepted(db),
+        // actions need it as they need PostgreSQL: away, they wait and retry (RD_STORE_UNAVAILABLE)
+        ...(objects && { object_store: () => objects.ping() }),
       },
     });
     server = await new Promise<Server>((resolve, reject) => {
@@ -113,6 +119,10 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
     async () => redis.disconnect(),
     () => db.destroy(),
     () => signer.stop(),
+    async () => {
+      backBlobsWith(config.STORAGE_DIR, null);
+      await objects?.close();
+    },
   );
   return {
     server,

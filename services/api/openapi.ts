@@ -38,7 +38,7 @@ export const ENDPOINTS: Endpoint[] = [
   {
     method: 'get',
     path: '/healthz',
-    summary: 'PostgreSQL, Redis, RT and its writes; mirrors and drift when there are',
+    summary: 'PostgreSQL, Redis, RT and its writes, the object store when BLOB_STORE has one; mirrors and drift when there are',
     access: 'public',
     answers: { 200: api.health, 503: api.health },
   },

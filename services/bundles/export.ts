@@ -81,8 +81,9 @@ export async function exportBundle(deps: ExportDeps, ticket: number): Promise<Ex
     for (const f of files) {
       const at = join(stage, packagePath(f.filename));
       // one inode twice in a tar is written as a hard link entry, which importers refuse: the second is a copy
-      if (linked.has(f.sha256)) await copyFile(blobs.path(f.sha256), at);
-      else await link(blobs.path(f.sha256), at);
+      const blob = await blobs.local(f.sha256);
+      if (linked.has(f.sha256)) await copyFile(blob, at);
+      else await link(blob, at);
       linked.add(f.sha256);
       members.push({ path: packagePath(f.filename), sha256: f.sha256, size: f.size });
     }

@@ -1,6 +1,6 @@
 import { BlobStore } from '../../services/storage/blobs.ts';
 import { checkPackageAgainstSpec, type PackageHeader } from '../../services/storage/package-header.ts';
-import { readPackageHeaders } from '../../services/storage/package-headers.ts';
+import { type HeaderFile, readPackageHeaders } from '../../services/storage/package-headers.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { fetchPackages } from './fetch-packages.ts';
 import { recordEntriesEarly } from './early-entries.ts';
@@ -18,11 +18,12 @@ export const checkHeaders: Step<HeadersOutput> = {
     const { packages } = outputOf(ctx, fetchPackages);
     const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
     const byName = new Map(packages.map((p) => [p.filename, p]));
-    const files = metadata.packages.map((spec) => ({
-      path: blobs.path(byName.get(spec.filename)!.sha256),
-      format: spec.format,
-      displayName: spec.filename,
-    }));
+    const files: HeaderFile[] = [];
+    for (const spec of metadata.packages) {
+      // on a machine that did not fetch them, the blobs come from the object store (BLOB_STORE) first
+      const path = await blobs.local(byName.get(spec.filename)!.sha256);
+      files.push({ path, format: spec.format, displayName: spec.filename });
+    }
     const [read] = await Promise.all([
       ctx.timings.time('header', () => readPackageHeaders(files)),
       recordEntriesEarly(

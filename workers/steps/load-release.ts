@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { storedFiles } from '../../services/db/packages.ts';
 import { releaseById } from '../../services/db/releases.ts';
 import { RdError } from '../../services/errors.ts';
@@ -33,11 +32,12 @@ export const loadRelease: Step<LoadedRelease> = {
       throw new RdError('RD_CONTENT_MISSING', `release of ticket ${ctx.ticketId} has no recorded packages`);
     const blobs = new BlobStore(config.STORAGE_DIR);
     for (const p of packages) {
-      const st = await stat(blobs.path(p.sha256)).catch(() => null);
-      if (!st || st.size !== Number(p.size)) {
+      // here or in the object store (BLOB_STORE): a later step that reads it gets it from there
+      const size = await blobs.storedSize(p.sha256);
+      if (size !== Number(p.size)) {
         throw new RdError(
           'RD_CONTENT_MISSING',
-          `${p.filename}: stored blob sha256 ${p.sha256} is ${st ? `${st.size} bytes, recorded ${p.size}` : 'missing'}`,
+          `${p.filename}: stored blob sha256 ${p.sha256} is ${size !== null ? `${size} bytes, recorded ${p.size}` : 'missing'}`,
           { file: p.filename },
         );
       }

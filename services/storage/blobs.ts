@@ -191,7 +191,12 @@ export class BlobStore {
     const here = await statOrNull(this.path(sha256));
     if (here || !this.objects) return here?.size ?? null;
     const there = await this.objects.head(blobKey(sha256));
-    return there?.sha256 === sha256 ? there.size : null;
+    // a wrong object is not a missing blob (permanent): it is the store's to repair
+    if (there && there.sha256 !== sha256)
+      throw new RdError('RD_STORE_CORRUPT', `object ${blobKey(sha256)} records sha256 ${there.sha256 ?? 'none'}, not its key's`, {
+        key: blobKey(sha256),
+      });
+    return there?.size ?? null;
   }
 
   /** Hard-links a blob to destPath (a repository entry). Copies only across filesystems. */

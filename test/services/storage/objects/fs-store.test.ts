@@ -123,4 +123,16 @@ describe('BlobStore backed by an object store', () => {
     expect(await blobs.storedSize(sha)).toBeNull();
     expect((await fails(blobs.linkInto(sha, join(root, 'nowhere')), 'RD_INTERNAL')).message).toContain('is not in the store');
   });
+
+  it('says a blob whose object records another sha256 is corrupt, not missing (missing is permanent)', async () => {
+    const shared = new FsObjectStore(join(root, 'store'));
+    const blobs = new BlobStore(join(root, 'fourth'), shared);
+    await blobs.init();
+    const other = await fileOf(randomBytes(50));
+    const sha = 'e'.repeat(64);
+    await shared.put(blobKey(sha), other.file, other);
+    expect((await fails(blobs.storedSize(sha), 'RD_STORE_CORRUPT')).message).toContain(blobKey(sha));
+    await fails(blobs.local(sha), 'RD_STORE_CORRUPT');
+    expect(await blobs.has(sha)).toBe(false);
+  });
 });

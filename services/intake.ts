@@ -1,11 +1,11 @@
 import DataLoader from 'dataloader';
 import type { RtWebhookV1 } from '../schemas/webhook-rt.v1.ts';
 import type { Db } from './db/knex.ts';
-import { insertEvents, markEnqueued, type InboxEvent, type InboxRow } from './db/inbox.ts';
+import { insertEvents, markEnqueued, type InboxEvent, type InboxReceipt } from './db/inbox.ts';
 import type { Logger } from './log.ts';
 import type { ActionQueue } from './queue.ts';
 
-export type IntakeResult = { outcome: 'queued'; row: InboxRow } | { outcome: 'duplicate' } | { outcome: 'ignored'; why: string };
+export type IntakeResult = { outcome: 'queued'; row: InboxReceipt } | { outcome: 'duplicate' } | { outcome: 'ignored'; why: string };
 
 export interface IntakeDeps {
   db: Db;
@@ -26,8 +26,8 @@ export interface IntakeDeps {
 const BATCH_WINDOW_MS = 2;
 const BATCH_MAX = 500;
 interface Batches {
-  inserts: DataLoader<InboxEvent, InboxRow | null>;
-  handOvers: DataLoader<InboxRow, true>;
+  inserts: DataLoader<InboxEvent, InboxReceipt | null>;
+  handOvers: DataLoader<InboxReceipt, true>;
 }
 const batchesOf = new WeakMap<IntakeDeps['db'], Map<ActionQueue, Batches>>();
 

@@ -35,7 +35,7 @@ async function serve(args: string[], env: Record<string, string>, port: number):
   // BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": written when the server stops (SIGTERM)
   // the service as `npm run start:api` runs it
   const extra =
-    args[0] === 'services/main.ts' ? ['--max-semi-space-size=2', ...(process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)] : [];
+    args[0] === 'services/main.ts' ? ['--max-semi-space-size=16', ...(process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)] : [];
   const child = spawn(process.execPath, [...extra, '--import', 'tsx', ...args], {
     cwd: root,
     env: { ...process.env, ...env, PORT: String(port) },

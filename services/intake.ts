@@ -1,11 +1,12 @@
 import DataLoader from 'dataloader';
 import type { RtWebhookV1 } from '../schemas/webhook-rt.v1.ts';
 import type { Db } from './db/knex.ts';
-import { insertEvents, markEnqueued, type InboxEvent, type InboxRow } from './db/inbox.ts';
+import { insertEvents, markEnqueued, type InboxEvent, type InboxReceipt } from './db/inbox.ts';
 import type { Logger } from './log.ts';
 import type { ActionQueue } from './queue.ts';
+import { inFlightGate, type InFlightGate } from './in-flight.ts';
 
-export type IntakeResult = { outcome: 'queued'; row: InboxRow } | { outcome: 'duplicate' } | { outcome: 'ignored'; why: string };
+export type IntakeResult = { outcome: 'queued'; row: InboxReceipt } | { outcome: 'duplicate' } | { outcome: 'ignored'; why: string };
 
 export interface IntakeDeps {
   db: Db;
@@ -20,14 +21,16 @@ export interface IntakeDeps {
 
 /**
  * Concurrent deliveries share one INSERT (one commit) and one hand-over to Redis: at a few thousand
- * webhooks a second, a commit and a queue round trip per event is what limits the service. A batch
- * is what arrived within BATCH_WINDOW_MS; the first event waits no longer than that.
+ * webhooks a second, a commit and a queue round trip per event is what limits the service. An INSERT goes
+ * out at once while fewer than INSERTS_IN_FLIGHT are out, else with the next that comes back; the
+ * hand-over, which nobody waits for, one at a time, so that it carries as many rows as arrived meanwhile.
  */
-const BATCH_WINDOW_MS = 2;
+const INSERTS_IN_FLIGHT = 2;
+const HAND_OVERS_IN_FLIGHT = 1;
 const BATCH_MAX = 500;
 interface Batches {
-  inserts: DataLoader<InboxEvent, InboxRow | null>;
-  handOvers: DataLoader<InboxRow, true>;
+  inserts: DataLoader<InboxEvent, InboxReceipt | null>;
+  handOvers: DataLoader<InboxReceipt, true>;
 }
 const batchesOf = new WeakMap<IntakeDeps['db'], Map<ActionQueue, Batches>>();
 
@@ -39,37 +42,45 @@ function batches(deps: IntakeDeps): Batches {
   }
   let b = byQueue.get(deps.queue);
   if (!b) {
-    const opts = { cache: false, maxBatchSize: BATCH_MAX, batchScheduleFn: (cb: () => void) => setTimeout(cb, BATCH_WINDOW_MS) };
-    b = {
-      // one event PostgreSQL refuses must not fail the others of its batch: then each goes alone
-      inserts: new DataLoader(
-        (events) =>
-          insertEvents(deps.db, events).catch((e) =>
-            events.length === 1
-              ? Promise.reject(e)
-              : Promise.all(
-                  events.map((ev) =>
-                    insertEvents(deps.db, [ev]).then(
-                      ([r]) => r!,
-                      (err: Error) => err,
-                    ),
-                  ),
-                ),
-          ),
-        opts,
-      ),
-      handOvers: new DataLoader(async (rows) => {
-        await deps.queue.enqueueMany(rows);
-        await markEnqueued(
-          deps.db,
-          rows.map((r) => r.id),
-        );
-        return rows.map(() => true as const);
-      }, opts),
-    };
+    b = { inserts: insertLoader(deps), handOvers: handOverLoader(deps) };
     byQueue.set(deps.queue, b);
   }
   return b;
+}
+
+// not cached: every scheduled batch reaches its batch function, which tells the gate when it is back
+const loaderOptions = (gate: InFlightGate) => ({ cache: false, maxBatchSize: BATCH_MAX, batchScheduleFn: gate.schedule });
+
+function insertLoader(deps: IntakeDeps): Batches['inserts'] {
+  const gate = inFlightGate(INSERTS_IN_FLIGHT);
+  // one event PostgreSQL refuses must not fail the others of its batch: then each goes alone
+  const insert = (events: readonly InboxEvent[]) =>
+    insertEvents(deps.db, events).catch((e) =>
+      events.length === 1
+        ? Promise.reject(e)
+        : Promise.all(
+            events.map((ev) =>
+              insertEvents(deps.db, [ev]).then(
+                ([r]) => r!,
+                (err: Error) => err,
+              ),
+            ),
+          ),
+    );
+  return new DataLoader((events) => gate.run(() => insert(events)), loaderOptions(gate));
+}
+
+function handOverLoader(deps: IntakeDeps): Batches['handOvers'] {
+  const gate = inFlightGate(HAND_OVERS_IN_FLIGHT);
+  const handOver = async (rows: readonly InboxReceipt[]) => {
+    await deps.queue.enqueueMany(rows);
+    await markEnqueued(
+      deps.db,
+      rows.map((r) => r.id),
+    );
+    return rows.map(() => true as const);
+  };
+  return new DataLoader((rows) => gate.run(() => handOver(rows)), loaderOptions(gate));
 }
 
 /**

@@ -31,27 +31,47 @@ export interface InboxRow {
   enqueued_at: Date | null;
 }
 
+/** What the intake needs of a row it inserted: enough to answer and to name the job. */
+export type InboxReceipt = Pick<InboxRow, 'id' | 'ticket_id' | 'transaction_id' | 'received_at'>;
+
 /** Inserts once per (ticket, transaction); returns null for a duplicate delivery. */
 export async function insertEvent(db: Db, e: InboxEvent): Promise<InboxRow | null> {
-  return (await insertEvents(db, [e]))[0]!;
+  return (await insertReturning<InboxRow>(db, [e], '*'))[0]!;
 }
 
 /**
  * Many events in one statement and one commit (the webhook batches concurrent deliveries): each gets its
- * row, or null when the inbox already had its (ticket, transaction) or an earlier event of the batch did.
+ * receipt, or null when the inbox already had its (ticket, transaction) or an earlier event of the batch did.
  */
-export async function insertEvents(db: Db, events: readonly InboxEvent[]): Promise<Array<InboxRow | null>> {
+export const insertEvents = (db: Db, events: readonly InboxEvent[]): Promise<Array<InboxReceipt | null>> =>
+  insertReturning<InboxReceipt>(db, events, 'id, ticket_id, transaction_id, received_at');
+
+/**
+ * The batch travels as one jsonb parameter: the statement's text is the same for any batch size (nothing
+ * to build or bind per event), and the rows come back without their payload, which the caller already has.
+ */
+async function insertReturning<R extends InboxReceipt>(db: Db, events: readonly InboxEvent[], returning: string): Promise<Array<R | null>> {
   const key = (ticket: number, txn: number) => `${ticket}:${txn}`;
   const firsts = new Map<string, InboxEvent>();
   for (const e of events) if (!firsts.has(key(e.ticketId, e.transactionId))) firsts.set(key(e.ticketId, e.transactionId), e);
-  const unique = [...firsts.values()];
+  const batch = [...firsts.values()].map((e) => ({
+    ticket_id: e.ticketId,
+    transaction_id: e.transactionId,
+    event: e.event,
+    action: e.action,
+    old_value: e.oldValue,
+    actor_name: e.actorName,
+    source: e.source,
+    payload: e.payload,
+  }));
   const { rows } = await db.raw(
     `INSERT INTO inbox (ticket_id, transaction_id, event, action, old_value, actor_name, source, payload)
-     VALUES ${unique.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
-     ON CONFLICT (ticket_id, transaction_id) WHERE retry_of IS NULL DO NOTHING RETURNING *`,
-    unique.flatMap((e) => [e.ticketId, e.transactionId, e.event, e.action, e.oldValue, e.actorName, e.source, JSON.stringify(e.payload)]),
+     SELECT * FROM jsonb_to_recordset(?::jsonb) AS e(ticket_id integer, transaction_id bigint, event text, action text,
+       old_value text, actor_name text, source text, payload jsonb)
+     ON CONFLICT (ticket_id, transaction_id) WHERE retry_of IS NULL DO NOTHING RETURNING ${returning}`,
+    [JSON.stringify(batch)],
   );
-  const inserted = new Map((rows as InboxRow[]).map((r) => [key(Number(r.ticket_id), Number(r.transaction_id)), r]));
+  const inserted = new Map((rows as R[]).map((r) => [key(Number(r.ticket_id), Number(r.transaction_id)), r]));
   return events.map((e) =>
     firsts.get(key(e.ticketId, e.transactionId)) === e ? (inserted.get(key(e.ticketId, e.transactionId)) ?? null) : null,
   );
@@ -75,9 +95,10 @@ export async function insertRetry(db: Db, of: InboxRow): Promise<InboxRow> {
   return row as InboxRow;
 }
 
+// the ids as one array parameter: a hand-over of hundreds of rows binds one value, not hundreds
 export const markEnqueued = (db: Db, id: number | readonly number[]) =>
   db('inbox')
-    .whereIn('id', typeof id === 'number' ? [id] : id)
+    .whereRaw('id = ANY(?::bigint[])', [typeof id === 'number' ? [id] : [...id]])
     .update({ enqueued_at: db.fn.now() });
 
 /** Pending events of one ticket, oldest transaction first: the order in which they must take effect. */

@@ -2,6 +2,9 @@
  * Intake batching against the real PostgreSQL and Redis: concurrent deliveries share one INSERT and one
  * hand-over, duplicates within a batch are told apart, and one event PostgreSQL refuses fails alone.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accept, type IntakeDeps } from '../../services/intake.ts';
 import { createLogger } from '../../services/log.ts';
@@ -10,6 +13,7 @@ import type { RtWebhookV1 } from '../../schemas/webhook-rt.v1.ts';
 import { uniquePrefix } from '../support/app.ts';
 import { useTestDb } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/env.ts';
+import { relayOnce } from '../../workers/loops.ts';
 
 const t = useTestDb();
 let queue: ActionQueue;
@@ -64,5 +68,52 @@ describe('accept, many at once', () => {
       expect.arrayContaining([4999, 5001]),
     );
     expect(await t.db('inbox').where({ transaction_id: 5000 }).first()).toBeUndefined();
+  });
+
+  it('while an INSERT is out, the deliveries that arrive meanwhile go together in the next one', async () => {
+    const inserts: number[] = [];
+    const count = (q: { sql: string; bindings?: unknown[] }) => {
+      if (q.sql.startsWith('INSERT INTO inbox')) inserts.push((JSON.parse(String(q.bindings![0])) as unknown[]).length);
+    };
+    t.db.on('query', count);
+    try {
+      const first = Array.from({ length: 20 }, (_, i) => accept(deps, ev(20, 6000 + i), 'webhook'));
+      // the first INSERT is out (both slots of the gate are free, so it went at once): these wait for it
+      await new Promise((r) => setImmediate(r));
+      const later: Promise<unknown>[] = [];
+      for (let i = 0; i < 30; i++) {
+        later.push(accept(deps, ev(21, 7000 + i), 'webhook'));
+        if (i % 10 === 9) await new Promise((r) => setImmediate(r));
+      }
+      await Promise.all([...first, ...later]);
+    } finally {
+      t.db.off('query', count);
+    }
+    expect(inserts[0]).toBe(20);
+    expect(inserts.reduce((a, b) => a + b, 0)).toBe(50);
+    // 50 deliveries over four turns: far fewer statements than deliveries
+    expect(inserts.length).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('accept, when the hand-over to Redis fails', () => {
+  it('every row of the batch stays un-enqueued, answered as queued, and the relay hands them all over', async () => {
+    const broken = new ActionQueue(redisConnection(TEST_REDIS_URL), uniquePrefix('intake-broken'));
+    await broken.close(); // this producer can no longer reach Redis
+    const brokenDeps = { ...deps, queue: broken };
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => accept(brokenDeps, ev(30 + i, 8000 + i), 'webhook')));
+    expect(results.every((r) => r.outcome === 'queued')).toBe(true);
+    const rows = await t.db('inbox').whereBetween('transaction_id', [8000, 8029]);
+    expect(rows).toHaveLength(30);
+    expect(rows.every((r) => r.enqueued_at === null && r.state === 'pending')).toBe(true);
+
+    const storage = await mkdtemp(path.join(tmpdir(), 'rd-intake-'));
+    try {
+      await relayOnce(t.db, queue, createLogger('silent'), storage);
+    } finally {
+      await rm(storage, { recursive: true, force: true });
+    }
+    for (const r of rows) expect(await queue.queue.getJob(jobIdOf(r))).toBeDefined();
+    expect(await t.db('inbox').whereBetween('transaction_id', [8000, 8029]).whereNull('enqueued_at')).toEqual([]);
   });
 });

@@ -26,17 +26,15 @@ export interface EntryColumns {
 export const partsOf = (row: EntryColumns): Buffer[] | null =>
   row.part0 === null ? null : [row.part0, row.part1, row.part2].filter((p): p is Buffer => p !== null);
 
-/** Which of these packages already have a recorded entry. */
+/** Which of these packages already have a recorded entry (`<sha256>/<filename>`). */
 export async function recordedKeys(db: Db, packages: Array<{ sha256: string; filename: string }>): Promise<Set<string>> {
   const found = new Set<string>();
-  for (let i = 0; i < packages.length; i += 500) {
-    const batch = packages.slice(i, i + 500);
+  const shas = [...new Set(packages.map((p) => p.sha256))];
+  // by digest alone, one array parameter: a list of (sha256, filename) pairs is planned slowly for what it finds
+  for (let i = 0; i < shas.length; i += 5000) {
     const rows: Array<{ sha256: string; filename: string }> = await db('index_entries')
       .select('sha256', 'filename')
-      .whereIn(
-        ['sha256', 'filename'],
-        batch.map((p) => [p.sha256, p.filename]),
-      );
+      .whereRaw('sha256 = ANY(?)', [shas.slice(i, i + 5000)]);
     for (const r of rows) found.add(`${r.sha256}/${r.filename}`);
   }
   return found;

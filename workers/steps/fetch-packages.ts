@@ -1,6 +1,6 @@
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { download, downloadBundle, type DownloadResult, type Progress } from '../../services/artifacts/download.ts';
+import { download, downloadBundle, type DownloadCache, type DownloadResult, type Progress } from '../../services/artifacts/download.ts';
 import { findPackageFiles } from '../../services/artifacts/unpack.ts';
 import { claimBlobs, releaseBlobs } from '../../services/db/blobs.ts';
 import { RdError } from '../../services/errors.ts';
@@ -71,7 +71,23 @@ function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: strin
     ...bundleOpts(ctx, ctx.workDir, expectedSha256),
     // a package is synced with the rest of the release by adoptAll
     durable: false,
-    cache: blobs,
+    cache: storeCache(blobs),
+  };
+}
+
+/**
+ * A digest already stored is not downloaded again: here, or in the object store behind the blobs
+ * (BLOB_STORE), from which it is got instead: another machine fetched it from the provider already.
+ */
+function storeCache(blobs: BlobStore): DownloadCache {
+  return {
+    has: async (sha256) => {
+      if (await blobs.has(sha256)) return true;
+      if ((await blobs.storedSize(sha256)) === null) return false;
+      await blobs.local(sha256);
+      return blobs.has(sha256);
+    },
+    path: (sha256) => blobs.path(sha256),
   };
 }
 

@@ -56,6 +56,19 @@ describe('fetch-packages with an object store', () => {
     for (const p of pk().rpms) expect(await env.blobs.has(p.sha256)).toBe(true);
   });
 
+  it('a package the store holds is got from it, not downloaded again from the provider (another machine fetched it)', async () => {
+    await storeAt('objects');
+    const ctx = () => env.ctx(1, { outputs: checkpointed({ 'fetch-metadata': metadataOf(xml()) }) });
+    await fetchPackages.run(ctx());
+    const downloads = provider.requests.length;
+    // a machine whose STORAGE_DIR never saw them
+    for (const p of pk().rpms) await rm(env.blobs.path(p.sha256), { force: true });
+    const out = await fetchPackages.run(ctx());
+    expect(provider.requests.length).toBe(downloads);
+    expect(out.packages.map((p) => p.sha256)).toEqual(pk().rpms.map((p) => p.sha256));
+    for (const p of pk().rpms) expect(await env.blobs.has(p.sha256)).toBe(true);
+  });
+
   it('fails transiently while the store is away, keeping the downloads; the retry puts them without downloading again', async () => {
     const { store: away, dir } = await storeAt('unmounted', false);
     const ctx = env.ctx(1, { outputs: checkpointed({ 'fetch-metadata': metadataOf(xml()) }) });

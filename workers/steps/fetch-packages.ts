@@ -83,7 +83,7 @@ function storeCache(blobs: BlobStore): DownloadCache {
   return {
     has: async (sha256) => {
       if (await blobs.has(sha256)) return true;
-      if ((await blobs.storedSize(sha256)) === null) return false;
+      if (!blobs.objects || (await blobs.storedSize(sha256)) === null) return false;
       await blobs.local(sha256);
       return blobs.has(sha256);
     },

@@ -5,6 +5,7 @@ import { loadConfig } from '../../../config/index.ts';
 import { ENDPOINTS } from '../../../services/api/openapi.ts';
 import { startApp, TEST_SECRET, TEST_TOKEN } from '../../support/app.ts';
 import { useTestDb } from '../../support/db.ts';
+import { seedFailedPromotion } from '../../support/seed.ts';
 
 // The contract: GET /openapi.json describes every endpoint, and the live answers match it, checked by an
 // independent JSON Schema validator (ajv), not by the zod schemas it was generated from.
@@ -53,72 +54,7 @@ describe('GET /openapi.json', () => {
   });
 
   it('describes the live answers: releases, history, retry, mirrors, gc, drift, health and errors', async () => {
-    const [inbox] = await t
-      .db('inbox')
-      .insert({
-        ticket_id: 42,
-        transaction_id: 900,
-        event: 'customfield.changed',
-        action: 'MoveToStageRollOut',
-        actor_name: 'tug1',
-        source: 'webhook',
-        payload: '{}',
-        state: 'failed',
-      })
-      .returning('id');
-    const [rel] = await t
-      .db('releases')
-      .insert({
-        ticket_id: 42,
-        status: 'Unverified',
-        product_short_name: 'TP.tool',
-        product_name: 'tool',
-        version: '1.0',
-        platform: 'el9',
-        arch: 'noarch',
-        repo_kind: 'yum',
-        repo_uri: 'http://x/repos/unverified/TP.tool/',
-      })
-      .returning('id');
-    await t.db('blobs').insert({ sha256: 'a'.repeat(64), size: 10 });
-    await t.db('packages').insert({
-      release_id: rel.id,
-      filename: 'tool-1.0-1.noarch.rpm',
-      pkgname: 'tool',
-      version: '1.0',
-      rel: '1',
-      arch: 'noarch',
-      format: 'rpm',
-      sha256: 'a'.repeat(64),
-      size: 10,
-      url: 'http://p/tool.rpm',
-    });
-    await t.db('transitions').insert([
-      {
-        ticket_id: 42,
-        inbox_id: inbox.id,
-        transaction_id: 899,
-        action: 'MoveToUnverified',
-        actor: 'provider1',
-        from_status: 'New',
-        to_status: 'Unverified',
-        outcome: 'ok',
-        finished_at: new Date(),
-        duration_ms: 5,
-      },
-      {
-        ticket_id: 42,
-        inbox_id: inbox.id,
-        transaction_id: 900,
-        action: 'MoveToStageRollOut',
-        actor: 'tug1',
-        from_status: 'Unverified',
-        to_status: 'Unverified',
-        outcome: 'failed',
-        code: 'RD_CONTENT_MISSING',
-        finished_at: new Date(),
-      },
-    ]);
+    await seedFailedPromotion(t.db);
 
     const list = await call('get', '/releases', '/releases', 200);
     expect(list.releases[0].sla).toMatchObject({ status: 'Unverified', overdue: false });

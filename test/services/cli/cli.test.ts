@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { run } from '../../../services/cli/main.ts';
 import { jobIdOf } from '../../../services/queue.ts';
 import { useTestDb } from '../../support/db.ts';
+import { seedFailedPromotion } from '../../support/seed.ts';
 import { startApp, TEST_TOKEN } from '../../support/app.ts';
 
 const t = useTestDb();
@@ -18,69 +19,7 @@ beforeEach(async () => {
   printed = [];
   vi.spyOn(console, 'log').mockImplementation((s: string) => void printed.push(s));
   vi.spyOn(console, 'error').mockImplementation((s: string) => void printed.push(s));
-  const [inbox] = await t
-    .db('inbox')
-    .insert({
-      ticket_id: 42,
-      transaction_id: 900,
-      event: 'customfield.changed',
-      action: 'MoveToStageRollOut',
-      actor_name: 'tug1',
-      source: 'webhook',
-      payload: '{}',
-      state: 'failed',
-    })
-    .returning('id');
-  const [rel] = await t
-    .db('releases')
-    .insert({
-      ticket_id: 42,
-      status: 'Unverified',
-      product_short_name: 'TP.tool.el9.noarch',
-      product_name: 'tool',
-      version: '1.2.3',
-      platform: 'el9',
-      arch: 'noarch',
-      repo_kind: 'yum',
-      repo_uri: 'http://127.0.0.1:8080/repos/unverified/TP.tool.el9.noarch/',
-    })
-    .returning('id');
-  await t.db('blobs').insert({ sha256: 'a'.repeat(64), size: 10 });
-  await t.db('packages').insert({
-    release_id: rel.id,
-    filename: 'tool-1.2.3-1.noarch.rpm',
-    pkgname: 'tool',
-    version: '1.2.3',
-    rel: '1',
-    arch: 'noarch',
-    format: 'rpm',
-    sha256: 'a'.repeat(64),
-    size: 10,
-    header: JSON.stringify({ requires: ['libfoo >= 2', '/bin/sh'], provides: ['tool = 1.2.3-1'] }),
-  });
-  await t.db('transitions').insert([
-    {
-      ticket_id: 42,
-      action: 'MoveToUnverified',
-      actor: 'provider1',
-      from_status: 'New',
-      to_status: 'Unverified',
-      outcome: 'ok',
-      duration_ms: 1200,
-    },
-    {
-      ticket_id: 42,
-      inbox_id: inbox.id,
-      transaction_id: 900,
-      action: 'MoveToStageRollOut',
-      actor: 'tug1',
-      from_status: 'Unverified',
-      to_status: 'Unverified',
-      outcome: 'failed',
-      code: 'RD_CONTENT_MISSING',
-      duration_ms: 30,
-    },
-  ]);
+  await seedFailedPromotion(t.db);
 });
 
 const cli = (...args: string[]) => run(['--url', app.url, ...args]);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evidenceStatement, statementBytes } from '../../../services/evidence/statement.ts';
 import { verifyEvidence } from '../../../services/evidence/verify.ts';
 import { startSigner, type Signer } from '../../../services/signing/signer.ts';
+import { EVIDENCE_FACTS } from '../../support/evidence.ts';
 
 // What `releasedesk verify-evidence` refuses, offline, with the real gpg: each refusal names the file and why.
 let root: string;
@@ -14,19 +15,9 @@ let key: string;
 const sha = (c: string) => c.repeat(64);
 const statement = () =>
   evidenceStatement({
-    desk: 'central',
-    ticket: 7,
-    rtUrl: 'http://rt.example',
-    product: 'TP.tool',
-    productName: 'tool',
-    version: '1.0',
-    revision: 1,
+    ...EVIDENCE_FACTS,
     packages: [{ filename: 'tool-1.0-1.noarch.rpm', sha256: sha('a'), size: 1 }],
-    transitions: [],
-    dependencies: { satisfied: true, unmet: 0, unchecked: 0, baseRepos: [] },
-    repositories: [],
     signingKeys: [...signer.fingerprints],
-    at: '2026-12-04T00:00:00.000Z',
   });
 
 /** Writes `bytes` and signs it with the desk's key: a receipt as the desk serves it, whatever it holds. */

@@ -17,6 +17,8 @@ type App = Awaited<ReturnType<typeof startApp>>;
 let app: App;
 let adminApp: App;
 let ticket: number;
+/** a real RT ticket: retry reads it (a fixed number is a ticket only on an RT that already holds that many) */
+let reviewed: number;
 
 const configOf = (admin: string) =>
   loadConfig({
@@ -37,6 +39,12 @@ beforeAll(async () => {
   const admins = configOf('RolloutCoordinators');
   adminApp = await startApp(t.db, { config: admins, helpdesk: createHelpdesk(admins, log) });
   ticket = await rtClient('provider1').createTicket({ subject: 'sign-in test', requestor: 'provider1', content: 'x', attachments: [] });
+  reviewed = await rtClient('provider1').createTicket({
+    subject: 'sign-in test, reviewed',
+    requestor: 'provider1',
+    content: 'x',
+    attachments: [],
+  });
 }, 120_000);
 afterAll(async () => {
   await app?.close();
@@ -46,7 +54,7 @@ afterAll(async () => {
 /** Two failed actions: one a reviewer may retry, one the provider may. */
 beforeEach(async () => {
   for (const [tid, action, txn] of [
-    [42, 'MoveToStageRollOut', 900],
+    [reviewed, 'MoveToStageRollOut', 900],
     [ticket, 'MoveToUnverified', 901],
   ] as const) {
     const [inbox] = await t
@@ -107,9 +115,16 @@ const code = async (res: Response) => (await res.json()).error;
 describe('signed in, by RT', () => {
   it('keeps release views and every write endpoint from anonymous callers; repositories, keys and health stay public', async () => {
     expect(await code(await fetch(`${app.url}/releases`))).toBe('RD_SIGNIN_REQUIRED');
-    expect((await fetch(`${app.url}/releases/42`)).status).toBe(401);
+    expect((await fetch(`${app.url}/releases/${reviewed}`)).status).toBe(401);
     expect((await fetch(`${app.url}/account`, { redirect: 'manual' })).headers.get('location')).toBe('/login?next=%2Faccount');
-    for (const path of ['/releases/42/retry', '/mirrors/sync', '/gc', '/drift/check', '/account/tokens', '/account/tokens/1/revoke']) {
+    for (const path of [
+      `/releases/${reviewed}/retry`,
+      '/mirrors/sync',
+      '/gc',
+      '/drift/check',
+      '/account/tokens',
+      '/account/tokens/1/revoke',
+    ]) {
       const res = await post(app, path);
       expect([path, res.status, await code(res)]).toEqual([path, 401, 'RD_SIGNIN_REQUIRED']);
     }
@@ -137,9 +152,9 @@ describe('signed in, by RT', () => {
 
   it('retry: the role that may run the failed action may retry it, another role may not', async () => {
     const [tug, rollout, provider] = await Promise.all([signIn(app, 'tug1'), signIn(app, 'rollout1'), signIn(app, 'provider1')]);
-    let res = await post(app, '/releases/42/retry', rollout);
+    let res = await post(app, `/releases/${reviewed}/retry`, rollout);
     expect([res.status, await code(res)]).toEqual([403, 'RD_ROLE_FORBIDDEN']);
-    expect((await post(app, '/releases/42/retry', tug)).status).toBe(202);
+    expect((await post(app, `/releases/${reviewed}/retry`, tug)).status).toBe(202);
     // MoveToUnverified: the ticket's requestor, not a reviewer
     res = await post(app, `/releases/${ticket}/retry`, tug);
     expect([res.status, await code(res)]).toEqual([403, 'RD_ROLE_FORBIDDEN']);
@@ -170,7 +185,7 @@ describe('signed in, by RT', () => {
     expect([res.status, await code(res)]).toEqual([403, 'RD_CSRF_REFUSED']);
     res = await post(app, '/account/tokens', s, { origin: 'http://evil.example', form: { label: 'cli' } });
     expect([res.status, await code(res)]).toEqual([403, 'RD_CSRF_REFUSED']);
-    res = await post(app, '/releases/42/retry', s, { origin: 'http://evil.example' });
+    res = await post(app, `/releases/${reviewed}/retry`, s, { origin: 'http://evil.example' });
     expect([res.status, await code(res)]).toEqual([403, 'RD_CSRF_REFUSED']);
     expect(await t.db('inbox').where({ source: 'retry' })).toEqual([]);
   });
@@ -195,7 +210,7 @@ describe('signed in, by RT', () => {
     const token = /<code class="token">(rdp_[^<]+)<\/code>/.exec(page)![1]!;
     const bearer = { authorization: `Bearer ${token}` };
     expect((await fetch(`${app.url}/releases`, { headers: bearer })).status).toBe(200);
-    expect((await fetch(`${app.url}/releases/42/retry`, { method: 'POST', headers: bearer })).status).toBe(202); // no CSRF token needed
+    expect((await fetch(`${app.url}/releases/${reviewed}/retry`, { method: 'POST', headers: bearer })).status).toBe(202); // no CSRF token needed
     expect((await fetch(`${app.url}/gc`, { method: 'POST', headers: bearer })).status).toBe(403);
     const id = (await t.db('api_tokens').where({ user_name: 'tug1' }).first('id')).id;
     expect((await post(app, `/account/tokens/${id}/revoke`, s)).status).toBe(303);

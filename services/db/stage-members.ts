@@ -47,6 +47,16 @@ export function viewPackages(db: Db, scope: ViewScope, change: { include?: numbe
     );
 }
 
+/** The arches (release.xml targetArch) of the releases `stage` shows for this kind and platform. */
+export function archesShown(db: Db, d: Omit<DistributionKey, 'arch'>): Promise<string[]> {
+  return db('stage_members as m')
+    .join('releases as r', 'r.id', 'm.release_id')
+    .where({ 'm.stage': d.stage, 'r.repo_kind': d.kind, 'r.platform': d.platform })
+    .distinct('r.arch')
+    .orderBy('r.arch')
+    .pluck('r.arch');
+}
+
 export async function addToStage(db: Db, releaseId: number, stage: string): Promise<void> {
   await db('stage_members').insert({ release_id: releaseId, stage }).onConflict(['release_id', 'stage']).ignore();
 }

@@ -11,7 +11,8 @@ import { enqueueWriteBack } from '../db/outbox.ts';
 import { isRdError } from '../errors.ts';
 import type { Helpdesk } from '../helpdesk/port.ts';
 import { openTarget } from '../mirror/sync.ts';
-import { filesBelow, liveRepositories, packagesNamedBy, viewFingerprint, type LiveRepo, type NamedPackage } from '../mirror/view.ts';
+import { liveRepositories, viewFingerprint, type LiveRepo } from '../mirror/view.ts';
+import { filesBelow, packagesNamedBy, type NamedPackage } from '../storage/index-files.ts';
 import { sha256File } from '../storage/blobs.ts';
 import { STAGES } from '../storage/repo-ref.ts';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { RdError } from '../errors.ts';
-import { packagesNamedBy } from '../mirror/view.ts';
+import { packagesNamedBy } from '../storage/index-files.ts';
 import { loadTrustedKeys } from '../signing/trust.ts';
 import { PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from './statement.ts';
 

@@ -12,18 +12,3 @@ export interface MirrorFile {
   /** a local file, or bytes made for this mirror (client files name the mirror's URL) */
   source: { file: string } | { bytes: Buffer };
 }
-
-/**
- * The files a client reads first and trusts the rest through, in the order they are replaced: the signed
- * statement last (dnf reads repomd.xml and then its .asc; apt prefers InRelease over Release + Release.gpg).
- * undefined: not one of them.
- */
-export function signedRank(path: string): number | undefined {
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  const rank = SIGNED[name];
-  if (rank === undefined) return undefined;
-  if (name.startsWith('repomd') && !path.endsWith(`repodata/${name}`)) return undefined;
-  return rank;
-}
-
-const SIGNED: Record<string, number> = { 'repomd.xml': 1, 'repomd.xml.asc': 2, Release: 1, 'Release.gpg': 2, InRelease: 3 };

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { join, relative } from 'node:path';
 import { RdError } from '../errors.ts';
 import { publicKeysDir } from '../signing/signer.ts';
 import { BlobStore, errCode } from '../storage/blobs.ts';
@@ -9,7 +8,8 @@ import { distClientFileName, distClientFileText } from '../storage/dist-url.ts';
 import type { DistRef } from '../storage/dist-ref.ts';
 import type { Stage } from '../storage/repo-ref.ts';
 import { clientFileName, clientFileText } from '../storage/repo-url.ts';
-import { signedRank, type MirrorFile } from './files.ts';
+import type { MirrorFile } from './files.ts';
+import { filesBelow, packagesNamedBy, signedRank } from '../storage/index-files.ts';
 
 /**
  * What a mirror of one stage holds, read from the live repositories as a site would see them: every file of
@@ -162,67 +162,9 @@ export async function liveRepositories(storageDir: string, stage: Stage): Promis
   return out;
 }
 
-/** Regular files below dir, relative, not following links (a repository's `pool` link is the pool). */
-export async function filesBelow(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) out.push(relative(dir, join(e.parentPath, e.name)).split(sep).join('/'));
-  }
-  return out.sort();
-}
-
 /** The files a reader must find before it trusts a new index go last, in the order signedRank gives. */
 function phaseOf(name: string): MirrorFile['phase'] {
   return signedRank(name) === undefined ? 'index' : 'signed';
-}
-
-export interface NamedPackage {
-  href: string;
-  sha256: string;
-  size: number;
-}
-
-const POOL_HREF = /^pool\/([0-9a-f]{2})\/([0-9a-f]{64})\/[^/]+$/;
-
-/** The packages an index file names (YUM primary, APT Packages), checked to be pool paths of their digest. */
-export async function packagesNamedBy(name: string, bytes: Buffer): Promise<NamedPackage[]> {
-  let found: NamedPackage[] = [];
-  if (/(^|\/)repodata\/[^/]*primary\.xml\.gz$/.test(name)) found = primaryPackages(gunzipSync(bytes).toString('utf8'));
-  else if (/(^|\/)Packages$/.test(name)) found = packagesStanzas(bytes.toString('utf8'));
-  else if (/(^|\/)Packages\.gz$/.test(name)) found = packagesStanzas(gunzipSync(bytes).toString('utf8'));
-  for (const p of found) {
-    const m = POOL_HREF.exec(p.href);
-    if (!m || m[2] !== p.sha256 || m[1] !== p.sha256.slice(0, 2))
-      throw new RdError('RD_INTERNAL', `${name} names ${JSON.stringify(p.href)} (sha256 ${p.sha256}), which is not its pool path`);
-  }
-  return found;
-}
-
-function primaryPackages(xml: string): NamedPackage[] {
-  const out: NamedPackage[] = [];
-  for (const m of xml.matchAll(/<package\b[\s\S]*?<\/package>/g)) {
-    const block = m[0];
-    const sha = /<checksum type="sha256"[^>]*>([0-9a-f]{64})<\/checksum>/.exec(block)?.[1];
-    const size = /<size package="(\d+)"/.exec(block)?.[1];
-    const href = /<location href="([^"]+)"/.exec(block)?.[1];
-    if (!sha || !size || !href) throw new RdError('RD_INTERNAL', `primary.xml has a package without sha256, size or location`);
-    out.push({ href, sha256: sha, size: Number(size) });
-  }
-  return out;
-}
-
-function packagesStanzas(text: string): NamedPackage[] {
-  const out: NamedPackage[] = [];
-  for (const stanza of text.split(/\n\n+/)) {
-    if (!stanza.trim()) continue;
-    const field = (k: string) => new RegExp(`^${k}: *(.+)$`, 'm').exec(stanza)?.[1]?.trim();
-    const href = field('Filename');
-    const sha = field('SHA256');
-    const size = field('Size');
-    if (!href || !sha || !size) throw new RdError('RD_INTERNAL', `a Packages stanza lacks Filename, SHA256 or Size`);
-    out.push({ href, sha256: sha, size: Number(size) });
-  }
-  return out;
 }
 
 const PHASES: MirrorFile['phase'][] = ['package', 'index', 'signed'];

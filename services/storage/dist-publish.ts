@@ -1,9 +1,8 @@
-import { link, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RdError, isRdError } from '../errors.ts';
 import type { Signer } from '../signing/signer.ts';
-import { errCode } from './blobs.ts';
 import { aptPackages, aptRelease, yumRepodata, type AptPackagesIndex, type ExtraMetadata } from './dist-index.ts';
 import { addToPool, ensureSymlink, poolDir } from './dist-pool.ts';
 import { aptArch, APT_COMPONENT, distPaths, distRoot, type DistRef } from './dist-ref.ts';
@@ -23,6 +22,11 @@ export interface DistPublishOptions {
    * keeps a publication's cost with the change, not with the size of the distribution.
    */
   fresh?: IndexEntry[];
+  /**
+   * APT: the suite's other arches, as the records say (their entries). They are built again rather than taken
+   * from the live version on this machine's disk: another worker may have published the suite since.
+   */
+  otherArches?: Array<{ arch: string; entries: IndexEntry[] }>;
 }
 
 export interface DistPublishResult {
@@ -41,8 +45,8 @@ export interface DistPublishResult {
  * Publishes `entries` as the distribution's new version, all or nothing, like a product repository
  * (publish.ts): packages into the pool first, then the index built aside from the recorded entries,
  * signed, made durable, and swapped in by one rename. A client sees the old signed index or the new one;
- * every file an index names exists before it goes live. For APT, `entries` are the arch's: the suite's
- * other arches are taken over from the live version unchanged (hard links).
+ * every file an index names exists before it goes live. For APT, `entries` are the arch's and
+ * `otherArches` the rest of the suite.
  */
 export async function publishDistribution(d: DistRef, entries: IndexEntry[], opts: DistPublishOptions): Promise<DistPublishResult> {
   const t0 = performance.now();
@@ -56,7 +60,7 @@ export async function publishDistribution(d: DistRef, entries: IndexEntry[], opt
         await ensureSymlink(join(dir, 'pool'), poolDir(opts.storageDir));
       } else {
         await ensureSymlink(join(distRoot(opts.storageDir), 'apt', d.platform, 'pool'), poolDir(opts.storageDir));
-        await buildAptSuite(d, dir, entries, previous?.dir);
+        await buildAptSuite(d, dir, [{ arch: d.arch, entries }, ...(opts.otherArches ?? [])]);
       }
       await opts.signer.signRepository(dir, d.kind);
       await writeFile(join(dir, distClientFileName(d)), distClientFileText(opts.publicUrl, d));
@@ -80,38 +84,17 @@ export async function publishDistribution(d: DistRef, entries: IndexEntry[], opt
   }
 }
 
-/** main/binary-<arch>/Packages.gz of this arch, the other arches' as they were, and the Release over all. */
-async function buildAptSuite(d: DistRef, dir: string, entries: IndexEntry[], previousDir: string | undefined): Promise<void> {
-  const arch = aptArch(d.arch);
+/** main/binary-<arch>/Packages.gz of each arch with packages, and the Release over them all. */
+async function buildAptSuite(d: DistRef, dir: string, arches: Array<{ arch: string; entries: IndexEntry[] }>): Promise<void> {
   const indexes: AptPackagesIndex[] = [];
-  if (entries.length > 0) {
+  for (const { arch, entries } of arches) {
+    if (entries.length === 0) continue;
     const ix = await aptPackages(
-      arch,
+      aptArch(arch),
       entries.map((e) => e.parts[0]!),
     );
-    await writeIndexFiles(dir, [{ path: `${APT_COMPONENT}/binary-${arch}/Packages.gz`, bytes: ix.gz }]);
+    await writeIndexFiles(dir, [{ path: `${APT_COMPONENT}/binary-${ix.arch}/Packages.gz`, bytes: ix.gz }]);
     indexes.push(ix);
   }
-  if (previousDir) indexes.push(...(await keepOtherArches(previousDir, dir, arch)));
   await writeFile(join(dir, 'Release'), aptRelease(d, indexes));
-}
-
-/** The other arches of the live suite, linked into the new one, with their hashes from the live Release. */
-async function keepOtherArches(previousDir: string, dir: string, arch: string): Promise<AptPackagesIndex[]> {
-  const release = await readFile(join(previousDir, 'Release'), 'utf8');
-  const listed = new Map<string, { sha256: string; size: number }>();
-  for (const m of release.matchAll(/^ ([0-9a-f]{64}) +(\d+) (\S+)$/gm)) listed.set(m[3]!, { sha256: m[1]!, size: Number(m[2]) });
-  const names = await readdir(join(previousDir, APT_COMPONENT)).catch((e) => (errCode(e) === 'ENOENT' ? [] : Promise.reject(e)));
-  const kept: AptPackagesIndex[] = [];
-  for (const name of names) {
-    const other = /^binary-(.+)$/.exec(name)?.[1];
-    if (!other || other === arch) continue;
-    const base = `${APT_COMPONENT}/${name}/Packages`;
-    const plain = listed.get(base);
-    if (!plain) throw new Error(`the live Release does not list ${base}`);
-    await mkdir(join(dir, APT_COMPONENT, name), { recursive: true });
-    await link(join(previousDir, `${base}.gz`), join(dir, `${base}.gz`));
-    kept.push({ arch: other, gz: await readFile(join(dir, `${base}.gz`)), plain });
-  }
-  return kept;
 }

@@ -130,14 +130,20 @@ describe('an APT distribution', () => {
     expect(list).not.toContain('trusted=yes');
   });
 
-  it('keeps the other arches of the suite when one arch is published', async () => {
-    await publish(apt('stage-rollout', 'x86_64'), entries.apt.a);
-    const r = await publish(apt('stage-rollout', 'aarch64'), entries.apt.b);
+  it('builds the other arches of the suite from their entries when one arch is published, whatever is on this disk', async () => {
+    await publish(apt('stage-rollout', 'x86_64'), entries.apt.b); // on disk now: another amd64 content
+    const r = await publishDistribution(apt('stage-rollout', 'aarch64'), entries.apt.b, {
+      storageDir,
+      publicUrl: server.url,
+      signer,
+      otherArches: [{ arch: 'x86_64', entries: entries.apt.a }],
+    });
     const release = await readFile(join(distPaths(storageDir, apt('stage-rollout')).live, 'Release'), 'utf8');
     expect(release).toMatch(/^Architectures: amd64 arm64$/m);
     expect((await aptGet(r, 'stage-rollout', 'testpkg')).ok).toBe(true);
     expect((await aptGet(r, 'stage-rollout', 'other-0004', { ARCH: 'arm64' })).ok).toBe(true);
     expect((await aptGet(r, 'stage-rollout', 'testpkg', { ARCH: 'arm64' })).code).toBe(4);
+    expect((await aptGet(r, 'stage-rollout', 'other-0004')).code).toBe(4); // amd64 as recorded, not as it was on disk
   });
 
   it('is refused by apt when InRelease was changed after signing: BADSIG', async () => {

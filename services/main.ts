@@ -9,7 +9,8 @@ import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { ActionQueue, redisConnection } from './queue.ts';
 import { SigningKeyError } from './signing/key-file.ts';
-import { configuredKeys, startSigner, type Signer } from './signing/signer.ts';
+import { configuredKeys, publicKeysDir, startSigner, type Signer } from './signing/signer.ts';
+import { replicateKeys } from './storage/objects/published.ts';
 import { backBlobsWith, openObjectStore } from './storage/objects/open.ts';
 import { createActionWorker } from '../workers/action-worker.ts';
 import { outboxLoop, relayLoop, type Loop } from '../workers/loops.ts';
@@ -74,6 +75,7 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
       config,
       signer,
       helpdesk: rt,
+      objects,
       health: {
         postgres: () => ping(db),
         redis: async () => {
@@ -93,6 +95,13 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
   }
   if (role !== 'api') {
     await sweepLeftovers(config.STORAGE_DIR, log);
+    if (objects)
+      await replicateKeys(objects, publicKeysDir(config.STORAGE_DIR)).catch((e) =>
+        log.warn(
+          { err: (e as Error).message, store: objects.where },
+          'the public keys could not be put in the object store; sites reading it directly lack them until the next start',
+        ),
+      );
     const outbox = outboxLoop(db, rt, log, metrics, config.OUTBOX_INTERVAL_MS, config.OUTBOX_REFUSED_RETRY_MS, new PeerClient(config));
     const worker = createActionWorker(
       { db, rt, config, metrics, log, plans, signer, writeBacksQueued: outbox.kick },

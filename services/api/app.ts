@@ -25,6 +25,8 @@ import { lastDriftReport } from '../drift/report.ts';
 import { peersRouter } from './peers.ts';
 import { httpErrorHandler } from './http-errors.ts';
 import { releasesRouter } from './releases.ts';
+import { reposFromStore } from './repos.ts';
+import type { ObjectStore } from '../storage/objects/store.ts';
 import { webhookRouter } from './webhook.ts';
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -44,6 +46,8 @@ export interface AppDeps extends IntakeDeps {
   signer: Pick<Signer, 'signFile'>;
   /** read by a drift check asked for here (POST /drift/check); without one, tickets are not compared */
   helpdesk?: Pick<Helpdesk, 'getTicket' | 'checkPassword' | 'userGroups' | 'getUserEmail'>;
+  /** BLOB_STORE's store: published repositories are served from it */
+  objects?: ObjectStore | null;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -126,6 +130,10 @@ export function createApp(deps: AppDeps): Express {
 
   // Published repositories: what dnf and apt read. Symlinks are followed (each repository is a link
   // to its current version directory); dotfiles (the version store) are not served.
+  // With an object store, the store's copy is the truth: any worker machine may have published last.
+  // A repository not in the store yet (published before BLOB_STORE was set, until its next publication) is
+  // served from this machine's disk.
+  if (deps.objects) app.use('/repos', reposFromStore(deps.objects));
   app.use('/repos', express.static(path.join(deps.storageDir, 'repos'), { dotfiles: 'ignore', index: false, fallthrough: true }));
 
   // The public signing keys sites verify the repositories with: /keys/releasedesk.asc (all of them) and

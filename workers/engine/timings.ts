@@ -5,7 +5,19 @@
 import { performance } from 'node:perf_hooks';
 import type { Helpdesk } from '../../services/helpdesk/port.ts';
 
-export const TIMING_CATEGORIES = ['download', 'unpack', 'hash', 'header', 'fsync', 'db', 'index', 'deps', 'rt-read', 'rt-write'] as const;
+export const TIMING_CATEGORIES = [
+  'download',
+  'unpack',
+  'hash',
+  'header',
+  'fsync',
+  'db',
+  'index',
+  'deps',
+  'rt-read',
+  'rt-write',
+  'store',
+] as const;
 export type TimingCategory = (typeof TIMING_CATEGORIES)[number];
 
 /** ms per category, `other` (total minus the categories) and `total`, whole milliseconds. */

@@ -1,10 +1,12 @@
 import { saveEntries } from '../../services/db/index-entries.ts';
 import { lockKeys, withLocks } from '../../services/db/locks.ts';
 import { releaseById } from '../../services/db/releases.ts';
-import { addToStage, removeFromStage, viewPackages, type ViewPackage } from '../../services/db/stage-members.ts';
-import { distUnit, type DistRef } from '../../services/storage/dist-ref.ts';
+import { addToStage, archesShown, removeFromStage, viewPackages, type ViewPackage } from '../../services/db/stage-members.ts';
+import { aptArch, distUnit, type DistRef } from '../../services/storage/dist-ref.ts';
 import { publishDistribution } from '../../services/storage/dist-publish.ts';
 import { entriesFor, type IndexEntry } from '../../services/storage/index-entries.ts';
+import { objectStoreOf } from '../../services/storage/objects/open.ts';
+import { distTree, productTree, replicate, type PublishedTree } from '../../services/storage/objects/published.ts';
 import { publishRepository } from '../../services/storage/publish.ts';
 import type { RepoKind, Stage } from '../../services/storage/repo-ref.ts';
 import type { StepContext } from '../engine/step.ts';
@@ -61,12 +63,22 @@ export async function publishView(
       }),
     );
     if (r.made.length) await ctx.timings.time('db', () => saveEntries(db, r.made));
+    await toStore(ctx, productTree({ stage, product, kind }, r.dir));
     const d = await withLocks(db, [lockKeys.dist(distUnit(dist))], async () => {
       const { entries, fresh } = await distributionEntries(ctx, dist, change);
       const extras = await ctx.timings.time('db', () => extraMetadata(db, config, dist, change));
+      const otherArches = dist.kind === 'apt' ? await otherArchesOf(ctx, dist) : undefined;
       const out = await ctx.timings.time('index', () =>
-        publishDistribution(dist, entries, { storageDir: config.STORAGE_DIR, publicUrl: config.PUBLIC_URL, signer, fresh, extras }),
+        publishDistribution(dist, entries, {
+          storageDir: config.STORAGE_DIR,
+          publicUrl: config.PUBLIC_URL,
+          signer,
+          fresh,
+          extras,
+          otherArches,
+        }),
       );
+      await toStore(ctx, distTree(dist, out.dir));
       await ctx.timings.time('db', async () => {
         if (change.include !== undefined) await addToStage(db, change.include, stage);
         if (change.exclude !== undefined) await removeFromStage(db, change.exclude, stage);
@@ -110,4 +122,26 @@ async function distributionEntries(
   // the pool is append-only: what the members already showed is there, and the product's publication just
   // put the entering release's packages in (publishView holds its lock); packages without entries may not be
   return { entries, fresh: entries.filter((_, i) => rows[i]!.parts === null) };
+}
+
+/**
+ * The rest of an APT suite: each other arch of the platform in the stage, from the records (the change is to
+ * this arch only). Arches dpkg names alike (x86_64, amd64) are one index.
+ */
+async function otherArchesOf(ctx: StepContext, dist: DistRef): Promise<Array<{ arch: string; entries: IndexEntry[] }>> {
+  const arches = (await ctx.timings.time('db', () => archesShown(ctx.deps.db, dist))).filter((a) => aptArch(a) !== aptArch(dist.arch));
+  const byDpkg = new Map<string, IndexEntry[]>();
+  for (const arch of arches) {
+    const { entries } = await distributionEntries(ctx, { ...dist, arch }, {});
+    byDpkg.set(aptArch(arch), [...(byDpkg.get(aptArch(arch)) ?? []), ...entries]);
+  }
+  return [...byDpkg].map(([arch, entries]) => ({ arch, entries }));
+}
+
+/** With an object store, the repository goes there too, still under its lock (services/storage/objects/published.ts). */
+async function toStore(ctx: StepContext, tree: PublishedTree): Promise<void> {
+  const store = objectStoreOf(ctx.deps.config.STORAGE_DIR);
+  if (!store) return;
+  const done = await ctx.timings.time('store', () => replicate(store, ctx.deps.config.STORAGE_DIR, tree));
+  ctx.log.debug({ repo: tree.path, ...done }, 'repository put in the object store');
 }

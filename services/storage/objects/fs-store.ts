@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
+import type { Readable } from 'node:stream';
 import { RdError, isRdError } from '../../errors.ts';
 import { errCode, fsyncPath } from '../blobs.ts';
 import { receive } from './receive.ts';
@@ -34,6 +35,23 @@ export class FsObjectStore implements ObjectStore {
       if (!(await this.head(key))) return null;
       const recorded = await readFile(this.at('meta', key), 'utf8').catch(() => null);
       return receive(createReadStream(this.at('data', key)), dest, key, recorded);
+    });
+  }
+
+  async copy(from: string, to: string): Promise<boolean> {
+    return this.call(to, async () => {
+      const st = await stat(this.at('data', from)).catch(absent);
+      if (!st) return false;
+      await this.placed(this.at('meta', to), (tmp) => copyFile(this.at('meta', from), tmp));
+      await this.placed(this.at('data', to), (tmp) => copyFile(this.at('data', from), tmp));
+      return true;
+    });
+  }
+
+  async open(key: string): Promise<{ body: Readable; size: number } | null> {
+    return this.call(key, async () => {
+      const st = await stat(this.at('data', key)).catch(absent);
+      return st ? { body: createReadStream(this.at('data', key)), size: st.size } : null;
     });
   }
 

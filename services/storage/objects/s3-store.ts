@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -64,6 +65,24 @@ export class S3ObjectStore implements ObjectStore {
       const got = await this.s3.send(new GetObjectCommand({ Bucket: this.at.bucket, Key: this.key(key) })).catch(notFound);
       if (!got) return null;
       return receive(got.Body as Readable, dest, key, got.Metadata?.sha256);
+    });
+  }
+
+  async copy(from: string, to: string): Promise<boolean> {
+    await this.ensureBucket();
+    return this.call(to, async () => {
+      const source = `${this.at.bucket}/${this.key(from).split('/').map(encodeURIComponent).join('/')}`;
+      const done = await this.s3
+        .send(new CopyObjectCommand({ Bucket: this.at.bucket, Key: this.key(to), CopySource: source, MetadataDirective: 'COPY' }))
+        .catch(notFound);
+      return done !== null;
+    });
+  }
+
+  async open(key: string): Promise<{ body: Readable; size: number } | null> {
+    return this.call(key, async () => {
+      const got = await this.s3.send(new GetObjectCommand({ Bucket: this.at.bucket, Key: this.key(key) })).catch(notFound);
+      return got ? { body: got.Body as Readable, size: got.ContentLength ?? 0 } : null;
     });
   }
 

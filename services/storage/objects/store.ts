@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { S3Location } from '../../s3/client.ts';
 
 /**
@@ -16,6 +17,13 @@ export interface ObjectStore {
   put(key: string, file: string, digest: Digest): Promise<void>;
   /** Writes the object to `dest`, its bytes checked against its sha256; null when there is no such object. */
   get(key: string, dest: string): Promise<Digest | null>;
+  /**
+   * Copies an object within the store, its recorded sha256 with it, without sending its bytes through this
+   * machine; false when there is no object at `from`.
+   */
+  copy(from: string, to: string): Promise<boolean>;
+  /** The object's bytes as a stream, unchecked (the reader checks them: dnf and apt by the signed index); null when absent. */
+  open(key: string): Promise<{ body: Readable; size: number } | null>;
   /** The object's size and recorded sha256 (null: none recorded) without its bytes; null when absent. */
   head(key: string): Promise<{ size: number; sha256: string | null } | null>;
   /** Every object whose key starts with `prefix`. */

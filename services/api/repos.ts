@@ -1,0 +1,46 @@
+import { extname } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import express, { type Router } from 'express';
+import type { ObjectStore } from '../storage/objects/store.ts';
+
+/**
+ * Published repositories read from the object store, for a desk whose workers run on several machines: what a
+ * worker published is in the store (services/storage/objects/published.ts), and any API process serves it,
+ * whichever machine built it. Paths are as below PUBLIC_URL/repos; dot-names (a version store) are not served.
+ */
+export function reposFromStore(store: ObjectStore): Router {
+  const router = express.Router();
+  router.get(/.*/, async (req, res, next) => {
+    const rel = req.path.slice(1);
+    if (!rel || rel.endsWith('/') || rel.split('/').some((s) => s === '' || s.startsWith('.'))) return next();
+    try {
+      const got = await store.open(`repos/${rel}`);
+      if (!got) return next();
+      res
+        .status(200)
+        .type(TYPES[extname(rel)] ?? 'application/octet-stream')
+        .setHeader('Content-Length', got.size);
+      if (req.method === 'HEAD') {
+        got.body.destroy();
+        return void res.end();
+      }
+      await pipeline(got.body, res);
+    } catch (e) {
+      if (res.headersSent) return void res.destroy(e as Error);
+      next(e);
+    }
+  });
+  return router;
+}
+
+const TYPES: Record<string, string> = {
+  '.xml': 'application/xml',
+  '.gz': 'application/gzip',
+  '.asc': 'application/pgp-signature',
+  '.gpg': 'application/pgp-signature',
+  '.repo': 'text/plain',
+  '.list': 'text/plain',
+  '.sources': 'text/plain',
+  '.rpm': 'application/x-rpm',
+  '.deb': 'application/vnd.debian.binary-package',
+};

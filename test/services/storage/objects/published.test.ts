@@ -1,0 +1,179 @@
+/**
+ * Published repositories in the object store (a real OpenStack Swift with s3api): what a worker publishes is
+ * put there, and the real dnf and apt install from it, read straight from Swift or through the service, with
+ * the signature checked. A repository built on another machine (its own STORAGE_DIR) replaces what the store
+ * holds, and the store away leaves the old signed index in force.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutBucketAclCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { s3Client } from '../../../../services/s3/client.ts';
+import { startSigner, type Signer } from '../../../../services/signing/signer.ts';
+import { BlobStore } from '../../../../services/storage/blobs.ts';
+import type { DistRef } from '../../../../services/storage/dist-ref.ts';
+import { publishDistribution } from '../../../../services/storage/dist-publish.ts';
+import { makeIndexEntries, type IndexEntry } from '../../../../services/storage/index-entries.ts';
+import { backBlobsWith } from '../../../../services/storage/objects/open.ts';
+import { distTree, productTree, replicate, replicateKeys } from '../../../../services/storage/objects/published.ts';
+import { S3ObjectStore } from '../../../../services/storage/objects/s3-store.ts';
+import { publishRepository } from '../../../../services/storage/publish.ts';
+import type { RepoPackage } from '../../../../services/storage/repo-ref.ts';
+import { startApp } from '../../../support/app.ts';
+import { useTestDb } from '../../../support/db.ts';
+import { fails } from '../../../support/errors.ts';
+import { startPrivateSwift, type PrivateSwift } from '../../../support/mirror-servers.ts';
+import { adoptTestPackages, buildTestPackages } from '../../../support/packages.ts';
+import { makeTestKey } from '../../../support/signing-keys.ts';
+import { checkAptRepo, checkYumRepo } from '../../../support/repo-clients.ts';
+
+const t = useTestDb();
+let root: string;
+let swift: PrivateSwift;
+let store: S3ObjectStore;
+/** two worker machines: each its own STORAGE_DIR, one store */
+const machines: Array<{ storageDir: string; signer: Signer }> = [];
+const rpms: { a: RepoPackage[]; b: RepoPackage[] } = { a: [], b: [] };
+const entries: Record<'yum' | 'apt', { a: IndexEntry[]; b: IndexEntry[] }> = { yum: { a: [], b: [] }, apt: { a: [], b: [] } };
+const BUCKET = 'rd-published';
+const product = { stage: 'production', product: 'TP.tool.el9.x86_64', kind: 'yum' } as const;
+const yum: DistRef = { stage: 'production', kind: 'yum', platform: 'el9', arch: 'x86_64' };
+const apt = (arch: string): DistRef => ({ stage: 'production', kind: 'apt', platform: 'debian12', arch });
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'rd-published-'));
+  const [, a, b] = await Promise.all([
+    startPrivateSwift().then((s) => (swift = s)),
+    buildTestPackages(join(root, 'a'), 3),
+    buildTestPackages(join(root, 'b'), 3, { core: false, fillPrefix: 'other', fillStart: 4 }),
+  ]);
+  const at = {
+    endpoint: swift.endpoint,
+    region: 'us-east-1',
+    bucket: BUCKET,
+    prefix: '',
+    accessKeyId: swift.accessKeyId,
+    secretAccessKey: swift.secretAccessKey,
+  };
+  store = new S3ObjectStore(at);
+  // one key for the desk: every worker machine is configured with the same SIGNING_KEY_FILES
+  const deskKey = await makeTestKey(join(root, 'keys'), 'desk');
+  keyFile = deskKey.public;
+  for (const name of ['one', 'two']) {
+    const storageDir = join(root, name);
+    backBlobsWith(storageDir, store);
+    await new BlobStore(storageDir).init();
+    machines.push({ storageDir, signer: await startSigner({ storageDir, keys: [{ file: deskKey.secret }] }) });
+  }
+  const one = machines[0]!.storageDir;
+  const blobs = new BlobStore(one);
+  const opts = { tmpDir: join(one, 'tmp'), timeoutMs: 60_000 };
+  rpms.a = await adoptTestPackages(blobs, a.rpms);
+  rpms.b = await adoptTestPackages(blobs, b.rpms);
+  const debs = { a: await adoptTestPackages(blobs, a.debs), b: await adoptTestPackages(blobs, b.debs) };
+  entries.yum = { a: await makeIndexEntries(one, 'yum', rpms.a, opts), b: await makeIndexEntries(one, 'yum', rpms.b, opts) };
+  entries.apt = { a: await makeIndexEntries(one, 'apt', debs.a, opts), b: await makeIndexEntries(one, 'apt', debs.b, opts) };
+  // sites read the bucket over Swift's own HTTP API: the operator makes it readable by anyone
+  await s3Client(at, { connectMs: 5_000, idleMs: 30_000 }).send(new PutBucketAclCommand({ Bucket: BUCKET, ACL: 'public-read' }));
+}, 240_000);
+afterAll(async () => {
+  for (const m of machines) {
+    backBlobsWith(m.storageDir, null);
+    await m.signer.stop();
+  }
+  await store?.close();
+  await swift?.stop();
+  await rm(root, { recursive: true, force: true });
+});
+
+const PUBLIC = 'http://desk.invalid';
+let keyFile: string;
+const key = () => keyFile;
+/** the product repository's path below PUBLIC_URL and the store's root */
+const productPath = productTree(product, '').path;
+
+/** One machine publishes Production's product repository and both distributions and puts them in the store. */
+async function publishOn(m: (typeof machines)[number], set: 'a' | 'ab', aptArches: string[] = ['x86_64']) {
+  const pick = (k: 'yum' | 'apt') => (set === 'a' ? entries[k].a : [...entries[k].a, ...entries[k].b]);
+  const opts = { storageDir: m.storageDir, publicUrl: PUBLIC, signer: m.signer };
+  const repo = await publishRepository(product, set === 'a' ? rpms.a : [...rpms.a, ...rpms.b], { ...opts, recorded: pick('yum') });
+  const reports = [await replicate(store, m.storageDir, productTree(product, repo.dir))];
+  const dist = await publishDistribution(yum, pick('yum'), opts);
+  reports.push(await replicate(store, m.storageDir, distTree(yum, dist.dir)));
+  const [first, ...others] = aptArches;
+  const suite = await publishDistribution(apt(first!), pick('apt'), {
+    ...opts,
+    otherArches: others.map((arch) => ({ arch, entries: pick('apt') })),
+  });
+  reports.push(await replicate(store, m.storageDir, distTree(apt(first!), suite.dir)));
+  return reports;
+}
+
+describe('published repositories in the object store', () => {
+  it('are put there, packages copied inside the store; dnf and apt install from Swift directly and through the service', async () => {
+    const [repo, dist, suite] = await publishOn(machines[0]!, 'a');
+    expect(repo!.copied).toBe(3);
+    expect(dist!.copied).toBe(3);
+    expect(suite!.copied).toBe(3);
+    await replicateKeys(store, join(machines[0]!.storageDir, 'keys'));
+    const direct = swift.publicUrl(BUCKET);
+    const dnf = await checkYumRepo(`${direct}/repos/dist/yum/el9/x86_64/production/`, 'testpkg-dep', {
+      GPGKEY: `${direct}/keys/releasedesk.asc`,
+      RESOLVE: '1',
+    });
+    expect(dnf.output).toContain('OK:');
+    expect((await checkAptRepo(`${direct}/repos/dist/apt/debian12/`, 'testpkg', { KEY: key(), SUITE: 'production' })).ok).toBe(true);
+
+    // an API process on a machine that built nothing serves what the store holds
+    const app = await startApp(t.db, { storageDir: join(root, 'api-machine'), objects: store });
+    try {
+      const viaDesk = await checkYumRepo(`${app.url}/${productPath}/`, 'testpkg', { GPGKEY: key() });
+      expect(viaDesk.output).toContain('OK:');
+      const apt = await checkAptRepo(`${app.url}/repos/dist/apt/debian12/`, 'testpkg', { KEY: key(), SUITE: 'production' });
+      expect(apt.ok).toBe(true);
+      expect((await fetch(`${app.url}/repos/dist/yum/el9/x86_64/production/repodata/nothing.xml`)).status).toBe(404);
+      expect((await fetch(`${app.url}/repos/dist/yum/el9/x86_64/production/../../../../../blobs/`)).status).toBe(404);
+    } finally {
+      await app.close();
+    }
+  }, 240_000);
+
+  it('takes what another machine publishes next: new packages copied, files the new version no longer names removed', async () => {
+    await publishOn(machines[0]!, 'a');
+    const [repo] = await publishOn(machines[1]!, 'ab', ['x86_64', 'aarch64']); // this machine never published before
+    expect(repo!.copied).toBe(3);
+    expect(repo!.removed).toBeGreaterThan(0); // the earlier version's repodata
+    const direct = swift.publicUrl(BUCKET);
+    expect((await checkYumRepo(`${direct}/${productPath}/`, 'other-0004', { GPGKEY: key() })).output).toContain('OK:');
+    const arm = await checkAptRepo(`${direct}/repos/dist/apt/debian12/`, 'other-0004', { KEY: key(), SUITE: 'production', ARCH: 'arm64' });
+    expect(arm.ok).toBe(true);
+
+    await publishOn(machines[0]!, 'a');
+    const gone = await checkYumRepo(`${direct}/${productPath}/`, 'other-0004', { GPGKEY: key() });
+    expect(gone.ok).toBe(false);
+    const keys = (await store.list(`${productPath}/pool/`)).map((o) => o.key);
+    expect(keys.length).toBe(3); // b's packages went with the version that named them
+  }, 240_000);
+
+  it('with the store away, fails as unavailable and the store keeps the last signed index, whole; the retry puts the rest', async () => {
+    await publishOn(machines[0]!, 'a');
+    const m = machines[0]!;
+    const repo = await publishRepository(product, [...rpms.a, ...rpms.b], {
+      storageDir: m.storageDir,
+      publicUrl: PUBLIC,
+      signer: m.signer,
+      recorded: [...entries.yum.a, ...entries.yum.b],
+    });
+    await swift.stopProxy();
+    try {
+      await fails(replicate(store, m.storageDir, productTree(product, repo.dir)), 'RD_STORE_UNAVAILABLE');
+    } finally {
+      await swift.startProxy();
+    }
+    const direct = `${swift.publicUrl(BUCKET)}/${productPath}/`;
+    expect((await checkYumRepo(direct, 'testpkg', { GPGKEY: key() })).output).toContain('OK:');
+    await replicate(store, m.storageDir, productTree(product, repo.dir));
+    expect((await checkYumRepo(direct, 'other-0004', { GPGKEY: key() })).output).toContain('OK:');
+  }, 240_000);
+});

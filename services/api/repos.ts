@@ -1,4 +1,4 @@
-import { extname } from 'node:path';
+import { extname, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import express, { type Router } from 'express';
 import type { ObjectStore } from '../storage/objects/store.ts';
@@ -11,7 +11,8 @@ import type { ObjectStore } from '../storage/objects/store.ts';
 export function reposFromStore(store: ObjectStore): Router {
   const router = express.Router();
   router.get(/.*/, async (req, res, next) => {
-    const rel = req.path.slice(1);
+    // apt asks a flat repository for `./Release`: dot segments are resolved, never above /repos
+    const rel = posix.normalize(req.path).slice(1);
     if (!rel || rel.endsWith('/') || rel.split('/').some((s) => s === '' || s.startsWith('.'))) return next();
     try {
       const got = await store.open(`repos/${rel}`);

@@ -23,14 +23,18 @@ export interface E2E {
  * The real thing for one test file: RT (started and seeded if needed) posting to a releasedesk on a
  * free loopback port, a loopback provider serving freshly built RPM/DEB packages.
  */
-export function useE2E(over: Partial<Record<keyof Config, string>> = {}, role: 'all' | 'api' = 'all'): E2E {
+/** `over` may be a function: settings known only once an earlier beforeAll ran (a server's port). */
+export function useE2E(
+  over: Partial<Record<keyof Config, string>> | (() => Partial<Record<keyof Config, string>>) = {},
+  role: 'all' | 'api' = 'all',
+): E2E {
   const ctx = { run: Date.now().toString(36) } as E2E;
   let restore: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     await ensureRtRunning();
     ctx.pkgs = await buildTestPackages(await mkdtemp(path.join(tmpdir(), 'rd-pkgs-')), 3);
     ctx.provider = await startProviderServer({ dir: ctx.pkgs.dir });
-    ctx.svc = await startTestService({ MAX_DOWNLOAD_BYTES: String(8 * 2 ** 20), ...over }, role);
+    ctx.svc = await startTestService({ MAX_DOWNLOAD_BYTES: String(8 * 2 ** 20), ...(typeof over === 'function' ? over() : over) }, role);
     restore = (await pointWebhookAt(ctx.svc.webhookUrl, E2E_SECRET)).restore;
     ctx.rt = rtClient('releasedesk');
     ctx.prov = rtClient('provider1');

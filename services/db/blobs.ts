@@ -31,25 +31,28 @@ export async function dropClaims(db: Exec, inboxId: number): Promise<void> {
   await db('blob_claims').where({ inbox_id: inboxId }).del();
 }
 
+/** Deletes the blobs' bytes wherever they are kept; a failure keeps every row (the transaction is rolled back). */
+export type Remove = (shas: string[]) => Promise<void>;
+
 /**
- * Drops the action's claims on these blobs and deletes those nobody uses any more: `remove` (the file)
- * runs while their rows are locked, then the rows go. Returns the digests removed.
+ * Drops the action's claims on these blobs and deletes those nobody uses any more: `remove` (the files, the
+ * objects) runs while their rows are locked, then the rows go. The claims go first, on their own: a `remove`
+ * that fails (the object store away) then leaves rows nobody uses, which retention deletes later (leftovers),
+ * not claims that would keep the blobs forever. Returns the digests removed.
  */
-export async function releaseBlobs(db: Db, inboxId: number, shas: string[], remove: (sha256: string) => Promise<void>): Promise<string[]> {
+export async function releaseBlobs(db: Db, inboxId: number, shas: string[], remove: Remove): Promise<string[]> {
   if (!shas.length) return [];
-  return db.transaction(async (trx) => {
-    await trx('blob_claims').where({ inbox_id: inboxId }).whereIn('sha256', shas).del();
-    return removeUnused(trx, shas, remove);
-  });
+  await db('blob_claims').where({ inbox_id: inboxId }).whereIn('sha256', shas).del();
+  return removeUnusedBlobs(db, shas, remove);
 }
 
 /** Deletes the blobs among `shas` that no recorded package and no claim uses (retention, its sweep of leftovers). */
-export async function removeUnusedBlobs(db: Db, shas: string[], remove: (sha256: string) => Promise<void>): Promise<string[]> {
+export async function removeUnusedBlobs(db: Db, shas: string[], remove: Remove): Promise<string[]> {
   if (!shas.length) return [];
   return db.transaction((trx) => removeUnused(trx, shas, remove));
 }
 
-async function removeUnused(trx: Knex.Transaction, shas: string[], remove: (sha256: string) => Promise<void>): Promise<string[]> {
+async function removeUnused(trx: Knex.Transaction, shas: string[], remove: Remove): Promise<string[]> {
   const locked = (await trx('blobs').whereIn('sha256', shas).forUpdate().select('sha256')).map((r) => r.sha256 as string);
   if (!locked.length) return [];
   // a new statement, so a claim committed while this one waited for the locks is seen
@@ -60,12 +63,16 @@ async function removeUnused(trx: Knex.Transaction, shas: string[], remove: (sha2
       .whereNotExists(trx('blob_claims as c').whereRaw('c.sha256 = b.sha256'))
       .select('b.sha256')
   ).map((r) => r.sha256);
-  for (const sha of unused) await remove(sha);
+  if (!unused.length) return [];
+  await remove(unused);
   await trx('blobs').whereIn('sha256', unused).del();
   return unused;
 }
 
-/** Blob rows nobody uses, stored before `before`: what a purge or undo killed between its commit and its deletion left. */
+/**
+ * Blob rows nobody uses, stored before `before`: what a purge or undo left that was killed between its commit and
+ * its deletion, or whose deletion failed (the object store away).
+ */
 export async function unusedBlobs(db: Db, before: Date): Promise<BlobRef[]> {
   const rows = await db('blobs as b')
     .where('b.created_at', '<', before)

@@ -9,6 +9,10 @@ export interface MirrorFile {
   phase: 'package' | 'index' | 'signed';
   sha256: string;
   size: number;
-  /** a local file, or bytes made for this mirror (client files name the mirror's URL) */
-  source: { file: string } | { bytes: Buffer };
+  /**
+   * a local file; a package's blob, at its path in STORAGE_DIR, which a sync gets from the object store behind
+   * the blobs first when this machine lacks it (another worker fetched it); or bytes made for this mirror
+   * (client files name the mirror's URL)
+   */
+  source: { file: string } | { file: string; blob: string } | { bytes: Buffer };
 }

@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import pMap from 'p-map';
 import { forgetObjects, knownObjects, markSyncAttempt, markSyncSuccess, recordObjects } from '../db/mirrors.ts';
 import type { Db } from '../db/knex.ts';
 import type { Logger } from '../log.ts';
+import { BlobStore } from '../storage/blobs.ts';
 import type { MirrorFile } from './files.ts';
-import { planSync, type SyncPlan } from './plan.ts';
+import { planSync, type SyncPlan, type Upload } from './plan.ts';
 import { RsyncTarget } from './rsync-target.ts';
 import { S3Target } from './s3-target.ts';
 import { describeTarget, type MirrorTarget, type TargetSpec } from './target.ts';
@@ -94,6 +96,7 @@ async function apply(target: MirrorTarget, plan: SyncPlan, name: string, deps: S
     const files = plan.upload.filter((u) => u.phase === phase);
     if (!files.length) continue;
     const t0 = performance.now();
+    await blobsHere(files, deps.storageDir);
     await target.put(files, async (path, tag) => {
       const u = sha.get(path)!;
       await recordObjects(deps.db, name, [{ path, sha256: u.sha256, size: u.size, tag }]);
@@ -105,6 +108,18 @@ async function apply(target: MirrorTarget, plan: SyncPlan, name: string, deps: S
     await target.remove(paths);
     await forgetObjects(deps.db, name, paths);
   }
+}
+
+/**
+ * A package whose blob this machine's STORAGE_DIR lacks (another worker fetched it) is got from the object
+ * store behind the blobs before the target reads it. Copies too: rsync links every file it sends. Without an
+ * object store nothing is asked; with one, a blob here costs a stat.
+ */
+async function blobsHere(files: Upload[], storageDir: string): Promise<void> {
+  const blobs = new BlobStore(storageDir);
+  if (!blobs.objects) return;
+  const shas = new Set(files.flatMap((f) => ('blob' in f.source ? [f.source.blob] : [])));
+  await pMap(shas, (sha) => blobs.local(sha), { concurrency: 4 });
 }
 
 function reportOf(spec: TargetSpec, view: MirrorView, plan: SyncPlan, dryRun: boolean, ms: number): SyncReport {

@@ -69,7 +69,7 @@ export async function mirrorView(opts: ViewOptions): Promise<MirrorView> {
           phase: 'package',
           sha256: p.sha256,
           size: p.size,
-          source: { file: blobs.path(p.sha256) },
+          source: { file: blobs.path(p.sha256), blob: p.sha256 },
         });
       }
     }

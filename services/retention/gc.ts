@@ -1,16 +1,12 @@
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Config } from '../../config/index.ts';
-import { removeUnusedBlobs, unusedBlobs } from '../db/blobs.ts';
+import { unusedBlobs } from '../db/blobs.ts';
 import type { Db } from '../db/knex.ts';
 import { lockKeys, withLocks } from '../db/locks.ts';
 import { enqueueWriteBack } from '../db/outbox.ts';
 import { purgeCandidates, purgeRecord, usedElsewhere, type PurgeCandidate, type PurgedStatus } from '../db/retention.ts';
-import { exportsDir } from '../bundles/export.ts';
 import { isRdError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { BlobStore, errCode } from '../storage/blobs.ts';
-import { poolDir } from '../storage/dist-pool.ts';
+import { removeBlobs, removeExports, storeAnswers } from './purge-files.ts';
 
 /**
  * Retention, the seeds' final delete (the package-approval flow's deletionProposed -> deleted, the depot's
@@ -107,15 +103,14 @@ export async function gcPlan(deps: GcDeps, now = new Date()): Promise<{ plan: Gc
 /**
  * Purges what gcPlan finds, one release at a time under its ticket's lock (no action on it runs meanwhile):
  * its record first, in one transaction with its ticket comment, then the files nobody uses any more. A purge
- * killed between the two leaves blob rows that no release records; the next run deletes them (leftovers).
+ * killed between the two, or whose object store failed to delete, leaves blob rows that no release records;
+ * the next run deletes them (leftovers). An object store that does not answer at all stops the run before
+ * anything is purged (purge-files.ts).
  */
 export async function runGc(deps: GcDeps, now = new Date()): Promise<GcPlan> {
+  await storeAnswers(deps.config.STORAGE_DIR, deps.log);
   const { plan, candidates } = await gcPlan(deps, now);
-  const blobs = new BlobStore(deps.config.STORAGE_DIR);
-  const remove = async (sha: string) => {
-    await rm(blobs.path(sha), { force: true });
-    await rm(join(poolDir(deps.config.STORAGE_DIR), sha.slice(0, 2), sha), { recursive: true, force: true });
-  };
+  const remove = (shas: string[]) => removeBlobs(deps.db, deps.log, deps.config.STORAGE_DIR, shas);
   const done: GcRelease[] = [];
   for (const [i, c] of candidates.entries()) {
     const r = plan.releases[i]!;
@@ -141,12 +136,9 @@ export async function runGc(deps: GcDeps, now = new Date()): Promise<GcPlan> {
       if (isRdError(e) && e.code === 'RD_BUSY') continue; // an action runs on the ticket: next time
       throw e;
     }
-    await removeUnusedBlobs(
-      deps.db,
-      c.packages.map((p) => p.sha256),
-      remove,
-    );
+    // the exports first: they are this machine's alone, and a store that fails below must not keep them
     await removeExports(deps.config.STORAGE_DIR, c.ticketId);
+    await remove(c.packages.map((p) => p.sha256));
     deps.log.info(
       { ticket: c.ticketId, status: c.status, deleted: r.deleted, bytesFreed: r.bytesFreed, kept: r.kept },
       'release purged (retention)',
@@ -154,11 +146,7 @@ export async function runGc(deps: GcDeps, now = new Date()): Promise<GcPlan> {
     done.push(r);
   }
   const left = await unusedBlobs(deps.db, new Date(now.getTime() - LEFTOVER_AGE_MS));
-  const removed = await removeUnusedBlobs(
-    deps.db,
-    left.map((b) => b.sha256),
-    remove,
-  );
+  const removed = await remove(left.map((b) => b.sha256));
   const leftBytes = left.filter((b) => removed.includes(b.sha256)).reduce((n, b) => n + b.size, 0);
   if (removed.length) deps.log.info({ files: removed.length, bytes: leftBytes }, 'removed blobs no release records');
   return {
@@ -185,11 +173,4 @@ function purgeComment(c: PurgeCandidate, r: GcRelease, config: RetentionConfig):
     `(${retentionKey(c.status)}=${retentionDays(config, c.status)}): its ${r.deleted} package file(s) were deleted from storage (${mib} MiB freed).${kept}\n\n` +
     `The record, its history and this ticket stay; the tombstone lists what was deleted. ${next}`
   );
-}
-
-/** Its exported bundles carry the packages byte for byte: they go with them. */
-async function removeExports(storageDir: string, ticket: number): Promise<void> {
-  const dir = exportsDir(storageDir);
-  const names = await readdir(dir).catch((e) => (errCode(e) === 'ENOENT' ? [] : Promise.reject(e)));
-  for (const n of names.filter((x) => x.includes(`-t${ticket}.bundle.tar.gz`))) await rm(join(dir, n), { force: true });
 }

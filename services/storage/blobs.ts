@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, copyFile, link, mkdir, open, stat, unlink, utimes } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, open, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pMap from 'p-map';
 import { RdError } from '../errors.ts';
-import { blobKey, pullBlob, pushBlobs } from './objects/blob-copies.ts';
+import { blobKey, forgetBlobs, pullBlob, pushBlobs } from './objects/blob-copies.ts';
 import { objectStoreOf } from './objects/open.ts';
 import type { ObjectStore } from './objects/store.ts';
 
@@ -197,6 +197,16 @@ export class BlobStore {
         key: blobKey(sha256),
       });
     return there?.size ?? null;
+  }
+
+  /**
+   * Deletes blobs nobody uses any more (the caller holds their rows' locks, services/db/blobs.ts): from the
+   * object store first, then here. A store that fails throws before anything here is deleted: the caller keeps
+   * the rows, so a later run finds the blobs whole and deletes them then.
+   */
+  async remove(shas: string[]): Promise<void> {
+    if (this.objects) await forgetBlobs(this.objects, shas);
+    await pMap(shas, (sha) => rm(this.path(sha), { force: true }), { concurrency: SYNC_AT_ONCE });
   }
 
   /** Hard-links a blob to destPath (a repository entry). Copies only across filesystems. */

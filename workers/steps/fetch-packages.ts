@@ -8,6 +8,7 @@ import { peerAuthorization } from '../../services/bundles/peers.ts';
 import { isExportedBundle, verifyExportedBundle, type ImportedFrom } from '../../services/bundles/verify.ts';
 import type { PackageSpec, ReleaseMetadata } from '../../services/metadata/release-xml.ts';
 import { BlobStore, type Staged } from '../../services/storage/blobs.ts';
+import { pushBlobs } from '../../services/storage/objects/blob-copies.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { outputOf, type Step, type StepContext } from '../engine/step.ts';
 
@@ -40,17 +41,20 @@ export const fetchPackages: Step<PackagesOutput> = {
     return { ...got, bytes: got.packages.reduce((n, p) => n + p.size, 0) };
   },
   // Blobs are shared by digest: those this action used that no recorded package and no other action
-  // in flight (its claim) uses are removed.
+  // in flight (its claim) uses are removed, here and from the object store behind the blobs. A store that
+  // fails leaves them recorded for retention's sweep of leftovers.
   async undo(ctx, out) {
     const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
     const shas = [...new Set(out.packages.map((p) => p.sha256))];
-    await releaseBlobs(ctx.deps.db, ctx.inboxId, shas, (sha) => unlink(blobs.path(sha)).catch(() => undefined));
+    await releaseBlobs(ctx.deps.db, ctx.inboxId, shas, (unused) => blobs.remove(unused));
   },
 };
 
 /**
  * Claims the blobs for this action, then checks they are all still there: another action's undo may have
- * removed one this action found in the store before the claim (a rerun downloads it again).
+ * removed one this action found in the store before the claim (a rerun downloads it again). A purge on
+ * another machine may have deleted one from the object store only (adoptAll found it there before the
+ * claim): it is put there again from here, and the claim keeps it from now on.
  */
 async function claim(ctx: StepContext, blobs: BlobStore, packages: FetchedPackage[]): Promise<void> {
   await ctx.timings.time('db', () =>
@@ -64,6 +68,15 @@ async function claim(ctx: StepContext, blobs: BlobStore, packages: FetchedPackag
   for (const p of packages) if (!(await blobs.has(p.sha256))) gone.push(p.filename);
   if (gone.length)
     throw new RdError('RD_BUSY', `${gone.join(', ')}: removed from the store by another action while this one fetched; fetching again`);
+  const objects = blobs.objects;
+  if (objects)
+    await ctx.timings.time('fsync', () =>
+      pushBlobs(
+        objects,
+        packages.map((p) => p.sha256),
+        (sha) => blobs.path(sha),
+      ),
+    );
 }
 
 function downloadOpts(ctx: StepContext, blobs: BlobStore, expectedSha256?: string) {

@@ -40,4 +40,25 @@ export async function pullBlob(store: ObjectStore, sha256: string, dest: string)
   return got.size;
 }
 
+/**
+ * The keys a blob has in the store: its copy at blobKey. A key that holds a blob's bytes under another name
+ * (e.g. a published repository's pool path) is deleted with the blob when it is named here, or by the caller
+ * of forgetBlobs.
+ */
+export const keysOfBlob = (sha256: string): string[] => [blobKey(sha256)];
+
+/**
+ * Deletes every key of each blob from the store (an absent key is not an error), a few at once. The first
+ * failure is thrown as the store said it (RD_STORE_UNAVAILABLE, RD_STORE_REFUSED): a caller that drops its
+ * record of the blobs only after this returns finds them again on its next run, and deletes what is left.
+ */
+export async function forgetBlobs(
+  store: ObjectStore,
+  shas: Iterable<string>,
+  keysOf: (sha256: string) => string[] | Promise<string[]> = keysOfBlob,
+): Promise<void> {
+  const keys = (await Promise.all([...new Set(shas)].map(keysOf))).flat();
+  await pMap(keys, (key) => store.delete(key), { concurrency: PUTS_AT_ONCE });
+}
+
 const PUTS_AT_ONCE = 4;

@@ -80,6 +80,8 @@ export class FsObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await this.call(key, async () => {
+      // rm --force of a key under a mount that is away would "succeed": the caller would forget an object still there
+      await stat(this.root);
       await rm(this.at('data', key), { force: true });
       await rm(this.at('meta', key), { force: true });
     });

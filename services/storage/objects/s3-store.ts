@@ -29,7 +29,7 @@ export interface S3StoreOptions {
 export class S3ObjectStore implements ObjectStore {
   readonly where: string;
   private readonly s3: S3Client;
-  private bucketChecked = false;
+  private bucketReady: Promise<void> | null = null;
 
   constructor(
     private readonly at: S3Location,
@@ -124,14 +124,29 @@ export class S3ObjectStore implements ObjectStore {
     return this.at.prefix ? `${this.at.prefix}/${key}` : key;
   }
 
-  private async ensureBucket(): Promise<void> {
-    if (this.bucketChecked) return;
+  /**
+   * One check (and creation) of the bucket for every put in flight: several CreateBucket at once are answered
+   * 409 BucketAlreadyOwnedByYou but one, as is a creation another worker made first; neither is a refusal.
+   */
+  private ensureBucket(): Promise<void> {
+    this.bucketReady ??= this.checkBucket().catch((e) => {
+      this.bucketReady = null;
+      throw e;
+    });
+    return this.bucketReady;
+  }
+
+  private async checkBucket(): Promise<void> {
     const found = await this.call('', () => this.s3.send(new HeadBucketCommand({ Bucket: this.at.bucket }))).then(
       () => true,
       (e) => notFound(e) ?? false,
     );
-    if (!found) await this.call('', () => this.s3.send(new CreateBucketCommand({ Bucket: this.at.bucket })));
-    this.bucketChecked = true;
+    if (!found)
+      await this.call('', () =>
+        this.s3.send(new CreateBucketCommand({ Bucket: this.at.bucket })).catch((e) => {
+          if ((e as Error).name !== 'BucketAlreadyOwnedByYou') throw e;
+        }),
+      );
   }
 
   /** The store's answers as the catalog's codes, naming the store and the key. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +11,13 @@ import { syncTarget } from '../../../services/mirror/sync.ts';
 import type { MirrorTarget, TargetSpec } from '../../../services/mirror/target.ts';
 import { mirrorView } from '../../../services/mirror/view.ts';
 import { startSigner, type Signer } from '../../../services/signing/signer.ts';
-import { BlobStore } from '../../../services/storage/blobs.ts';
+import { BlobStore, sha256File } from '../../../services/storage/blobs.ts';
 import { publishDistribution } from '../../../services/storage/dist-publish.ts';
 import type { DistRef } from '../../../services/storage/dist-ref.ts';
 import { makeIndexEntries, type IndexEntry } from '../../../services/storage/index-entries.ts';
+import { pushBlobs } from '../../../services/storage/objects/blob-copies.ts';
+import { backBlobsWith } from '../../../services/storage/objects/open.ts';
+import { S3ObjectStore } from '../../../services/storage/objects/s3-store.ts';
 import { publishRepository } from '../../../services/storage/publish.ts';
 import type { RepoKind, RepoPackage } from '../../../services/storage/repo-ref.ts';
 import { parseMirrorTargets } from '../../../config/mirror-targets.ts';
@@ -233,3 +237,42 @@ describe('a file changed on the target behind releasedesk', () => {
     expect(back).toBe(await readFile((repomd.source as { file: string }).file, 'utf8'));
   }, 120_000);
 });
+
+describe('a worker whose STORAGE_DIR lacks a package (another worker fetched it)', () => {
+  it('gets its blob from the object store behind the blobs (BLOB_STORE) and sends it', async () => {
+    await publishProduction('a');
+    const { s3, rsync } = targets();
+    const at = { endpoint: swift.endpoint, region: 'us-east-1', prefix: '', accessKeyId: swift.accessKeyId };
+    const objects = new S3ObjectStore({ ...at, bucket: `rd-blobs-${n}`, secretAccessKey: swift.secretAccessKey });
+    const blobs = new BlobStore(storageDir, objects);
+    await pushBlobs(
+      objects,
+      [...pkgs.yum.a, ...pkgs.apt.a].map((p) => p.sha256),
+      (sha) => blobs.path(sha),
+    );
+    const lacking = [pkgs.yum.a[0]!, pkgs.apt.a[0]!];
+    backBlobsWith(storageDir, objects);
+    try {
+      for (const target of [s3, rsync]) {
+        for (const p of lacking) await rm(blobs.path(p.sha256), { force: true });
+        expect((await sync(target)).upload.byPhase.package).toBe(9);
+      }
+    } finally {
+      backBlobsWith(storageDir, null);
+      await objects.close();
+    }
+    const view = await mirrorView({ storageDir, stage: 'production' });
+    for (const p of lacking) {
+      expect(await blobs.has(p.sha256)).toBe(true);
+      const paths = view.files.filter((f) => f.sha256 === p.sha256).map((f) => f.path);
+      expect(paths.length).toBeGreaterThan(0);
+      for (const path of paths) {
+        const onS3 = await fetch(`${swift.publicUrl(`mirror-${n}`)}/umd/${path}`);
+        expect(sha(Buffer.from(await onS3.arrayBuffer()))).toBe(p.sha256);
+        expect((await sha256File(join(rsyncd.root, `run${n}`, path))).sha256).toBe(p.sha256);
+      }
+    }
+  }, 120_000);
+});
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../../config/index.ts';
 import { run } from '../../../services/cli/main.ts';
 import { lockKeys, withLocks } from '../../../services/db/locks.ts';
@@ -11,8 +12,14 @@ import { gcPlan, runGc } from '../../../services/retention/gc.ts';
 import { BlobStore } from '../../../services/storage/blobs.ts';
 import { poolDir } from '../../../services/storage/dist-pool.ts';
 import { poolHref } from '../../../services/storage/dist-ref.ts';
+import { blobKey, pushBlobs } from '../../../services/storage/objects/blob-copies.ts';
+import { backBlobsWith } from '../../../services/storage/objects/open.ts';
+import { S3ObjectStore } from '../../../services/storage/objects/s3-store.ts';
+import type { ObjectStore } from '../../../services/storage/objects/store.ts';
 import { startApp, TEST_SECRET } from '../../support/app.ts';
 import { useTestDb } from '../../support/db.ts';
+import { fails } from '../../support/errors.ts';
+import { startPrivateSwift, type PrivateSwift } from '../../support/mirror-servers.ts';
 
 // Retention on a real store and database: which releases are past it, what is deleted and what stays.
 const t = useTestDb();
@@ -184,5 +191,103 @@ describe('gc', () => {
     expect(await run(['--url', app.url, '--token', TOKEN, 'gc'])).toBe(0);
     expect(printed.join('\n')).toMatch(/freed \d/);
     expect(await exists(blobPath('old-dep'))).toBe(false);
+  });
+});
+
+describe('gc with an object store behind the blobs (BLOB_STORE, a real Swift)', () => {
+  let swift: PrivateSwift;
+  let store: S3ObjectStore;
+  let bucket = 0;
+  let lines: Array<{ level: number; msg: string; err?: { message: string } }>;
+  const logged = () => pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+  beforeAll(async () => {
+    swift = await startPrivateSwift();
+  }, 180_000);
+  afterAll(async () => {
+    await swift?.stop();
+  });
+  // every blob of the seed is in the store too, as a worker that adopted it put it there
+  beforeEach(async () => {
+    lines = [];
+    const at = { endpoint: swift.endpoint, region: 'us-east-1', prefix: '', accessKeyId: swift.accessKeyId };
+    store = new S3ObjectStore({ ...at, bucket: `rd-gc-${++bucket}`, secretAccessKey: swift.secretAccessKey });
+    const blobs = new BlobStore(storageDir);
+    await pushBlobs(
+      store,
+      Object.values(files).map((f) => f.sha256),
+      (sha) => blobs.path(sha),
+    );
+    backBlobsWith(storageDir, store);
+  });
+  afterEach(async () => {
+    backBlobsWith(storageDir, null);
+    await store.close();
+  });
+  const inStore = async (name: string) => (await store.head(blobKey(files[name]!.sha256))) !== null;
+  const errors = () => lines.filter((l) => l.level >= 50);
+
+  it('deletes a purged blob from the store too, and keeps there those another release uses', async () => {
+    expect((await runGc({ db: t.db, log, config })).releases.map((r) => r.ticket)).toEqual([1, 3, 5]);
+    for (const gone of ['old-dep', 'rejected', 'failed-own']) expect(await inStore(gone)).toBe(false);
+    for (const kept of ['shared', 'fresh-dep', 'staged']) expect(await inStore(kept)).toBe(true);
+  });
+
+  it('the store away: nothing is purged and the log says why; once it is back the next run purges', async () => {
+    await swift.stopProxy();
+    try {
+      await fails(runGc({ db: t.db, log: logged(), config }), 'RD_STORE_UNAVAILABLE');
+    } finally {
+      await swift.startProxy();
+    }
+    expect(errors().map((l) => l.msg)).toEqual([
+      expect.stringMatching(/^gc not run: the object store .* does not answer; nothing was purged/),
+    ]);
+    expect((await t.db('releases').where({ ticket_id: 1 }).first()).tombstone).toBeNull();
+    expect(await t.db('outbox').count('* as n').first()).toMatchObject({ n: 0 });
+    expect(await inStore('old-dep')).toBe(true);
+    expect((await runGc({ db: t.db, log, config })).releases.map((r) => r.ticket)).toEqual([1, 3, 5]);
+    expect(await inStore('old-dep')).toBe(false);
+  });
+
+  it('the store going away mid-run: the blobs stay recorded, here and there; the dry run counts them; a later run deletes them', async () => {
+    // the store answers gc's first question, then its proxy stops: the deletion of the first release's blob fails
+    let stopped = false;
+    const goesAway: ObjectStore = Object.assign(Object.create(store), {
+      ping: async () => {
+        await store.ping();
+        await swift.stopProxy();
+        stopped = true;
+      },
+    });
+    backBlobsWith(storageDir, goesAway);
+    try {
+      const e = await fails(runGc({ db: t.db, log: logged(), config }), 'RD_STORE_UNAVAILABLE');
+      expect(e.message).toContain(blobKey(files['old-dep']!.sha256));
+    } finally {
+      if (stopped) await swift.startProxy(); // a second proxy beside a running one would outlive the test
+      backBlobsWith(storageDir, store);
+    }
+    expect(errors()).toEqual([
+      expect.objectContaining({
+        msg: expect.stringContaining('gc stopped: the object store did not delete the blobs; they stay recorded'),
+      }),
+    ]);
+    // release 1 is purged (its record), its blob is not: still recorded, here and in the store
+    expect((await t.db('releases').where({ ticket_id: 1 }).first()).tombstone.purged).toBeTruthy();
+    expect(await t.db('blobs').where({ sha256: files['old-dep']!.sha256 }).first()).toBeTruthy();
+    expect(await exists(blobPath('old-dep'))).toBe(true);
+    expect(await inStore('old-dep')).toBe(true);
+
+    const later = new Date(Date.now() + 2 * DAY); // leftovers are deleted once a day old
+    const { plan } = await gcPlan({ db: t.db, log, config }, later);
+    expect(plan.releases.map((r) => r.ticket)).toEqual([3, 5]);
+    expect(plan.leftovers).toEqual({ files: 1, bytes: files['old-dep']!.size });
+    const done = await runGc({ db: t.db, log, config }, later);
+    expect(done.leftovers).toEqual(plan.leftovers);
+    for (const gone of ['old-dep', 'rejected', 'failed-own']) {
+      expect(await inStore(gone)).toBe(false);
+      expect(await exists(blobPath(gone))).toBe(false);
+    }
+    for (const kept of ['shared', 'fresh-dep', 'staged']) expect(await inStore(kept)).toBe(true);
   });
 });

@@ -3,13 +3,15 @@
  * the store when it returns, so another machine resumes from it. The directory store keeps this fast; the
  * S3 store is tested on a real Swift in test/services/storage/objects.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { claimBlobs, dropClaims, unusedBlobs } from '../../../services/db/blobs.ts';
 import { parseReleaseXml } from '../../../services/metadata/release-xml.ts';
 import { blobKey } from '../../../services/storage/objects/blob-copies.ts';
 import { FsObjectStore } from '../../../services/storage/objects/fs-store.ts';
 import { backBlobsWith } from '../../../services/storage/objects/open.ts';
+import type { ObjectStore } from '../../../services/storage/objects/store.ts';
 import { checkHeaders } from '../../../workers/steps/check-headers.ts';
 import { fetchPackages } from '../../../workers/steps/fetch-packages.ts';
 import { fails } from '../../support/errors.ts';
@@ -81,5 +83,63 @@ describe('fetch-packages with an object store', () => {
     expect(provider.requests.length).toBe(downloads);
     expect(out.packages.map((p) => p.sha256)).toEqual(pk().rpms.map((p) => p.sha256));
     for (const p of pk().rpms) expect(await away.head(blobKey(p.sha256))).toEqual({ size: p.size, sha256: p.sha256 });
+  });
+});
+
+describe('fetch-packages with an object store: its undo, and a purge racing its claim', () => {
+  const ctx = (inbox = 1) => env.ctx(inbox, { outputs: checkpointed({ 'fetch-metadata': metadataOf(xml()) }) });
+
+  it('the undo deletes from the store too the blobs nobody else uses; one another action in flight claimed stays', async () => {
+    const { store } = await storeAt('objects');
+    const [mine, , claimed] = pk().rpms;
+    await claimBlobs(env.db, 99, [{ sha256: claimed!.sha256, size: claimed!.size }]);
+    const out = checkpointed(await fetchPackages.run(ctx()));
+    await fetchPackages.undo!(ctx(), out);
+    expect(await store.head(blobKey(mine!.sha256))).toBeNull();
+    expect(await env.blobs.has(mine!.sha256)).toBe(false);
+    expect(await store.head(blobKey(claimed!.sha256))).toEqual({ size: claimed!.size, sha256: claimed!.sha256 });
+    expect(await env.blobs.has(claimed!.sha256)).toBe(true);
+  });
+
+  it('the store away during the undo: it fails, its claims go, and the blobs stay recorded for retention (leftovers)', async () => {
+    const { store, dir } = await storeAt('objects');
+    const out = checkpointed(await fetchPackages.run(ctx()));
+    await rename(dir, `${dir}.away`); // the mount is gone
+    try {
+      await fails(fetchPackages.undo!(ctx(), out), 'RD_STORE_UNAVAILABLE');
+    } finally {
+      await rename(`${dir}.away`, dir);
+    }
+    expect(await env.db('blob_claims').count('* as n')).toEqual([{ n: 0 }]);
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    expect((await unusedBlobs(env.db, tomorrow)).map((b) => b.sha256).sort()).toEqual(
+      pk()
+        .rpms.map((p) => p.sha256)
+        .sort(),
+    );
+    for (const p of pk().rpms) {
+      expect(await store.head(blobKey(p.sha256))).not.toBeNull();
+      expect(await env.blobs.has(p.sha256)).toBe(true);
+    }
+  });
+
+  it('puts a blob back into the store when a purge deleted it there after the fetch found it and before its claim', async () => {
+    const { store } = await storeAt('objects');
+    await fetchPackages.run(ctx(1));
+    await dropClaims(env.db, 1); // action 1 is over: nothing claims the blobs, a purge may delete them
+    // action 2 finds them here and in the store; a purge on another machine deletes each object right after
+    const seen = new Set<string>();
+    const racing: ObjectStore = Object.assign(Object.create(store), {
+      head: async (key: string) => {
+        const h = await store.head(key);
+        if (!seen.has(key)) await store.delete(key);
+        seen.add(key);
+        return h;
+      },
+    });
+    backBlobsWith(env.config.STORAGE_DIR, racing);
+    const out = await fetchPackages.run(ctx(2));
+    expect(out.adopted).toEqual([]);
+    for (const p of pk().rpms) expect(await store.head(blobKey(p.sha256))).toEqual({ size: p.size, sha256: p.sha256 });
   });
 });

@@ -59,6 +59,7 @@ describe('FsObjectStore', () => {
     const f = await fileOf(randomBytes(100));
     await fails(away.put('k', f.file, f), 'RD_STORE_UNAVAILABLE');
     await fails(away.ping(), 'RD_STORE_UNAVAILABLE');
+    await fails(away.delete('k'), 'RD_STORE_UNAVAILABLE'); // not an absent key deleted: the object may be there
     expect(existsSync(join(root, 'unmounted'))).toBe(false);
   });
 });

@@ -13,7 +13,7 @@ import { s3Client } from '../../../../services/s3/client.ts';
 import { BlobStore, sha256File } from '../../../../services/storage/blobs.ts';
 import { addToPool, poolDir } from '../../../../services/storage/dist-pool.ts';
 import { makeIndexEntries } from '../../../../services/storage/index-entries.ts';
-import { blobKey } from '../../../../services/storage/objects/blob-copies.ts';
+import { blobKey, pushBlobs } from '../../../../services/storage/objects/blob-copies.ts';
 import { backBlobsWith } from '../../../../services/storage/objects/open.ts';
 import { S3ObjectStore } from '../../../../services/storage/objects/s3-store.ts';
 import { fails } from '../../../support/errors.ts';
@@ -73,6 +73,24 @@ describe('S3ObjectStore on Swift', () => {
     expect(await store.list('blobs/')).toEqual([{ key: 'blobs/bb/two', size: two.size }]);
     // the prefix is where the keys are: another prefix of the same bucket sees none of them
     expect(await new S3ObjectStore(location('rd-objects', 'site/b')).list('')).toEqual([]);
+    await store.close();
+  });
+
+  // Found by the gc tests: the first puts at once into a new bucket each created it, and all but one were
+  // answered 409 BucketAlreadyOwnedByYou (RD_STORE_REFUSED)
+  it('puts several objects at once into a bucket not there yet', async () => {
+    const store = new S3ObjectStore(location('rd-first-puts'));
+    const files = await Promise.all([1, 2, 3, 4].map((n) => fileOf(randomBytes(100 * n))));
+    expect(
+      (
+        await pushBlobs(
+          store,
+          files.map((f) => f.sha256),
+          (sha) => files.find((f) => f.sha256 === sha)!.file,
+        )
+      ).length,
+    ).toBe(4);
+    for (const f of files) expect(await store.head(blobKey(f.sha256))).toEqual({ size: f.size, sha256: f.sha256 });
     await store.close();
   });
 

@@ -57,8 +57,26 @@ export async function forgetBlobs(
   shas: Iterable<string>,
   keysOf: (sha256: string) => string[] | Promise<string[]> = keysOfBlob,
 ): Promise<void> {
-  const keys = (await Promise.all([...new Set(shas)].map(keysOf))).flat();
+  const wanted = new Set(shas);
+  if (wanted.size === 0) return;
+  const keys = (await Promise.all([...wanted].map(keysOf))).flat();
   await pMap(keys, (key) => store.delete(key), { concurrency: PUTS_AT_ONCE });
+  await pMap(await aptPoolCopies(store, wanted), (key) => store.delete(key), { concurrency: PUTS_AT_ONCE });
+}
+
+/**
+ * The copies of these blobs in the APT archives' pools (repos/dist/apt/<platform>/pool/<aa>/<sha256>/<file>,
+ * published by services/storage/objects/published.ts). An archive's stages share its pool, so no
+ * publication deletes from it; the blob's purge does. Other repositories' pool copies go with the version
+ * that stops naming them.
+ */
+async function aptPoolCopies(store: ObjectStore, shas: Set<string>): Promise<string[]> {
+  return (await store.list('repos/dist/apt/'))
+    .map((o) => o.key)
+    .filter((key) => {
+      const sha = /\/pool\/[0-9a-f]{2}\/([0-9a-f]{64})\/[^/]+$/.exec(key)?.[1];
+      return sha !== undefined && shas.has(sha);
+    });
 }
 
 const PUTS_AT_ONCE = 4;

@@ -16,6 +16,7 @@ import { BlobStore } from '../../../../services/storage/blobs.ts';
 import type { DistRef } from '../../../../services/storage/dist-ref.ts';
 import { publishDistribution } from '../../../../services/storage/dist-publish.ts';
 import { makeIndexEntries, type IndexEntry } from '../../../../services/storage/index-entries.ts';
+import { blobKey, forgetBlobs } from '../../../../services/storage/objects/blob-copies.ts';
 import { backBlobsWith } from '../../../../services/storage/objects/open.ts';
 import { distTree, productTree, replicate, replicateKeys } from '../../../../services/storage/objects/published.ts';
 import { S3ObjectStore } from '../../../../services/storage/objects/s3-store.ts';
@@ -157,6 +158,18 @@ describe('published repositories in the object store', () => {
     expect(gone.ok).toBe(false);
     const keys = (await store.list(`${productPath}/pool/`)).map((o) => o.key);
     expect(keys.length).toBe(3); // b's packages went with the version that named them
+  }, 240_000);
+
+  it("a purged blob's copies in an APT archive's pool go with it (no publication deletes from that shared pool)", async () => {
+    await publishOn(machines[1]!, 'ab');
+    await publishOn(machines[0]!, 'a'); // b's debs leave the suite, their pool copies stay for the other stages
+    const gone = entries.apt.b[0]!;
+    const copies = async () => (await store.list('repos/dist/apt/debian12/pool/')).filter((o) => o.key.includes(gone.sha256));
+    expect((await copies()).length).toBe(1);
+    await forgetBlobs(store, [gone.sha256]);
+    expect(await copies()).toEqual([]);
+    expect(await store.head(blobKey(gone.sha256))).toBeNull();
+    expect((await store.list('repos/dist/apt/debian12/pool/')).length).toBeGreaterThanOrEqual(3); // a's stay
   }, 240_000);
 
   it('with the store away, fails as unavailable and the store keeps the last signed index, whole; the retry puts the rest', async () => {

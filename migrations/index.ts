@@ -11,6 +11,7 @@ import * as outboxChannel from './20261203_009_outbox_channel.ts';
 import * as mirrors from './20261204_010_mirrors.ts';
 import * as slaNotices from './20261204_011_sla_notices.ts';
 import * as apiTokens from './20261204_012_api_tokens.ts';
+import * as publishedRepos from './20261204_013_published_repos.ts';
 
 // Static imports: under vitest and tsx a directory of .ts migrations cannot be loaded by knex itself.
 const migrations: Record<string, Knex.Migration> = {
@@ -26,6 +27,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261204_010_mirrors': mirrors,
   '20261204_011_sla_notices': slaNotices,
   '20261204_012_api_tokens': apiTokens,
+  '20261204_013_published_repos': publishedRepos,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -35,7 +35,12 @@ export function mirrorLoop(deps: MirrorDeps): Loop {
 export async function mirrorOnce(deps: MirrorDeps, now = new Date()): Promise<void> {
   for (const spec of deps.config.MIRROR_TARGETS) {
     const row = await mirrorTargetRow(deps.db, spec.name);
-    const fingerprint = await viewFingerprint({ storageDir: deps.config.STORAGE_DIR, stage: 'production', publicUrl: spec.publicUrl });
+    const fingerprint = await viewFingerprint({
+      db: deps.db,
+      storageDir: deps.config.STORAGE_DIR,
+      stage: 'production',
+      publicUrl: spec.publicUrl,
+    });
     if (!due(row, fingerprint, now, deps.config)) {
       await observe(deps, spec.name, fingerprint, now);
       continue;

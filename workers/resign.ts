@@ -5,6 +5,11 @@ import type { Logger } from '../services/log.ts';
 import type { Signer } from '../services/signing/signer.ts';
 import { liveRepositories, resignRepository, type LiveRepository } from '../services/storage/resign.ts';
 import { every } from './loops.ts';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { publishedRepos, recordPublished } from '../services/db/published.ts';
+import { objectStoreOf } from '../services/storage/objects/open.ts';
+import { lockOfPath, resignStored } from '../services/storage/objects/published.ts';
 
 /** The keys the live repositories were last signed with, all of them (kv). */
 const SIGNED_WITH = 'signing:fingerprints';
@@ -34,6 +39,7 @@ export async function resignIfKeysChanged(
     done++;
     if (done % 50 === 0 || done === repos.length) log.info({ done, of: repos.length, last: r.name }, 're-signing repositories');
   }
+  done += await resignStore(db, storageDir, signer, log);
   if (had === undefined) await initValue(db, SIGNED_WITH, want);
   else await writeValue(db, SIGNED_WITH, want);
   return done;
@@ -42,3 +48,23 @@ export async function resignIfKeysChanged(
 /** Checks at start and hourly; one process at a time (a loop lock). */
 export const resignLoop = (db: Db, storageDir: string, signer: Pick<Signer, 'signRepository' | 'fingerprints'>, log: Logger) =>
   every(db, 'resign', 3_600_000, log, async () => void (await resignIfKeysChanged(db, storageDir, signer, log)), true);
+
+/**
+ * With an object store, the repositories it holds are what sites read, whichever machine published them:
+ * each is signed again from the store's copy, under its lock, and recorded.
+ */
+async function resignStore(db: Db, storageDir: string, signer: Pick<Signer, 'signRepository'>, log: Logger): Promise<number> {
+  const store = objectStoreOf(storageDir);
+  if (!store) return 0;
+  const rows = await publishedRepos(db);
+  const scratch = join(storageDir, 'tmp');
+  await mkdir(scratch, { recursive: true });
+  for (const [i, row] of rows.entries()) {
+    const l = lockOfPath(row.path);
+    const key = l.kind === 'repo' ? lockKeys.repo(l.stage, l.product) : lockKeys.dist(l.unit);
+    await withLocks(db, [key], async () => recordPublished(db, await resignStored(store, storageDir, row, signer, scratch)), 600_000);
+    if ((i + 1) % 50 === 0 || i + 1 === rows.length)
+      log.info({ done: i + 1, of: rows.length, last: row.path }, "re-signing the object store's repositories");
+  }
+  return rows.length;
+}

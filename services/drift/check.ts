@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pMap from 'p-map';
 import type { Config } from '../../config/index.ts';
@@ -11,9 +10,9 @@ import { enqueueWriteBack } from '../db/outbox.ts';
 import { isRdError } from '../errors.ts';
 import type { Helpdesk } from '../helpdesk/port.ts';
 import { openTarget } from '../mirror/sync.ts';
-import { liveRepositories, viewFingerprint, type LiveRepo } from '../mirror/view.ts';
-import { filesBelow, packagesNamedBy, type NamedPackage } from '../storage/index-files.ts';
-import { sha256File } from '../storage/blobs.ts';
+import { liveRepositories, type LiveRepo } from '../mirror/live.ts';
+import { viewFingerprint } from '../mirror/view.ts';
+import { packagesNamedBy, type NamedPackage } from '../storage/index-files.ts';
 import { STAGES } from '../storage/repo-ref.ts';
 
 /**
@@ -124,7 +123,7 @@ async function compareTickets(deps: DriftDeps, report: DriftReport): Promise<voi
 async function compareRepositories(deps: DriftDeps, report: DriftReport, deep: boolean): Promise<void> {
   const busy = await busyScopes(deps.db);
   for (const stage of STAGES) {
-    for (const repo of await liveRepositories(deps.config.STORAGE_DIR, stage)) {
+    for (const repo of await liveRepositories(deps.db, deps.config.STORAGE_DIR, stage)) {
       const s = repo.scope;
       const isBusy =
         'product' in s ? busy.products.has(s.product) : busy.platforms.has(`${s.kind}/${s.platform}${s.arch ? `/${s.arch}` : ''}`);
@@ -159,17 +158,15 @@ async function compareRepositories(deps: DriftDeps, report: DriftReport, deep: b
       await pMap(
         named,
         async (n) => {
-          const file = join(deps.config.STORAGE_DIR, repo.archive, n.href);
           report.checked.files++;
-          const st = await stat(file).catch(() => null);
+          const st = await repo.packageFile(n.href, deep);
           if (!st) return report.items.push(item('file-missing', null, `${repo.archive}/${n.href}`, `${n.size} bytes`, 'no such file'));
           if (st.size !== n.size)
             return report.items.push(item('file-changed', null, `${repo.archive}/${n.href}`, `${n.size} bytes`, `${st.size} bytes`));
-          if (deep) {
-            const { sha256 } = await sha256File(file);
-            if (sha256 !== n.sha256)
-              report.items.push(item('file-changed', null, `${repo.archive}/${n.href}`, `sha256 ${n.sha256}`, `sha256 ${sha256}`));
-          }
+          if (deep && st.sha256 !== n.sha256)
+            report.items.push(
+              item('file-changed', null, `${repo.archive}/${n.href}`, `sha256 ${n.sha256}`, `sha256 ${st.sha256 ?? '(none recorded)'}`),
+            );
         },
         { concurrency: 8 },
       );
@@ -180,9 +177,9 @@ async function compareRepositories(deps: DriftDeps, report: DriftReport, deep: b
 /** The packages a live version's indexes name, after checking each index file against the checksum its repomd.xml or Release gives. */
 async function indexedFiles(repo: LiveRepo, report: DriftReport): Promise<NamedPackage[]> {
   const out: NamedPackage[] = [];
-  const names = await filesBelow(repo.dir);
+  const names = await repo.names();
   // each index file read once: checked against its signed list, then parsed for the packages it names
-  const bytesOf = new Map(await Promise.all(names.map(async (n) => [n, await readFile(join(repo.dir, n))] as const)));
+  const bytesOf = new Map(await Promise.all(names.map(async (n) => [n, await repo.read(n)] as const)));
   const listed = new Map<string, string>(); // index file -> sha256 its signed list gives
   for (const name of names) {
     if (!/(^|\/)(repodata\/repomd\.xml|Release)$/.test(name)) continue;
@@ -230,7 +227,7 @@ async function compareMirrors(deps: DriftDeps, report: DriftReport): Promise<voi
       const row = await mirrorTargetRow(deps.db, spec.name);
       const inStep =
         row?.fingerprint ===
-        (await viewFingerprint({ storageDir: deps.config.STORAGE_DIR, stage: 'production', publicUrl: spec.publicUrl }));
+        (await viewFingerprint({ db: deps.db, storageDir: deps.config.STORAGE_DIR, stage: 'production', publicUrl: spec.publicUrl }));
       for (const k of await knownObjects(deps.db, spec.name)) {
         const l = there.get(k.path);
         if (!l && inStep)

@@ -26,7 +26,7 @@ export async function mirrorStatuses(db: Db, storageDir: string, targets: Target
   return Promise.all(
     targets.map(async (t) => {
       const row = rows.get(t.name);
-      const fingerprint = await viewFingerprint({ storageDir, stage: 'production', publicUrl: t.publicUrl });
+      const fingerprint = await viewFingerprint({ db, storageDir, stage: 'production', publicUrl: t.publicUrl });
       return {
         name: t.name,
         where: describeTarget(t),

@@ -53,7 +53,8 @@ export interface SyncOptions {
 
 export async function syncTarget(spec: TargetSpec, deps: SyncDeps, opts: SyncOptions = {}): Promise<SyncReport> {
   const t0 = performance.now();
-  const view = opts.view ?? (await mirrorView({ storageDir: deps.storageDir, stage: 'production', publicUrl: spec.publicUrl }));
+  const view =
+    opts.view ?? (await mirrorView({ db: deps.db, storageDir: deps.storageDir, stage: 'production', publicUrl: spec.publicUrl }));
   const opened = openTarget(spec, deps.storageDir);
   const target = opts.wrapTarget ? opts.wrapTarget(opened) : opened;
   try {

@@ -1,15 +1,14 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { RdError } from '../errors.ts';
 import { publicKeysDir } from '../signing/signer.ts';
 import { BlobStore, errCode } from '../storage/blobs.ts';
-import { distClientFileName, distClientFileText } from '../storage/dist-url.ts';
-import type { DistRef } from '../storage/dist-ref.ts';
 import type { Stage } from '../storage/repo-ref.ts';
-import { clientFileName, clientFileText } from '../storage/repo-url.ts';
 import type { MirrorFile } from './files.ts';
-import { filesBelow, packagesNamedBy, signedRank } from '../storage/index-files.ts';
+import { liveRepositories } from './live.ts';
+import type { Db } from '../db/knex.ts';
+import { packagesNamedBy, signedRank } from '../storage/index-files.ts';
 
 /**
  * What a mirror of one stage holds, read from the live repositories as a site would see them: every file of
@@ -27,6 +26,7 @@ export interface MirrorView {
 }
 
 export interface ViewOptions {
+  db: Db;
   storageDir: string;
   stage: Stage;
   /**
@@ -36,19 +36,8 @@ export interface ViewOptions {
   publicUrl?: string;
 }
 
-export interface LiveRepo {
-  /** below STORAGE_DIR, e.g. repos/production/foo or repos/dist/apt/deb12/dists/production */
-  path: string;
-  /** what the records say it shows: a product's releases, or a distribution's (every arch of an APT suite) */
-  scope: { stage: Stage; product: string } | { stage: Stage; kind: 'yum' | 'apt'; platform: string; arch?: string };
-  dir: string;
-  /** where the index's package paths (pool/…) resolve, below STORAGE_DIR */
-  archive: string;
-  clientFile?: { name: string; text: (publicUrl: string) => string };
-}
-
 export async function mirrorView(opts: ViewOptions): Promise<MirrorView> {
-  const live = await liveRepositories(opts.storageDir, opts.stage);
+  const live = await liveRepositories(opts.db, opts.storageDir, opts.stage);
   const blobs = new BlobStore(opts.storageDir);
   const files = new Map<string, MirrorFile>();
   const add = (f: MirrorFile) => {
@@ -58,11 +47,16 @@ export async function mirrorView(opts: ViewOptions): Promise<MirrorView> {
     files.set(f.path, f);
   };
   for (const repo of live) {
-    for (const name of await filesBelow(repo.dir)) {
-      const file = join(repo.dir, name);
+    for (const name of await repo.names()) {
       if (repo.clientFile && name === repo.clientFile.name) continue;
-      const bytes = await readFile(file);
-      add({ path: `${repo.path}/${name}`, phase: phaseOf(name), sha256: sha256(bytes), size: bytes.length, source: { file } });
+      const bytes = await repo.read(name);
+      add({
+        path: `${repo.path}/${name}`,
+        phase: phaseOf(name),
+        sha256: sha256(bytes),
+        size: bytes.length,
+        source: repo.source(name, bytes),
+      });
       for (const p of await packagesNamedBy(name, bytes)) {
         add({
           path: `${repo.archive}/${p.href}`,
@@ -83,17 +77,14 @@ export async function mirrorView(opts: ViewOptions): Promise<MirrorView> {
     const bytes = await readFile(join(keysDir, name));
     add({ path: `keys/${name}`, phase: 'index', sha256: sha256(bytes), size: bytes.length, source: { file: join(keysDir, name) } });
   }
-  const repositories = live.map((r) => ({ path: r.path, version: relative(opts.storageDir, r.dir) }));
+  const repositories = live.map((r) => ({ path: r.path, version: r.version }));
   const keys = [...files.values()].filter((f) => f.path.startsWith('keys/')).map((f) => `${f.path}=${f.sha256}`);
   return { files: [...files.values()].sort(byPhaseThenPath), repositories, fingerprint: fingerprintOf(repositories, keys, opts) };
 }
 
 /** The view's fingerprint without reading any index: what the mirror loop compares every few seconds. */
 export async function viewFingerprint(opts: ViewOptions): Promise<string> {
-  const repositories = (await liveRepositories(opts.storageDir, opts.stage)).map((r) => ({
-    path: r.path,
-    version: relative(opts.storageDir, r.dir),
-  }));
+  const repositories = (await liveRepositories(opts.db, opts.storageDir, opts.stage)).map((r) => ({ path: r.path, version: r.version }));
   const keysDir = publicKeysDir(opts.storageDir);
   const keys: string[] = [];
   for (const name of (await readdir(keysDir).catch(none)).filter((n) => n.endsWith('.asc')).sort())
@@ -101,65 +92,9 @@ export async function viewFingerprint(opts: ViewOptions): Promise<string> {
   return fingerprintOf(repositories, keys, opts);
 }
 
-/** Versions are immutable and numbered once: their directories name the whole content of every index. */
+/** Versions are immutable and named once (a directory, or the store's stamp): each names the whole content of its indexes. */
 function fingerprintOf(repositories: MirrorView['repositories'], keys: string[], opts: ViewOptions): string {
   return sha256(Buffer.from(JSON.stringify([repositories, keys, opts.publicUrl ?? null])));
-}
-
-/** The stage's live repositories: product repositories, YUM distributions per platform and arch, APT suites. */
-export async function liveRepositories(storageDir: string, stage: Stage): Promise<LiveRepo[]> {
-  const out: LiveRepo[] = [];
-  const resolve = async (path: string) => {
-    try {
-      return await realpath(join(storageDir, path));
-    } catch (e) {
-      if (errCode(e) === 'ENOENT') return null; // never published, or a dangling link: nothing to mirror
-      throw e;
-    }
-  };
-  for (const product of await dirNames(join(storageDir, 'repos', stage))) {
-    const path = `repos/${stage}/${product}`;
-    const dir = await resolve(path);
-    if (!dir) continue;
-    const kind = (await exists(join(dir, 'repodata'))) ? 'yum' : 'apt';
-    out.push({
-      path,
-      scope: { stage, product },
-      dir,
-      archive: path,
-      clientFile: { name: clientFileName({ stage, product, kind }), text: (u) => clientFileText(u, { stage, product, kind }) },
-    });
-  }
-  const dist = join(storageDir, 'repos', 'dist');
-  for (const platform of await dirNames(join(dist, 'yum'))) {
-    for (const arch of await dirNames(join(dist, 'yum', platform))) {
-      const path = `repos/dist/yum/${platform}/${arch}/${stage}`;
-      const dir = await resolve(path);
-      const d: DistRef = { stage, kind: 'yum', platform, arch };
-      if (dir)
-        out.push({
-          path,
-          scope: { stage, kind: 'yum', platform, arch },
-          dir,
-          archive: path,
-          clientFile: { name: distClientFileName(d), text: (u) => distClientFileText(u, d) },
-        });
-    }
-  }
-  for (const platform of await dirNames(join(dist, 'apt'))) {
-    const path = `repos/dist/apt/${platform}/dists/${stage}`;
-    const dir = await resolve(path);
-    const d: DistRef = { stage, kind: 'apt', platform, arch: 'all' };
-    if (dir)
-      out.push({
-        path,
-        scope: { stage, kind: 'apt', platform },
-        dir,
-        archive: `repos/dist/apt/${platform}`,
-        clientFile: { name: distClientFileName(d), text: (u) => distClientFileText(u, d) },
-      });
-  }
-  return out;
 }
 
 /** The files a reader must find before it trusts a new index go last, in the order signedRank gives. */
@@ -182,14 +117,3 @@ const none = (e: unknown): string[] => {
   if (errCode(e) === 'ENOENT') return [];
   throw e;
 };
-
-async function dirNames(dir: string): Promise<string[]> {
-  return (await readdir(dir, { withFileTypes: true }).catch(none))
-    .filter((e) => typeof e !== 'string' && (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.'))
-    .map((e) => (e as { name: string }).name)
-    .sort();
-}
-
-async function exists(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => null)) !== null;
-}

@@ -98,7 +98,7 @@ async function keys(bucket: string): Promise<string[]> {
 
 describe('a mirror sync killed by SIGKILL', () => {
   it('resumes without sending again what landed, and leaves the mirror exactly the view', async () => {
-    const view = await mirrorView({ storageDir, stage: 'production' });
+    const view = await mirrorView({ db: t.db, storageDir, stage: 'production' });
     for (let round = 0; round < scale; round++) {
       const bucket = `kill-${round}`;
       const [target] = parseMirrorTargets(`k${round}=${swift.targetUrl(bucket)};delete`);

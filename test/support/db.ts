@@ -20,6 +20,7 @@ const TABLES = [
   'mirror_notices',
   'sla_notices',
   'api_tokens',
+  'published_repos',
 ];
 
 /** A knex handle on the test database, emptied before each test of the calling file. */

@@ -6,7 +6,8 @@ import { aptArch, distUnit, type DistRef } from '../../services/storage/dist-ref
 import { publishDistribution } from '../../services/storage/dist-publish.ts';
 import { entriesFor, type IndexEntry } from '../../services/storage/index-entries.ts';
 import { objectStoreOf } from '../../services/storage/objects/open.ts';
-import { distTree, productTree, replicate, type PublishedTree } from '../../services/storage/objects/published.ts';
+import { distTree, productTree, publishedRow, replicate, type PublishedTree } from '../../services/storage/objects/published.ts';
+import { recordPublished } from '../../services/db/published.ts';
 import { publishRepository } from '../../services/storage/publish.ts';
 import type { RepoKind, Stage } from '../../services/storage/repo-ref.ts';
 import type { StepContext } from '../engine/step.ts';
@@ -142,6 +143,7 @@ async function otherArchesOf(ctx: StepContext, dist: DistRef): Promise<Array<{ a
 async function toStore(ctx: StepContext, tree: PublishedTree): Promise<void> {
   const store = objectStoreOf(ctx.deps.config.STORAGE_DIR);
   if (!store) return;
-  const done = await ctx.timings.time('store', () => replicate(store, ctx.deps.config.STORAGE_DIR, tree));
+  const { files, ...done } = await ctx.timings.time('store', () => replicate(store, ctx.deps.config.STORAGE_DIR, tree));
+  await ctx.timings.time('db', () => recordPublished(ctx.deps.db, publishedRow(tree, files)));
   ctx.log.debug({ repo: tree.path, ...done }, 'repository put in the object store');
 }

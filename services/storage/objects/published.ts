@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import pMap from 'p-map';
+import { RdError } from '../../errors.ts';
+import type { Signer } from '../../signing/signer.ts';
 import { BlobStore } from '../blobs.ts';
 import type { DistRef } from '../dist-ref.ts';
-import type { RepoRef } from '../repo-ref.ts';
+import type { RepoKind, RepoRef, Stage } from '../repo-ref.ts';
+import type { PublishedFile, PublishedRow } from '../../db/published.ts';
 import { filesBelow, packagesNamedBy, signedRank } from '../index-files.ts';
 import { blobKey, pushBlobs } from './blob-copies.ts';
 import type { ObjectStore } from './store.ts';
@@ -17,6 +20,8 @@ export interface PublishedTree {
   archive: string;
   /** the version's directory on this machine */
   dir: string;
+  stage: Stage;
+  kind: RepoKind;
 }
 
 export interface ReplicaReport {
@@ -24,8 +29,10 @@ export interface ReplicaReport {
   copied: number;
   /** index and signed files put */
   put: number;
-  /** files of an earlier version the new one no longer has */
+  /** files of an earlier version the new one no longer names */
   removed: number;
+  /** the repository's index and signed files as the store now holds them (what published_repos records) */
+  files: PublishedFile[];
 }
 
 /**
@@ -63,7 +70,8 @@ export async function replicate(store: ObjectStore, storageDir: string, tree: Pu
   const wanted = new Set([...files.map((f) => f.key), ...packages.keys()]);
   const stale = [...listed.keys()].filter((k) => k.startsWith(`${tree.path}/`) && !wanted.has(k));
   await pMap(stale, (k) => store.delete(k), { concurrency: AT_ONCE });
-  return { copied, put: files.length, removed: stale.length };
+  const held = files.map((f) => ({ name: f.key.slice(tree.path.length + 1), sha256: f.sha256, size: f.size }));
+  return { copied, put: files.length, removed: stale.length, files: held };
 }
 
 /** The public keys (keys/*.asc), for sites that read the store directly; the worker puts them at start. */
@@ -82,15 +90,23 @@ export const productTree = (repo: RepoRef, dir: string): PublishedTree => ({
   path: `repos/${repo.stage}/${repo.product}`,
   archive: `repos/${repo.stage}/${repo.product}`,
   dir,
+  stage: repo.stage,
+  kind: repo.kind,
 });
 
 /** Where a distribution is: a YUM repository per arch, or an APT suite in its platform's archive. */
 export function distTree(d: DistRef, dir: string): PublishedTree {
   if (d.kind === 'yum') {
     const path = `repos/dist/yum/${d.platform}/${d.arch}/${d.stage}`;
-    return { path, archive: path, dir };
+    return { path, archive: path, dir, stage: d.stage, kind: d.kind };
   }
-  return { path: `repos/dist/apt/${d.platform}/dists/${d.stage}`, archive: `repos/dist/apt/${d.platform}`, dir };
+  return {
+    path: `repos/dist/apt/${d.platform}/dists/${d.stage}`,
+    archive: `repos/dist/apt/${d.platform}`,
+    dir,
+    stage: d.stage,
+    kind: d.kind,
+  };
 }
 
 /** Each package object copied from its blob; a blob the store lacks (adopted before BLOB_STORE was set) is put first. */
@@ -111,3 +127,49 @@ async function copyPackages(store: ObjectStore, storageDir: string, missing: Arr
 }
 
 const AT_ONCE = 8;
+
+/** What published_repos records of a repository once the store holds it; the stamp changes exactly when its files do. */
+export function publishedRow(tree: PublishedTree, files: PublishedFile[]): PublishedRow {
+  const sorted = files.toSorted((a, b) => (a.name < b.name ? -1 : 1));
+  const stamp = createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
+  return { path: tree.path, stage: tree.stage, kind: tree.kind, archive: tree.archive, files: sorted, stamp };
+}
+
+const SIGNATURES = new Set(['InRelease', 'Release.gpg', 'repomd.xml.asc']);
+
+/**
+ * Signs a repository the store holds again with the keys now configured (a rotation), whichever machine
+ * published it: its files but the signatures are got from the store into `scratch`, signed there, and put
+ * back as a publication puts them (signed files last). Call it under the repository's lock.
+ */
+export async function resignStored(
+  store: ObjectStore,
+  storageDir: string,
+  row: PublishedRow,
+  signer: Pick<Signer, 'signRepository'>,
+  scratch: string,
+): Promise<PublishedRow> {
+  const dir = await mkdtemp(join(scratch, 'resign-'));
+  try {
+    for (const f of row.files.filter((x) => !SIGNATURES.has(x.name.slice(x.name.lastIndexOf('/') + 1)))) {
+      await mkdir(dirname(join(dir, f.name)), { recursive: true });
+      if (!(await store.get(`${row.path}/${f.name}`, join(dir, f.name))))
+        throw new RdError('RD_STORE_UNAVAILABLE', `${store.where}: ${row.path}/${f.name} is gone from the store`);
+    }
+    await signer.signRepository(dir, row.kind);
+    const tree: PublishedTree = { path: row.path, archive: row.archive, dir, stage: row.stage as Stage, kind: row.kind };
+    return publishedRow(tree, (await replicate(store, storageDir, tree)).files);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The lock a repository's publications hold, from its path (services/db/locks.ts lockKeys). */
+export function lockOfPath(path: string): { kind: 'repo'; stage: string; product: string } | { kind: 'dist'; unit: string } {
+  const yum = /^repos\/dist\/yum\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
+  if (yum) return { kind: 'dist', unit: `yum/${yum[1]}/${yum[2]}/${yum[3]}` };
+  const apt = /^repos\/dist\/apt\/([^/]+)\/dists\/([^/]+)$/.exec(path);
+  if (apt) return { kind: 'dist', unit: `apt/${apt[1]}/${apt[2]}` };
+  const [, stage = '', product = ''] = /^repos\/([^/]+)\/([^/]+)$/.exec(path) ?? [];
+  return { kind: 'repo', stage, product };
+}

@@ -220,7 +220,7 @@ describe('a file changed on the target behind releasedesk', () => {
     await publishProduction('a');
     const { s3 } = targets();
     await sync(s3);
-    const view = await mirrorView({ storageDir, stage: 'production' });
+    const view = await mirrorView({ db: t.db, storageDir, stage: 'production' });
     const repomd = view.files.find((f) => f.path.endsWith('yum/el9/x86_64/production/repodata/repomd.xml'))!;
     const client = new S3Client({
       endpoint: swift.endpoint,
@@ -261,7 +261,7 @@ describe('a worker whose STORAGE_DIR lacks a package (another worker fetched it)
       backBlobsWith(storageDir, null);
       await objects.close();
     }
-    const view = await mirrorView({ storageDir, stage: 'production' });
+    const view = await mirrorView({ db: t.db, storageDir, stage: 'production' });
     for (const p of lacking) {
       expect(await blobs.has(p.sha256)).toBe(true);
       const paths = view.files.filter((f) => f.sha256 === p.sha256).map((f) => f.path);

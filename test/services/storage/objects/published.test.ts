@@ -4,7 +4,8 @@
  * the signature checked. A repository built on another machine (its own STORAGE_DIR) replaces what the store
  * holds, and the store away leaves the old signed index in force.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,18 @@ import { publishDistribution } from '../../../../services/storage/dist-publish.t
 import { makeIndexEntries, type IndexEntry } from '../../../../services/storage/index-entries.ts';
 import { blobKey, forgetBlobs } from '../../../../services/storage/objects/blob-copies.ts';
 import { backBlobsWith } from '../../../../services/storage/objects/open.ts';
-import { distTree, productTree, replicate, replicateKeys } from '../../../../services/storage/objects/published.ts';
+import {
+  distTree,
+  productTree,
+  publishedRow,
+  replicate,
+  replicateKeys,
+  resignStored,
+  type PublishedTree,
+} from '../../../../services/storage/objects/published.ts';
+import { publishedRepos, recordPublished } from '../../../../services/db/published.ts';
+import { mirrorView } from '../../../../services/mirror/view.ts';
+import { checkDrift } from '../../../../services/drift/check.ts';
 import { S3ObjectStore } from '../../../../services/storage/objects/s3-store.ts';
 import { publishRepository } from '../../../../services/storage/publish.ts';
 import type { RepoPackage } from '../../../../services/storage/repo-ref.ts';
@@ -99,16 +111,22 @@ const productPath = productTree(product, '').path;
 async function publishOn(m: (typeof machines)[number], set: 'a' | 'ab', aptArches: string[] = ['x86_64']) {
   const pick = (k: 'yum' | 'apt') => (set === 'a' ? entries[k].a : [...entries[k].a, ...entries[k].b]);
   const opts = { storageDir: m.storageDir, publicUrl: PUBLIC, signer: m.signer };
+  // as the worker's publication does (workers/steps/views.ts): put in the store, then recorded
+  const put = async (tree: PublishedTree) => {
+    const r = await replicate(store, m.storageDir, tree);
+    await recordPublished(t.db, publishedRow(tree, r.files));
+    return r;
+  };
   const repo = await publishRepository(product, set === 'a' ? rpms.a : [...rpms.a, ...rpms.b], { ...opts, recorded: pick('yum') });
-  const reports = [await replicate(store, m.storageDir, productTree(product, repo.dir))];
+  const reports = [await put(productTree(product, repo.dir))];
   const dist = await publishDistribution(yum, pick('yum'), opts);
-  reports.push(await replicate(store, m.storageDir, distTree(yum, dist.dir)));
+  reports.push(await put(distTree(yum, dist.dir)));
   const [first, ...others] = aptArches;
   const suite = await publishDistribution(apt(first!), pick('apt'), {
     ...opts,
     otherArches: others.map((arch) => ({ arch, entries: pick('apt') })),
   });
-  reports.push(await replicate(store, m.storageDir, distTree(apt(first!), suite.dir)));
+  reports.push(await put(distTree(apt(first!), suite.dir)));
   return reports;
 }
 
@@ -204,3 +222,47 @@ function rawStatus(base: string, path: string): Promise<number> {
     }).on('error', reject);
   });
 }
+
+describe('what reads the live repositories, with workers on several machines', () => {
+  it('a mirror view from a machine whose disk is behind shows what the store holds', async () => {
+    await publishOn(machines[0]!, 'a');
+    await publishOn(machines[1]!, 'ab');
+    const behind = await mirrorView({ db: t.db, storageDir: machines[0]!.storageDir, stage: 'production' });
+    const packages = behind.files.filter((f) => f.phase === 'package').map((f) => f.path);
+    expect(packages.some((p) => p.startsWith(`${productPath}/pool/`) && p.endsWith(rpms.b[0]!.filename))).toBe(true);
+    expect(behind.repositories.every((r) => r.version.startsWith('store:'))).toBe(true);
+    const index = behind.files.find((f) => f.path === `${productPath}/repodata/repomd.xml`)!;
+    expect('bytes' in index.source).toBe(true); // read from the store, not from this machine's older version
+    const again = await mirrorView({ db: t.db, storageDir: machines[1]!.storageDir, stage: 'production' });
+    expect(again.fingerprint).toBe(behind.fingerprint); // one truth, whichever machine looks
+  }, 240_000);
+
+  it("a drift check names a file changed in the store behind releasedesk's back", async () => {
+    await publishOn(machines[0]!, 'a');
+    const [row] = (await publishedRepos(t.db, 'production')).filter((r) => r.path === productPath);
+    const primary = row!.files.find((f) => f.name.endsWith('primary.xml.gz'))!;
+    const tampered = join(root, 'tampered.gz');
+    await writeFile(tampered, gzipSync('<metadata packages="0"></metadata>'));
+    await store.put(`${productPath}/${primary.name}`, tampered, { sha256: 'f'.repeat(64), size: (await stat(tampered)).size });
+    const report = await checkDrift({ db: t.db, config: { STORAGE_DIR: machines[1]!.storageDir, MIRROR_TARGETS: [] } });
+    expect(report.items).toContainEqual(expect.objectContaining({ kind: 'file-changed', where: `${productPath}/${primary.name}` }));
+  }, 240_000);
+
+  it('a key rotation signs what the store holds again, whichever machine published it', async () => {
+    await publishOn(machines[1]!, 'a');
+    const next = await makeTestKey(join(root, 'keys'), 'next');
+    const signer = await startSigner({ storageDir: join(root, 'rotating'), keys: [{ file: next.secret }] });
+    try {
+      const [row] = (await publishedRepos(t.db, 'production')).filter((r) => r.path === productPath);
+      const scratch = join(root, 'scratch');
+      await mkdir(scratch, { recursive: true });
+      const signed = await resignStored(store, machines[0]!.storageDir, row!, signer, scratch);
+      expect(signed.stamp).not.toBe(row!.stamp);
+      const url = `${swift.publicUrl(BUCKET)}/${productPath}/`;
+      expect((await checkYumRepo(url, 'testpkg', { GPGKEY: next.public })).output).toContain('OK:');
+      expect((await checkYumRepo(url, 'testpkg', { GPGKEY: key() })).ok).toBe(false);
+    } finally {
+      await signer.stop();
+    }
+  }, 240_000);
+});

@@ -20,6 +20,7 @@ import { gunzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestKey } from './signing-keys.ts';
 import { objectStoreOf } from '../../services/storage/objects/open.ts';
+import { checkDrift } from '../../services/drift/check.ts';
 import { startPrivateSwift, type PrivateSwift } from './mirror-servers.ts';
 import {
   debSpec,
@@ -331,6 +332,7 @@ export function kill9LoadSuite(opts: Kill9Options = {}): void {
         expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
         for (const t of tickets) await expectTicket(t);
         await expectIndexes(tickets);
+        await expectNoDrift();
         await expectStorage(tickets);
         expect((await fetch(`${e.svc.url}/healthz`)).status).toBe(200);
         await rm(logDir, { recursive: true, force: true }); // kept when something failed
@@ -399,6 +401,17 @@ export function kill9LoadSuite(opts: Kill9Options = {}): void {
       const r = s.kind === 'yum' ? await checkYumRepo(s.url, s.pkg) : await checkAptRepo(s.url, s.pkg);
       expect(r.ok, `${s.kind} ${s.url}: ${r.output}`).toBe(true);
     }
+  }
+
+  /**
+   * Every live repository, product and distribution, against the records, as the drift check compares them: no
+   * index lacks or adds a package, every file an index names is there with its size (scaled out: in the store).
+   */
+  async function expectNoDrift() {
+    const report = await checkDrift({ db: e.svc.db, config: { STORAGE_DIR: e.svc.storage, MIRROR_TARGETS: [] } });
+    expect(report.skipped, 'drift check skipped').toEqual(['tickets: no helpdesk connection here']);
+    expect(report.items, 'drift').toEqual([]);
+    expect(report.checked.repositories).toBeGreaterThan(0);
   }
 
   /** No blob missing, none orphaned, no scratch left (scaled out: in the store, and on each machine). */

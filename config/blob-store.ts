@@ -4,13 +4,14 @@ import { s3Location, urlSegments, withoutSecret } from './s3-url.ts';
 
 export const BLOB_STORE_EXAMPLE = 's3+https://KEY:SECRET@s3.example.org/releasedesk-blobs;region=us-east-1';
 
-const FORMS = `local, file:///ABSOLUTE/DIR, or s3+http(s)://KEY:SECRET@host[:port]/BUCKET[/PREFIX][;region=R], e.g. ${BLOB_STORE_EXAMPLE}`;
+const FORMS = `local, file:///ABSOLUTE/DIR, or s3+http(s)://KEY:SECRET@host[:port]/BUCKET[/PREFIX][;region=R][;public], e.g. ${BLOB_STORE_EXAMPLE}`;
 
 /**
  * BLOB_STORE: where blobs are kept beyond STORAGE_DIR, so workers on several machines share them.
  *   local                                                     STORAGE_DIR only (one machine)
  *   file:///ABSOLUTE/DIR                                      a directory, e.g. a mount every worker has
- *   s3+http(s)://ACCESS_KEY:SECRET@host[:port]/BUCKET[/PREFIX][;region=R]   any S3-compatible store, as in MIRROR_TARGETS
+ *   s3+http(s)://ACCESS_KEY:SECRET@host[:port]/BUCKET[/PREFIX][;region=R][;public]   any S3-compatible store, as in
+ *       MIRROR_TARGETS; `public`: sites read the repositories straight from the bucket (ObjectStore.sitesRead)
  * A message never shows a secret.
  */
 export const blobStore = z.string().transform((v, ctx): BlobStoreSpec => {
@@ -40,13 +41,15 @@ function blobStoreSpec(value: string): BlobStoreSpec | string {
   }
   if (u.protocol !== 's3+http:' && u.protocol !== 's3+https:') return `${shown} is not ${FORMS}`;
   let region = 'us-east-1';
+  let sitesRead = false;
   for (const opt of rawOpts.split(';').slice(1)) {
     const val = opt.startsWith('region=') ? opt.slice('region='.length) : undefined;
-    if (val && /^[a-z0-9-]{1,40}$/.test(val)) region = val;
-    else return `${shown}: unknown or malformed option "${opt.replace(/=.*/, '=…')}" (region=…)`;
+    if (opt === 'public') sitesRead = true;
+    else if (val && /^[a-z0-9-]{1,40}$/.test(val)) region = val;
+    else return `${shown}: unknown or malformed option "${opt.replace(/=.*/, '=…')}" (region=…, public)`;
   }
   const at = s3Location(u, segments, region, shown);
-  return typeof at === 'string' ? at : { kind: 's3', ...at };
+  return typeof at === 'string' ? at : { kind: 's3', sitesRead, ...at };
 }
 
 /** BLOB_STORE as the service reads it, for tools and tests; throws the problem as one message. */

@@ -9,7 +9,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { publishedRepos, recordPublished } from '../services/db/published.ts';
 import { objectStoreOf } from '../services/storage/objects/open.ts';
-import { lockOfPath, resignStored } from '../services/storage/objects/published.ts';
+import { resignStored } from '../services/storage/objects/published.ts';
+import { lockOfScope, parseLivePath } from '../services/storage/live-path.ts';
 
 /** The keys the live repositories were last signed with, all of them (kv). */
 const SIGNED_WITH = 'signing:fingerprints';
@@ -60,7 +61,9 @@ async function resignStore(db: Db, storageDir: string, signer: Pick<Signer, 'sig
   const scratch = join(storageDir, 'tmp');
   await mkdir(scratch, { recursive: true });
   for (const [i, row] of rows.entries()) {
-    const l = lockOfPath(row.path);
+    const shape = parseLivePath(row.path);
+    if (!shape) throw new Error(`published_repos names ${row.path}, which is no repository path`);
+    const l = lockOfScope(shape.scope);
     const key = l.kind === 'repo' ? lockKeys.repo(l.stage, l.product) : lockKeys.dist(l.unit);
     await withLocks(db, [key], async () => recordPublished(db, await resignStored(store, storageDir, row, signer, scratch)), 600_000);
     if ((i + 1) % 50 === 0 || i + 1 === rows.length)

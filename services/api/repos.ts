@@ -1,6 +1,7 @@
 import { extname, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import express, { type Router } from 'express';
+import { blobKey } from '../storage/objects/blob-copies.ts';
 import type { ObjectStore } from '../storage/objects/store.ts';
 
 /**
@@ -15,7 +16,7 @@ export function reposFromStore(store: ObjectStore): Router {
     const rel = posix.normalize(req.path).slice(1);
     if (!rel || rel.endsWith('/') || rel.split('/').some((s) => s === '' || s.startsWith('.'))) return next();
     try {
-      const got = await store.open(`repos/${rel}`);
+      const got = await store.open(keyOf(rel));
       if (!got) return next();
       res
         .status(200)
@@ -32,6 +33,12 @@ export function reposFromStore(store: ObjectStore): Router {
     }
   });
   return router;
+}
+
+/** A pool path (…/pool/<aa>/<sha256>/<file>) is its blob's: the store keeps each package once, whatever lists it. */
+function keyOf(rel: string): string {
+  const m = /(?:^|\/)pool\/([0-9a-f]{2})\/([0-9a-f]{64})\/[^/]+$/.exec(rel);
+  return m && m[2]!.startsWith(m[1]!) ? blobKey(m[2]!) : `repos/${rel}`;
 }
 
 const TYPES: Record<string, string> = {

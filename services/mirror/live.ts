@@ -7,6 +7,8 @@ import { errCode, sha256File } from '../storage/blobs.ts';
 import { distClientFileName, distClientFileText } from '../storage/dist-url.ts';
 import type { DistRef } from '../storage/dist-ref.ts';
 import { filesBelow } from '../storage/index-files.ts';
+import { parseLivePath, type LiveScope } from '../storage/live-path.ts';
+import { blobKey } from '../storage/objects/blob-copies.ts';
 import { objectStoreOf } from '../storage/objects/open.ts';
 import type { ObjectStore } from '../storage/objects/store.ts';
 import type { RepoKind, Stage } from '../storage/repo-ref.ts';
@@ -22,7 +24,7 @@ export interface LiveRepo {
   /** below PUBLIC_URL, e.g. repos/production/foo or repos/dist/apt/deb12/dists/production */
   path: string;
   /** what the records say it shows: a product's releases, or a distribution's (every arch of an APT suite) */
-  scope: { stage: Stage; product: string } | { stage: Stage; kind: 'yum' | 'apt'; platform: string; arch?: string };
+  scope: LiveScope;
   /** where the index's package paths (pool/…) resolve, below PUBLIC_URL */
   archive: string;
   clientFile?: { name: string; text: (publicUrl: string) => string };
@@ -67,7 +69,9 @@ function storedRepo(store: ObjectStore, row: PublishedRow): LiveRepo {
     },
     source: (_name, bytes) => ({ bytes }),
     packageFile: async (href) => {
-      const h = await store.head(`${shape.archive}/${href}`);
+      // read through the service, a pool path is its blob's (services/api/repos.ts)
+      const sha = /\/([0-9a-f]{64})\/[^/]+$/.exec(href)?.[1];
+      const h = await store.head(store.sitesRead || !sha ? `${shape.archive}/${href}` : blobKey(sha));
       return h && { size: h.size, ...(h.sha256 ? { sha256: h.sha256 } : {}) };
     },
   };
@@ -109,37 +113,17 @@ async function diskRepositories(storageDir: string, stage: Stage): Promise<LiveR
   return out;
 }
 
-/** What a repository path is: a product's repository, a YUM distribution, or an APT suite. */
+/** A repository path's scope, archive and client file (for the mirror's own URL). */
 function shapeOf(path: string, kind: RepoKind): Pick<LiveRepo, 'path' | 'scope' | 'archive' | 'clientFile'> | null {
-  let m = /^repos\/dist\/yum\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
-  if (m) {
-    const d: DistRef = { stage: m[3] as Stage, kind: 'yum', platform: m[1]!, arch: m[2]! };
-    return {
-      path,
-      scope: { stage: d.stage, kind: 'yum', platform: d.platform, arch: d.arch },
-      archive: path,
-      clientFile: { name: distClientFileName(d), text: (u) => distClientFileText(u, d) },
-    };
+  const parsed = parseLivePath(path);
+  if (!parsed) return null;
+  const s = parsed.scope;
+  if ('product' in s) {
+    const repo = { stage: s.stage, product: s.product, kind };
+    return { path, ...parsed, clientFile: { name: clientFileName(repo), text: (u) => clientFileText(u, repo) } };
   }
-  m = /^repos\/dist\/apt\/([^/]+)\/dists\/([^/]+)$/.exec(path);
-  if (m) {
-    const d: DistRef = { stage: m[2] as Stage, kind: 'apt', platform: m[1]!, arch: 'all' };
-    return {
-      path,
-      scope: { stage: d.stage, kind: 'apt', platform: d.platform },
-      archive: `repos/dist/apt/${d.platform}`,
-      clientFile: { name: distClientFileName(d), text: (u) => distClientFileText(u, d) },
-    };
-  }
-  m = /^repos\/([^/]+)\/([^/]+)$/.exec(path);
-  if (!m || m[1] === 'dist') return null;
-  const repo = { stage: m[1] as Stage, product: m[2]!, kind };
-  return {
-    path,
-    scope: { stage: repo.stage, product: repo.product },
-    archive: path,
-    clientFile: { name: clientFileName(repo), text: (u) => clientFileText(u, repo) },
-  };
+  const d: DistRef = { stage: s.stage, kind: s.kind, platform: s.platform, arch: s.arch ?? 'all' };
+  return { path, ...parsed, clientFile: { name: distClientFileName(d), text: (u) => distClientFileText(u, d) } };
 }
 
 async function dirNames(dir: string): Promise<string[]> {

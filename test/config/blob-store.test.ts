@@ -13,6 +13,7 @@ describe('BLOB_STORE', () => {
   it('reads an S3 bucket in the shape of a mirror target, and a directory', () => {
     expect(parseBlobStore('s3+https://AK%3Auser:S3CR3T@s3.example.org:8443/blobs/desk/a;region=eu-1')).toEqual({
       kind: 's3',
+      sitesRead: false,
       endpoint: 'https://s3.example.org:8443',
       region: 'eu-1',
       bucket: 'blobs',
@@ -21,6 +22,8 @@ describe('BLOB_STORE', () => {
       secretAccessKey: 'S3CR3T',
     });
     expect(parseBlobStore('s3+http://K:S@127.0.0.1:8080/blobs')).toMatchObject({ region: 'us-east-1', prefix: '' });
+    // sites read the repositories straight from the bucket
+    expect(parseBlobStore('s3+http://K:S@127.0.0.1:8080/blobs;public;region=eu-1')).toMatchObject({ sitesRead: true, region: 'eu-1' });
     expect(parseBlobStore('file:///srv/shared/blobs')).toEqual({ kind: 'dir', dir: '/srv/shared/blobs' });
   });
 
@@ -30,7 +33,7 @@ describe('BLOB_STORE', () => {
       ['https://s3.example.org/b', 'is not local, file:///ABSOLUTE/DIR, or s3+http(s)://'],
       ['s3+http://127.0.0.1:8080/bucket', 'needs ACCESS_KEY:SECRET@'],
       ['s3+http://K:TOPSECRET@127.0.0.1/B', 'must be a bucket name'],
-      ['s3+http://K:TOPSECRET@127.0.0.1/bucket;delete', 'unknown or malformed option "delete" (region=…)'],
+      ['s3+http://K:TOPSECRET@127.0.0.1/bucket;delete', 'unknown or malformed option "delete" (region=…, public)'],
       ['file://host/srv/blobs', 'give an absolute directory'],
     ]) {
       let message = '';

@@ -16,6 +16,8 @@ import type { Digest, ObjectStore } from './store.ts';
  */
 export class FsObjectStore implements ObjectStore {
   readonly where: string;
+  /** a directory is not served to sites */
+  readonly sitesRead = false;
 
   constructor(private readonly root: string) {
     this.where = `dir ${root}`;

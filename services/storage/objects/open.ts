@@ -7,7 +7,8 @@ import type { BlobStoreSpec, ObjectStore } from './store.ts';
 export function openObjectStore(spec: BlobStoreSpec): ObjectStore | null {
   if (spec.kind === 'local') return null;
   if (spec.kind === 'dir') return new FsObjectStore(spec.dir);
-  return new S3ObjectStore(spec);
+  const { sitesRead, ...at } = spec;
+  return new S3ObjectStore(at, { sitesRead });
 }
 
 /**

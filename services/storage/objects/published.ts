@@ -55,8 +55,10 @@ export async function replicate(store: ObjectStore, storageDir: string, tree: Pu
     files.push({ key: `${tree.path}/${name}`, file, sha256, size: bytes.length, rank: signedRank(name) ?? 0 });
     for (const p of await packagesNamedBy(name, bytes)) packages.set(`${tree.archive}/${p.href}`, p);
   }
+  // read through the service, a pool path is served from its blob: the store keeps each package once
+  if (!store.sitesRead) packages.clear();
   const listed = new Map((await store.list(`${tree.path}/`)).map((o) => [o.key, o.size]));
-  if (tree.archive !== tree.path) for (const o of await store.list(`${tree.archive}/pool/`)) listed.set(o.key, o.size);
+  if (tree.archive !== tree.path && store.sitesRead) for (const o of await store.list(`${tree.archive}/pool/`)) listed.set(o.key, o.size);
   const missing = [...packages].filter(([key, p]) => listed.get(key) !== p.size);
   const copied = await copyPackages(store, storageDir, missing);
   // ranks 0 (indexes, client file), then repomd.xml / Release, then their signatures, then InRelease
@@ -162,14 +164,4 @@ export async function resignStored(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** The lock a repository's publications hold, from its path (services/db/locks.ts lockKeys). */
-export function lockOfPath(path: string): { kind: 'repo'; stage: string; product: string } | { kind: 'dist'; unit: string } {
-  const yum = /^repos\/dist\/yum\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
-  if (yum) return { kind: 'dist', unit: `yum/${yum[1]}/${yum[2]}/${yum[3]}` };
-  const apt = /^repos\/dist\/apt\/([^/]+)\/dists\/([^/]+)$/.exec(path);
-  if (apt) return { kind: 'dist', unit: `apt/${apt[1]}/${apt[2]}` };
-  const [, stage = '', product = ''] = /^repos\/([^/]+)\/([^/]+)$/.exec(path) ?? [];
-  return { kind: 'repo', stage, product };
 }

@@ -23,11 +23,14 @@ export interface S3StoreOptions {
   singlePutMax?: number;
   /** the size of one part (S3's least is 5 MiB) */
   partSize?: number;
+  /** BLOB_STORE `;public` (ObjectStore.sitesRead) */
+  sitesRead?: boolean;
 }
 
 /** A bucket of any S3-compatible store (tested against OpenStack Swift's s3api), private, created on the first put. */
 export class S3ObjectStore implements ObjectStore {
   readonly where: string;
+  readonly sitesRead: boolean;
   private readonly s3: S3Client;
   private bucketReady: Promise<void> | null = null;
 
@@ -36,6 +39,7 @@ export class S3ObjectStore implements ObjectStore {
     private readonly opts: S3StoreOptions = {},
   ) {
     this.where = `s3 ${at.endpoint}/${at.bucket}${at.prefix ? `/${at.prefix}` : ''}`;
+    this.sitesRead = opts.sitesRead ?? false;
     // a store that takes the connection and then says nothing is away, not slow
     this.s3 = s3Client(at, { connectMs: 5_000, idleMs: 60_000 });
   }

@@ -13,6 +13,12 @@ import type { S3Location } from '../../s3/client.ts';
 export interface ObjectStore {
   /** where the store is, as logs, errors and /healthz show it: never a credential */
   readonly where: string;
+  /**
+   * Sites read the repositories straight from the store (BLOB_STORE `;public`): each repository then holds its
+   * package objects under its own path. Otherwise sites read through the service, which serves every pool
+   * path from the one blob, so the store holds each package once.
+   */
+  readonly sitesRead: boolean;
   /** Puts a local file whose digest the caller knows (a size that does not match is refused before sending). */
   put(key: string, file: string, digest: Digest): Promise<void>;
   /** Writes the object to `dest`, its bytes checked against its sha256; null when there is no such object. */
@@ -41,7 +47,7 @@ export interface Digest {
 }
 
 /** BLOB_STORE, validated in config/blob-store.ts. */
-export type BlobStoreSpec = { kind: 'local' } | { kind: 'dir'; dir: string } | ({ kind: 's3' } & S3Location);
+export type BlobStoreSpec = { kind: 'local' } | { kind: 'dir'; dir: string } | ({ kind: 's3'; sitesRead: boolean } & S3Location);
 
 /** An object holds `digest` when its size and its recorded sha256 are those. */
 export async function holds(store: ObjectStore, key: string, digest: Digest): Promise<boolean> {

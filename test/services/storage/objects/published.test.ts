@@ -51,6 +51,8 @@ const machines: Array<{ storageDir: string; signer: Signer }> = [];
 const rpms: { a: RepoPackage[]; b: RepoPackage[] } = { a: [], b: [] };
 const entries: Record<'yum' | 'apt', { a: IndexEntry[]; b: IndexEntry[] }> = { yum: { a: [], b: [] }, apt: { a: [], b: [] } };
 const BUCKET = 'rd-published';
+let location: ConstructorParameters<typeof S3ObjectStore>[0];
+let built: Awaited<ReturnType<typeof buildTestPackages>>;
 const product = { stage: 'production', product: 'TP.tool.el9.x86_64', kind: 'yum' } as const;
 const yum: DistRef = { stage: 'production', kind: 'yum', platform: 'el9', arch: 'x86_64' };
 const apt = (arch: string): DistRef => ({ stage: 'production', kind: 'apt', platform: 'debian12', arch });
@@ -70,7 +72,10 @@ beforeAll(async () => {
     accessKeyId: swift.accessKeyId,
     secretAccessKey: swift.secretAccessKey,
   };
-  store = new S3ObjectStore(at);
+  // sites read this bucket straight (BLOB_STORE ;public): each repository holds its package objects
+  store = new S3ObjectStore(at, { sitesRead: true });
+  location = at;
+  built = a;
   // one key for the desk: every worker machine is configured with the same SIGNING_KEY_FILES
   const deskKey = await makeTestKey(join(root, 'keys'), 'desk');
   keyFile = deskKey.public;
@@ -222,6 +227,35 @@ function rawStatus(base: string, path: string): Promise<number> {
     }).on('error', reject);
   });
 }
+
+describe('a store sites do not read (the default): they read through the service', () => {
+  it('holds each package once, as its blob; the service serves every pool path from it, dnf and apt install', async () => {
+    const privateStore = new S3ObjectStore({ ...location, prefix: 'desk-private' });
+    const storageDir = join(root, 'three');
+    backBlobsWith(storageDir, privateStore);
+    const app = await startApp(t.db, { storageDir: join(root, 'api-three'), objects: privateStore });
+    try {
+      const blobs = new BlobStore(storageDir);
+      await blobs.init();
+      const pkgs = await adoptTestPackages(blobs, built.rpms);
+      const debs = await adoptTestPackages(blobs, built.debs);
+      const opts = { storageDir, publicUrl: PUBLIC, signer: machines[0]!.signer };
+      const repo = await publishRepository(product, pkgs, { ...opts, recorded: entries.yum.a });
+      const first = await replicate(privateStore, storageDir, productTree(product, repo.dir));
+      const suite = await publishDistribution(apt('x86_64'), entries.apt.a, opts);
+      await replicate(privateStore, storageDir, distTree(apt('x86_64'), suite.dir));
+      expect(first.copied).toBe(0);
+      expect((await privateStore.list('repos/')).filter((o) => o.key.includes('/pool/'))).toEqual([]);
+      expect((await privateStore.list('blobs/')).length).toBe(pkgs.length + debs.length);
+      expect((await checkYumRepo(`${app.url}/${productPath}/`, 'testpkg-dep', { GPGKEY: key(), RESOLVE: '1' })).output).toContain('OK:');
+      expect((await checkAptRepo(`${app.url}/repos/dist/apt/debian12/`, 'testpkg', { KEY: key(), SUITE: 'production' })).ok).toBe(true);
+    } finally {
+      await app.close();
+      backBlobsWith(storageDir, null);
+      await privateStore.close();
+    }
+  }, 240_000);
+});
 
 describe('what reads the live repositories, with workers on several machines', () => {
   it('a mirror view from a machine whose disk is behind shows what the store holds', async () => {

@@ -38,8 +38,8 @@ export interface ReplicaReport {
 /**
  * Puts a repository the worker just published into the object store, where sites (directly, or through any
  * API process) and other workers read it: a repository is then no longer one machine's. The order keeps every
- * moment consistent for a reader, as a mirror sync does: package objects first (copied inside the store from
- * their blobs, no bytes through this machine), then the indexes, then the signed files in the order clients
+ * moment consistent for a reader, as a mirror sync does: package objects first when sites read the store
+ * (copied inside the store from their blobs, no bytes through this machine), then the indexes, then the signed files in the order clients
  * trust them, and only then the files of the old version that the new one no longer names. The caller holds
  * the repository's lock, so no other worker writes these keys meanwhile; a failure leaves the old signed
  * index in force over complete files, and the retry puts the rest.
@@ -53,10 +53,10 @@ export async function replicate(store: ObjectStore, storageDir: string, tree: Pu
     const bytes = await readFile(file);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     files.push({ key: `${tree.path}/${name}`, file, sha256, size: bytes.length, rank: signedRank(name) ?? 0 });
-    for (const p of await packagesNamedBy(name, bytes)) packages.set(`${tree.archive}/${p.href}`, p);
+    // read through the service, a pool path is served from its blob (services/api/repos.ts): the store
+    // keeps each package once, and only a store sites read holds package objects per repository
+    if (store.sitesRead) for (const p of await packagesNamedBy(name, bytes)) packages.set(`${tree.archive}/${p.href}`, p);
   }
-  // read through the service, a pool path is served from its blob: the store keeps each package once
-  if (!store.sitesRead) packages.clear();
   const listed = new Map((await store.list(`${tree.path}/`)).map((o) => [o.key, o.size]));
   if (tree.archive !== tree.path && store.sitesRead) for (const o of await store.list(`${tree.archive}/pool/`)) listed.set(o.key, o.size);
   const missing = [...packages].filter(([key, p]) => listed.get(key) !== p.size);

@@ -5,6 +5,7 @@ import type { Logger } from '../services/log.ts';
 import type { Signer } from '../services/signing/signer.ts';
 import { liveRepositories, resignRepository, type LiveRepository } from '../services/storage/resign.ts';
 import { every } from './loops.ts';
+import { RdError } from '../services/errors.ts';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { publishedRepos, recordPublished } from '../services/db/published.ts';
@@ -62,7 +63,7 @@ async function resignStore(db: Db, storageDir: string, signer: Pick<Signer, 'sig
   await mkdir(scratch, { recursive: true });
   for (const [i, row] of rows.entries()) {
     const shape = parseLivePath(row.path);
-    if (!shape) throw new Error(`published_repos names ${row.path}, which is no repository path`);
+    if (!shape) throw new RdError('RD_INTERNAL', `published_repos names ${row.path}, which is no repository path`);
     const l = lockOfScope(shape.scope);
     const key = l.kind === 'repo' ? lockKeys.repo(l.stage, l.product) : lockKeys.dist(l.unit);
     await withLocks(db, [key], async () => recordPublished(db, await resignStored(store, storageDir, row, signer, scratch)), 600_000);

@@ -1,6 +1,7 @@
 import { extname, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import express, { type Router } from 'express';
+import { digestOfPoolPath } from '../storage/index-files.ts';
 import { blobKey } from '../storage/objects/blob-copies.ts';
 import type { ObjectStore } from '../storage/objects/store.ts';
 
@@ -37,8 +38,8 @@ export function reposFromStore(store: ObjectStore): Router {
 
 /** A pool path (…/pool/<aa>/<sha256>/<file>) is its blob's: the store keeps each package once, whatever lists it. */
 function keyOf(rel: string): string {
-  const m = /(?:^|\/)pool\/([0-9a-f]{2})\/([0-9a-f]{64})\/[^/]+$/.exec(rel);
-  return m && m[2]!.startsWith(m[1]!) ? blobKey(m[2]!) : `repos/${rel}`;
+  const sha = digestOfPoolPath(rel);
+  return sha ? blobKey(sha) : `repos/${rel}`;
 }
 
 const TYPES: Record<string, string> = {

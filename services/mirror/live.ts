@@ -1,4 +1,5 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { buffer } from 'node:stream/consumers';
 import { join, relative } from 'node:path';
 import type { Db } from '../db/knex.ts';
 import { publishedRepos, type PublishedRow } from '../db/published.ts';
@@ -6,7 +7,7 @@ import { RdError } from '../errors.ts';
 import { errCode, sha256File } from '../storage/blobs.ts';
 import { distClientFileName, distClientFileText } from '../storage/dist-url.ts';
 import type { DistRef } from '../storage/dist-ref.ts';
-import { filesBelow } from '../storage/index-files.ts';
+import { digestOfPoolPath, filesBelow } from '../storage/index-files.ts';
 import { parseLivePath, type LiveScope } from '../storage/live-path.ts';
 import { blobKey } from '../storage/objects/blob-copies.ts';
 import { objectStoreOf } from '../storage/objects/open.ts';
@@ -63,14 +64,12 @@ function storedRepo(store: ObjectStore, row: PublishedRow): LiveRepo {
     read: async (name) => {
       const got = await store.open(`${row.path}/${name}`);
       if (!got) throw new RdError('RD_STORE_UNAVAILABLE', `${store.where}: ${row.path}/${name} is gone from the store`);
-      const chunks: Buffer[] = [];
-      for await (const c of got.body) chunks.push(c as Buffer);
-      return Buffer.concat(chunks);
+      return buffer(got.body);
     },
     source: (_name, bytes) => ({ bytes }),
     packageFile: async (href) => {
       // read through the service, a pool path is its blob's (services/api/repos.ts)
-      const sha = /\/([0-9a-f]{64})\/[^/]+$/.exec(href)?.[1];
+      const sha = digestOfPoolPath(href);
       const h = await store.head(store.sitesRead || !sha ? `${shape.archive}/${href}` : blobKey(sha));
       return h && { size: h.size, ...(h.sha256 ? { sha256: h.sha256 } : {}) };
     },

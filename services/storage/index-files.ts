@@ -38,6 +38,12 @@ export interface NamedPackage {
 
 const POOL_HREF = /^pool\/([0-9a-f]{2})\/([0-9a-f]{64})\/[^/]+$/;
 
+/** The sha256 a pool path (…/pool/<aa>/<sha256>/<file>) names, or null for any other path. */
+export function digestOfPoolPath(path: string): string | null {
+  const m = /(?:^|\/)pool\/([0-9a-f]{2})\/([0-9a-f]{64})\/[^/]+$/.exec(path);
+  return m && m[2]!.startsWith(m[1]!) ? m[2]! : null;
+}
+
 /** The packages an index file names (YUM primary, APT Packages), checked to be pool paths of their digest. */
 export async function packagesNamedBy(name: string, bytes: Buffer): Promise<NamedPackage[]> {
   let found: NamedPackage[] = [];

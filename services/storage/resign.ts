@@ -45,7 +45,8 @@ export async function liveRepositories(storageDir: string): Promise<LiveReposito
   return out;
 }
 
-const SIGNATURES = new Set(['InRelease', 'Release.gpg', 'repomd.xml.asc']);
+/** The files a signing writes: what a re-signing leaves out and writes anew. */
+export const SIGNATURES = new Set(['InRelease', 'Release.gpg', 'repomd.xml.asc']);
 
 /**
  * Publishes the live version again with fresh signatures: a new version of hard links to the same files

@@ -1,6 +1,7 @@
 import { rm, stat } from 'node:fs/promises';
 import pMap from 'p-map';
 import { RdError } from '../../errors.ts';
+import { digestOfPoolPath } from '../index-files.ts';
 import { holds, type ObjectStore } from './store.ts';
 
 /** Where a blob is in an object store: blobs/<aa>/<sha256>, as in STORAGE_DIR. */
@@ -71,12 +72,7 @@ export async function forgetBlobs(
  * that stops naming them.
  */
 async function aptPoolCopies(store: ObjectStore, shas: Set<string>): Promise<string[]> {
-  return (await store.list('repos/dist/apt/'))
-    .map((o) => o.key)
-    .filter((key) => {
-      const sha = /\/pool\/[0-9a-f]{2}\/([0-9a-f]{64})\/[^/]+$/.exec(key)?.[1];
-      return sha !== undefined && shas.has(sha);
-    });
+  return (await store.list('repos/dist/apt/')).map((o) => o.key).filter((key) => shas.has(digestOfPoolPath(key) ?? ''));
 }
 
 const PUTS_AT_ONCE = 4;

@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import pMap from 'p-map';
 import { RdError } from '../../errors.ts';
 import type { Signer } from '../../signing/signer.ts';
-import { BlobStore } from '../blobs.ts';
+import { BlobStore, sha256File } from '../blobs.ts';
+import { SIGNATURES } from '../resign.ts';
 import type { DistRef } from '../dist-ref.ts';
 import type { RepoKind, RepoRef, Stage } from '../repo-ref.ts';
 import type { PublishedFile, PublishedRow } from '../../db/published.ts';
@@ -80,8 +81,7 @@ export async function replicate(store: ObjectStore, storageDir: string, tree: Pu
 export async function replicateKeys(store: ObjectStore, keysDir: string): Promise<void> {
   const names = (await readdir(keysDir)).filter((n) => n.endsWith('.asc'));
   for (const name of names) {
-    const bytes = await readFile(join(keysDir, name));
-    await store.put(`keys/${name}`, join(keysDir, name), { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
+    await store.put(`keys/${name}`, join(keysDir, name), await sha256File(join(keysDir, name)));
   }
   const stale = (await store.list('keys/')).filter((o) => !names.includes(o.key.slice('keys/'.length)));
   for (const o of stale) await store.delete(o.key);
@@ -136,8 +136,6 @@ export function publishedRow(tree: PublishedTree, files: PublishedFile[]): Publi
   const stamp = createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
   return { path: tree.path, stage: tree.stage, kind: tree.kind, archive: tree.archive, files: sorted, stamp };
 }
-
-const SIGNATURES = new Set(['InRelease', 'Release.gpg', 'repomd.xml.asc']);
 
 /**
  * Signs a repository the store holds again with the keys now configured (a rotation), whichever machine

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { loadConfig, ConfigError, type Config } from '../config/index.ts';
 import { createApp } from './api/app.ts';
@@ -88,7 +88,9 @@ async function startParts(config: Config, role: Role, log: Logger, signer: Signe
       },
     });
     server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.PORT, config.HOST, () => resolve(s)).on('error', reject);
+      const s = createServer(app)
+        .listen(config.PORT, config.HOST, () => resolve(s))
+        .on('error', reject);
     });
     stops.push(() => new Promise((r) => server!.close(r)));
     log.info({ url: `http://${config.HOST}:${config.PORT}`, publicUrl: config.PUBLIC_URL, node: process.version }, 'api listening');

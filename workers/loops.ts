@@ -108,7 +108,7 @@ export async function sweepScratch(db: Db, storageDir: string, log: Logger): Pro
 /**
  * Redis keeps nothing on disk: a restart forgets every job, those enqueued a moment ago included. The relay
  * keeps a mark in Redis; while it is missing (a new Redis, or a restarted or flushed one) every pending
- * event is checked at once rather than after staleAfterMs, and the mark is set once that was done.
+ * event is checked at once rather than after its RelayAges, and the mark is set once that was done.
  */
 async function redisForgot(queue: ActionQueue): Promise<{ forgot: boolean; remember: () => Promise<unknown> }> {
   const client = await queue.queue.getBackend().client;
@@ -116,13 +116,30 @@ async function redisForgot(queue: ActionQueue): Promise<{ forgot: boolean; remem
   return { forgot: (await client.get(mark)) === null, remember: () => client.set(mark, new Date().toISOString()) };
 }
 
+/**
+ * How long a received event may stay pending before the relay checks that its job exists. The webhook hands
+ * rows over in milliseconds and marks none (services/intake.ts), so this is also how late a hand-over that
+ * failed while Redis kept its jobs is made good.
+ */
+export const HAND_OVER_GRACE_MS = 10_000;
+export interface RelayAges {
+  /** an event never checked, this long after it was received */
+  graceMs: number;
+  /** an event checked before, this long after that check */
+  staleMs: number;
+}
+const RELAY_AGES: RelayAges = { graceMs: HAND_OVER_GRACE_MS, staleMs: 60_000 };
+
+/** Sets the relay's mark: Redis holds the jobs of every pending event (tests, to see the grace apply). */
+export const markRedisChecked = async (queue: ActionQueue) => (await redisForgot(queue)).remember();
+
 /** Events persisted but never enqueued (Redis was away) or whose job Redis lost: hand them over again. */
-export async function relayOnce(db: Db, queue: ActionQueue, log: Logger, storageDir: string, staleAfterMs = 60_000): Promise<number> {
+export async function relayOnce(db: Db, queue: ActionQueue, log: Logger, storageDir: string, ages = RELAY_AGES): Promise<number> {
   await sweepScratch(db, storageDir, log);
   const redis = await redisForgot(queue);
   if (redis.forgot) log.info('Redis is new or was restarted or flushed: checking the job of every pending event');
   let n = 0;
-  for (const row of await staleEvents(db, redis.forgot ? 0 : staleAfterMs)) {
+  for (const row of await staleEvents(db, redis.forgot ? { graceMs: 0, staleMs: 0 } : ages)) {
     const job = await queue.queue.getJob(jobIdOf(row));
     const state = job ? await job.getState() : 'missing';
     if (state === 'missing' || state === 'completed' || state === 'failed' || state === 'unknown') {
@@ -137,7 +154,7 @@ export async function relayOnce(db: Db, queue: ActionQueue, log: Logger, storage
   return n;
 }
 
-export const relayLoop = (db: Db, queue: ActionQueue, log: Logger, ms: number, storageDir: string, staleAfterMs = 60_000) =>
+export const relayLoop = (db: Db, queue: ActionQueue, log: Logger, ms: number, storageDir: string) =>
   every(db, 'relay', ms, log, async () => {
-    await relayOnce(db, queue, log, storageDir, staleAfterMs);
+    await relayOnce(db, queue, log, storageDir);
   });

@@ -1,4 +1,5 @@
-import express, { type Express } from 'express';
+import express from 'express';
+import type { RequestListener } from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +28,7 @@ import { httpErrorHandler } from './http-errors.ts';
 import { releasesRouter } from './releases.ts';
 import { reposFromStore } from './repos.ts';
 import type { ObjectStore } from '../storage/objects/store.ts';
-import { webhookRouter } from './webhook.ts';
+import { isWebhook, webhookHandler } from './webhook.ts';
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const schemasDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schemas');
@@ -50,10 +51,16 @@ export interface AppDeps extends IntakeDeps {
   objects?: ObjectStore | null;
 }
 
-export function createApp(deps: AppDeps): Express {
+/** What answers every HTTP request of the API: the webhook first, then the Express application. */
+export function createApp(deps: AppDeps): RequestListener {
+  const webhook = webhookHandler(deps);
+  const app = expressApp(deps);
+  return (req, res) => (isWebhook(req) ? webhook(req, res) : app(req, res));
+}
+
+function expressApp(deps: AppDeps) {
   const app = express();
   app.disable('x-powered-by');
-  app.use(webhookRouter(deps));
   // who calls (session cookie, personal or operator token, another desk), then what they may do
   const auth: AuthDeps = { db: deps.db, config: deps.config, helpdesk: deps.helpdesk };
   app.set('trust proxy', 'loopback, linklocal, uniquelocal'); // X-Forwarded-Proto of the TLS proxy in front

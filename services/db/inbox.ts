@@ -134,10 +134,19 @@ export async function pendingAmong(db: Db, ids: number[]): Promise<number[]> {
   return (await db('inbox').whereIn('id', ids).where({ state: 'pending' }).select('id')).map((r) => r.id);
 }
 
-/** Rows persisted but never handed to the queue, or whose job vanished (Redis keeps nothing on disk). */
-export const staleEvents = (db: Db, olderThanMs: number, limit = 500): Promise<InboxRow[]> =>
-  db('inbox')
+/**
+ * Pending rows whose job may be missing (never handed over, or lost by Redis, which keeps nothing on disk):
+ * those never checked once received graceMs ago, those checked once checked staleMs ago.
+ */
+export const staleEvents = (db: Db, ages: { graceMs: number; staleMs: number }, limit = 500): Promise<InboxRow[]> => {
+  const before = (ms: number) => new Date(Date.now() - ms);
+  return db('inbox')
     .where({ state: 'pending' })
-    .andWhere((q) => q.whereNull('enqueued_at').orWhere('enqueued_at', '<', new Date(Date.now() - olderThanMs)))
+    .andWhere((q) =>
+      q
+        .where((n) => n.whereNull('enqueued_at').andWhere('received_at', '<=', before(ages.graceMs)))
+        .orWhere('enqueued_at', '<', before(ages.staleMs)),
+    )
     .orderBy('id')
     .limit(limit);
+};

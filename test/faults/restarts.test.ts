@@ -184,7 +184,7 @@ async function outage(what: 'redis' | 'postgres', acts: Act[], fire: (a: Act) =>
   const start = Date.now();
   if (what === 'redis') {
     // the jobs of these events are in Redis now (waiting or running), and Redis is about to forget them
-    const [q] = await e.svc.db('inbox').where({ state: 'pending' }).whereNotNull('enqueued_at').count({ n: '*' });
+    const [q] = await e.svc.db('inbox').where({ state: 'pending' }).count({ n: '*' });
     forgotten.push(Number(q!.n));
     await redis.kill('SIGKILL');
   } else await pg.stop('immediate');

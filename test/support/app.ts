@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { createApp, type AppDeps } from '../../services/api/app.ts';
 import { loadConfig } from '../../config/index.ts';
@@ -44,7 +44,7 @@ export async function startApp(db: Db, overrides: Partial<AppDeps> = {}) {
     ...overrides,
   };
   const server: Server = await new Promise((resolve) => {
-    const s = createApp(deps).listen(0, '127.0.0.1', () => resolve(s));
+    const s = createServer(createApp(deps)).listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../services/log.ts';
 import { ActionQueue, jobIdOf, redisConnection } from '../../services/queue.ts';
-import { every, relayOnce } from '../../workers/loops.ts';
+import { every, markRedisChecked, relayOnce } from '../../workers/loops.ts';
 import { uniquePrefix } from '../support/app.ts';
 import { useTestDb } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/env.ts';
@@ -29,6 +29,7 @@ const event = (transactionId: number) => webhookEvent(t.db, 7, transactionId);
 
 describe('the relay', () => {
   it('hands over events that were persisted but never enqueued, and those whose job Redis lost', async () => {
+    await markRedisChecked(queue); // Redis kept its jobs
     const never = (await event(1))!;
     const lost = (await event(2))!;
     await t
@@ -41,7 +42,10 @@ describe('the relay', () => {
       .db('inbox')
       .where({ id: fine.id })
       .update({ enqueued_at: new Date(Date.now() - 120_000) });
-    expect(await relayOnce(t.db, queue, log, storage)).toBe(2);
+    // rows received a moment ago are the hand-over's: the relay checks them once HAND_OVER_GRACE_MS passed
+    expect(await relayOnce(t.db, queue, log, storage)).toBe(1);
+    expect(await queue.queue.getJob(jobIdOf(never))).toBeUndefined();
+    expect(await relayOnce(t.db, queue, log, storage, { graceMs: 0, staleMs: 60_000 })).toBe(1);
     for (const r of [never, lost, fine]) expect(await queue.queue.getJob(jobIdOf(r))).toBeDefined();
     expect(await t.db('inbox').whereNull('enqueued_at')).toEqual([]);
     // a second pass finds nothing to do

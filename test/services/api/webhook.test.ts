@@ -13,9 +13,10 @@ afterAll(async () => {
   await app?.close();
 });
 
-/** The hand-over to the queue follows the 202: wait until the row says it happened. */
+/** The hand-over to the queue follows the 202: wait until the queue holds the job. */
 async function handedOver() {
-  for (let i = 0; i < 100 && !(await t.db('inbox').whereNotNull('enqueued_at').first()); i++) await new Promise((r) => setTimeout(r, 20));
+  const jobs = async () => Object.values(await app.queue.queue.getJobCountByTypes('waiting', 'delayed', 'active', 'prioritized'));
+  for (let i = 0; i < 100 && (await jobs()).every((n) => n === 0); i++) await new Promise((r) => setTimeout(r, 20));
 }
 
 const countInbox = async () => Number((await t.db('inbox').count({ n: '*' }))[0]!.n);
@@ -69,7 +70,6 @@ describe('POST /webhooks/rt', () => {
     const rows = await t.db('inbox').select();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ ticket_id: 123, transaction_id: 456, action: 'MoveToUnverified', state: 'pending', source: 'webhook' });
-    expect(rows[0].enqueued_at).not.toBeNull();
     const job = await app.queue.queue.getJob(jobIdOf(rows[0]));
     expect(job?.data).toEqual({ v: 1, ticketId: 123, inboxId: rows[0].id, exclusive: ['ticket:123'] });
   });
@@ -139,6 +139,41 @@ describe('POST /webhooks/rt', () => {
     expect(r).toMatchObject({ status: 415, body: { error: 'RD_UNSUPPORTED_MEDIA' } });
   });
 
+  it('answers 415 for a compressed body, naming the encoding; nothing is stored', async () => {
+    const r = await post(JSON.stringify(event()), { 'content-encoding': 'gzip' });
+    expect(r).toMatchObject({ status: 415, body: { error: 'RD_UNSUPPORTED_MEDIA', message: expect.stringContaining('gzip') } });
+    expect(await countInbox()).toBe(0);
+  });
+
+  it('answers 413 for a body sent in chunks past 64 KiB (no Content-Length to trust)', async () => {
+    const body = JSON.stringify(event({ subject: 'x'.repeat(70 * 1024) }));
+    const res = await fetch(`${app.url}/webhooks/rt`, {
+      method: 'POST',
+      body: new Blob([body]).stream(),
+      duplex: 'half',
+      headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, TEST_SECRET) },
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: 'RD_PAYLOAD_TOO_LARGE' });
+  });
+
+  it('takes the path with a trailing slash or a query as Express did, and leaves other methods to the router', async () => {
+    for (const [suffix, txn] of [
+      ['/', 7001],
+      ['?from=rt', 7002],
+    ] as const) {
+      const body = JSON.stringify(event({ transaction_id: txn }));
+      const res = await fetch(`${app.url}/webhooks/rt${suffix}`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', 'x-rt-signature': sign(body, TEST_SECRET) },
+      });
+      expect(res.status, suffix).toBe(202);
+    }
+    expect((await fetch(`${app.url}/webhooks/rt`)).status).toBe(404);
+    expect((await fetch(`${app.url}/webhooks/rtx`, { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+
   it('keeps an event whose enqueue failed, un-enqueued, for the relay', async () => {
     const broken = await startApp(t.db);
     await broken.queue.close(); // this producer can no longer reach Redis
@@ -151,6 +186,7 @@ describe('POST /webhooks/rt', () => {
     expect(res.status).toBe(202);
     const row = await t.db('inbox').where({ transaction_id: 1000 }).first();
     expect(row).toMatchObject({ state: 'pending', enqueued_at: null });
+    expect(await broken.queue.queue.getJob(jobIdOf(row)).catch(() => undefined)).toBeUndefined();
     await broken.close().catch(() => undefined);
   });
 });

@@ -16,7 +16,7 @@ export type WebhookDeps = IntakeDeps & { secret: string; metrics: Metrics; confi
 /**
  * POST /webhooks/rt: verify, validate, persist, answer. The work happens later, in the worker. This is the one
  * path taken thousands of times a second, so it is answered by plain Node, before Express (whose router and
- * response helpers cost a third of a webhook's CPU here: bench/RESULTS.md).
+ * response helpers cost a quarter of the service's CPU per webhook here: bench/RESULTS.md).
  */
 export function webhookHandler(deps: WebhookDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { publishedRepos, recordPublished } from '../services/db/published.ts';
 import { objectStoreOf } from '../services/storage/objects/open.ts';
 import { resignStored } from '../services/storage/objects/published.ts';
-import { lockOfScope, parseLivePath } from '../services/storage/live-path.ts';
+import { parseLivePath } from '../services/storage/live-path.ts';
+import { distUnit } from '../services/storage/dist-ref.ts';
 
 /** The keys the live repositories were last signed with, all of them (kv). */
 const SIGNED_WITH = 'signing:fingerprints';
@@ -64,8 +65,12 @@ async function resignStore(db: Db, storageDir: string, signer: Pick<Signer, 'sig
   for (const [i, row] of rows.entries()) {
     const shape = parseLivePath(row.path);
     if (!shape) throw new RdError('RD_INTERNAL', `published_repos names ${row.path}, which is no repository path`);
-    const l = lockOfScope(shape.scope);
-    const key = l.kind === 'repo' ? lockKeys.repo(l.stage, l.product) : lockKeys.dist(l.unit);
+    // the lock its publications hold
+    const at = shape.scope;
+    const key =
+      'product' in at
+        ? lockKeys.repo(at.stage, at.product)
+        : lockKeys.dist(distUnit({ stage: at.stage, kind: at.kind, platform: at.platform, arch: at.arch ?? 'all' }));
     await withLocks(db, [key], async () => recordPublished(db, await resignStored(store, storageDir, row, signer, scratch)), 600_000);
     if ((i + 1) % 50 === 0 || i + 1 === rows.length)
       log.info({ done: i + 1, of: rows.length, last: row.path }, "re-signing the object store's repositories");

@@ -19,8 +19,9 @@ export type WebhookDeps = IntakeDeps & { secret: string; metrics: Metrics; confi
  * response helpers cost a quarter of the service's CPU per webhook here: bench/RESULTS.md).
  */
 export function webhookHandler(deps: WebhookDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const intake = { ...deps, answerBeforeEnqueue: true };
   return (req, res) => {
-    receive(deps, req).then(
+    receive(intake, req).then(
       (a) => sendJson(res, a.status, a.body),
       (e: unknown) => {
         deps.metrics.webhooks.inc({ outcome: isRdError(e) ? e.code : 'error' });
@@ -48,7 +49,7 @@ async function receive(deps: WebhookDeps, req: IncomingMessage): Promise<Answer>
     throw new RdError('RD_UNSUPPORTED_MEDIA', `Content-Type ${req.headers['content-type'] ?? '(none)'} is not application/json`);
   const body = parse(raw);
   checkAge(body.created, deps.config.WEBHOOK_MAX_AGE_MS);
-  const result = await accept({ ...deps, answerBeforeEnqueue: true }, body, 'webhook');
+  const result = await accept(deps, body, 'webhook');
   deps.metrics.webhooks.inc({ outcome: result.outcome });
   if (result.outcome === 'duplicate') return { status: 200, body: { status: 'duplicate' } };
   if (result.outcome === 'ignored') return { status: 202, body: { status: 'ignored', why: result.why } };

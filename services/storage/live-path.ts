@@ -1,4 +1,3 @@
-import { distUnit } from './dist-ref.ts';
 import type { Stage } from './repo-ref.ts';
 
 /** What a live repository shows: a product's releases, or a distribution's (every arch of an APT suite). */
@@ -17,10 +16,4 @@ export function parseLivePath(path: string): { scope: LiveScope; archive: string
   m = /^repos\/([^/]+)\/([^/]+)$/.exec(path);
   if (!m || m[1] === 'dist') return null;
   return { scope: { stage: m[1] as Stage, product: m[2]! }, archive: path };
-}
-
-/** The lock a repository's publications hold (services/db/locks.ts lockKeys), from what its path names. */
-export function lockOfScope(scope: LiveScope): { kind: 'repo'; stage: string; product: string } | { kind: 'dist'; unit: string } {
-  if ('product' in scope) return { kind: 'repo', stage: scope.stage, product: scope.product };
-  return { kind: 'dist', unit: distUnit({ stage: scope.stage, kind: scope.kind, platform: scope.platform, arch: scope.arch ?? 'all' }) };
 }

@@ -4,9 +4,11 @@
  * RT calls the worker made before the status showed, made again with curl one after the other (on a twin
  * ticket: same attachment, writes of the same fields). The worker has already run one small release (a
  * service is measured warm, as it runs; the first action of a fresh process also compiles its code).
- * Prints both times, the ratio, the worker's peak RSS (VmHWM), and where the time went: the job's breakdown
- * from the worker's "action done" line (download, hash, header, fsync, db, index, RT reads/writes...) and the
- * RT calls the worker made in the measured window, the outbox's write-backs included (its debug log).
+ * The files are served by a process of their own (file-server.ts), so the bench's own work is not on the
+ * path of the bytes either side downloads. Prints both times, the ratio, the worker's peak RSS (VmHWM), and
+ * where the time went: the job's breakdown from the worker's "action done" line (download, hash, header,
+ * fsync, db, index, RT reads/writes...) and the RT calls the worker made in the measured window, the
+ * outbox's write-backs included (its debug log).
  *   node --import tsx bench/release.ts [packages=100] [payloadKiB=64] [rpm|deb]
  *   node --import tsx bench/release.ts 20 104858      # ~2 GiB bundle: peak RSS while ingesting it
  *   node --import tsx bench/release.ts 1000 4 deb     # 1,000 DEBs; the index yardstick is aptly (repo add +
@@ -21,7 +23,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildTestPackages, type TestPackage } from '../test/support/packages.ts';
-import { startProviderServer } from '../test/support/provider-server.ts';
+import { startFileServer } from './file-server.ts';
 import { releaseXml } from '../test/support/release-xml.ts';
 import { ensureRtRunning, pointWebhookAt, RT_URL, rtClient, rtTokens } from '../test/support/rt.ts';
 import { E2E_SECRET, startTestService } from '../test/support/service.ts';
@@ -61,13 +63,8 @@ async function main() {
   console.log(
     `built ${pkgs.rpms.length} rpm + ${pkgs.debs.length} deb (${payloadKb} KiB payload each), bundle ${(bundleBytes / 2 ** 20).toFixed(1)} MiB in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
-  const provider = await startProviderServer({ routes: {} });
-  provider.route('/bundle.tar.gz', {
-    handler: (_req, res) => {
-      res.writeHead(200, { 'content-length': String(bundleBytes) });
-      createReadStream(pkgs.bundle).pipe(res);
-    },
-  });
+  const provider = await startFileServer(work);
+  const bundleUrl = `${provider.url}/${path.relative(work, pkgs.bundle)}`;
 
   // raw tools on the same bundle
   const raw = path.join(work, 'raw');
@@ -90,7 +87,7 @@ async function main() {
   const r0 = Date.now();
   await execAsync('bash', [
     '-c',
-    `set -e; cd ${raw}; curl -sf -o bundle.tar.gz ${provider.url}/bundle.tar.gz; ` +
+    `set -e; cd ${raw}; curl -sf -o bundle.tar.gz ${bundleUrl}; ` +
       `tar xzf bundle.tar.gz; sha256sum ${format}/*.${format} > /dev/null; ${index}`,
   ]);
   const rawMs = Date.now() - r0;
@@ -119,7 +116,7 @@ async function main() {
     const prov = rtClient('provider1');
     const rt = rtClient('releasedesk');
     const product = `BENCH.release${n}.${Date.now().toString(36)}`;
-    const xml = bundleXml(product, `${provider.url}/bundle.tar.gz`, bundleSha, pkgsOf, '1.0.0');
+    const xml = bundleXml(product, bundleUrl, bundleSha, pkgsOf, '1.0.0');
     const t = await prov.createTicket({
       subject: `bench ${product}`,
       requestor: 'provider1',
@@ -136,8 +133,13 @@ async function main() {
     // the same kind of release, smaller: the same code paths have run once
     const warm = await buildTestPackages(path.join(work, 'warm'), 3, { version: '0.9.0', payloadKb: 4 });
     const warmBundle = readFileSync(warm.bundle);
-    provider.route('/warm.tar.gz', { body: warmBundle });
-    await warmUp(prov, rt, `${provider.url}/warm.tar.gz`, createHash('sha256').update(warmBundle).digest('hex'), warm);
+    await warmUp(
+      prov,
+      rt,
+      `${provider.url}/${path.relative(work, warm.bundle)}`,
+      createHash('sha256').update(warmBundle).digest('hex'),
+      warm,
+    );
     await new Promise((r) => setTimeout(r, 2000)); // its comment and last writes are out
     const io0 = ioOf(worker.pid!);
     const s0 = Date.now();

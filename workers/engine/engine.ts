@@ -23,7 +23,7 @@ import type { TicketHistory, TicketInfo } from '../../services/helpdesk/port.ts'
 import { isRepoAction, transitions, type RepoAction } from '../../services/workflow/transitions.ts';
 import { finish, tellRetrying } from './finish.ts';
 import { groupNames, resolveRoles } from '../../services/helpdesk/roles.ts';
-import { runSteps, undoSteps } from './run-steps.ts';
+import { type EarlyReads, runSteps, startEarlyReads, undoSteps } from './run-steps.ts';
 import { start } from './start.ts';
 import type { EngineDeps, StepContext } from './step.ts';
 import { timedHelpdesk, Timings } from './timings.ts';
@@ -45,12 +45,18 @@ export async function processTicket(deps: EngineDeps, job: Pick<ActionJobV1, 'ti
     const upTo = Math.max(...pending.map((r) => r.transaction_id));
     // the job's read of the ticket counts in the timings of its first event
     let first: Timings | undefined = new Timings();
+    // the first event's early reads go out with the read of the ticket: its action as the webhook said (RT's
+    // record decides what runs; a read for another action is dropped)
+    const lead = pending[0]!;
+    const early = isRepoAction(lead.action)
+      ? startEarlyReads(deps.plans[lead.action].steps, timedHelpdesk(deps.rt, first), ticketId)
+      : undefined;
     const seen = await readTicket({ ...deps, rt: timedHelpdesk(deps.rt, first) }, ticketId);
     if ('history' in seen) await backfill(deps, ticketId, seen.history, upTo);
     // a change that arrived after RT was read is not in `seen`: its own job takes it
     for (const row of await pendingForTicket(deps.db, ticketId)) {
       if (row.transaction_id > upTo) continue;
-      await processEvent(deps, row, seen, opts, first ?? new Timings());
+      await processEvent(deps, row, seen, opts, first ?? new Timings(), row.id === lead.id ? early : undefined);
       first = undefined;
     }
   });
@@ -94,7 +100,7 @@ async function backfill(deps: EngineDeps, ticketId: number, history: TicketHisto
   }
 }
 
-async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: RunOpts, timings: Timings) {
+async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: RunOpts, timings: Timings, early?: EarlyReads) {
   const log = deps.log.child({ ticket: row.ticket_id, inbox: row.id, txn: row.transaction_id });
   const verified = verify(deps, row, seen);
   if ('ignore' in verified) {
@@ -153,7 +159,7 @@ async function processEvent(deps: EngineDeps, row: InboxRow, seen: Seen, opts: R
   await mkdir(ctx.workDir, { recursive: true });
   const t0 = Date.now();
   try {
-    await runSteps(ctx, plan.steps);
+    await runSteps(ctx, plan.steps, early);
     const s = plan.summary(ctx, Date.now() - t0);
     const to = s.waits && t.waits ? t.waits : t.success;
     const outcome = to === t.success ? 'ok' : 'waiting';

@@ -43,10 +43,16 @@ export interface StepContext {
   progress(p: Record<string, unknown>): Promise<void>;
 }
 
-/** A job step: `run` returns its output (checkpointed, JSON) and what `undo` needs to take it back. */
-export interface Step<O = unknown> {
+/**
+ * A job step: `run` returns its output (checkpointed, JSON) and what `undo` needs to take it back. `early`
+ * is an RT read the step needs, which the engine starts when the job starts, beside its own read of the
+ * ticket, and hands to `run` (a promise: its failure is the step's); `run` reads RT itself when it is not
+ * given one (a later event of the job, a rerun).
+ */
+export interface Step<O = unknown, E = unknown> {
   id: string;
-  run(ctx: StepContext): Promise<O>;
+  early?(rt: Helpdesk, ticketId: number): Promise<E>;
+  run(ctx: StepContext, early?: Promise<E>): Promise<O>;
   undo?(ctx: StepContext, output: O): Promise<void>;
 }
 

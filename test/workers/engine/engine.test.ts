@@ -520,6 +520,78 @@ describe('a rerun after the worker was killed', () => {
   });
 });
 
+describe("a step's early read (Step.early)", () => {
+  /** A step whose early read and run are written to `log`; its output is what run was given. */
+  const earlyStep = (id: string, log: string[], read: () => Promise<string>): Step<unknown, string> => ({
+    id,
+    early: async () => {
+      log.push(`${id} early read starts`);
+      return read();
+    },
+    run: async (_ctx, early) => {
+      log.push(`${id} runs`);
+      return { given: early === undefined ? 'nothing' : await early };
+    },
+  });
+  /** RT's read of the ticket, slowed, its start and end in `log`. */
+  const slowTicketRead = (h: ReturnType<typeof harness>, log: string[]) => {
+    const readTicket = h.rt.readTicket.bind(h.rt);
+    h.rt.readTicket = async (id: number) => {
+      log.push('ticket read starts');
+      await sleep(30);
+      log.push('ticket read ends');
+      return readTicket(id);
+    };
+  };
+
+  it("goes out with the job's read of the ticket, once, and the step gets it; a later event of the job reads for itself", async () => {
+    const h = harness();
+    const log: string[] = [];
+    slowTicketRead(h, log);
+    const first = await h.event(10, 'MoveToUnverified', 'provider1');
+    const second = await h.event(11, 'MoveToStageRollOut', 'tu1');
+    h.steps.MoveToUnverified = [earlyStep('m', log, async () => 'the xml')];
+    h.steps.MoveToStageRollOut = [earlyStep('s', log, async () => 'not asked')];
+    await h.run();
+    expect(log).toEqual(['m early read starts', 'ticket read starts', 'ticket read ends', 'm runs', 's runs']);
+    const outputs = await t.db('checkpoints').whereIn('inbox_id', [first.id, second.id]).orderBy('inbox_id').pluck('output');
+    expect(outputs).toEqual([{ given: 'the xml' }, { given: 'nothing' }]);
+  });
+
+  it("that fails is the step's failure, with its code on the ticket", async () => {
+    const h = harness();
+    await h.event(10, 'MoveToUnverified', 'provider1');
+    h.steps.MoveToUnverified = [
+      earlyStep('m', [], async () => {
+        throw new RdError('RD_XML_MALFORMED', 'release.xml: line 3: unclosed tag');
+      }),
+    ];
+    await h.run({ finalAttempt: true });
+    expect(await releaseRow()).toMatchObject({ status: 'Failed' });
+    expect(await inboxRows()).toMatchObject([{ state: 'failed', outcome: 'RD_XML_MALFORMED' }]);
+  });
+
+  it('is dropped, failure and all, when the event does not run: refused, or another action in RT than the webhook said', async () => {
+    const h = harness();
+    const log: string[] = [];
+    const refused = await h.event(10, 'MoveToUnverified', 'stranger');
+    const failing = async () => {
+      await sleep(5);
+      throw new RdError('RD_ATTACHMENT_MISSING', 'no release.xml');
+    };
+    h.steps.MoveToUnverified = [earlyStep('m', log, failing)];
+    await h.run();
+    expect(log).toEqual(['m early read starts']);
+    expect(await inboxRows()).toMatchObject([{ id: refused.id, state: 'done', outcome: 'RD_ROLE_FORBIDDEN' }]);
+    // the webhook said MoveToUnverified; RT's record says Reject, which runs (and is refused: nothing to reject)
+    h.rt.change(TICKET, { id: 20, action: 'Reject', by: 'tu1' });
+    await webhookEvent(t.db, TICKET, 20, { action: 'MoveToUnverified', actorName: 'tu1' });
+    await h.run();
+    expect(log).toEqual(['m early read starts', 'm early read starts']);
+    await sleep(20); // an unhandled rejection of either read would fail the run here
+  });
+});
+
 describe('backfill', () => {
   it('an earlier RepoAction change RT has and the inbox lacks is taken in and run first', async () => {
     const h = harness();

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RdError, isRdError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type BodyTarget, fetchBody, fileTarget, StallError, type Progress } from './http-fetch.ts';
-import { type BundleLimits, type Unpacked, unpackTarget } from './unpack.ts';
+import { type BundleLimits, type Seal, type Unpacked, unpackTarget } from './unpack.ts';
 import { checkUrl, parseHttpUrl, redact } from './url-policy.ts';
 
 export type { Progress };
@@ -87,17 +87,19 @@ export async function download(url: string, opts: DownloadOptions): Promise<Down
 }
 
 /**
- * A bundle, unpacked into destDir as it arrives, each file hashed as it is written: the same policy, limits,
- * retries and errors as download(), plus unpackStream's refusals (RD_BUNDLE_*, permanent). The bundle's own
- * digest is judged first: a wrong file is RD_DIGEST_MISMATCH whatever it holds. Nothing of a failed attempt stays.
+ * A bundle, unpacked into destDir as it arrives, each file hashed as it is written (and given to `seal`
+ * before it is closed): the same policy, limits, retries and errors as download(), plus unpackStream's
+ * refusals (RD_BUNDLE_*, permanent). The bundle's own digest is judged first: a wrong file is
+ * RD_DIGEST_MISMATCH whatever it holds. Nothing of a failed attempt stays.
  */
 export async function downloadBundle(
   url: string,
   opts: Omit<DownloadOptions, 'cache' | 'durable'>,
   limits: BundleLimits,
+  seal?: Seal,
 ): Promise<Omit<DownloadResult, 'path' | 'cached'> & Unpacked> {
   const startedAt = Date.now();
-  const target = () => unpackTarget(opts.destDir, limits);
+  const target = () => unpackTarget(opts.destDir, limits, seal);
   const { value, ...got } = await fetchWithRetries(parseHttpUrl(url), normalizeDigest(opts.expectedSha256), opts, target);
   return { ...got, ...(await value), durationMs: Date.now() - startedAt };
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { chmod, type FileHandle, mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { ReadEntry } from 'tar';
+import pLimit from 'p-limit';
 import { unsafe } from './bundle-rules.ts';
 
 /** The write side of unpackStream: an empty destDir, then only directories and regular files in it. */
@@ -18,6 +19,12 @@ export async function clear(root: string): Promise<void> {
   for (const name of await readdir(root)) await rm(join(root, name), { recursive: true, force: true });
 }
 
+/**
+ * Called with each regular file once its bytes are written and before it is closed: what its reader does
+ * with every file anyway (a store makes it read-only and durable) begins while the rest arrives.
+ */
+export type Seal = (fh: FileHandle, sha256: string, rel: string) => Promise<void>;
+
 /** Writes the entries of pass 2: directories and regular files only, fixed modes, never over anything. */
 export class TreeWriter {
   private readonly dirs = new Map<string, Promise<void>>([['', Promise.resolve()]]);
@@ -27,12 +34,18 @@ export class TreeWriter {
   private readonly digests = new Map<string, string>();
   private error: unknown;
 
-  constructor(private readonly root: string) {}
+  /** files open at once: a file being sealed holds its descriptor, and a slow disk stalls the bundle, not the fd table */
+  private readonly open = pLimit(FILES_OPEN);
+
+  constructor(
+    private readonly root: string,
+    private readonly seal?: Seal,
+  ) {}
 
   /** Starts writing one entry; the promise rejects with the first I/O error. */
   take(entry: ReadEntry, info: { path: string; kind: 'file' | 'dir' }): Promise<void> {
     if (info.kind === 'dir') entry.resume();
-    const p = info.kind === 'dir' ? this.dir(info.path) : this.file(entry, info.path);
+    const p = info.kind === 'dir' ? this.dir(info.path) : this.open(() => this.file(entry, info.path));
     const tracked = p
       .catch((e) => {
         this.error ??= e;
@@ -119,7 +132,9 @@ export class TreeWriter {
       await flush();
       stopIfAborted();
       await fh.chmod(0o644);
-      this.digests.set(rel, hash.digest('hex'));
+      const sha256 = hash.digest('hex');
+      await this.seal?.(fh, sha256, rel);
+      this.digests.set(rel, sha256);
     } catch (e) {
       entry.resume();
       throw e;
@@ -131,6 +146,7 @@ export class TreeWriter {
 }
 
 const WRITE_BATCH = 1 << 20;
+const FILES_OPEN = 8;
 
 /** writev until every byte is down: the kernel may take part of what it is given */
 async function writeAll(fh: FileHandle, chunks: Buffer[]): Promise<void> {

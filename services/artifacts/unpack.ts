@@ -8,9 +8,9 @@ import { Parser, type ReadEntry } from 'tar';
 import { isRdError, RdError } from '../errors.ts';
 import { BundleLedger, corrupt, limit, unsafe, type BundleFile, type BundleLimits } from './bundle-rules.ts';
 import type { BodyTarget } from './http-fetch.ts';
-import { clear, prepare, TreeWriter } from './tree-writer.ts';
+import { clear, prepare, type Seal, TreeWriter } from './tree-writer.ts';
 
-export type { BundleFile, BundleLimits };
+export type { BundleFile, BundleLimits, Seal };
 /** A file of the bundle as written: its digest was taken while it was written, so nobody reads it again for it. */
 export type UnpackedFile = BundleFile & { sha256: string };
 export type Unpacked = { files: UnpackedFile[] };
@@ -31,7 +31,13 @@ export function unpackBundle(tarGzPath: string, destDir: string, limits: BundleL
  * decompressed. After the marker or a refusal, `afterEnd` says whether the input is dropped ('stop': a file)
  * or read to its end undecompressed ('drain': a download whose digest covers every byte).
  */
-export async function unpackStream(input: Readable, destDir: string, limits: BundleLimits, afterEnd: 'stop' | 'drain'): Promise<Unpacked> {
+export async function unpackStream(
+  input: Readable,
+  destDir: string,
+  limits: BundleLimits,
+  afterEnd: 'stop' | 'drain',
+  seal?: Seal,
+): Promise<Unpacked> {
   const root = resolve(destDir);
   // at once: a download may end, or fail, before destDir is ready
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
@@ -46,7 +52,7 @@ export async function unpackStream(input: Readable, destDir: string, limits: Bun
     letGo(input, gunzip, afterEnd);
     throw e;
   }
-  const writer = new TreeWriter(root);
+  const writer = new TreeWriter(root, seal);
   try {
     const ledger = await walk(
       input,
@@ -184,9 +190,9 @@ function asBundleError(e: unknown): unknown {
  * A download's body unpacked as it arrives (BodyTarget of http-fetch): the bundle is never written whole
  * and no byte of it is read twice. The result is the unpacked bundle, or the reason it was refused.
  */
-export function unpackTarget(destDir: string, limits: BundleLimits): BodyTarget<Unpacked> {
+export function unpackTarget(destDir: string, limits: BundleLimits, seal?: Seal): BodyTarget<Unpacked> {
   const through = new PassThrough({ highWaterMark: 256 * 1024 });
-  const unpacked = unpackStream(through, destDir, limits, 'drain');
+  const unpacked = unpackStream(through, destDir, limits, 'drain', seal);
   const settled = unpacked.then(
     () => true,
     () => false,

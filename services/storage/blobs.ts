@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, copyFile, link, mkdir, open, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { chmod, copyFile, type FileHandle, link, mkdir, open, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pMap from 'p-map';
 import { RdError } from '../errors.ts';
@@ -73,6 +73,18 @@ export class BlobStore {
     return (await statOrNull(this.path(sha256))) !== null;
   }
 
+  /**
+   * (1) of adoptAll on a file still open after its last write (an unpacker's Seal): read-only, its mtime
+   * from its digest, bytes and inode on disk. Staged with `sealed`, adoptAll does not do it again; its data
+   * went to disk while the rest of its bundle arrived.
+   */
+  async seal(fh: FileHandle, sha256: string): Promise<void> {
+    await fh.chmod(0o444);
+    const mtime = blobMtime(sha256);
+    await fh.utimes(mtime, mtime);
+    await fh.sync();
+  }
+
   /** Moves one already-hashed file into the store, durably before it returns (adoptAll of one). */
   async adopt(tmpFile: string, sha256: string, size: number): Promise<Adopted> {
     return (await this.adoptAll([{ file: tmpFile, sha256, size }]))[0]!;
@@ -116,7 +128,7 @@ export class BlobStore {
       { concurrency: SYNC_AT_ONCE },
     );
     await pMap(
-      staged.filter((_, i) => !out[i]!.existed),
+      staged.filter((s, i) => !out[i]!.existed && !s.sealed),
       async (s) => {
         await chmod(s.file, 0o444);
         const mtime = blobMtime(s.sha256);
@@ -232,6 +244,8 @@ export interface Staged {
   file: string;
   sha256: string;
   size: number;
+  /** BlobStore.seal ran on it as it was written: (1) of adoptAll is done */
+  sealed?: boolean;
 }
 
 export interface Adopted {

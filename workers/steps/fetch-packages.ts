@@ -169,12 +169,22 @@ async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, metad
   const c = ctx.deps.config;
   const specs = metadata.packages;
   const dir = path.join(ctx.workDir, 'bundle');
-  // unpacked as it arrives, each file hashed as it is written: no byte of the bundle is read twice
+  // unpacked as it arrives, each file hashed as it is written: no byte of the bundle is read twice. A file
+  // release.xml names is made ready for the store (read-only, durable) before it is closed, while the rest
+  // arrives; the adoption is then only links
+  const wanted = new Set(specs.map((s) => s.filename));
+  const sealed = new Set<string>();
   const bundle = await ctx.timings.time('download', () =>
-    downloadBundle(url, bundleOpts(ctx, dir, metadata.synchSha256), {
-      maxEntries: c.MAX_BUNDLE_ENTRIES,
-      maxBytes: c.MAX_BUNDLE_BYTES,
-    }),
+    downloadBundle(
+      url,
+      bundleOpts(ctx, dir, metadata.synchSha256),
+      { maxEntries: c.MAX_BUNDLE_ENTRIES, maxBytes: c.MAX_BUNDLE_BYTES },
+      async (fh, sha256, rel) => {
+        if (!wanted.has(path.basename(rel))) return;
+        await blobs.seal(fh, sha256);
+        sealed.add(rel);
+      },
+    ),
   );
   const byPath = new Map(bundle.files.map((f) => [f.path, f]));
   const imported = isExportedBundle(bundle.files)
@@ -196,7 +206,7 @@ async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, metad
         actual: digest,
       });
     }
-    staged.push({ file: path.join(dir, found[spec.filename]!), sha256: digest, size });
+    staged.push({ file: path.join(dir, found[spec.filename]!), sha256: digest, size, sealed: sealed.has(found[spec.filename]!) });
     packages.push({ filename: spec.filename, sha256: digest, size, url: null });
   }
   return {

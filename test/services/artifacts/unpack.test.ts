@@ -1,12 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findPackageFiles, unpackBundle } from '../../../services/artifacts/unpack.ts';
+import { findPackageFiles, unpackBundle, unpackStream } from '../../../services/artifacts/unpack.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RdError } from '../../../services/errors.ts';
 import { fails } from '../../support/errors.ts';
 import { Header } from 'tar';
@@ -94,6 +95,40 @@ describe('unpackBundle: a good bundle', () => {
     const fresh = join(dest, 'sub', 'fresh');
     await unpackBundle(bundle, fresh, LIMITS);
     expect(await readdir(fresh)).toEqual(['a.rpm']);
+  });
+});
+
+describe('unpackStream with a seal', () => {
+  it('hands each file to the seal whole, with its digest, before closing it; eight files open at most', async () => {
+    const bodies = Array.from({ length: 40 }, (_, i) => randomBytes(1000 + i));
+    await writeFile(bundle, gzipSync(tarOf(...bodies.map((body, i) => entry({ path: `p/${i}.rpm`, body })))));
+    const seen: Array<{ rel: string; sha256: string; read: string }> = [];
+    let open = 0;
+    let most = 0;
+    const { files } = await unpackStream(createReadStream(bundle), dest, LIMITS, 'stop', async (fh, digest, rel) => {
+      most = Math.max(most, ++open);
+      await sleep(3); // a disk's fsync: the next files arrive meanwhile
+      const { size } = await fh.stat(); // the file is still open: a closed one would throw
+      const bytes = await readFile(join(dest, rel));
+      expect(bytes.length).toBe(size);
+      seen.push({ rel, sha256: digest, read: sha256(bytes) });
+      open--;
+    });
+    expect(seen.map((s) => s.rel).sort()).toEqual(files.map((f) => f.path).sort());
+    for (const s of seen) expect(s.read).toBe(s.sha256);
+    expect(files.map((f) => f.sha256)).toEqual(bodies.map((b) => sha256(b)));
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(8);
+  });
+
+  it('a seal that fails fails the bundle, and nothing stays', async () => {
+    await writeFile(bundle, gzipSync(tarOf(entry({ path: 'a.rpm', body: 'a' }), entry({ path: 'b.rpm', body: 'b' }))));
+    const disk = Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO', syscall: 'fsync' });
+    const seal = async (_fh: unknown, _sha: string, rel: string) => {
+      if (rel === 'b.rpm') throw disk;
+    };
+    await expect(unpackStream(createReadStream(bundle), dest, LIMITS, 'stop', seal)).rejects.toBe(disk);
+    await expectNothingWritten();
   });
 });
 

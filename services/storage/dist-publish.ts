@@ -8,7 +8,7 @@ import { addToPool, ensureSymlink, poolDir } from './dist-pool.ts';
 import { aptArch, APT_COMPONENT, distPaths, distRoot, type DistRef } from './dist-ref.ts';
 import { distClientFileName, distClientFileText, distClientFileUrl, distLabel, distUrl } from './dist-url.ts';
 import type { IndexEntry } from './index-entries.ts';
-import { publishVersion, writeIndexFiles } from './publish-version.ts';
+import { type Prepared, prepareVersion, writeIndexFiles } from './publish-version.ts';
 
 export interface DistPublishOptions {
   storageDir: string;
@@ -49,10 +49,19 @@ export interface DistPublishResult {
  * `otherArches` the rest of the suite.
  */
 export async function publishDistribution(d: DistRef, entries: IndexEntry[], opts: DistPublishOptions): Promise<DistPublishResult> {
+  return (await prepareDistribution(d, entries, opts)).commit();
+}
+
+/** publishDistribution up to the swap (publish.ts prepareRepository says why). */
+export async function prepareDistribution(
+  d: DistRef,
+  entries: IndexEntry[],
+  opts: DistPublishOptions,
+): Promise<Prepared<DistPublishResult>> {
   const t0 = performance.now();
   try {
     await addToPool(opts.storageDir, opts.fresh ?? entries);
-    const published = await publishVersion(distPaths(opts.storageDir, d), async (dir, previous) => {
+    const prepared = await prepareVersion(distPaths(opts.storageDir, d), async (dir, previous) => {
       if (d.kind === 'yum') {
         const parts = entries.map((e) => e.parts);
         // repomd revision: informative, publishVersion decides the dir
@@ -66,22 +75,32 @@ export async function publishDistribution(d: DistRef, entries: IndexEntry[], opt
       await writeFile(join(dir, distClientFileName(d)), distClientFileText(opts.publicUrl, d));
     });
     return {
-      url: distUrl(opts.publicUrl, d),
-      label: distLabel(opts.publicUrl, d),
-      clientFile: { name: distClientFileName(d), url: distClientFileUrl(opts.publicUrl, d) },
-      version: published.version,
-      dir: published.dir,
-      packages: entries.length,
-      durationMs: Math.round(performance.now() - t0),
+      discard: prepared.discard,
+      commit: async () => {
+        const published = await prepared.commit().catch((e: unknown) => Promise.reject(asDistError(e, d, opts.storageDir)));
+        return {
+          url: distUrl(opts.publicUrl, d),
+          label: distLabel(opts.publicUrl, d),
+          clientFile: { name: distClientFileName(d), url: distClientFileUrl(opts.publicUrl, d) },
+          version: published.version,
+          dir: published.dir,
+          packages: entries.length,
+          durationMs: Math.round(performance.now() - t0),
+        };
+      },
     };
   } catch (e) {
-    const where = d.kind === 'yum' ? `${d.stage}/${d.platform}/${d.arch}` : `${d.stage}/${d.platform}`;
-    if (isRdError(e)) throw e;
-    throw new RdError(
-      'RD_PUBLISH_FAILED',
-      `distribution ${where}: ${(e instanceof Error ? e.message : String(e)).split(opts.storageDir).join('$STORAGE_DIR')}`,
-    );
+    throw asDistError(e, d, opts.storageDir);
   }
+}
+
+function asDistError(e: unknown, d: DistRef, storageDir: string): unknown {
+  if (isRdError(e)) return e;
+  const where = d.kind === 'yum' ? `${d.stage}/${d.platform}/${d.arch}` : `${d.stage}/${d.platform}`;
+  return new RdError(
+    'RD_PUBLISH_FAILED',
+    `distribution ${where}: ${(e instanceof Error ? e.message : String(e)).split(storageDir).join('$STORAGE_DIR')}`,
+  );
 }
 
 /** main/binary-<arch>/Packages.gz of each arch with packages, and the Release over them all. */

@@ -19,13 +19,47 @@ export async function publishVersion(
   paths: RepoPaths,
   build: (dir: string, previous: Version | null) => Promise<void>,
 ): Promise<Version & { previous: Version | null }> {
+  return (await prepareVersion(paths, build)).commit();
+}
+
+/** A publication built aside: `commit` makes it live, `discard` drops it. */
+export interface Prepared<R> {
+  commit(): Promise<R>;
+  discard(): Promise<void>;
+}
+
+/** A version built, signed and durable aside, not yet live: `commit` swaps it in. */
+export interface PreparedVersion extends Prepared<Version & { previous: Version | null }> {
+  previous: Version | null;
+}
+
+/**
+ * publishVersion in two halves, so that two repositories that change together (a product's and its
+ * distribution's) are built at once and either both go live or neither: the caller prepares both, then
+ * commits each, or discards what was prepared when the other failed. The caller holds the repository's
+ * lock from prepare to commit (`previous` is read at prepare).
+ */
+export async function prepareVersion(
+  paths: RepoPaths,
+  build: (dir: string, previous: Version | null) => Promise<void>,
+): Promise<PreparedVersion> {
   const previous = await liveVersion(paths);
   const prefix = await asidePrefix(paths);
-  let doomed: string | undefined = prefix; // what to delete if we fail: never the live version
+  const discard = () => rm(prefix, { recursive: true, force: true });
   try {
     await mkdir(prefix);
     await build(prefix, previous);
     await syncIndex(prefix);
+  } catch (e) {
+    await discard();
+    throw e;
+  }
+  return { previous, commit: () => commit(paths, prefix, previous), discard };
+}
+
+async function commit(paths: RepoPaths, prefix: string, previous: Version | null): Promise<Version & { previous: Version | null }> {
+  let doomed: string | undefined = prefix; // what to delete if we fail: never the live version
+  try {
     const committed = await commitVersion(paths, prefix);
     doomed = committed.dir;
     await swapLive(paths, committed.dir);

@@ -6,7 +6,7 @@ import type { Signer } from '../signing/signer.ts';
 import { aptFlatRepo, yumRepodata } from './dist-index.ts';
 import { addToPool, ensureSymlink, poolDir } from './dist-pool.ts';
 import { entriesFor, type IndexEntry } from './index-entries.ts';
-import { publishVersion, writeIndexFiles } from './publish-version.ts';
+import { type Prepared, prepareVersion, writeIndexFiles } from './publish-version.ts';
 import { liveVersion, repoPaths, swapLive } from './repo-layout.ts';
 import { assertPackageFilename, type RepoKind, type RepoPackage, type RepoRef } from './repo-ref.ts';
 import { clientFileName, clientFileText, clientFileUrl, repoUrl } from './repo-url.ts';
@@ -56,6 +56,14 @@ const TOOL_TIMEOUT_MS = 10 * 60_000;
  * empty index (a withdrawn release).
  */
 export async function publishRepository(repo: RepoRef, packages: RepoPackage[], opts: PublishOptions): Promise<PublishResult> {
+  return (await prepareRepository(repo, packages, opts)).commit();
+}
+
+/**
+ * publishRepository up to the swap: packages pooled, index built, signed and durable aside. The packages are
+ * in the pool when it returns, so a distribution prepared beside it may name them.
+ */
+export async function prepareRepository(repo: RepoRef, packages: RepoPackage[], opts: PublishOptions): Promise<Prepared<PublishResult>> {
   const t0 = performance.now();
   const paths = repoPaths(opts.storageDir, repo);
   const list = uniquePackages(repo.kind, packages);
@@ -66,7 +74,7 @@ export async function publishRepository(repo: RepoRef, packages: RepoPackage[], 
       env: opts.env,
     });
     await addToPool(opts.storageDir, list);
-    const published = await publishVersion(paths, async (dir, previous) => {
+    const prepared = await prepareVersion(paths, async (dir, previous) => {
       await ensureSymlink(join(dir, 'pool'), poolDir(opts.storageDir));
       const stanzas = entries.map((e) => e.parts);
       await writeIndexFiles(
@@ -82,15 +90,21 @@ export async function publishRepository(repo: RepoRef, packages: RepoPackage[], 
       await writeFile(join(dir, clientFileName(repo)), clientFileText(opts.publicUrl, repo));
     });
     return {
-      url: repoUrl(opts.publicUrl, repo),
-      dir: published.dir,
-      version: published.version,
-      previousVersion: published.previous?.version ?? null,
-      clientFile: { name: clientFileName(repo), url: clientFileUrl(opts.publicUrl, repo) },
-      packages: list.length,
-      packagesRead: made.length,
-      made,
-      durationMs: Math.round(performance.now() - t0),
+      discard: prepared.discard,
+      commit: async () => {
+        const published = await prepared.commit().catch((e: unknown) => Promise.reject(asPublishError(e, repo, opts.storageDir)));
+        return {
+          url: repoUrl(opts.publicUrl, repo),
+          dir: published.dir,
+          version: published.version,
+          previousVersion: published.previous?.version ?? null,
+          clientFile: { name: clientFileName(repo), url: clientFileUrl(opts.publicUrl, repo) },
+          packages: list.length,
+          packagesRead: made.length,
+          made,
+          durationMs: Math.round(performance.now() - t0),
+        };
+      },
     };
   } catch (e) {
     throw asPublishError(e, repo, opts.storageDir);

@@ -3,13 +3,14 @@ import { lockKeys, withLocks } from '../../services/db/locks.ts';
 import { releaseById } from '../../services/db/releases.ts';
 import { addToStage, archesShown, removeFromStage, viewPackages, type ViewPackage } from '../../services/db/stage-members.ts';
 import { aptArch, distUnit, type DistRef } from '../../services/storage/dist-ref.ts';
-import { publishDistribution } from '../../services/storage/dist-publish.ts';
+import { prepareDistribution } from '../../services/storage/dist-publish.ts';
 import { entriesFor, type IndexEntry } from '../../services/storage/index-entries.ts';
 import { objectStoreOf } from '../../services/storage/objects/open.ts';
 import { distTree, productTree, publishedRow, replicate, type PublishedTree } from '../../services/storage/objects/published.ts';
 import { recordPublished } from '../../services/db/published.ts';
-import { publishRepository } from '../../services/storage/publish.ts';
-import type { RepoKind, Stage } from '../../services/storage/repo-ref.ts';
+import { prepareRepository } from '../../services/storage/publish.ts';
+import type { Prepared } from '../../services/storage/publish-version.ts';
+import { assertRepoRef, type RepoKind, type Stage } from '../../services/storage/repo-ref.ts';
 import type { StepContext } from '../engine/step.ts';
 import { extraMetadata } from './advisories.ts';
 import { signedIndexDigest, type SignedIndex } from '../../services/evidence/files.ts';
@@ -35,10 +36,11 @@ export interface ViewChange {
 const TOOL_TIMEOUT_MS = 10 * 60_000;
 
 /**
- * Rebuilds what `stage` shows after `change`: the product's repository under its lock, then the
- * distribution's under its lock, and only then the membership (stage_members), inside both: a failed build
- * changes nothing, and a release of another product entering the same distribution waits for the lock and
- * then builds from the membership this one left. Idempotent.
+ * Rebuilds what `stage` shows after `change`: under the product's lock and then the distribution's, both
+ * repositories are built aside at once (two signatures on two cores), then both go live, and only then the
+ * membership (stage_members) changes, inside both locks: a failed build changes nothing, and a release of
+ * another product entering the same distribution waits for the lock and then builds from the membership
+ * this one left. Idempotent.
  */
 export async function publishView(
   ctx: StepContext,
@@ -48,55 +50,98 @@ export async function publishView(
   change: ViewChange,
 ): Promise<PublishOutput> {
   const { db, config, signer } = ctx.deps;
+  // before the distribution's build starts beside the product's: a name that is no path touches nothing
+  assertRepoRef({ stage, product, kind });
   const release = await ctx.timings.time('db', () => releaseById(db, (change.include ?? change.exclude)!));
   const dist: DistRef = { stage, kind, platform: release.platform!, arch: release.arch! };
   return withLocks(db, [lockKeys.repo(stage, product)], async () => {
     const rows = await ctx.timings.time('db', () => viewPackages(db, { stage, product }, change));
-    // index: the whole publish (entries made for new packages, pool links, index, signature, fsyncs, the swap)
-    const r = await ctx.timings.time('index', () =>
-      publishRepository({ stage, product, kind }, rows, {
-        storageDir: config.STORAGE_DIR,
-        publicUrl: config.PUBLIC_URL,
-        signer,
-        recorded: recordedEntries(kind, rows),
-        // the action's scratch: the sweep removes it once the action is over, even after a kill -9
-        tmpDir: ctx.workDir,
-      }),
-    );
-    if (r.made.length) await ctx.timings.time('db', () => saveEntries(db, r.made));
-    await toStore(ctx, productTree({ stage, product, kind }, r.dir));
-    const d = await withLocks(db, [lockKeys.dist(distUnit(dist))], async () => {
-      const { entries, fresh } = await distributionEntries(ctx, dist, change);
-      const extras = await ctx.timings.time('db', () => extraMetadata(db, config, dist, change));
-      const otherArches = dist.kind === 'apt' ? await otherArchesOf(ctx, dist) : undefined;
-      const out = await ctx.timings.time('index', () =>
-        publishDistribution(dist, entries, {
-          storageDir: config.STORAGE_DIR,
-          publicUrl: config.PUBLIC_URL,
-          signer,
-          fresh,
-          extras,
-          otherArches,
-        }),
+    return withLocks(db, [lockKeys.dist(distUnit(dist))], async () => {
+      // index: the whole build (entries made for new packages, pool links, index, signature, fsyncs)
+      const [preparedRepo, preparedDist] = await ctx.timings.time('index', () =>
+        bothOrNeither(
+          prepareRepository({ stage, product, kind }, rows, {
+            storageDir: config.STORAGE_DIR,
+            publicUrl: config.PUBLIC_URL,
+            signer,
+            recorded: recordedEntries(kind, rows),
+            // the action's scratch: the sweep removes it once the action is over, even after a kill -9
+            tmpDir: ctx.workDir,
+          }),
+          prepareDist(ctx, dist, change),
+        ),
       );
+      const [r, out] = await committed(ctx, preparedRepo, preparedDist);
+      if (r.made.length) await ctx.timings.time('db', () => saveEntries(db, r.made));
+      await toStore(ctx, productTree({ stage, product, kind }, r.dir));
       await toStore(ctx, distTree(dist, out.dir));
       await ctx.timings.time('db', async () => {
         if (change.include !== undefined) await addToStage(db, change.include, stage);
         if (change.exclude !== undefined) await removeFromStage(db, change.exclude, stage);
       });
-      return { ...out, index: await signedIndexDigest(out.dir, kind) };
+      // read before the locks are let go: a later publication may prune these versions
+      const [index, distIndex] = await Promise.all([signedIndexDigest(r.dir, kind), signedIndexDigest(out.dir, kind)]);
+      await ctx.progress({
+        step: 'publish',
+        repo: r.url,
+        packages: rows.length,
+        distribution: out.url,
+        distributionPackages: out.packages,
+      });
+      return {
+        url: r.url,
+        clientFileUrl: r.clientFile.url,
+        version: r.version,
+        durationMs: r.durationMs + out.durationMs,
+        index,
+        dist: {
+          url: out.url,
+          label: out.label,
+          clientFileUrl: out.clientFile.url,
+          version: out.version,
+          durationMs: out.durationMs,
+          index: distIndex,
+        },
+      };
     });
-    const index = await signedIndexDigest(r.dir, kind);
-    await ctx.progress({ step: 'publish', repo: r.url, packages: rows.length, distribution: d.url, distributionPackages: d.packages });
-    return {
-      url: r.url,
-      clientFileUrl: r.clientFile.url,
-      version: r.version,
-      durationMs: r.durationMs + d.durationMs,
-      index,
-      dist: { url: d.url, label: d.label, clientFileUrl: d.clientFile.url, version: d.version, durationMs: d.durationMs, index: d.index },
-    };
   });
+}
+
+/** The distribution's build after the change, aside (its entries, its advisories, for APT its other arches). */
+async function prepareDist(ctx: StepContext, dist: DistRef, change: ViewChange) {
+  const { db, config, signer } = ctx.deps;
+  const { entries, fresh } = await distributionEntries(ctx, dist, change);
+  const extras = await ctx.timings.time('db', () => extraMetadata(db, config, dist, change));
+  const otherArches = dist.kind === 'apt' ? await otherArchesOf(ctx, dist) : undefined;
+  return prepareDistribution(dist, entries, {
+    storageDir: config.STORAGE_DIR,
+    publicUrl: config.PUBLIC_URL,
+    signer,
+    fresh,
+    extras,
+    otherArches,
+  });
+}
+
+/**
+ * The product's version, then the distribution's, live: the distribution names the entering packages in the
+ * pool, where the product's build put them. A distribution not made live is not left aside.
+ */
+async function committed<A, B>(ctx: StepContext, product: Prepared<A>, dist: Prepared<B>): Promise<[A, B]> {
+  try {
+    return await ctx.timings.time('index', async () => [await product.commit(), await dist.commit()]);
+  } catch (e) {
+    await dist.discard();
+    throw e;
+  }
+}
+
+/** Both builds, or neither: when one fails, what the other prepared is dropped, and the first failure (the product's) is thrown. */
+async function bothOrNeither<A, B>(a: Promise<Prepared<A>>, b: Promise<Prepared<B>>): Promise<[Prepared<A>, Prepared<B>]> {
+  const [x, y] = await Promise.allSettled([a, b]);
+  if (x.status === 'fulfilled' && y.status === 'fulfilled') return [x.value, y.value];
+  await Promise.all([x, y].map((s) => (s.status === 'fulfilled' ? s.value.discard() : undefined)));
+  throw x.status === 'rejected' ? x.reason : (y as PromiseRejectedResult).reason;
 }
 
 const recordedEntries = (kind: RepoKind, rows: ViewPackage[]): IndexEntry[] =>
@@ -120,8 +165,8 @@ async function distributionEntries(
     }),
   );
   if (made.length) await ctx.timings.time('db', () => saveEntries(db, made));
-  // the pool is append-only: what the members already showed is there, and the product's publication just
-  // put the entering release's packages in (publishView holds its lock); packages without entries may not be
+  // the pool is append-only: what the members already showed is there, and the product's build beside this one
+  // puts the entering release's packages in before either goes live; packages without entries may not be
   return { entries, fresh: entries.filter((_, i) => rows[i]!.parts === null) };
 }
 

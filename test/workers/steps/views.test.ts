@@ -32,6 +32,12 @@ beforeAll(async () => {
   headers = await headersOf([...pk().rpms, ...pk().debs, ...more().rpms]);
 });
 
+/** Waits, a few ms at a time, until `ok` holds (at most 5 s). */
+async function until(ok: () => boolean): Promise<void> {
+  for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 5)))
+    if (Date.now() - t0 > 5000) throw new Error('timed out waiting');
+}
+
 const recorded = (ticketId: number, pkgs: TestPackage[], product = YUM) =>
   seedRelease(env, { ticketId, product, pkgs, headers, status: 'Processing' });
 const index = (product = YUM, kind: 'yum' | 'apt' = 'yum') => liveIndex(env.config, 'unverified', product, kind);
@@ -120,6 +126,47 @@ describe('publishView', () => {
     expect(await index()).toEqual(names(pk().rpms));
     expect(await membersOf(env.db, 'unverified')).toEqual([a]);
     expect(await readdir(join(env.config.STORAGE_DIR, 'repos', '.versions', 'unverified', YUM))).toEqual(['1']);
+  });
+
+  it('builds the two repositories at once, and either both go live or neither: a signature that fails on either side leaves both as they were', async () => {
+    const a = await recorded(1, pk().rpms);
+    await publishView(env.ctx(a), 'unverified', YUM, 'yum', { include: a });
+    const b = await recorded(2, more().rpms);
+    const signing: string[] = [];
+    let signed = 0;
+    const failingOn = (side: 'product' | 'distribution') => {
+      const ctx = env.ctx(b);
+      const sign = ctx.deps.signer.signRepository.bind(ctx.deps.signer);
+      ctx.deps = {
+        ...ctx.deps,
+        signer: {
+          ...ctx.deps.signer,
+          signRepository: async (dir, kind) => {
+            const mine = dir.includes('/repos/dist/') ? 'distribution' : 'product';
+            signing.push(mine);
+            // both builds are under way before either signs: the first to sign waits for the other
+            if (++signed === 1) await until(() => signing.length === 2);
+            if (mine === side) throw new Error(`gpg: signing failed: ${side}`);
+            return sign(dir, kind);
+          },
+        },
+      };
+      return ctx;
+    };
+    const asides = async () =>
+      (await readdir(join(env.config.STORAGE_DIR, 'repos', '.versions', 'unverified', YUM))).concat(
+        await readdir(join(env.config.STORAGE_DIR, 'repos', 'dist', '.versions', 'yum', 'el9', 'noarch', 'unverified')),
+      );
+    for (const side of ['product', 'distribution'] as const) {
+      signing.length = 0;
+      signed = 0;
+      await expect(publishView(failingOn(side), 'unverified', YUM, 'yum', { include: b })).rejects.toThrow(`signing failed: ${side}`);
+      expect(signing.sort()).toEqual(['distribution', 'product']);
+      expect(await index()).toEqual(names(pk().rpms));
+      expect(await distIndex()).toEqual(names(pk().rpms));
+      expect(await membersOf(env.db, 'unverified')).toEqual([a]);
+      expect(await asides()).toEqual(['1', '1']);
+    }
   });
 
   it('RD_XML_INVALID for a product name that would leave the repository tree, before anything is built', async () => {

@@ -28,11 +28,6 @@ export interface Prepared<R> {
   discard(): Promise<void>;
 }
 
-/** A version built, signed and durable aside, not yet live: `commit` swaps it in. */
-export interface PreparedVersion extends Prepared<Version & { previous: Version | null }> {
-  previous: Version | null;
-}
-
 /**
  * publishVersion in two halves, so that two repositories that change together (a product's and its
  * distribution's) are built at once and either both go live or neither: the caller prepares both, then
@@ -42,7 +37,7 @@ export interface PreparedVersion extends Prepared<Version & { previous: Version 
 export async function prepareVersion(
   paths: RepoPaths,
   build: (dir: string, previous: Version | null) => Promise<void>,
-): Promise<PreparedVersion> {
+): Promise<Prepared<Version & { previous: Version | null }>> {
   const previous = await liveVersion(paths);
   const prefix = await asidePrefix(paths);
   const discard = () => rm(prefix, { recursive: true, force: true });
@@ -54,7 +49,7 @@ export async function prepareVersion(
     await discard();
     throw e;
   }
-  return { previous, commit: () => commit(paths, prefix, previous), discard };
+  return { commit: () => commit(paths, prefix, previous), discard };
 }
 
 async function commit(paths: RepoPaths, prefix: string, previous: Version | null): Promise<Version & { previous: Version | null }> {

@@ -85,6 +85,15 @@ export class BlobStore {
     await fh.sync();
   }
 
+  private async sealFile(file: string, sha256: string): Promise<void> {
+    const fh = await open(file, 'r');
+    try {
+      await this.seal(fh, sha256);
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** Moves one already-hashed file into the store, durably before it returns (adoptAll of one). */
   async adopt(tmpFile: string, sha256: string, size: number): Promise<Adopted> {
     return (await this.adoptAll([{ file: tmpFile, sha256, size }]))[0]!;
@@ -129,12 +138,7 @@ export class BlobStore {
     );
     await pMap(
       staged.filter((s, i) => !out[i]!.existed && !s.sealed),
-      async (s) => {
-        await chmod(s.file, 0o444);
-        const mtime = blobMtime(s.sha256);
-        await utimes(s.file, mtime, mtime);
-        await fsyncPath(s.file); // (1)
-      },
+      (s) => this.sealFile(s.file, s.sha256), // (1)
       { concurrency: SYNC_AT_ONCE },
     );
     const dirs = new Set([...staged.map((s) => s.sha256), ...stored].map((sha) => dirname(this.path(sha))));
@@ -172,10 +176,7 @@ export class BlobStore {
     const local = this.tempPath('adopt');
     await mkdir(this.tmpDir, { recursive: true });
     await copyFile(s.file, local);
-    const mtime = blobMtime(s.sha256);
-    await utimes(local, mtime, mtime);
-    await chmod(local, 0o444);
-    await fsyncPath(local);
+    await this.sealFile(local, s.sha256);
     try {
       return await this.linkIn({ ...s, file: local });
     } finally {

@@ -45,13 +45,12 @@ export async function processTicket(deps: EngineDeps, job: Pick<ActionJobV1, 'ti
     const upTo = Math.max(...pending.map((r) => r.transaction_id));
     // the job's read of the ticket counts in the timings of its first event
     let first: Timings | undefined = new Timings();
+    const rt = timedHelpdesk(deps.rt, first);
     // the first event's early reads go out with the read of the ticket: its action as the webhook said (RT's
     // record decides what runs; a read for another action is dropped)
     const lead = pending[0]!;
-    const early = isRepoAction(lead.action)
-      ? startEarlyReads(deps.plans[lead.action].steps, timedHelpdesk(deps.rt, first), ticketId)
-      : undefined;
-    const seen = await readTicket({ ...deps, rt: timedHelpdesk(deps.rt, first) }, ticketId);
+    const early = isRepoAction(lead.action) ? startEarlyReads(deps.plans[lead.action].steps, rt, ticketId) : undefined;
+    const seen = await readTicket({ ...deps, rt }, ticketId);
     if ('history' in seen) await backfill(deps, ticketId, seen.history, upTo);
     // a change that arrived after RT was read is not in `seen`: its own job takes it
     for (const row of await pendingForTicket(deps.db, ticketId)) {

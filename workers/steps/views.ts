@@ -148,8 +148,8 @@ const recordedEntries = (kind: RepoKind, rows: ViewPackage[]): IndexEntry[] =>
   rows.flatMap((r) => (r.parts ? [{ sha256: r.sha256, filename: r.filename, kind, parts: r.parts }] : []));
 
 /**
- * The distribution's entries after the change. The product's publication recorded the entering release's;
- * packages recorded before entries existed get theirs now, once.
+ * The distribution's entries after the change. The entering release's were recorded while its headers were
+ * read (check-headers); packages recorded before entries existed get theirs now, once.
  */
 async function distributionEntries(
   ctx: StepContext,

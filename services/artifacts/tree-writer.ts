@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { fchmodSync } from 'node:fs';
 import { chmod, type FileHandle, mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { ReadEntry } from 'tar';
@@ -21,9 +22,10 @@ export async function clear(root: string): Promise<void> {
 
 /**
  * Called with each regular file once its bytes are written and before it is closed: what its reader does
- * with every file anyway (a store makes it read-only and durable) begins while the rest arrives.
+ * with every file anyway (a store makes it read-only and durable) begins while the rest arrives. Says whether
+ * it sealed the file: a sealed file keeps the mode the seal gave it, any other gets the unpacker's 0644.
  */
-export type Seal = (fh: FileHandle, sha256: string, rel: string) => Promise<void>;
+export type Seal = (fh: FileHandle, sha256: string, rel: string) => Promise<boolean>;
 
 /** Writes the entries of pass 2: directories and regular files only, fixed modes, never over anything. */
 export class TreeWriter {
@@ -131,9 +133,9 @@ export class TreeWriter {
       }
       await flush();
       stopIfAborted();
-      await fh.chmod(0o644);
       const sha256 = hash.digest('hex');
-      await this.seal?.(fh, sha256, rel);
+      // a mode on an open descriptor takes the kernel microseconds, less than a round trip to the thread pool
+      if (!(await this.seal?.(fh, sha256, rel))) fchmodSync(fh.fd, 0o644);
       this.digests.set(rel, sha256);
     } catch (e) {
       entry.resume();

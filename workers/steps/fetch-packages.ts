@@ -180,9 +180,10 @@ async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, metad
       bundleOpts(ctx, dir, metadata.synchSha256),
       { maxEntries: c.MAX_BUNDLE_ENTRIES, maxBytes: c.MAX_BUNDLE_BYTES },
       async (fh, sha256, rel) => {
-        if (!wanted.has(path.basename(rel))) return;
+        if (!wanted.has(path.basename(rel))) return false;
         await blobs.seal(fh, sha256);
         sealed.add(rel);
+        return true;
       },
     ),
   );

@@ -113,6 +113,7 @@ describe('unpackStream with a seal', () => {
       expect(bytes.length).toBe(size);
       seen.push({ rel, sha256: digest, read: sha256(bytes) });
       open--;
+      return false;
     });
     expect(seen.map((s) => s.rel).sort()).toEqual(files.map((f) => f.path).sort());
     for (const s of seen) expect(s.read).toBe(s.sha256);
@@ -121,11 +122,23 @@ describe('unpackStream with a seal', () => {
     expect(most).toBeLessThanOrEqual(8);
   });
 
+  it('a file the seal took keeps the mode it gave; one it left gets 0644', async () => {
+    await writeFile(bundle, gzipSync(tarOf(entry({ path: 'a.rpm', body: 'a' }), entry({ path: 'notes.txt', body: 'b' }))));
+    await unpackStream(createReadStream(bundle), dest, LIMITS, 'stop', async (fh, _sha, rel) => {
+      if (rel !== 'a.rpm') return false;
+      await fh.chmod(0o400);
+      return true;
+    });
+    expect((await stat(join(dest, 'a.rpm'))).mode & 0o777).toBe(0o400);
+    expect((await stat(join(dest, 'notes.txt'))).mode & 0o777).toBe(0o644);
+  });
+
   it('a seal that fails fails the bundle, and nothing stays', async () => {
     await writeFile(bundle, gzipSync(tarOf(entry({ path: 'a.rpm', body: 'a' }), entry({ path: 'b.rpm', body: 'b' }))));
     const disk = Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO', syscall: 'fsync' });
     const seal = async (_fh: unknown, _sha: string, rel: string) => {
       if (rel === 'b.rpm') throw disk;
+      return false;
     };
     await expect(unpackStream(createReadStream(bundle), dest, LIMITS, 'stop', seal)).rejects.toBe(disk);
     await expectNothingWritten();

@@ -2,7 +2,8 @@
  * Webhook ingest, sustained: signed, distinct RepoAction events against POST /webhooks/rt of the real
  * service (its own process, role api, real PostgreSQL and Redis) for a fixed time at the highest rate
  * the clients can drive, beside an Express hello-world (its own process) in the same run, sent '{}' and then
- * the same signed events (the client's signing is work on the same two cores). Prints req/s
+ * the same signed events (the client's signing is work on the same two cores), and beside the intake's floor
+ * (bench/intake-floor.ts: the same INSERT and hand-over with no other work per request). Prints req/s
  * and latency percentiles for both, then checks that nothing answered 2xx was lost: every 202 has an
  * inbox row, and every row reached the queue as a job (job ids are the rows', so equal counts are the same set).
  *   node --import tsx bench/webhook-ingest.ts [seconds=60] [connections=50]
@@ -36,7 +37,9 @@ async function serve(args: string[], env: Record<string, string>, port: number):
   // BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": written when the server stops (SIGTERM)
   // the service as `npm run start:api` runs it
   const extra =
-    args[0] === 'services/main.ts' ? ['--max-semi-space-size=16', ...(process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)] : [];
+    args[0] !== 'bench/hello-server.ts'
+      ? ['--max-semi-space-size=16', ...(process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)]
+      : [];
   const child = spawn(process.execPath, [...extra, '--import', 'tsx', ...args], {
     cwd: root,
     env: { ...process.env, ...env, PORT: String(port) },
@@ -110,6 +113,22 @@ async function main() {
   await stop(hello);
   txn = 0;
 
+  // the intake's guarantees alone (bench/intake-floor.ts), with a queue of their own
+  const floorPrefix = `${prefix}-floor`;
+  const floorPort = await freePort();
+  const floorServer = await serve(
+    ['bench/intake-floor.ts'],
+    { DATABASE_URL: DB, REDIS_URL: REDIS, QUEUE_PREFIX: floorPrefix, FLOOR: process.env.FLOOR ?? '' },
+    floorPort,
+  );
+  const floor = await run({ url: `http://127.0.0.1:${floorPort}/webhooks/rt`, connections, duration: seconds, requests: signed });
+  await stop(floorServer);
+  const floorQueue = new ActionQueue(redisConnection(REDIS), floorPrefix);
+  await floorQueue.queue.obliterate({ force: true });
+  await floorQueue.close();
+  await db.raw('TRUNCATE inbox RESTART IDENTITY CASCADE');
+  txn = 0;
+
   const port = await freePort();
   const svc = await serve(
     ['services/main.ts', '--role', 'api'],
@@ -127,22 +146,28 @@ async function main() {
   const r = await run({ url: `http://127.0.0.1:${port}/webhooks/rt`, connections, duration: seconds, requests: signed });
   // the hand-over to the queue happens after the answer: let the last ones finish
   const queue = new ActionQueue(redisConnection(REDIS), prefix);
-  const rows = Number((await db('inbox').count({ n: '*' }))[0]!.n);
+  // requests still in flight when the run ends commit their rows meanwhile: both counts are read until they meet
+  const countRows = async () => Number((await db('inbox').count({ n: '*' }))[0]!.n);
   const countJobs = () => queue.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed');
-  let jobs = await countJobs();
-  for (let i = 0; i < 100 && jobs < rows; i++) {
+  let [rows, jobs] = [await countRows(), await countJobs()];
+  for (let i = 0; i < 100 && jobs !== rows; i++) {
     await new Promise((res) => setTimeout(res, 100));
-    jobs = await countJobs();
+    [rows, jobs] = [await countRows(), await countJobs()];
   }
   await stop(svc);
 
   console.log(`webhook ingest, ${seconds} s at the highest rate, ${connections} connections, signed distinct events`);
   console.log(line('express hello-world', base));
   console.log(line('  same signed events', baseSigned));
+  console.log(line('intake floor (I/O only)', floor));
   console.log(line('releasedesk webhook', r));
   console.log(
     `ratio releasedesk/hello-world: ${(r.requests.average / base.requests.average).toFixed(2)} ` +
       `(to the hello-world given the same signed events: ${(r.requests.average / baseSigned.requests.average).toFixed(2)})`,
+  );
+  console.log(
+    `ratio floor/hello-world: ${(floor.requests.average / base.requests.average).toFixed(2)} (PostgreSQL and Redis per event), ` +
+      `releasedesk/floor: ${(r.requests.average / floor.requests.average).toFixed(2)} (the service's own work per request)`,
   );
   const lost = r['2xx'] - rows;
   console.log(

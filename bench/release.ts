@@ -255,16 +255,19 @@ async function warmUp(prov: Rt, rt: Rt, url: string, sha256: string, warm: Await
 async function replayRtCalls(calls: LogLine[], ticket: number, twin: number): Promise<number> {
   const token = rtTokens().releasedesk;
   const twinXml = await rtClient('releasedesk').getReleaseXml(twin);
-  const commands = calls.map((c) => {
+  // a job's final status goes out with its comment (services/helpdesk/outbox.ts): the last comment carries it
+  const lastPut = calls.findLastIndex((c) => String(c.method).toUpperCase() === 'PUT');
+  const commands = calls.map((c, i) => {
     const path = String(c.path)
       .replace(`/ticket/${ticket}`, `/ticket/${twin}`)
       .replace(/^\/attachment\/\d+/, `/attachment/${twinXml.attachmentId}`);
     const url = `${RT_URL}/REST/2.0${path}`;
     const method = String(c.method).toUpperCase();
     if (method === 'GET') return `curl -sf -o /dev/null -H 'Authorization: token ${token}' '${url}'`;
+    const status = { CustomFields: { RepoStatus: 'Processing' } };
     const body = path.endsWith('/comment')
-      ? JSON.stringify({ Content: 'x'.repeat(600), ContentType: 'text/plain' })
-      : JSON.stringify({ CustomFields: { RepoStatus: method === 'PUT' ? 'Processing' : 'Unverified' } });
+      ? JSON.stringify({ Content: 'x'.repeat(600), ContentType: 'text/plain', ...(i > lastPut ? status : {}) })
+      : JSON.stringify(status);
     return `curl -sf -o /dev/null -X ${method} -H 'Authorization: token ${token}' -H 'Content-Type: application/json' --data '${body}' '${url}'`;
   });
   // a status write changes the value: alternate, as the worker's Processing then Unverified do

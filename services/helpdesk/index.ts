@@ -22,8 +22,13 @@ export class RtHelpdesk implements Helpdesk {
   getReleaseXml(ticketId: number) {
     return this.client.getReleaseXml(ticketId);
   }
-  comment(ticketId: number, text: string, attachments?: Array<{ name: string; type: string; base64: string }>) {
-    return this.client.comment(ticketId, text, attachments);
+  comment(
+    ticketId: number,
+    text: string,
+    attachments?: Array<{ name: string; type: string; base64: string }>,
+    fields?: Record<string, string>,
+  ) {
+    return this.client.comment(ticketId, text, attachments, fields);
   }
   hasComment(ticketId: number, marker: string) {
     return this.client.hasComment(ticketId, marker);

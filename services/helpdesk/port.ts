@@ -35,8 +35,13 @@ export interface Helpdesk {
   /** the groups the user is in; `fresh` reads RT now, else a copy a little older may answer */
   userGroups(name: string, opts?: { fresh?: boolean }): Promise<string[]>;
   setCustomFields(ticketId: number, fields: Record<string, string>): Promise<void>;
-  /** an internal comment, with files attached to it when given */
-  comment(ticketId: number, text: string, attachments?: Array<{ name: string; type: string; base64: string }>): Promise<void>;
+  /** an internal comment, with files attached to it when given, and custom fields set with it (after it, as RT's update page does) */
+  comment(
+    ticketId: number,
+    text: string,
+    attachments?: Array<{ name: string; type: string; base64: string }>,
+    fields?: Record<string, string>,
+  ): Promise<void>;
   /** makes the RT group an AdminCc (watcher) of the ticket, keeping the others; idempotent */
   addAdminCcGroup(ticketId: number, group: string): Promise<void>;
   /** the text of the newest of these comment or reply transactions that has any; null when none */

@@ -84,8 +84,10 @@ export class MemoryHelpdesk implements Helpdesk {
   async setCustomFields(ticketId: number, fields: Record<string, string>) {
     this.writes.push({ ticketId, fields });
   }
-  async comment(ticketId: number, text: string) {
+  async comment(ticketId: number, text: string, _attachments?: unknown, fields?: Record<string, string>) {
     this.writes.push({ ticketId, text });
+    // after the comment, in the same write (as RtClient.comment)
+    if (fields && Object.keys(fields).length) this.writes.push({ ticketId, fields });
   }
   async addAdminCcGroup(ticketId: number, group: string) {
     this.writes.push({ ticketId, group });

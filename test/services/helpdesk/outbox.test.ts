@@ -53,7 +53,7 @@ describe('outbox delivery to the real RT', () => {
     expect(await pendingCount(t.db)).toBe(0);
   });
 
-  it('sets fields queued one after another in one call, as the last says; a comment between them keeps its place', async () => {
+  it('sets fields queued one after another in one call, as the last says, with the comment after them; later ones after it', async () => {
     const tag = Date.now();
     const statusField = await rt.client.customFieldId('RepoStatus');
     const mark = (await rt.client.getHistory(ticket)).at(-1)!.id;
@@ -69,7 +69,8 @@ describe('outbox delivery to the real RT', () => {
     const seen = since.flatMap((h) =>
       h.type === 'Comment' ? ['comment'] : h.type === 'CustomField' && h.field === statusField ? [h.newValue] : [],
     );
-    expect(seen).toEqual(['StageRollOut', 'comment', 'Production']);
+    // the first two statuses and the comment are one write: the comment, then the status it brings (RT's order)
+    expect(seen).toEqual(['comment', 'StageRollOut', 'Production']);
     expect((await rt.getTicket(ticket)).customFields).toMatchObject({ RepoStatus: ['Production'], RepoURI: [] });
     expect(await t.db('outbox').where('marker', 'like', `c-${tag}-%`).whereNull('delivered_at')).toEqual([]);
   });
@@ -82,6 +83,41 @@ describe('outbox delivery to the real RT', () => {
     await t.db('outbox').where({ marker }).update({ attempts: 1 });
     expect(await deliverDue(t.db, rt, log)).toEqual({ delivered: 1, failed: 0 });
     expect((await ours()).filter((c) => c.includes(markerLine(marker)))).toHaveLength(1);
+  });
+
+  it("a job's final status and its comment are one write; after a kill -9 that left the comment only, the retry sets the fields and posts nothing again", async () => {
+    const tag = Date.now();
+    const tk = await rtClient('provider1').createTicket({ subject: `outbox together ${tag}`, requestor: 'provider1', content: 'x' });
+    const calls: string[] = [];
+    const counted = new Proxy(rt, {
+      get(target, key, receiver) {
+        const v = Reflect.get(target, key, receiver);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          calls.push(String(key));
+          return v.apply(target, args);
+        };
+      },
+    });
+    await enqueueWriteBack(t.db, tk, `t-${tag}-1`, { kind: 'fields', fields: { RepoStatus: 'Unverified', RepoURI: `http://x/${tag}/` } });
+    await enqueueWriteBack(t.db, tk, `t-${tag}-2`, { kind: 'comment', text: `published ${tag}` });
+    expect(await deliverDue(t.db, counted, log)).toEqual({ delivered: 2, failed: 0 });
+    expect(calls).toEqual(['comment']);
+    expect((await rt.getTicket(tk)).customFields).toMatchObject({ RepoStatus: ['Unverified'], RepoURI: [`http://x/${tag}/`] });
+
+    // the process died after RT took the comment and before it set the fields (or before the delivery was recorded)
+    await enqueueWriteBack(t.db, tk, `t-${tag}-3`, { kind: 'fields', fields: { RepoStatus: 'StageRollOut' } });
+    await enqueueWriteBack(t.db, tk, `t-${tag}-4`, { kind: 'comment', text: `promoted ${tag}` });
+    await rt.comment(tk, `promoted ${tag}\n\n${markerLine(`t-${tag}-4`)}`);
+    await t
+      .db('outbox')
+      .whereIn('marker', [`t-${tag}-3`, `t-${tag}-4`])
+      .update({ attempts: 1 });
+    calls.length = 0;
+    expect(await deliverDue(t.db, counted, log)).toEqual({ delivered: 2, failed: 0 });
+    expect(calls).toEqual(['hasComment', 'setCustomFields']);
+    expect((await rt.getTicket(tk)).customFields.RepoStatus).toEqual(['StageRollOut']);
+    expect((await rt.client.textParts(tk)).filter((c) => c.includes(markerLine(`t-${tag}-4`)))).toHaveLength(1);
   });
 
   it('a notice makes the group an AdminCc; one RT refuses becomes a comment saying so and holds up nothing', async () => {
@@ -122,7 +158,7 @@ describe('outbox delivery to the real RT', () => {
       // held, not retried at the pace of an RT that is away (that would be 1 s)
       expect(new Date(head.next_attempt_at).getTime() - Date.now()).toBeGreaterThan(25_000);
       await expect(checkWritesAccepted(t.db)).rejects.toThrow(
-        /^RT refuses the service's writes: 1 write-back\(s\) on 1 ticket\(s\) held since .*; last: \[RD_HELPDESK_WRITE_REFUSED\] RT refuses the service's writes: RT answered 403 to PUT/,
+        /^RT refuses the service's writes: 2 write-back\(s\) on 1 ticket\(s\) held since .*; last: \[RD_HELPDESK_WRITE_REFUSED\] RT refuses the service's writes: RT answered 403 to POST/,
       );
       expect(await deliverDue(t.db, rt, log)).toEqual({ delivered: 0, failed: 0 });
 

@@ -301,6 +301,43 @@ describe('write-back as the service user', () => {
     expect(await rd.hasComment(ticketId, marker)).toBe(true);
     expect(await rd.hasComment(ticketId, `${marker}-other`)).toBe(false);
   });
+
+  it('comments and sets fields in one write, the comment first as on RT\'s update page; "" clears in a write of its own', async () => {
+    const tk = await provider.createTicket({ subject: `comment with fields ${run}`, requestor: 'provider1', content: 'x' });
+    const mark = (await rd.getHistory(tk)).at(-1)!.id;
+    const writes: string[] = [];
+    const request = rd.session.request.bind(rd.session);
+    rd.session.request = ((opts: { method?: string; path: string }) => {
+      if (opts.method && opts.method !== 'GET') writes.push(`${opts.method} ${opts.path}`);
+      return request(opts as Parameters<typeof request>[0]);
+    }) as typeof rd.session.request;
+    try {
+      await rd.comment(tk, `[RD_TEST] published ${run}`, [], { RepoStatus: 'Unverified', RepoURI: `http://x/${run}/` });
+      expect(writes).toEqual([`POST /ticket/${tk}/comment`]);
+      expect((await rd.getTicket(tk)).customFields).toMatchObject({ RepoStatus: ['Unverified'], RepoURI: [`http://x/${run}/`] });
+      const statusField = await rd.customFieldId('RepoStatus');
+      const since = (await rd.getHistory(tk)).filter((h) => h.id > mark);
+      const seen = since.flatMap((h) =>
+        h.type === 'Comment' ? ['comment'] : h.type === 'CustomField' && h.field === statusField ? [h.newValue] : [],
+      );
+      expect(seen).toEqual(['comment', 'Unverified']);
+
+      writes.length = 0;
+      await rd.comment(tk, `[RD_TEST] promoted ${run}`, [], { RepoStatus: 'StageRollOut', RepoURI: '' });
+      expect(writes).toEqual([`POST /ticket/${tk}/comment`, `PUT /ticket/${tk}`]);
+      expect((await rd.getTicket(tk)).customFields).toMatchObject({ RepoStatus: ['StageRollOut'], RepoURI: [] });
+    } finally {
+      rd.session.request = request;
+    }
+  });
+
+  it('a field RT does not set with the comment is RD_HELPDESK_REFUSED naming it; the comment is there', async () => {
+    const marker = `-- releasedesk op refused-${run}`;
+    const e = await rd.comment(ticketId, `[RD_TEST] x\n${marker}`, [], { RepoStatus: 'NoSuchValue' }).catch((err: unknown) => err);
+    expect(isRdError(e) && e.code).toBe('RD_HELPDESK_REFUSED');
+    expect((e as Error).message).toContain('RepoStatus="NoSuchValue"');
+    expect(await rd.hasComment(ticketId, marker)).toBe(true);
+  });
 });
 
 describe('users and groups', () => {

@@ -190,12 +190,12 @@ export class RtClient {
     return attachments.getReleaseXml(this.session, ticketNumber(ticketId));
   }
 
-  /** An internal comment (text/plain) on the ticket, with attachments (REST2's Attachments, base64). */
   /**
-   * An internal comment, with its files. `fields` are set in the same write, after the comment, as RT's own
-   * update page does (one request and one token check instead of two), then proven as setCustomFields
-   * proves them: a value RT's answer does not name is set again and read back. A field to clear ("") is
-   * set after the comment in a write of its own (clearing needs the ticket read first).
+   * An internal comment (text/plain) on the ticket, with attachments (REST2's Attachments, base64). `fields`
+   * are set in the same write, after the comment, as RT's own update page does (one request and one token
+   * check instead of two), then proven as setCustomFields proves them: a value RT's answer does not name is
+   * set again and read back. A field to clear ("") is set after the comment in a write of its own (clearing
+   * needs the ticket read first).
    */
   async comment(
     ticketId: number,

@@ -64,9 +64,9 @@ export async function deliverDue(
           // and not before that call is surely over (a failure seen here reschedules it by the backoff, below)
           await outbox.markAttempt(db, ids, new Date(Date.now() + IN_FLIGHT_MS));
           const fields = first.kind === 'fields' ? mergedFields(rows.filter((r) => r.kind === 'fields')) : undefined;
+          // a run is one row, fields (merged), or the fields and the comment that carries them
           const last = rows.at(-1)!;
-          if (rows.length > 1 && last.kind === 'comment' && last.payload.kind === 'comment')
-            await postOnce(rt, last, last.payload.text, last.payload.attachments, fields);
+          if (last.kind === 'comment') await deliverOne(rt, opts.peers, last, fields);
           else await deliverOne(rt, opts.peers, fields ? { ...first, payload: { kind: 'fields', fields } } : first);
           log.debug({ ticket: first.ticket_id, outbox: ids, kinds: rows.map((r) => r.kind), fields }, 'write-back delivered');
           await outbox.markDelivered(db, ids);
@@ -113,10 +113,16 @@ const MAX_RUN = 20;
 const mergedFields = (rows: OutboxRow[]): Record<string, string> =>
   Object.assign({}, ...rows.map((r) => (r.payload as { fields: Record<string, string> }).fields));
 
-async function deliverOne(rt: Helpdesk, peers: PeerStatusSender | undefined, row: OutboxRow): Promise<void> {
+/** One write-back; a comment carries `fields` (those queued right before it) in the same write. */
+async function deliverOne(
+  rt: Helpdesk,
+  peers: PeerStatusSender | undefined,
+  row: OutboxRow,
+  fields?: Record<string, string>,
+): Promise<void> {
   const item = row.payload;
   if (item.kind === 'fields') return rt.setCustomFields(row.ticket_id, item.fields);
-  if (item.kind === 'comment') return postOnce(rt, row, item.text, item.attachments);
+  if (item.kind === 'comment') return postOnce(rt, row, item.text, item.attachments, fields);
   if (item.kind === 'peer-status') {
     if (!peers) throw new RdError('RD_INTERNAL', 'no peer client: this process does not deliver peer statuses');
     return peers.sendStatus(item.peer, { sourceTicket: item.sourceTicket, ticket: row.ticket_id, status: item.status, marker: row.marker });

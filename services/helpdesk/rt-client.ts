@@ -109,7 +109,7 @@ export class RtClient {
     }
     const refusals = messages.filter(isRefusal);
     // a value already there, a field RT skipped without a word, or RT speaking another language: read back
-    if (!refusals.length && Object.entries(values).every(([name, v]) => messages.some((m) => stored(m, name, v)))) return;
+    if (!refusals.length && namesEvery(messages, values)) return;
     const ticket = Object.keys(send).length || !before ? await this.getTicket(id) : before;
     const wrong = Object.entries(values).filter(([name, v]) => !sameValues(ticket.customFields[name], v));
     if (refusals.length || wrong.length) {
@@ -224,7 +224,7 @@ export class RtClient {
       });
     }
     if (!Object.keys(fields).length) return;
-    if (together && Object.entries(fields).every(([name, v]) => messages.some((m) => stored(m, name, v)))) return;
+    if (together && namesEvery(messages, fields)) return;
     await this.setCustomFields(ticketId, fields);
   }
 
@@ -324,6 +324,10 @@ export class RtClient {
 }
 
 /** RT's own words (RT::Record::_AddCustomFieldValue) for having stored `value` in a single-value field. */
+/** Whether RT's answer names every value as stored: the proof of a write without reading the ticket back. */
+const namesEvery = (messages: string[], values: Record<string, string>) =>
+  Object.entries(values).every(([name, v]) => messages.some((m) => stored(m, name, v)));
+
 function stored(message: string, name: string, value: string): boolean {
   if (value === '') return false;
   return message === `${name} ${value} added` || (message.startsWith(`${name} `) && message.endsWith(` changed to ${value}`));

@@ -10,8 +10,9 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 source scripts/node-env.sh
 
 # rsync and swift-*: mirror targets (rsync daemon, OpenStack Swift's S3 API) the mirror tests start themselves;
-# chromium: the console tests drive Debian's browser (playwright-core, no browser download)
-APT_PKGS="postgresql redis-server rpm createrepo-c dnf dnf-plugins-core apt-utils dpkg-dev curl libxml2-utils gpg gpg-agent gpgconf \
+# chromium: the console tests drive Debian's browser (playwright-core, no browser download);
+# python3-rpm, python3-createrepo-c: the worker's long-lived RPM reader (services/storage/rpm-reader.ts)
+APT_PKGS="postgresql redis-server rpm createrepo-c python3-rpm python3-createrepo-c dnf dnf-plugins-core apt-utils dpkg-dev curl libxml2-utils gpg gpg-agent gpgconf \
   rsync swift swift-proxy swift-object swift-container swift-account chromium"
 missing=""
 for p in $APT_PKGS; do

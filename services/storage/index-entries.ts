@@ -1,18 +1,19 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pMap from 'p-map';
-import { gunzip, gzip, gzipSync } from 'node:zlib';
+import { gzip, gzipSync } from 'node:zlib';
 import { RdError } from '../errors.ts';
 import { BlobStore, statOrNull } from './blobs.ts';
 import { poolHref } from './dist-ref.ts';
 import { inside } from './repo-layout.ts';
 import type { RepoKind, RepoPackage } from './repo-ref.ts';
+import { readRpm } from './rpm-reader.ts';
 import { runTool, tail, ToolError } from './run-tool.ts';
 
 /**
- * What each package contributes to a distribution's index, made once by the real tools (createrepo_c,
- * apt-ftparchive) over a scratch copy of the pool layout, then kept: a distribution index is the
+ * What each package contributes to a distribution's index, made once by the real tools (createrepo_c's
+ * library through the RPM reader; apt-ftparchive over a scratch copy of the pool layout), then kept: a distribution index is the
  * concatenation of its members' entries, so its cost grows with the number of entries and never reads a
  * package again. Each part is one gzip member: concatenated members are one valid .gz (RFC 1952), which
  * dnf (libsolv) and apt (zlib) read as one stream, so a build concatenates bytes without compressing.
@@ -57,8 +58,6 @@ export async function entriesFor(
   return { entries: packages.map((p) => known.get(keyOf(p))!), made };
 }
 
-const gunzipAsync = promisify(gunzip);
-
 // an entry is a few KiB: compressed at once it costs less than a trip through the thread pool. Most are under
 // 4 KiB, which a 4 KiB window compresses as well as the default 32 KiB one, with a third of zlib's set-up
 const SMALL = { windowBits: 12, memLevel: 6 };
@@ -71,135 +70,70 @@ export async function makeIndexEntries(
   opts: EntryOptions,
 ): Promise<IndexEntry[]> {
   if (packages.length === 0) return [];
-  await mkdir(opts.tmpDir, { recursive: true });
-  const dir = await mkdtemp(join(opts.tmpDir, 'entries-'));
   try {
     const blobs = new BlobStore(storageDir);
-    const { byHref, warnings } =
-      kind === 'yum' ? await yumEntries(blobs, packages, dir, opts) : await aptEntries(blobs, packages, dir, opts);
-    const entries: IndexEntry[] = [];
-    for (const p of packages) {
-      const parts = kind === 'yum' ? withHref(byHref.get(blobHref(p.sha256)), p) : byHref.get(poolHref(p.sha256, p.filename));
-      if (!parts) {
-        const tool = kind === 'yum' ? 'createrepo_c' : 'apt-ftparchive';
-        // both tools skip a package they cannot read and still exit 0; their stderr says why
-        const why = tail(warnings).split(`${dir}/`).join('').split(`${blobs.blobsDir}/`).join('');
-        throw new RdError('RD_PACKAGE_UNREADABLE', `${p.filename}: ${tool} could not read the package${why ? ` (${why})` : ''}`, {
-          filename: p.filename,
-        });
-      }
-      entries.push({ sha256: p.sha256, filename: p.filename, kind, parts: await Promise.all(parts.map(gzPart)) });
-    }
-    return entries;
+    const texts = kind === 'yum' ? await yumEntries(blobs, packages, opts) : await aptEntries(blobs, packages, opts);
+    return await Promise.all(
+      packages.map(async (p, i) => ({ sha256: p.sha256, filename: p.filename, kind, parts: await Promise.all(texts[i]!.map(gzPart)) })),
+    );
   } catch (e) {
     throw asEntryError(e, storageDir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
 }
 
-/** What the tool wrote, by package path, and what it said on stderr while succeeding. */
-interface ToolEntries {
-  byHref: Map<string, string[]>;
-  warnings: string;
+/** What no tool could read: named by its file name, in the tool's words, without the store's paths (ticket comments). */
+function unreadable(p: RepoPackage, tool: string, words: string, blobs: BlobStore): RdError {
+  const why = words.split(blobs.path(p.sha256)).join(p.filename).split(`${blobs.blobsDir}/`).join('');
+  return new RdError('RD_PACKAGE_UNREADABLE', `${p.filename}: ${tool} could not read the package${why ? ` (${why})` : ''}`, {
+    filename: p.filename,
+  });
 }
-
-const YUM_FILES = ['primary', 'filelists', 'other'] as const;
-
-/** A blob's path below the blob store, which is where createrepo_c reads it: `<aa>/<sha256>`. */
-const blobHref = (sha256: string) => `${sha256.slice(0, 2)}/${sha256}`;
 
 /**
- * createrepo_c reading the blobs where they are, the packages named in a list (no directory walked, no
- * scratch copy of the pool layout made and removed): each package's three <package> elements, by the
- * blob's href, which withHref turns into the pool's.
+ * Each package's three <package> elements as createrepo_c writes them, its <location> the pool's, from the
+ * long-lived RPM reader (rpm-reader.ts): no createrepo_c started per call, no document written and split.
  */
-async function yumEntries(blobs: BlobStore, packages: RepoPackage[], dir: string, opts: EntryOptions): Promise<ToolEntries> {
-  const shas = [...new Set(packages.map((p) => p.sha256))];
-  await pMap(
-    shas,
-    async (sha) => {
-      // where they are: on a machine that lacks one, that is after getting it from the object store (BLOB_STORE)
-      if (!(await statOrNull(await blobs.local(sha)))) throw new RdError('RD_INTERNAL', `blob ${sha} is not in the store`);
-    },
-    { concurrency: 16 },
-  );
-  await writeFile(join(dir, 'pkglist'), shas.map((sha) => `${blobHref(sha)}\n`).join(''));
-  const { stderr } = await runTool(
-    'createrepo_c',
-    ['--no-database', '--general-compress-type=gz', '--workers=2', '--pkglist', join(dir, 'pkglist'), '--outputdir', dir, blobs.blobsDir],
-    { timeoutMs: opts.timeoutMs, env: opts.env },
-  );
-  const repodata = join(dir, 'repodata');
-  const names = await readdir(repodata);
-  const [primary, filelists, other] = await Promise.all(
-    YUM_FILES.map(async (t) => {
-      const name = names.find((n) => n.endsWith(`${t}.xml.gz`));
-      if (!name) throw new Error(`createrepo_c wrote no ${t}.xml.gz`);
-      return packageElements((await gunzipAsync(await readFile(join(repodata, name)))).toString('utf8'));
+async function yumEntries(blobs: BlobStore, packages: RepoPackage[], opts: EntryOptions): Promise<string[][]> {
+  return Promise.all(
+    packages.map(async (p) => {
+      // where it is: on a machine that lacks it, that is after getting it from the object store (BLOB_STORE)
+      const path = await blobs.local(p.sha256);
+      if (!(await statOrNull(path))) throw new RdError('RD_INTERNAL', `blob ${p.sha256} is not in the store`);
+      const read = await readRpm(path, poolHref(p.sha256, p.filename), opts.env);
+      if (!read.parts) throw unreadable(p, 'createrepo_c', read.partsError ?? '', blobs);
+      return read.parts;
     }),
   );
-  // filelists and other name a package by pkgid (its sha256) only; primary gives the href of that pkgid
-  const hrefOf = new Map<string, string>();
-  for (const el of primary!) {
-    const id = /<checksum type="sha256" pkgid="YES">([0-9a-f]{64})<\/checksum>/.exec(el)?.[1];
-    const href = /<location href="([^"]+)"/.exec(el)?.[1];
-    if (id && href) hrefOf.set(id, href);
-  }
-  const out = new Map<string, string[]>();
-  for (const el of primary!) {
-    const href = /<location href="([^"]+)"/.exec(el)?.[1];
-    if (href) out.set(href, [el]);
-  }
-  for (const list of [filelists!, other!]) {
-    for (const el of list) {
-      const id = /^<package pkgid="([0-9a-f]{64})"/.exec(el)?.[1];
-      const href = id && hrefOf.get(id);
-      if (href) out.get(href)?.push(el);
-    }
-  }
-  for (const [href, parts] of out) if (parts.length !== 3) out.delete(href);
-  return { byHref: out, warnings: stderr };
-}
-
-/** A package's elements with its pool path in the primary's location (the same bytes may go by two names). */
-function withHref(parts: string[] | undefined, p: RepoPackage): string[] | undefined {
-  if (!parts) return undefined;
-  const href = poolHref(p.sha256, p.filename).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-  const [primary, ...rest] = parts;
-  return [primary!.replace(`<location href="${blobHref(p.sha256)}"/>`, () => `<location href="${href}"/>`), ...rest];
-}
-
-/** The <package ...>...</package> elements of a createrepo_c document, each ending with a newline. */
-function packageElements(xml: string): string[] {
-  const out: string[] = [];
-  let at = xml.indexOf('<package ');
-  while (at !== -1) {
-    const end = xml.indexOf('</package>', at);
-    if (end === -1) break;
-    out.push(`${xml.slice(at, end + '</package>'.length)}\n`);
-    at = xml.indexOf('<package ', end);
-  }
-  return out;
 }
 
 /** apt-ftparchive over a scratch copy of the pool layout (hard links): each package's stanza (Filename: pool/...), by that file name. */
-async function aptEntries(blobs: BlobStore, packages: RepoPackage[], dir: string, opts: EntryOptions): Promise<ToolEntries> {
-  const at = packages.map((p) => inside(dir, poolHref(p.sha256, p.filename)));
-  await pMap(new Set(at.map((a) => dirname(a))), (d) => mkdir(d, { recursive: true }), { concurrency: 16 });
-  await pMap(packages, (p, i) => blobs.linkInto(p.sha256, at[i]!), { concurrency: 16 });
-  const { stdout, stderr } = await runTool('apt-ftparchive', ['packages', 'pool'], {
-    cwd: dir,
-    timeoutMs: opts.timeoutMs,
-    env: opts.env,
-    maxStdoutBytes: 256 * 2 ** 20,
-  });
-  const out = new Map<string, string[]>();
-  for (const stanza of stdout.split(/\n{2,}/)) {
-    const href = /^Filename: (.+)$/m.exec(stanza)?.[1];
-    if (href) out.set(href, [`${stanza.trim()}\n\n`]);
+async function aptEntries(blobs: BlobStore, packages: RepoPackage[], opts: EntryOptions): Promise<string[][]> {
+  await mkdir(opts.tmpDir, { recursive: true });
+  const dir = await mkdtemp(join(opts.tmpDir, 'entries-'));
+  try {
+    const at = packages.map((p) => inside(dir, poolHref(p.sha256, p.filename)));
+    await pMap(new Set(at.map((a) => dirname(a))), (d) => mkdir(d, { recursive: true }), { concurrency: 16 });
+    await pMap(packages, (p, i) => blobs.linkInto(p.sha256, at[i]!), { concurrency: 16 });
+    const { stdout, stderr } = await runTool('apt-ftparchive', ['packages', 'pool'], {
+      cwd: dir,
+      timeoutMs: opts.timeoutMs,
+      env: opts.env,
+      maxStdoutBytes: 256 * 2 ** 20,
+    });
+    const byHref = new Map<string, string>();
+    for (const stanza of stdout.split(/\n{2,}/)) {
+      const href = /^Filename: (.+)$/m.exec(stanza)?.[1];
+      if (href) byHref.set(href, `${stanza.trim()}\n\n`);
+    }
+    return packages.map((p) => {
+      const stanza = byHref.get(poolHref(p.sha256, p.filename));
+      // apt-ftparchive skips a package it cannot read and still exits 0; its stderr says why
+      if (!stanza) throw unreadable(p, 'apt-ftparchive', tail(stderr).split(`${dir}/`).join(''), blobs);
+      return [stanza];
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
-  return { byHref: out, warnings: stderr };
 }
 
 /** Tool output names absolute paths; messages reach tickets, so STORAGE_DIR is not spelled out. */

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore, sha256File } from '../../../services/storage/blobs.ts';
 import { currentVersion, publishRepository, rollbackRepository, type PublishOptions } from '../../../services/storage/publish.ts';
 import type { RepoKind, RepoPackage, RepoRef } from '../../../services/storage/repo-ref.ts';
+import { RPM_READER } from '../../../services/storage/rpm-reader.ts';
 import { startSigner, type Signer } from '../../../services/signing/signer.ts';
 import { adoptTestPackages, buildTestPackages, type TestPackages } from '../../support/packages.ts';
 import { checkAptRepo, checkYumRepo, serveStorage, type StaticServer } from '../../support/repo-clients.ts';
@@ -55,14 +56,25 @@ async function failingTool(tool: string): Promise<NodeJS.ProcessEnv> {
 const builds = async (r: RepoRef) =>
   (await readdir(join(storageDir, 'repos', '.versions', r.stage, r.product)).catch(() => [] as string[])).filter((n) => n.startsWith('.'));
 
+/** createrepo_c's library failing as the RPM reader loads it (the reader, not a package, fails), like a tool would. */
+async function failingLibrary(): Promise<NodeJS.ProcessEnv> {
+  const lib = join(root, 'fake-createrepo_c');
+  await mkdir(lib, { recursive: true });
+  await writeFile(
+    join(lib, 'createrepo_c.py'),
+    'import sys\nsys.stderr.write("createrepo_c: simulated failure: No space left on device\\n")\nsys.exit(7)\n',
+  );
+  return { ...process.env, PYTHONPATH: lib };
+}
+
 describe.each([
-  ['yum', 'createrepo_c', () => rpms, checkYumRepo],
-  ['apt', 'apt-ftparchive', () => debs, checkAptRepo],
-] as const)('%s: a failing publish', (kind, tool, pkgs, check) => {
+  ['yum', RPM_READER, 'createrepo_c', () => rpms, checkYumRepo, failingLibrary],
+  ['apt', 'apt-ftparchive', 'apt-ftparchive', () => debs, checkAptRepo, () => failingTool('apt-ftparchive')],
+] as const)('%s: a failing publish', (kind, tool, reader, pkgs, check, failing) => {
   it(`${tool} exiting non-zero: RD_PUBLISH_FAILED with its stderr, previous version still live, no aside dir`, async () => {
     const r = repo(kind);
     const first = await publishRepository(r, core(pkgs()), opts);
-    const err = await publishRepository(r, pkgs(), { ...opts, env: await failingTool(tool) }).catch((e: unknown) => e);
+    const err = await publishRepository(r, pkgs(), { ...opts, env: await failing() }).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'RdError', code: 'RD_PUBLISH_FAILED', details: { tool, exitCode: 7 } });
     expect((err as Error).message).toContain('simulated failure: No space left on device');
     expect(await currentVersion(storageDir, r)).toEqual({ version: first.version, dir: first.dir });
@@ -94,7 +106,7 @@ describe.each([
     const evil = kind === 'yum' ? 'evil-1.0-1.noarch.rpm' : 'evil_1.0-1_all.deb';
     await expect(publishRepository(r, [...pkgs(), { sha256, filename: evil }], opts)).rejects.toMatchObject({
       code: 'RD_PACKAGE_UNREADABLE',
-      message: expect.stringContaining(`${evil}: ${tool} could not read the package`),
+      message: expect.stringContaining(`${evil}: ${reader} could not read the package`),
     });
     const err = (await publishRepository(r, [{ sha256, filename: evil }], opts).catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/could not read the package \([\s\S]+\)/); // the tool's own words...

@@ -43,9 +43,33 @@ async function sha256(file: string): Promise<string> {
 }
 
 /** What the process read and wrote through read()/write() (sockets included), from /proc/<pid>/io. */
-function ioOf(pid: number): { rchar: number; wchar: number } {
-  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
-  return { rchar: Number(/rchar: (\d+)/.exec(io)![1]), wchar: Number(/wchar: (\d+)/.exec(io)![1]) };
+/**
+ * The process's reads and writes and those of its live children (the RPM readers, which live as long as the
+ * worker: Linux adds a child's counts to its parent's only once it is reaped), by pid.
+ */
+function ioOf(pid: number): Map<number, { rchar: number; wchar: number }> {
+  const out = new Map<number, { rchar: number; wchar: number }>();
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  for (const p of [pid, ...children]) {
+    try {
+      const io = readFileSync(`/proc/${p}/io`, 'utf8');
+      out.set(p, { rchar: Number(/rchar: (\d+)/.exec(io)![1]), wchar: Number(/wchar: (\d+)/.exec(io)![1]) });
+    } catch {
+      // a child that ended between the two reads: its counts went to the worker's
+    }
+  }
+  return out;
+}
+
+/** What the processes read and wrote between two ioOf. */
+function ioBetween(a: ReturnType<typeof ioOf>, b: ReturnType<typeof ioOf>): { rchar: number; wchar: number } {
+  let rchar = 0;
+  let wchar = 0;
+  for (const [p, x] of b) {
+    rchar += x.rchar - (a.get(p)?.rchar ?? 0);
+    wchar += x.wchar - (a.get(p)?.wchar ?? 0);
+  }
+  return { rchar, wchar };
 }
 
 function peakRssMiB(pid: number): number {
@@ -149,7 +173,7 @@ async function main() {
     // load RT (and the 2 cores) while the release is handled, which the raw tools do not have to share
     const seen = await finalStatusWrite(log, t);
     const status = (await rt.getTicket(t)).customFields.RepoStatus?.[0] ?? '';
-    const io1 = ioOf(worker.pid!);
+    const io = ioBetween(io0, ioOf(worker.pid!));
     const svcMs = seen - s0;
     if (status !== 'Unverified') throw new Error(`ticket ${t} ended ${status}`);
     await new Promise((r) => setTimeout(r, 300)); // the last log lines are through the pipe
@@ -169,10 +193,11 @@ async function main() {
     console.log(
       `  ratio releasedesk/(raw tools + RT calls): ${(svcMs / yardMs).toFixed(2)}   (without the RT calls: ${(svcMs / rawMs).toFixed(2)})`,
     );
-    console.log(`  worker peak RSS (VmHWM): ${peakRssMiB(worker.pid!).toFixed(0)} MiB`);
+    const readers = [...ioOf(worker.pid!).keys()].filter((p) => p !== worker.pid).map((p) => `${peakRssMiB(p).toFixed(0)} MiB`);
+    console.log(`  worker peak RSS (VmHWM): ${peakRssMiB(worker.pid!).toFixed(0)} MiB; its RPM readers: ${readers.join(', ') || 'none'}`);
     console.log(
-      `  worker read ${(((io1.rchar - io0.rchar) / bundleBytes) * 100).toFixed(0)} % and wrote ${(((io1.wchar - io0.wchar) / bundleBytes) * 100).toFixed(0)} % of the bundle's bytes ` +
-        `(read()/write() of the process, the download's socket included, and of the tools it ran: Linux adds a reaped child's counts)`,
+      `  worker read ${((io.rchar / bundleBytes) * 100).toFixed(0)} % and wrote ${((io.wchar / bundleBytes) * 100).toFixed(0)} % of the bundle's bytes ` +
+        `(read()/write() of the process, the download's socket included, of the tools it ran, which Linux adds once reaped, and of its RPM readers)`,
     );
     printBreakdown(t, svcMs, log.since());
     // BENCH_TIMELINE=1: the worker's log lines of the window, in ms from RepoAction set, to see the gaps

@@ -73,15 +73,12 @@ export async function makeIndexEntries(
   try {
     const blobs = new BlobStore(storageDir);
     const texts = kind === 'yum' ? await yumEntries(blobs, packages, opts) : await aptEntries(blobs, packages, opts);
-    return await Promise.all(packages.map((p, i) => entryOf(p, kind, texts[i]!)));
+    return await Promise.all(
+      packages.map(async (p, i) => ({ sha256: p.sha256, filename: p.filename, kind, parts: await Promise.all(texts[i]!.map(gzPart)) })),
+    );
   } catch (e) {
     throw asEntryError(e, storageDir);
   }
-}
-
-/** A package's entry from what its tool wrote for it (for YUM, the RPM reader asked with the pool's href). */
-export async function entryOf(p: RepoPackage, kind: RepoKind, texts: string[]): Promise<IndexEntry> {
-  return { sha256: p.sha256, filename: p.filename, kind, parts: await Promise.all(texts.map(gzPart)) };
 }
 
 /** What no tool could read: named by its file name, in the tool's words, without the store's paths (ticket comments). */

@@ -15,13 +15,11 @@ export const checkHeaders: Step<HeadersOutput> = {
   id: 'check-headers',
   async run(ctx) {
     const { metadata } = outputOf(ctx, fetchMetadata);
-    const { packages, headers: early = {} } = outputOf(ctx, fetchPackages);
+    const { packages } = outputOf(ctx, fetchPackages);
     const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
     const byName = new Map(packages.map((p) => [p.filename, p]));
-    // the RPMs read while the bundle arrived are not read again
-    const toRead = metadata.packages.filter((spec) => !(spec.filename in early));
     const files: HeaderFile[] = [];
-    for (const spec of toRead) {
+    for (const spec of metadata.packages) {
       // on a machine that did not fetch them, the blobs come from the object store (BLOB_STORE) first
       const path = await blobs.local(byName.get(spec.filename)!.sha256);
       files.push({ path, format: spec.format, displayName: spec.filename });
@@ -33,15 +31,14 @@ export const checkHeaders: Step<HeadersOutput> = {
         metadata.packages.map((spec) => ({ ...byName.get(spec.filename)!, format: spec.format })),
       ),
     ]);
-    const got = new Map(toRead.map((spec, i) => [spec.filename, read[i]!]));
     const headers: Record<string, PackageHeader> = {};
     // the first package, in release.xml's order, that cannot be read or disagrees with it fails the step
-    for (const spec of metadata.packages) {
-      const r = got.get(spec.filename) ?? { status: 'fulfilled', value: early[spec.filename]! };
+    metadata.packages.forEach((spec, i) => {
+      const r = read[i]!;
       if (r.status === 'rejected') throw r.reason;
       checkPackageAgainstSpec(r.value, spec);
       headers[spec.filename] = r.value;
-    }
+    });
     await ctx.progress({ step: 'check-headers', packages: metadata.packages.length });
     return { headers };
   },

@@ -10,8 +10,6 @@ import type { PackageSpec, ReleaseMetadata } from '../../services/metadata/relea
 import { BlobStore, type Staged } from '../../services/storage/blobs.ts';
 import { pushBlobs } from '../../services/storage/objects/blob-copies.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
-import { ReadAhead } from './read-ahead.ts';
-import type { PackageHeader } from '../../services/storage/package-header.ts';
 import { outputOf, type Step, type StepContext } from '../engine/step.ts';
 
 export interface FetchedPackage {
@@ -27,8 +25,6 @@ export interface PackagesOutput {
   bytes: number;
   /** the desk and ticket a signed bundle came from (an import) */
   imported?: ImportedFrom & { bundleSha256: string };
-  /** RPM headers read while the bundle arrived, by file name (check-headers reads the others) */
-  headers?: Record<string, PackageHeader>;
 }
 
 /** Downloads every package (or the bundle), verifies digests, stores each blob once by sha256. */
@@ -170,25 +166,13 @@ async function fetchEach(
 }
 
 async function fromBundle(ctx: StepContext, blobs: BlobStore, url: string, metadata: ReleaseMetadata) {
-  const dir = path.join(ctx.workDir, 'bundle');
-  const ahead = new ReadAhead();
-  try {
-    const got = await unpackBundle(ctx, blobs, url, metadata, dir, ahead);
-    const headers = await ahead.finish(ctx, got.named);
-    return { ...got.output, adopted: await store(ctx, blobs, got.staged, []), headers };
-  } catch (e) {
-    await ahead.drop();
-    throw e;
-  }
-}
-
-async function unpackBundle(ctx: StepContext, blobs: BlobStore, url: string, metadata: ReleaseMetadata, dir: string, ahead: ReadAhead) {
   const c = ctx.deps.config;
   const specs = metadata.packages;
+  const dir = path.join(ctx.workDir, 'bundle');
   // unpacked as it arrives, each file hashed as it is written: no byte of the bundle is read twice. A file
   // release.xml names is made ready for the store (read-only, durable) before it is closed, while the rest
-  // arrives; the adoption is then only links. An RPM is then read (header, index entry) while the rest arrives
-  const wanted = new Map(specs.map((s) => [s.filename, s]));
+  // arrives; the adoption is then only links
+  const wanted = new Set(specs.map((s) => s.filename));
   const sealed = new Set<string>();
   const bundle = await ctx.timings.time('download', () =>
     downloadBundle(
@@ -196,11 +180,9 @@ async function unpackBundle(ctx: StepContext, blobs: BlobStore, url: string, met
       bundleOpts(ctx, dir, metadata.synchSha256),
       { maxEntries: c.MAX_BUNDLE_ENTRIES, maxBytes: c.MAX_BUNDLE_BYTES },
       async (fh, sha256, rel) => {
-        const spec = wanted.get(path.basename(rel));
-        if (!spec) return false;
+        if (!wanted.has(path.basename(rel))) return false;
         await blobs.seal(fh, sha256);
         sealed.add(rel);
-        if (spec.format === 'rpm') ahead.ask(rel, path.join(dir, rel), sha256, spec.filename);
         return true;
       },
     ),
@@ -216,10 +198,8 @@ async function unpackBundle(ctx: StepContext, blobs: BlobStore, url: string, met
   );
   const packages: FetchedPackage[] = [];
   const staged: Staged[] = [];
-  const named: Array<{ rel: string; filename: string; sha256: string }> = [];
   for (const spec of specs) {
-    const rel = found[spec.filename]!;
-    const { sha256: digest, size } = byPath.get(rel)!;
+    const { sha256: digest, size } = byPath.get(found[spec.filename]!)!;
     if (spec.sha256 && spec.sha256 !== digest) {
       throw new RdError('RD_DIGEST_MISMATCH', `${spec.filename}: sha256 ${digest}, expected ${spec.sha256}`, {
         file: spec.filename,
@@ -227,14 +207,14 @@ async function unpackBundle(ctx: StepContext, blobs: BlobStore, url: string, met
         actual: digest,
       });
     }
-    staged.push({ file: path.join(dir, rel), sha256: digest, size, sealed: sealed.has(rel) });
+    staged.push({ file: path.join(dir, found[spec.filename]!), sha256: digest, size, sealed: sealed.has(found[spec.filename]!) });
     packages.push({ filename: spec.filename, sha256: digest, size, url: null });
-    named.push({ rel, filename: spec.filename, sha256: digest });
   }
   return {
-    output: { packages, extras, ...(imported && { imported: { ...imported, bundleSha256: bundle.sha256 } }) },
-    staged,
-    named,
+    packages,
+    extras,
+    adopted: await store(ctx, blobs, staged, []),
+    ...(imported && { imported: { ...imported, bundleSha256: bundle.sha256 } }),
   };
 }
 

@@ -1,10 +1,5 @@
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { gunzipSync } from 'node:zlib';
+import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { claimBlobs } from '../../../services/db/blobs.ts';
 import { parseReleaseXml } from '../../../services/metadata/release-xml.ts';
@@ -104,51 +99,6 @@ describe('fetch-packages, from a bundle (synchURL)', () => {
       'RD_DIGEST_MISMATCH',
     );
     expect(e.message).toBe(`${b.filename}: sha256 ${b.sha256}, expected ${a.sha256}`);
-  });
-
-  it("reads each RPM's header and index entry while the bundle arrives, so check-headers reads no package", async () => {
-    const out = await fetchPackages.run(ctxFor(bundleXml()));
-    expect(out.headers).toEqual(await headersOf(pk().rpms));
-    const rows = await env.db('index_entries').select('sha256', 'filename', 'kind', 'part0');
-    expect(rows.map((r) => `${r.kind} ${r.sha256}/${r.filename}`).sort()).toEqual(
-      pk()
-        .rpms.map((p) => `yum ${p.sha256}/${p.filename}`)
-        .sort(),
-    );
-    for (const r of rows)
-      expect(gunzipSync(r.part0).toString()).toContain(`<location href="pool/${r.sha256.slice(0, 2)}/${r.sha256}/${r.filename}"/>`);
-    // with the blobs gone, check-headers can only give the headers and entries it was handed
-    for (const p of pk().rpms) await rm(env.blobs.path(p.sha256));
-    const ctx = env.ctx(1, { outputs: { ...outputs(bundleXml()), 'fetch-packages': checkpointed(out) } });
-    expect(await checkHeaders.run(ctx)).toEqual({ headers: await headersOf(pk().rpms) });
-  });
-
-  it("a package the reader cannot read while it arrives is left to check-headers, which refuses it in rpm -qp's words", async () => {
-    const junk = Buffer.from('this is not an rpm\n');
-    const dir = await mkdtemp(join(tmpdir(), 'rd-junk-bundle-'));
-    await mkdir(join(dir, 'rpm'));
-    const fake: TestPackage = { ...pk().rpms[0]!, path: join(dir, 'rpm', pk().rpms[0]!.filename), sha256: sha(junk), size: junk.length };
-    await writeFile(fake.path, junk);
-    for (const p of pk().rpms.slice(1)) await copyFile(p.path, join(dir, 'rpm', p.filename));
-    await promisify(execFile)('tar', ['czf', join(dir, 'junk.tar.gz'), '-C', dir, 'rpm']);
-    const tgz = await readFile(join(dir, 'junk.tar.gz'));
-    provider.file('/junk.tar.gz', tgz);
-    const xml = xmlFor(PRODUCT, [fake, ...pk().rpms.slice(1)], {
-      urls: false,
-      synchURL: `${provider.url}/junk.tar.gz`,
-      synchSha256: sha(tgz),
-    });
-    const out = await fetchPackages.run(ctxFor(xml));
-    expect(Object.keys(out.headers ?? {}).sort()).toEqual(
-      pk()
-        .rpms.slice(1)
-        .map((p) => p.filename)
-        .sort(),
-    );
-    const ctx = env.ctx(1, { outputs: { ...outputs(xml), 'fetch-packages': checkpointed(out) } });
-    const e = await fails(checkHeaders.run(ctx), 'RD_PACKAGE_UNREADABLE');
-    expect(e.message).toMatch(new RegExp(`^${fake.filename.replaceAll('.', '\\.')}: not a readable RPM package \\(error: `));
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('RD_PACKAGE_MISSING when release.xml names a file the bundle does not have', async () => {

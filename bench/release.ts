@@ -8,7 +8,7 @@
  * path of the bytes either side downloads. Prints both times, the ratio, the worker's peak RSS (VmHWM), and
  * where the time went: the job's breakdown from the worker's "action done" line (download, hash, header,
  * fsync, db, index, RT reads/writes...) and the RT calls the worker made in the measured window, the
- * outbox's write-backs included (its debug log).
+ * outbox's write-backs included (its debug log), and who used the machine's CPU in the window (proc-cpu.ts).
  *   node --import tsx bench/release.ts [packages=100] [payloadKiB=64] [rpm|deb]
  *   node --import tsx bench/release.ts 20 104858      # ~2 GiB bundle: peak RSS while ingesting it
  *   node --import tsx bench/release.ts 1000 4 deb     # 1,000 DEBs; the index yardstick is aptly (repo add +
@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildTestPackages, type TestPackage } from '../test/support/packages.ts';
 import { startFileServer } from './file-server.ts';
+import { cpuSnapshot, printCpu } from './proc-cpu.ts';
 import { releaseXml } from '../test/support/release-xml.ts';
 import { ensureRtRunning, pointWebhookAt, RT_URL, rtClient, rtTokens } from '../test/support/rt.ts';
 import { E2E_SECRET, startTestService } from '../test/support/service.ts';
@@ -108,6 +109,8 @@ async function main() {
       skipBz2Publishing: true,
     }),
   );
+  const labels = new Map([[process.pid, 'bench (RT client, API)']]);
+  const rawCpu0 = cpuSnapshot(labels);
   const r0 = Date.now();
   await execAsync('bash', [
     '-c',
@@ -115,6 +118,7 @@ async function main() {
       `tar xzf bundle.tar.gz; sha256sum ${format}/*.${format} > /dev/null; ${index}`,
   ]);
   const rawMs = Date.now() - r0;
+  const rawCpu1 = cpuSnapshot(labels);
   const pkgsOf = format === 'rpm' ? pkgs.rpms : pkgs.debs;
 
   process.env.STORAGE_TMP = work; // the blob store beside the packages: one filesystem
@@ -166,6 +170,7 @@ async function main() {
     );
     await new Promise((r) => setTimeout(r, 2000)); // its comment and last writes are out
     const io0 = ioOf(worker.pid!);
+    const cpu0 = cpuSnapshot(labels);
     const s0 = Date.now();
     log.mark();
     await prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
@@ -173,6 +178,7 @@ async function main() {
     // load RT (and the 2 cores) while the release is handled, which the raw tools do not have to share
     const seen = await finalStatusWrite(log, t);
     const status = (await rt.getTicket(t)).customFields.RepoStatus?.[0] ?? '';
+    const cpu1 = cpuSnapshot(labels);
     const io = ioBetween(io0, ioOf(worker.pid!));
     const svcMs = seen - s0;
     if (status !== 'Unverified') throw new Error(`ticket ${t} ended ${status}`);
@@ -181,7 +187,9 @@ async function main() {
       .since()
       .filter((l) => l.msg === 'RT call' && Date.parse(String(l.time)) <= s0 + svcMs)
       .filter((l) => !/^\/ticket\/\d+/.test(String(l.path)) || String(l.path).startsWith(`/ticket/${t}`));
+    const rtCpu0 = cpuSnapshot(labels);
     const rtMs = await replayRtCalls(before, t, twin);
+    const rtCpu1 = cpuSnapshot(labels);
     const yardMs = rawMs + rtMs;
     console.log(`release of ${pkgsOf.length} ${format.toUpperCase()}s, bundle ${(bundleBytes / 2 ** 20).toFixed(1)} MiB`);
     console.log(`  releasedesk: RepoAction set -> RepoStatus=Unverified in RT   ${(svcMs / 1000).toFixed(2)} s`);
@@ -200,6 +208,9 @@ async function main() {
         `(read()/write() of the process, the download's socket included, of the tools it ran, which Linux adds once reaped, and of its RPM readers)`,
     );
     printBreakdown(t, svcMs, log.since());
+    printCpu(cpu0, cpu1, 'releasedesk, from RepoAction set to RepoStatus in RT');
+    printCpu(rawCpu0, rawCpu1, 'the raw tools');
+    printCpu(rtCpu0, rtCpu1, 'the same RT calls with curl');
     // BENCH_TIMELINE=1: the worker's log lines of the window, in ms from RepoAction set, to see the gaps
     if (process.env.BENCH_TIMELINE)
       for (const l of log.since()) {

@@ -46,8 +46,9 @@ export const RPM_QF =
   '[requires=%{REQUIRENEVRS}\\n][provides=%{PROVIDENEVRS}\\n]';
 
 /**
- * rpm -qp with a private, throw-away rpmdb (Debian's rpm would otherwise create and lock ~/.rpmdb), on one
- * package or many (package-headers.ts).
+ * rpm -qp with a private, throw-away rpmdb (Debian's rpm would otherwise create and lock ~/.rpmdb): the
+ * reference the RPM reader is held to (its tests), and what reads a package the reader could not read, so
+ * that the ticket shows rpm's own words.
  */
 export async function rpmQuery(qf: string, paths: string[], timeoutMs = TIMEOUT_MS): Promise<string> {
   const db = await mkdtemp(join(tmpdir(), 'rd-rpmdb-'));

@@ -4,7 +4,8 @@ One JSON request per line on stdin: {"id": n, "path": "...", "href": "..." (opti
 One JSON answer per line on stdout, in the order asked:
   {"id": n, "header": <what `rpm -qp --qf QF` prints> | "headerError": "...",
             "parts": [primary, filelists, other] (when href was given) | "partsError": "..."}
-QF is argv[1]. The libraries are the ones the tools are made of (librpm's headerFormat, the same
+QF is argv[1]; argv[2] is a private, empty rpmdb directory (Debian's rpm would otherwise create and lock
+~/.rpmdb), which the reader removes when it ends, and its parent when the reader is killed. The libraries are the ones the tools are made of (librpm's headerFormat, the same
 cr_xml_dump createrepo_c writes with); only their start-up is saved. Ends at the end of stdin, so a
 parent that dies (kill -9 included) takes it along.
 """
@@ -13,7 +14,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 
 import createrepo_c as cr
 import rpm
@@ -46,9 +46,7 @@ def answer(ts, qf, req):
 
 
 def main():
-    qf = sys.argv[1]
-    # a private, throw-away rpmdb: Debian's rpm would otherwise create and lock ~/.rpmdb
-    db = tempfile.mkdtemp(prefix="rd-rpmdb-")
+    qf, db = sys.argv[1], sys.argv[2]
     try:
         rpm.addMacro("_dbpath", db)
         ts = rpm.TransactionSet()

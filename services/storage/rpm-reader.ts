@@ -1,4 +1,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { RPM_QF } from './package-header.ts';
@@ -42,15 +46,21 @@ class Reader {
   dead = false;
 
   constructor(env: NodeJS.ProcessEnv | undefined) {
-    this.child = spawn(PYTHON, [SCRIPT, RPM_QF], { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
+    const rpmdb = mkdtempSync(join(tmpdir(), 'rd-rpmdb-'));
+    this.child = spawn(PYTHON, [SCRIPT, RPM_QF, rpmdb], { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
     this.child.stdin.on('error', () => undefined); // a reader that died is reported by 'exit'
     this.child.stderr.setEncoding('utf8').on('data', (d: string) => {
       this.stderr = (this.stderr + d).slice(-8192);
     });
     createInterface({ input: this.child.stdout }).on('line', (line) => this.answered(line));
-    this.child.on('error', (e) => this.end(new ToolError(RPM_READER, 'spawn', null, e.message)));
+    // a reader that was killed, or never started, could not remove its rpmdb
+    const gone = (e: ToolError) => {
+      this.end(e);
+      rm(rpmdb, { recursive: true, force: true }).catch(() => undefined);
+    };
+    this.child.on('error', (e) => gone(new ToolError(RPM_READER, 'spawn', null, e.message)));
     this.child.on('exit', (code, signal) =>
-      this.end(new ToolError(RPM_READER, 'exit', code, tail(this.stderr) || (signal ? `killed by ${signal}` : 'exited'))),
+      gone(new ToolError(RPM_READER, 'exit', code, tail(this.stderr) || (signal ? `killed by ${signal}` : 'exited'))),
     );
     this.idle();
   }

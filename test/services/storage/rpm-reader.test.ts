@@ -5,12 +5,13 @@
  * starts a new reader; an idle reader does not keep its parent alive.
  */
 import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RPM_QF, rpmQuery } from '../../../services/storage/package-header.ts';
 import { readRpm } from '../../../services/storage/rpm-reader.ts';
 import { ToolError } from '../../../services/storage/run-tool.ts';
@@ -95,12 +96,16 @@ describe('readRpm', () => {
       .split('\n')
       .map(Number);
     expect(pids.length).toBeGreaterThan(0);
+    // each reader's private rpmdb, its last argument: a killed reader cannot remove it, its parent does
+    const rpmdbs = pids.map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).at(-1)!);
+    for (const d of rpmdbs) expect(existsSync(d)).toBe(true);
     for (const pid of pids) process.kill(pid, 'SIGKILL');
     const settled = await Promise.allSettled(asked);
     const failed = settled.filter((s) => s.status === 'rejected');
     expect(failed.length).toBeGreaterThan(0);
     for (const f of failed) expect((f as PromiseRejectedResult).reason).toBeInstanceOf(ToolError);
     expect((await readRpm(pk.rpms[1]!.path)).header).toContain(`name=${pk.rpms[1]!.name}\n`);
+    await vi.waitFor(() => expect(rpmdbs.filter((d) => existsSync(d))).toEqual([]));
   });
 
   it('an idle reader does not keep its process alive', async () => {

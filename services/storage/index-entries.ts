@@ -72,10 +72,8 @@ export async function makeIndexEntries(
   if (packages.length === 0) return [];
   try {
     const blobs = new BlobStore(storageDir);
-    const texts = kind === 'yum' ? await yumEntries(blobs, packages, opts) : await aptEntries(blobs, packages, opts);
-    return await Promise.all(
-      packages.map(async (p, i) => ({ sha256: p.sha256, filename: p.filename, kind, parts: await Promise.all(texts[i]!.map(gzPart)) })),
-    );
+    const parts = kind === 'yum' ? await yumEntries(blobs, packages, opts) : await aptEntries(blobs, packages, opts);
+    return packages.map((p, i) => ({ sha256: p.sha256, filename: p.filename, kind, parts: parts[i]! }));
   } catch (e) {
     throw asEntryError(e, storageDir);
   }
@@ -91,15 +89,16 @@ function unreadable(p: RepoPackage, tool: string, words: string, blobs: BlobStor
 
 /**
  * Each package's three <package> elements as createrepo_c writes them, its <location> the pool's, from the
- * long-lived RPM reader (rpm-reader.ts): no createrepo_c started per call, no document written and split.
+ * long-lived RPM reader (rpm-reader.ts), gzipped there: no createrepo_c started per call, no document written
+ * and split, no compression on the worker's thread.
  */
-async function yumEntries(blobs: BlobStore, packages: RepoPackage[], opts: EntryOptions): Promise<string[][]> {
+async function yumEntries(blobs: BlobStore, packages: RepoPackage[], opts: EntryOptions): Promise<Buffer[][]> {
   return Promise.all(
     packages.map(async (p) => {
       // where it is: on a machine that lacks it, that is after getting it from the object store (BLOB_STORE)
       const path = await blobs.local(p.sha256);
       if (!(await statOrNull(path))) throw new RdError('RD_INTERNAL', `blob ${p.sha256} is not in the store`);
-      const read = await readRpm(path, poolHref(p.sha256, p.filename), opts.env);
+      const read = await readRpm(path, { header: false, href: poolHref(p.sha256, p.filename), env: opts.env });
       if (!read.parts) throw unreadable(p, 'createrepo_c', read.partsError ?? '', blobs);
       return read.parts;
     }),
@@ -107,7 +106,7 @@ async function yumEntries(blobs: BlobStore, packages: RepoPackage[], opts: Entry
 }
 
 /** apt-ftparchive over a scratch copy of the pool layout (hard links): each package's stanza (Filename: pool/...), by that file name. */
-async function aptEntries(blobs: BlobStore, packages: RepoPackage[], opts: EntryOptions): Promise<string[][]> {
+async function aptEntries(blobs: BlobStore, packages: RepoPackage[], opts: EntryOptions): Promise<Buffer[][]> {
   await mkdir(opts.tmpDir, { recursive: true });
   const dir = await mkdtemp(join(opts.tmpDir, 'entries-'));
   try {
@@ -125,11 +124,11 @@ async function aptEntries(blobs: BlobStore, packages: RepoPackage[], opts: Entry
       const href = /^Filename: (.+)$/m.exec(stanza)?.[1];
       if (href) byHref.set(href, `${stanza.trim()}\n\n`);
     }
-    return packages.map((p) => {
+    return await pMap(packages, async (p) => {
       const stanza = byHref.get(poolHref(p.sha256, p.filename));
       // apt-ftparchive skips a package it cannot read and still exits 0; its stderr says why
       if (!stanza) throw unreadable(p, 'apt-ftparchive', tail(stderr).split(`${dir}/`).join(''), blobs);
-      return [stanza];
+      return [await gzPart(stanza)];
     });
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { ToolError, tail } from './run-tool.ts';
 /**
  * What rpm and createrepo_c give for one RPM, from one reader process kept for the life of ours
  * (rpm-reader.py): what `rpm -qp --qf RPM_QF` prints for it, and its three index elements as createrepo_c
- * writes them. The tools cost their start (~35 and ~50 ms a run, on this kind of machine), not the reading
+ * writes them, gzipped there. The tools cost their start (~35 and ~50 ms a run, on this kind of machine), not the reading
  * of a package (~0.3 ms); the reader runs Debian's bindings of the same libraries, so it gives their bytes.
  * A package neither can read is an answer (headerError, partsError); the reader itself failing (not
  * installed, died, hung) is a ToolError, which callers treat as the tool's failure, retried.
@@ -19,8 +19,18 @@ import { ToolError, tail } from './run-tool.ts';
 export interface RpmRead {
   header?: string;
   headerError?: string;
-  parts?: string[];
+  /** primary, filelists and other <package> elements, each one gzip member (an IndexEntry's parts) */
+  parts?: Buffer[];
   partsError?: string;
+}
+
+export interface RpmAsk {
+  /** the header (default: yes) */
+  header?: boolean;
+  /** the index elements, their <location> naming this href */
+  href?: string;
+  /** the environment of the reader that answers (a test's failing library on PYTHONPATH) */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Debian's python3: its dist-packages hold python3-rpm and python3-createrepo-c, which another python3 on PATH may not. */
@@ -69,23 +79,25 @@ class Reader {
     return this.asked.size;
   }
 
-  read(path: string, href: string | undefined): Promise<RpmRead> {
+  read(path: string, ask: RpmAsk): Promise<RpmRead> {
     const id = this.nextId++;
     return new Promise<RpmRead>((resolve, reject) => {
       this.asked.set(id, { resolve, reject });
       this.busy();
-      this.child.stdin.write(`${JSON.stringify({ id, path, ...(href !== undefined && { href }) })}\n`);
+      this.child.stdin.write(
+        `${JSON.stringify({ id, path, header: ask.header ?? true, ...(ask.href !== undefined && { href: ask.href }) })}\n`,
+      );
     });
   }
 
   private answered(line: string): void {
-    const a = JSON.parse(line) as RpmRead & { id: number };
+    const { gzParts, ...a } = JSON.parse(line) as Omit<RpmRead, 'parts'> & { id: number; gzParts?: string[] };
     const asked = this.asked.get(a.id);
     this.asked.delete(a.id);
     const { id: _, ...read } = a;
     if (this.asked.size === 0) this.idle();
     else this.armTimer();
-    asked?.resolve(read);
+    asked?.resolve(gzParts ? { ...read, parts: gzParts.map((b) => Buffer.from(b, 'base64')) } : read);
   }
 
   /** Every question still open fails with the reader's end; the next one starts a new reader. */
@@ -128,12 +140,12 @@ class Reader {
 const readers = new Map<NodeJS.ProcessEnv | undefined, Reader[]>();
 
 /**
- * The header (as `rpm -qp --qf RPM_QF` prints it) and, given the href its <location> is to name, the index
- * elements of the RPM at `path`. Questions go to the least busy reader; a new one starts while all are busy.
+ * What `ask` names of the RPM at `path`: its header (as `rpm -qp --qf RPM_QF` prints it) and its index
+ * elements. Questions go to the least busy reader; a new one starts while all are busy.
  */
-export function readRpm(path: string, href?: string, env?: NodeJS.ProcessEnv): Promise<RpmRead> {
-  const pool = (readers.get(env) ?? []).filter((r) => !r.dead);
-  if (pool.length < READERS && pool.every((r) => r.load > 0)) pool.push(new Reader(env));
-  readers.set(env, pool);
-  return pool.reduce((a, b) => (b.load < a.load ? b : a)).read(path, href);
+export function readRpm(path: string, ask: RpmAsk = {}): Promise<RpmRead> {
+  const pool = (readers.get(ask.env) ?? []).filter((r) => !r.dead);
+  if (pool.length < READERS && pool.every((r) => r.load > 0)) pool.push(new Reader(ask.env));
+  readers.set(ask.env, pool);
+  return pool.reduce((a, b) => (b.load < a.load ? b : a)).read(path, ask);
 }

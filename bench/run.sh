@@ -6,6 +6,8 @@
 #   release.ts 1000 4 deb  a 1,000-DEB release, the same, with aptly repo add + 2 x publish repo as the index yardstick
 #   release.ts 20 104858   BENCH_BIG=1 only: a ~4 GiB bundle, the worker's peak RSS while ingesting it
 #   headers.ts         package headers of 100 and 1,000 RPMs / DEBs: a process per package vs readPackageHeaders
+#   entries.ts         RPM headers and index entries of 100 and 1,000 RPMs: the RPM reader vs rpm -qp and createrepo_c run once
+#   release.ts 1000 4 rpm  a 1,000-RPM release, the same as release.ts 100
 #   promote.ts         promotion of a ~1 GiB vs a ~1 MiB release (time, bytes written); 1,000 DEBs vs aptly move + publish
 #   dist.ts            1 package into a distribution of 1,000 vs 10,000; 1,000 DEBs promoted into 10,000 vs aptly, signed
 set -euo pipefail
@@ -15,9 +17,11 @@ bash scripts/setup.sh
 node --import tsx bench/webhook-ingest.ts "${BENCH_SECONDS:-60}" 50
 node --import tsx bench/latency.ts "${BENCH_TICKETS:-100}"
 node --import tsx bench/headers.ts 100,1000
+node --import tsx bench/entries.ts 100,1000
 # aptly is only a yardstick (release.ts deb, promote.ts, dist.ts), so it is installed here rather than by setup.sh
 command -v aptly >/dev/null || { apt-get update -q >/dev/null; apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 aptly >/dev/null; }
 node --import tsx bench/release.ts 100 64
+node --import tsx bench/release.ts 1000 4 rpm
 node --import tsx bench/release.ts 1000 4 deb
 if [ "${BENCH_BIG:-0}" = 1 ]; then node --import tsx bench/release.ts 20 104858; fi
 node --import tsx bench/promote.ts

@@ -13,9 +13,9 @@ import { runTool, tail, ToolError } from './run-tool.ts';
 
 /**
  * What each package contributes to a distribution's index, made once by the real tools (createrepo_c's
- * library through the RPM reader; apt-ftparchive over a scratch copy of the pool layout), then kept: a distribution index is the
- * concatenation of its members' entries, so its cost grows with the number of entries and never reads a
- * package again. Each part is one gzip member: concatenated members are one valid .gz (RFC 1952), which
+ * library through the RPM reader; apt-ftparchive over a scratch copy of the pool layout), then kept: a
+ * distribution index is the concatenation of its members' entries, so its cost grows with the number of
+ * entries and never reads a package again. Each part is one gzip member: concatenated members are one valid .gz (RFC 1952), which
  * dnf (libsolv) and apt (zlib) read as one stream, so a build concatenates bytes without compressing.
  */
 export interface IndexEntry {

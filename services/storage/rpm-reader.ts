@@ -91,10 +91,9 @@ class Reader {
   }
 
   private answered(line: string): void {
-    const { gzParts, ...a } = JSON.parse(line) as Omit<RpmRead, 'parts'> & { id: number; gzParts?: string[] };
-    const asked = this.asked.get(a.id);
-    this.asked.delete(a.id);
-    const { id: _, ...read } = a;
+    const { id, gzParts, ...read } = JSON.parse(line) as Omit<RpmRead, 'parts'> & { id: number; gzParts?: string[] };
+    const asked = this.asked.get(id);
+    this.asked.delete(id);
     if (this.asked.size === 0) this.idle();
     else this.armTimer();
     asked?.resolve(gzParts ? { ...read, parts: gzParts.map((b) => Buffer.from(b, 'base64')) } : read);

@@ -98,11 +98,25 @@ async function yumEntries(blobs: BlobStore, packages: RepoPackage[], opts: Entry
       // where it is: on a machine that lacks it, that is after getting it from the object store (BLOB_STORE)
       const path = await blobs.local(p.sha256);
       if (!(await statOrNull(path))) throw new RdError('RD_INTERNAL', `blob ${p.sha256} is not in the store`);
-      const read = await readRpm(path, { header: false, href: poolHref(p.sha256, p.filename), env: opts.env });
+      const read = await readRpm(path, { header: false, href: poolHref(p.sha256, p.filename), sha256: p.sha256, env: opts.env });
       if (!read.parts) throw unreadable(p, 'createrepo_c', read.partsError ?? '', blobs);
       return read.parts;
     }),
   );
+}
+
+/**
+ * apt-ftparchive with every digest off reads a package's control member and no more: each digest it writes
+ * (MD5sum, SHA1, SHA256, SHA512) would read the whole package once again. The stanza then gets the SHA256 the
+ * store named the package by, where apt-ftparchive writes it (after Size): all apt needs to check a download.
+ */
+const NO_DIGESTS = ['MD5', 'SHA1', 'SHA256', 'SHA512'].flatMap((h) => ['-o', `APT::FTPArchive::${h}=false`]);
+
+function withSha256(stanza: string, p: RepoPackage): string {
+  const size = /^Size: \d+$/m.exec(stanza);
+  if (!size) throw new RdError('RD_INTERNAL', `apt-ftparchive wrote no Size for ${p.filename}`);
+  const at = size.index + size[0].length;
+  return `${stanza.slice(0, at)}\nSHA256: ${p.sha256}${stanza.slice(at)}`;
 }
 
 /** apt-ftparchive over a scratch copy of the pool layout (hard links): each package's stanza (Filename: pool/...), by that file name. */
@@ -113,7 +127,7 @@ async function aptEntries(blobs: BlobStore, packages: RepoPackage[], opts: Entry
     const at = packages.map((p) => inside(dir, poolHref(p.sha256, p.filename)));
     await pMap(new Set(at.map((a) => dirname(a))), (d) => mkdir(d, { recursive: true }), { concurrency: 16 });
     await pMap(packages, (p, i) => blobs.linkInto(p.sha256, at[i]!), { concurrency: 16 });
-    const { stdout, stderr } = await runTool('apt-ftparchive', ['packages', 'pool'], {
+    const { stdout, stderr } = await runTool('apt-ftparchive', [...NO_DIGESTS, 'packages', 'pool'], {
       cwd: dir,
       timeoutMs: opts.timeoutMs,
       env: opts.env,
@@ -128,7 +142,7 @@ async function aptEntries(blobs: BlobStore, packages: RepoPackage[], opts: Entry
       const stanza = byHref.get(poolHref(p.sha256, p.filename));
       // apt-ftparchive skips a package it cannot read and still exits 0; its stderr says why
       if (!stanza) throw unreadable(p, 'apt-ftparchive', tail(stderr).split(`${dir}/`).join(''), blobs);
-      return [await gzPart(stanza)];
+      return [await gzPart(withSha256(stanza, p))];
     });
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -29,6 +29,8 @@ export interface RpmAsk {
   header?: boolean;
   /** the index elements, their <location> naming this href */
   href?: string;
+  /** the package's sha256, known and checked: the elements are made from its headers, not one more read of it all */
+  sha256?: string;
   /** the environment of the reader that answers (a test's failing library on PYTHONPATH) */
   env?: NodeJS.ProcessEnv;
 }
@@ -37,7 +39,7 @@ export interface RpmAsk {
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./rpm-reader.py', import.meta.url));
 export const RPM_READER = 'rpm-reader (python3-rpm, python3-createrepo-c)';
-/** one package: its header and one pass of sha256 over it; this bounds a hung one */
+/** one package: its header, and one pass of sha256 over it when its digest is not given; this bounds a hung one */
 const ANSWER_TIMEOUT_MS = 10 * 60_000;
 /** readers kept: each is one core's worth of reading */
 const READERS = 2;
@@ -84,9 +86,7 @@ class Reader {
     return new Promise<RpmRead>((resolve, reject) => {
       this.asked.set(id, { resolve, reject });
       this.busy();
-      this.child.stdin.write(
-        `${JSON.stringify({ id, path, header: ask.header ?? true, ...(ask.href !== undefined && { href: ask.href }) })}\n`,
-      );
+      this.child.stdin.write(`${JSON.stringify({ id, path, header: ask.header ?? true, href: ask.href, sha256: ask.sha256 })}\n`);
     });
   }
 

@@ -5,8 +5,9 @@
  * starts a new reader; an idle reader does not keep its parent alive.
  */
 import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -36,6 +37,21 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+const sha256Of = async (file: string) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
+
+/** What the live readers (children of this process) have read through read() so far. */
+function readerReads(): number {
+  const pids = execFileSync('pgrep', ['-P', String(process.pid), '-f', 'rpm-reader.py'])
+    .toString()
+    .trim()
+    .split('\n')
+    .map(Number);
+  return pids.reduce((n, pid) => n + Number(/rchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1]), 0);
+}
+
 /** The <package> elements of a createrepo_c document, each with its newline. */
 const elements = (xml: string) => [...xml.matchAll(/<package [\s\S]*?<\/package>\n/g)].map((m) => m[0]);
 
@@ -64,23 +80,51 @@ describe('readRpm', () => {
       ),
     );
     const got = await Promise.all(names.map((n) => readRpm(join(dir, 'in', n), { href: n, header: false })));
-    expect(got.every((g) => g.header === undefined && g.headerError === undefined)).toBe(true);
+    // the blob store's way: the digest given, only the headers read
+    const given = await Promise.all(
+      names.map(async (n) => readRpm(join(dir, 'in', n), { href: n, header: false, sha256: await sha256Of(join(dir, 'in', n)) })),
+    );
+    expect([...got, ...given].every((g) => g.header === undefined && g.headerError === undefined)).toBe(true);
     const byHref = new Map(want[0]!.map((el, i) => [/<location href="([^"]+)"/.exec(el)![1]!, i]));
     for (const [i, n] of names.entries()) {
       const at = byHref.get(n)!;
       // each part one gzip member: a distribution index is their concatenation
       const parts = got[i]!.parts!.map((b) => gunzipSync(b).toString('utf8'));
       expect({ n, parts }).toEqual({ n, parts: [want[0]![at], want[1]![at], want[2]![at]] });
+      const fromHeaders = given[i]!.parts!.map((b) => gunzipSync(b).toString('utf8'));
+      expect({ n, fromHeaders }).toEqual({ n, fromHeaders: [want[0]![at], want[1]![at], want[2]![at]] });
     }
   });
 
-  it('a package it cannot read is an answer naming why, and the next question is answered', async () => {
+  it('given the digest, reads the headers and not the payload, and names the digest given', async () => {
+    const big = await buildTestPackages(join(root, 'big'), 3, { payloadKb: 8192 });
+    const path = big.rpms[0]!.path;
+    const size = (await stat(path)).size;
+    expect(size).toBeGreaterThan(4 * 2 ** 20);
+    await readRpm(pk.rpms[0]!.path, { href: 'warm.rpm' }); // a reader is up
+    const before = readerReads();
+    const read = await readRpm(path, { header: false, href: 'big.rpm', sha256: 'ab'.repeat(32) });
+    const read2 = readerReads() - before;
+    expect(gunzipSync(read.parts![0]!).toString('utf8')).toContain(`<checksum type="sha256" pkgid="YES">${'ab'.repeat(32)}</checksum>`);
+    expect(gunzipSync(read.parts![0]!).toString('utf8')).toContain(`<size package="${size}"`);
+    expect(read2).toBeGreaterThan(0);
+    expect(read2).toBeLessThan(size / 8);
+    // without the digest createrepo_c reads it all for its checksum: what the bound above tells apart
+    const before2 = readerReads();
+    await readRpm(path, { header: false, href: 'big.rpm' });
+    expect(readerReads() - before2).toBeGreaterThan(size);
+  });
+
+  it.each([
+    ['', undefined],
+    [', the digest given', 'cd'.repeat(32)],
+  ])('a package it cannot read is an answer naming why, and the next question is answered%s', async (_, sha256) => {
     const bad = join(root, 'random.rpm');
     await writeFile(bad, Buffer.alloc(4096, 7));
     const [broken, absent, fine] = await Promise.all([
-      readRpm(bad, { href: 'random.rpm' }),
-      readRpm(join(root, 'absent.rpm'), { href: 'absent.rpm' }),
-      readRpm(pk.rpms[0]!.path, { href: 'x.rpm' }),
+      readRpm(bad, { href: 'random.rpm', sha256 }),
+      readRpm(join(root, 'absent.rpm'), { href: 'absent.rpm', sha256 }),
+      readRpm(pk.rpms[0]!.path, { href: 'x.rpm', sha256 }),
     ]);
     expect(broken).toEqual({
       headerError: expect.stringContaining('error reading package header'),
@@ -88,6 +132,7 @@ describe('readRpm', () => {
     });
     expect(absent).toEqual({ headerError: expect.stringContaining('No such file'), partsError: expect.any(String) });
     expect(fine.header).toContain(`name=${pk.rpms[0]!.name}\n`);
+    expect(fine.parts).toHaveLength(3);
   });
 
   it('the readers dying fails what they were asked with a ToolError; the next question starts a new one', async () => {

@@ -19,6 +19,7 @@ import { makeIndexEntries } from '../services/storage/index-entries.ts';
 import { RPM_QF, rpmQuery } from '../services/storage/package-header.ts';
 import { readPackageHeaders } from '../services/storage/package-headers.ts';
 import { adoptTestPackages, buildTestPackages } from '../test/support/packages.ts';
+import { runMain } from './run-main.ts';
 
 const exec = promisify(execFile);
 const counts = (process.argv[2] ?? '100,1000').split(',').map(Number);
@@ -106,10 +107,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { readPackageHeader } from '../services/storage/package-header.ts';
 import { type HeaderFile, readPackageHeaders } from '../services/storage/package-headers.ts';
 import { buildTestPackages, type TestPackage } from '../test/support/packages.ts';
+import { runMain } from './run-main.ts';
 
 const counts = (process.argv[2] ?? '100,1000').split(',').map(Number);
 
@@ -69,10 +70,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

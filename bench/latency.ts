@@ -16,6 +16,7 @@ import { startProviderServer } from '../test/support/provider-server.ts';
 import { releaseXml } from '../test/support/release-xml.ts';
 import { ensureRtRunning, pointWebhookAt, rtClient } from '../test/support/rt.ts';
 import { E2E_SECRET, startTestService } from '../test/support/service.ts';
+import { runMain } from './run-main.ts';
 
 const N = Number(process.argv[2] ?? 100);
 const root = path.resolve(import.meta.dirname, '..');
@@ -128,10 +129,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -23,6 +23,7 @@ import { startProviderServer } from '../test/support/provider-server.ts';
 import { releaseXml, type XmlPackage } from '../test/support/release-xml.ts';
 import { ensureRtRunning, pointWebhookAt, rtClient } from '../test/support/rt.ts';
 import { E2E_SECRET, startTestService } from '../test/support/service.ts';
+import { runMain } from './run-main.ts';
 
 const execAsync = promisify(execFile);
 const bigMiB = Number(process.argv[2] ?? 1024);
@@ -406,10 +407,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -28,6 +28,7 @@ import { cpuSnapshot, printCpu } from './proc-cpu.ts';
 import { releaseXml } from '../test/support/release-xml.ts';
 import { ensureRtRunning, pointWebhookAt, RT_URL, rtClient, rtTokens } from '../test/support/rt.ts';
 import { E2E_SECRET, startTestService } from '../test/support/service.ts';
+import { runMain } from './run-main.ts';
 
 // async: the provider server answering curl lives in this process
 const execAsync = promisify(execFile);
@@ -364,10 +365,4 @@ function printBreakdown(ticket: number, svcMs: number, lines: LogLine[]) {
   row('rest', svcMs - (timings.total ?? 0), 'webhook -> job start, the final status write after the job');
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

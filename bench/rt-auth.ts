@@ -13,6 +13,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { RtClient } from '../services/helpdesk/rt-client.ts';
+import { runMain } from './run-main.ts';
 
 const run = promisify(execFile);
 const N = Number(process.argv[2] ?? 30);
@@ -117,10 +118,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -143,6 +143,8 @@ const readers = new Map<NodeJS.ProcessEnv | undefined, Reader[]>();
  * elements. Questions go to the least busy reader; a new one starts while all are busy.
  */
 export function readRpm(path: string, ask: RpmAsk = {}): Promise<RpmRead> {
+  // a test's environment whose readers have all ended is not kept
+  for (const [env, pool] of readers) if (env !== ask.env && pool.every((r) => r.dead)) readers.delete(env);
   const pool = (readers.get(ask.env) ?? []).filter((r) => !r.dead);
   if (pool.length < READERS && pool.every((r) => r.load > 0)) pool.push(new Reader(ask.env));
   readers.set(ask.env, pool);

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { BlobStore } from '../../../services/storage/blobs.ts';
 import { poolHref } from '../../../services/storage/dist-ref.ts';
 import { publishRepository, type PublishOptions } from '../../../services/storage/publish.ts';
 import type { RepoPackage, RepoRef, Stage } from '../../../services/storage/repo-ref.ts';
-import { startSigner, type Signer } from '../../../services/signing/signer.ts';
+import { publicKeysDir, startSigner, type Signer } from '../../../services/signing/signer.ts';
 import { adoptTestPackages, buildTestPackages, type TestPackages } from '../../support/packages.ts';
 import { checkAptRepo, checkYumRepo, serveStorage, type StaticServer } from '../../support/repo-clients.ts';
 
@@ -144,6 +144,29 @@ describe('APT', () => {
     const empty = await publishRepository(apt(), [], opts);
     expect(await readFile(join(empty.dir, 'Packages'), 'utf8')).toBe('');
     expect((await checkAptRepo(empty.url, 'testpkg')).code).toBe(4); // apt-get update --error-on=any passed
+  });
+});
+
+describe('APT: apt checks a download against the SHA256 of its stanza', () => {
+  it('a package whose bytes changed after publication is refused by apt-get download', async () => {
+    const r = await publishRepository({ ...apt(), product: 'EXAMPLETP.tamper.debian12.all' }, core(debs), opts);
+    const packages = await readFile(join(r.dir, 'Packages'), 'utf8');
+    const dep = core(debs).find((p) => p.filename.startsWith('testpkg-dep_'))!;
+    expect(packages).toContain(`\nSHA256: ${dep.sha256}\n`);
+    expect(packages).not.toMatch(/^(MD5sum|SHA1|SHA512):/m);
+    // a copy of the repository (the pool is shared with the other tests), one byte of the package changed
+    const copy = await mkdtemp(join(root, 'tampered-'));
+    await cp(r.dir, copy, { recursive: true, dereference: true });
+    const deb = join(copy, poolHref(dep.sha256, dep.filename));
+    await chmod(deb, 0o644);
+    const bytes = await readFile(deb);
+    bytes[bytes.length - 1]! ^= 0xff;
+    await writeFile(deb, bytes);
+    const key = join(publicKeysDir(storageDir), 'releasedesk.asc');
+    expect((await checkAptRepo(copy, 'testpkg', { KEY: key })).ok).toBe(true);
+    const refused = await checkAptRepo(copy, 'testpkg-dep', { KEY: key });
+    expect(refused.code).toBe(5);
+    expect(refused.output).toMatch(/Hash Sum mismatch|hash sum mismatch|Hashes of expected file/i);
   });
 });
 

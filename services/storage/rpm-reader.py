@@ -56,13 +56,14 @@ def lead_and_headers(path):
     """The package's bytes up to its payload (lead, signature header padded to 8, header) and its stat."""
     fd = os.open(path, os.O_RDONLY)
     try:
+        st = os.fstat(fd)
         sig = header_bytes(fd, LEAD_BYTES)
         end = LEAD_BYTES + sig + (-sig % 8)
         end += header_bytes(fd, end)
-        head = os.pread(fd, end, 0)
-        if len(head) < end:
+        # sizes are the package's own word: nothing past its end is asked for
+        if end > st.st_size:
             raise ValueError("the package ends inside its header")
-        return head, os.fstat(fd)
+        return os.pread(fd, end, 0), st
     finally:
         os.close(fd)
 

@@ -121,11 +121,16 @@ describe('readRpm', () => {
   ])('a package it cannot read is an answer naming why, and the next question is answered%s', async (_, sha256) => {
     const bad = join(root, 'random.rpm');
     await writeFile(bad, Buffer.alloc(4096, 7));
-    const [broken, absent, fine] = await Promise.all([
+    // a real package cut inside its signature header: its lead is right, its headers' sizes run past its end
+    const cut = join(root, 'cut.rpm');
+    await writeFile(cut, (await readFile(pk.rpms[0]!.path)).subarray(0, 200));
+    const [broken, absent, fine, short] = await Promise.all([
       readRpm(bad, { href: 'random.rpm', sha256 }),
       readRpm(join(root, 'absent.rpm'), { href: 'absent.rpm', sha256 }),
       readRpm(pk.rpms[0]!.path, { href: 'x.rpm', sha256 }),
+      readRpm(cut, { href: 'cut.rpm', sha256 }),
     ]);
+    expect(short).toEqual({ headerError: expect.any(String), partsError: expect.stringContaining('cut.rpm') });
     expect(broken).toEqual({
       headerError: expect.stringContaining('error reading package header'),
       partsError: expect.stringContaining('random.rpm'),

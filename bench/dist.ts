@@ -8,7 +8,7 @@
  *     distribution of `big` real .debs of other products (promoteInto + withdrawFromSource: both stages'
  *     product repository and distribution, signed) against aptly `repo move` + `publish update` of both
  *     repositories, signed, on the same .deb files in the same run.
- *   node --import tsx bench/dist.ts [small=1000] [big=10000] [promote=1000]
+ *   node bench/dist.ts [small=1000] [big=10000] [promote=1000]
  * .debs are made with dpkg-deb and kept in var/bench-cache/debs/ for the next run.
  */
 import { execFile } from 'node:child_process';

@@ -4,7 +4,7 @@
  * `rpm -qp --qf RPM_QF` for all of them) and the index entries (makeIndexEntries against one
  * `createrepo_c --no-database --pkglist` over the same blobs). The reader is warm, as in a worker that has
  * run one release. Medians of 5 alternations; checks that the reader gives the tools' bytes. No RT, no database.
- *   node --import tsx bench/entries.ts [counts=100,1000]
+ *   node bench/entries.ts [counts=100,1000]
  */
 import { execFile } from 'node:child_process';
 import { deepStrictEqual } from 'node:assert';

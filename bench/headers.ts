@@ -2,7 +2,7 @@
  * Reading package headers, the old way (one rpm / dpkg-deb process per package, four at once, as
  * check-headers did) against readPackageHeaders (services/storage/package-headers.ts), on the same test
  * packages, for RPMs and DEBs apart. Checks that both give the same headers. No RT, no database.
- *   node --import tsx bench/headers.ts [counts=100,1000]
+ *   node bench/headers.ts [counts=100,1000]
  */
 import { deepStrictEqual } from 'node:assert';
 import { mkdtemp, rm } from 'node:fs/promises';

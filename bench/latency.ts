@@ -3,7 +3,7 @@
  * per action type, through the real RT, PostgreSQL, Redis and a worker process. The clock starts when RT
  * has taken the change (the REST call returned) and stops when the outbox delivered the final RepoStatus
  * (its delivered_at), both on this machine's clock.
- *   node --import tsx bench/latency.ts [tickets=100]
+ *   node bench/latency.ts [tickets=100]
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -39,7 +39,7 @@ async function main() {
   const pkgs = await buildTestPackages(path.join(work, 'pkgs'), 3);
   const provider = await startProviderServer({ dir: pkgs.dir });
   const svc = await startTestService({ WORKER_CONCURRENCY: '8', LOG_LEVEL: 'warn' }, 'api');
-  const worker = spawn(process.execPath, ['--max-semi-space-size=2', '--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
+  const worker = spawn(process.execPath, ['--max-semi-space-size=2', 'services/main.ts', '--role', 'worker'], {
     cwd: root,
     env: { ...process.env, ...svc.env },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -65,3 +65,42 @@ export function printCpu(a: Snapshot, b: Snapshot, what: string, indent = '    '
   for (const [name, ms] of [...by].sort((x, y) => y[1] - x[1]).slice(0, 8))
     console.log(`${indent}  ${name.padEnd(22)} ${String(ms).padStart(6)} ms`);
 }
+
+/**
+ * A process's CPU by thread kind (user / system ms): the main thread, libuv's pool (file system, zlib,
+ * crypto), V8's helpers (GC, compiling), and its children, once reaped. Tells whether the worker's CPU
+ * is JavaScript or the kernel's work behind the pool.
+ */
+export function threadCpu(pid: number): Map<string, { user: number; sys: number }> {
+  const out = new Map<string, { user: number; sys: number }>();
+  const add = (name: string, user: number, sys: number) => {
+    const t = out.get(name) ?? { user: 0, sys: 0 };
+    out.set(name, { user: t.user + user * TICK_MS, sys: t.sys + sys * TICK_MS });
+  };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const kind =
+        tid === String(pid) ? 'main thread' : comm.startsWith('libuv') ? 'libuv pool' : comm.startsWith('V8') ? 'V8 helpers' : comm;
+      add(kind, Number(f[11]), Number(f[12]));
+    } catch {
+      // a thread that ended while it was read
+    }
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  add('reaped children', Number(f[13]), Number(f[14]));
+  return out;
+}
+
+/** Two threadCpu readings side by side. */
+export function printThreads(a: ReturnType<typeof threadCpu>, b: ReturnType<typeof threadCpu>, what: string, indent = '    '): void {
+  console.log(`${indent}${what}, by thread (user + system ms):`);
+  for (const [name, t] of [...b].sort((x, y) => y[1].user + y[1].sys - (x[1].user + x[1].sys))) {
+    const user = t.user - (a.get(name)?.user ?? 0);
+    const sys = t.sys - (a.get(name)?.sys ?? 0);
+    if (user + sys > 0) console.log(`${indent}  ${name.padEnd(22)} ${String(user).padStart(6)} + ${String(sys).padStart(5)} ms`);
+  }
+}

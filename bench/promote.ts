@@ -5,7 +5,7 @@
  *     the bytes the worker wrote to disk during each promotion show whether anything was copied.
  *  2. count: a 1,000-package APT release, MoveToStageRollOut, against aptly `repo move` + `publish update`
  *     (both repositories republished, as the service does) on the same .deb files in the same run.
- *   node --import tsx bench/promote.ts [bigMiB=1024] [debs=1000]
+ *   node bench/promote.ts [bigMiB=1024] [debs=1000]
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -390,7 +390,7 @@ async function main() {
     { MAX_DOWNLOAD_BYTES: String(2 ** 40), MAX_BUNDLE_BYTES: String(2 ** 40), DOWNLOAD_TIMEOUT_MS: '60000' },
     'api',
   );
-  const worker = spawn(process.execPath, ['--max-semi-space-size=2', '--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
+  const worker = spawn(process.execPath, ['--max-semi-space-size=2', 'services/main.ts', '--role', 'worker'], {
     cwd: root,
     env: { ...process.env, ...svc.env },
     stdio: 'ignore',

@@ -9,9 +9,9 @@
  * where the time went: the job's breakdown from the worker's "action done" line (download, hash, header,
  * fsync, db, index, RT reads/writes...) and the RT calls the worker made in the measured window, the
  * outbox's write-backs included (its debug log), and who used the machine's CPU in the window (proc-cpu.ts).
- *   node --import tsx bench/release.ts [packages=100] [payloadKiB=64] [rpm|deb]
- *   node --import tsx bench/release.ts 20 104858      # ~2 GiB bundle: peak RSS while ingesting it
- *   node --import tsx bench/release.ts 1000 4 deb     # 1,000 DEBs; the index yardstick is aptly (repo add +
+ *   node bench/release.ts [packages=100] [payloadKiB=64] [rpm|deb]
+ *   node bench/release.ts 20 104858      # ~2 GiB bundle: peak RSS while ingesting it
+ *   node bench/release.ts 1000 4 deb     # 1,000 DEBs; the index yardstick is aptly (repo add +
  *                                                     # publish repo twice, unsigned) in place of createrepo_c
  */
 import { execFile, spawn } from 'node:child_process';
@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildTestPackages, type TestPackage } from '../test/support/packages.ts';
 import { startFileServer } from './file-server.ts';
-import { cpuSnapshot, printCpu } from './proc-cpu.ts';
+import { cpuSnapshot, printCpu, printThreads, threadCpu } from './proc-cpu.ts';
 import { releaseXml } from '../test/support/release-xml.ts';
 import { ensureRtRunning, pointWebhookAt, RT_URL, rtClient, rtTokens } from '../test/support/rt.ts';
 import { E2E_SECRET, startTestService } from '../test/support/service.ts';
@@ -130,15 +130,11 @@ async function main() {
   // debug: the "RT call" lines; the job's own breakdown is on its "action done" line
   // BENCH_WORKER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": the worker stops with SIGTERM, so a profile is written
   const workerArgs = (process.env.BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean);
-  const worker = spawn(
-    process.execPath,
-    ['--max-semi-space-size=2', ...workerArgs, '--import', 'tsx', 'services/main.ts', '--role', 'worker'],
-    {
-      cwd: root,
-      env: { ...process.env, ...svc.env, LOG_LEVEL: 'debug' },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    },
-  );
+  const worker = spawn(process.execPath, ['--max-semi-space-size=2', ...workerArgs, 'services/main.ts', '--role', 'worker'], {
+    cwd: root,
+    env: { ...process.env, ...svc.env, LOG_LEVEL: 'debug' },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const log = workerLog(worker.stdout);
   const hook = await pointWebhookAt(svc.webhookUrl, E2E_SECRET);
   try {
@@ -172,6 +168,7 @@ async function main() {
     await new Promise((r) => setTimeout(r, 2000)); // its comment and last writes are out
     const io0 = ioOf(worker.pid!);
     const cpu0 = cpuSnapshot(labels);
+    const threads0 = threadCpu(worker.pid!);
     const s0 = Date.now();
     log.mark();
     await prov.setCustomFields(t, { RepoAction: 'MoveToUnverified' });
@@ -180,6 +177,7 @@ async function main() {
     const seen = await finalStatusWrite(log, t);
     const status = (await rt.getTicket(t)).customFields.RepoStatus?.[0] ?? '';
     const cpu1 = cpuSnapshot(labels);
+    const threads1 = threadCpu(worker.pid!);
     const io = ioBetween(io0, ioOf(worker.pid!));
     const svcMs = seen - s0;
     if (status !== 'Unverified') throw new Error(`ticket ${t} ended ${status}`);
@@ -210,6 +208,7 @@ async function main() {
     );
     printBreakdown(t, svcMs, log.since());
     printCpu(cpu0, cpu1, 'releasedesk, from RepoAction set to RepoStatus in RT');
+    printThreads(threads0, threads1, 'the worker');
     printCpu(rawCpu0, rawCpu1, 'the raw tools');
     printCpu(rtCpu0, rtCpu1, 'the same RT calls with curl');
     // BENCH_TIMELINE=1: the worker's log lines of the window, in ms from RepoAction set, to see the gaps

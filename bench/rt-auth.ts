@@ -7,7 +7,7 @@
  *          fix, for comparison only (the service never sends it: it breaks whenever RT_URL is not RT's base URL)
  * The cost-12 RT is a second instance of Debian's request-tracker5 (own state dir and port), started by
  * scripts/rt/start-rt.sh and stopped again by its pid when this bench started it.
- *   node --import tsx bench/rt-auth.ts [writes=30] [writesPerAction=3]
+ *   node bench/rt-auth.ts [writes=30] [writesPerAction=3]
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -14,15 +14,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/node-env.sh
 bash scripts/setup.sh
-node --import tsx bench/webhook-ingest.ts "${BENCH_SECONDS:-60}" 50
-node --import tsx bench/latency.ts "${BENCH_TICKETS:-100}"
-node --import tsx bench/headers.ts 100,1000
-node --import tsx bench/entries.ts 100,1000
+node bench/webhook-ingest.ts "${BENCH_SECONDS:-60}" 50
+node bench/latency.ts "${BENCH_TICKETS:-100}"
+node bench/headers.ts 100,1000
+node bench/entries.ts 100,1000
 # aptly is only a yardstick (release.ts deb, promote.ts, dist.ts), so it is installed here rather than by setup.sh
 command -v aptly >/dev/null || { apt-get update -q >/dev/null; apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 aptly >/dev/null; }
-node --import tsx bench/release.ts 100 64
-node --import tsx bench/release.ts 1000 4 rpm
-node --import tsx bench/release.ts 1000 4 deb
-if [ "${BENCH_BIG:-0}" = 1 ]; then node --import tsx bench/release.ts 20 104858; fi
-node --import tsx bench/promote.ts
-node --import tsx bench/dist.ts 1000 10000 1000
+node bench/release.ts 100 64
+node bench/release.ts 1000 4 rpm
+node bench/release.ts 1000 4 deb
+if [ "${BENCH_BIG:-0}" = 1 ]; then node bench/release.ts 20 104858; fi
+node bench/promote.ts
+node bench/dist.ts 1000 10000 1000

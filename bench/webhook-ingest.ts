@@ -6,7 +6,7 @@
  * (bench/intake-floor.ts: the same INSERT and hand-over with no other work per request). Prints req/s
  * and latency percentiles for both, then checks that nothing answered 2xx was lost: every 202 has an
  * inbox row, and every row reached the queue as a job (job ids are the rows', so equal counts are the same set).
- *   node --import tsx bench/webhook-ingest.ts [seconds=60] [connections=50]
+ *   node bench/webhook-ingest.ts [seconds=60] [connections=50]
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -40,7 +40,7 @@ async function serve(args: string[], env: Record<string, string>, port: number):
     args[0] !== 'bench/hello-server.ts'
       ? ['--max-semi-space-size=16', ...(process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)]
       : [];
-  const child = spawn(process.execPath, [...extra, '--import', 'tsx', ...args], {
+  const child = spawn(process.execPath, [...extra, ...args], {
     cwd: root,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -330,8 +330,11 @@ export type Config = Omit<Parsed, 'NOTICE_GROUPS'> & { NOTICE_GROUPS: Partial<Re
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
-  constructor(readonly problems: string[]) {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
   }
 }
 

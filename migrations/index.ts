@@ -13,7 +13,7 @@ import * as slaNotices from './20261204_011_sla_notices.ts';
 import * as apiTokens from './20261204_012_api_tokens.ts';
 import * as publishedRepos from './20261204_013_published_repos.ts';
 
-// Static imports: under vitest and tsx a directory of .ts migrations cannot be loaded by knex itself.
+// Static imports: the migrations are modules that tsc checks and vitest transforms, not files knex finds at run time.
 const migrations: Record<string, Knex.Migration> = {
   '20261121_001_init': init,
   '20261121_002_revisions': revisions,

@@ -1,7 +1,7 @@
 # Sourced by scripts/setup.sh, test.sh, run.sh and bench/run.sh: releasedesk runs on Node 24 (.nvmrc).
 # When the node on PATH is another major, Node 24 and npm 11 are installed once from the npm registry
 # (node-<os>-<arch>, the official binary, no install script) into .tools/node24 (git-ignored), and its
-# bin goes first on PATH, so node, npm, npx and node_modules/.bin (tsc, vitest, tsx) all run on 24.
+# bin goes first on PATH, so node, npm, npx and node_modules/.bin (tsc, vitest) all run on 24.
 # A second run only reads `node -v`.
 rd_node_env() {
   local want=24 root tools bin arch pkg tmp out

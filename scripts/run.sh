@@ -23,7 +23,7 @@ RELEASEDESK_WEBHOOK_URL="http://127.0.0.1:$PORT/webhooks/rt" RELEASEDESK_WEBHOOK
   bash scripts/rt/seed-rt.sh --webhook-only >/dev/null
 echo "[run] RT sends RepoAction changes to http://127.0.0.1:$PORT/webhooks/rt"
 
-node --max-semi-space-size=2 --import tsx services/main.ts > var/releasedesk.log 2>&1 &
+node --max-semi-space-size=2 services/main.ts > var/releasedesk.log 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 1 120); do
@@ -32,6 +32,6 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 echo "[run] releasedesk is up (pid $pid): http://127.0.0.1:$PORT/healthz  logs: var/releasedesk.log"
-node --import tsx scripts/demo.ts
+node scripts/demo.ts
 echo "[run] the service keeps running; Ctrl-C stops it"
 wait "$pid"

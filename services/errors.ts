@@ -211,12 +211,13 @@ export type ErrorCode = keyof typeof catalog;
 
 export class RdError extends Error {
   override name = 'RdError';
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
     super(message);
+    this.code = code;
+    this.details = details;
   }
   get permanent(): boolean {
     return catalog[this.code].permanent;

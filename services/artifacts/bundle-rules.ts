@@ -56,7 +56,11 @@ export class BundleLedger {
   private bytes = 0;
   private readonly seen = new Map<string, Kind | 'implied'>();
 
-  constructor(private readonly limits: BundleLimits) {}
+  private readonly limits: BundleLimits;
+
+  constructor(limits: BundleLimits) {
+    this.limits = limits;
+  }
 
   add(name: string, type: string, size: number, linkpath?: string): { path: string; kind: Kind } {
     const kind = kindOf(name, type, linkpath);

@@ -39,10 +39,13 @@ export class TreeWriter {
   /** files open at once: a file being sealed holds its descriptor, and a slow disk stalls the bundle, not the fd table */
   private readonly open = pLimit(FILES_OPEN);
 
-  constructor(
-    private readonly root: string,
-    private readonly seal?: Seal,
-  ) {}
+  private readonly root: string;
+  private readonly seal?: Seal;
+
+  constructor(root: string, seal?: Seal) {
+    this.root = root;
+    this.seal = seal;
+  }
 
   /** Starts writing one entry; the promise rejects with the first I/O error. */
   take(entry: ReadEntry, info: { path: string; kind: 'file' | 'dir' }): Promise<void> {

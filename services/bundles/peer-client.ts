@@ -7,7 +7,11 @@ const TIMEOUT_MS = 15_000;
 
 /** Calls to the other desks (PEERS), each with the secret the two share; failures are coded for the outbox and the CLI. */
 export class PeerClient implements PeerStatusSender {
-  constructor(private readonly config: Pick<Config, 'PEERS' | 'DESK_NAME' | 'PUBLIC_URL'>) {}
+  private readonly config: Pick<Config, 'PEERS' | 'DESK_NAME' | 'PUBLIC_URL'>;
+
+  constructor(config: Pick<Config, 'PEERS' | 'DESK_NAME' | 'PUBLIC_URL'>) {
+    this.config = config;
+  }
 
   peer(name: string): Peer {
     const p = this.config.PEERS.find((x) => x.name === name || x.url === name.replace(/\/+$/, ''));

@@ -13,11 +13,11 @@ export interface Globals {
 }
 
 export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode: number) {
     super(message);
+    this.exitCode = exitCode;
   }
 }
 

@@ -4,7 +4,11 @@
  * never become markup; the page functions are type-checked like the rest of the code.
  */
 export class Html {
-  constructor(readonly text: string) {}
+  readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+  }
   toString(): string {
     return this.text;
   }

@@ -20,10 +20,13 @@ type Entry = { content?: BaseRepoContent; fetchedAt?: number; nextAt: number; pe
 export class BaseRepoCache {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(
-    private readonly load: typeof loadBaseRepo = loadBaseRepo,
-    private readonly now: () => number = Date.now,
-  ) {}
+  private readonly load: typeof loadBaseRepo;
+  private readonly now: () => number;
+
+  constructor(load: typeof loadBaseRepo = loadBaseRepo, now: () => number = Date.now) {
+    this.load = load;
+    this.now = now;
+  }
 
   get(repo: BaseRepo, o: CacheOptions): Promise<BaseRepoContent> {
     const key = `${repo.kind} ${repo.url}`;

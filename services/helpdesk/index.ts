@@ -10,11 +10,14 @@ export class RtHelpdesk implements Helpdesk {
   private readonly emails = new Map<string, string | undefined>();
   private groups?: { at: number; read: Promise<DirectoryGroup[]> };
 
-  /** `groupsMaxAgeMs`: how old a read of RT's groups may be to answer userGroups without `fresh` */
-  constructor(
-    readonly client: RtClient,
-    private readonly groupsMaxAgeMs = 0,
-  ) {}
+  readonly client: RtClient;
+  /** how old a read of RT's groups may be to answer userGroups without `fresh` */
+  private readonly groupsMaxAgeMs: number;
+
+  constructor(client: RtClient, groupsMaxAgeMs = 0) {
+    this.client = client;
+    this.groupsMaxAgeMs = groupsMaxAgeMs;
+  }
 
   getTicket(id: number) {
     return this.client.getTicket(id);

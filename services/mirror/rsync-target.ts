@@ -19,11 +19,12 @@ export class RsyncTarget implements MirrorTarget {
   private readonly env: NodeJS.ProcessEnv;
   private readonly shell: string[];
 
-  constructor(
-    spec: RsyncSpec,
-    private readonly scratchDir: string,
-    private readonly timeoutMs = 30 * 60_000,
-  ) {
+  private readonly scratchDir: string;
+  private readonly timeoutMs: number;
+
+  constructor(spec: RsyncSpec, scratchDir: string, timeoutMs = 30 * 60_000) {
+    this.scratchDir = scratchDir;
+    this.timeoutMs = timeoutMs;
     const u = new URL(spec.url);
     const path = decodeURIComponent(u.pathname).replace(/\/+$/, '');
     this.env = { ...process.env, RSYNC_PASSWORD: decodeURIComponent(u.password) || undefined };

@@ -25,7 +25,10 @@ export class S3Target implements MirrorTarget {
   private readonly s3: S3Client;
   private bucketChecked = false;
 
-  constructor(private readonly spec: S3Spec) {
+  private readonly spec: S3Spec;
+
+  constructor(spec: S3Spec) {
+    this.spec = spec;
     this.s3 = s3Client(spec);
   }
 

@@ -46,10 +46,12 @@ export class BlobStore {
   /** Scratch space on the same filesystem as the blobs, so adopt() is a rename, not a copy. */
   readonly tmpDir: string;
 
-  constructor(
-    readonly storageDir: string,
-    readonly objects: ObjectStore | null = objectStoreOf(storageDir),
-  ) {
+  readonly storageDir: string;
+  readonly objects: ObjectStore | null;
+
+  constructor(storageDir: string, objects: ObjectStore | null = objectStoreOf(storageDir)) {
+    this.storageDir = storageDir;
+    this.objects = objects;
     this.blobsDir = join(storageDir, 'blobs');
     this.tmpDir = join(storageDir, 'tmp');
   }

@@ -22,13 +22,17 @@ export type ToolFailure = 'exit' | 'timeout' | 'spawn' | 'output';
 
 export class ToolError extends Error {
   override name = 'ToolError';
-  constructor(
-    readonly tool: string,
-    readonly failure: ToolFailure,
-    readonly exitCode: number | null,
-    readonly stderrTail: string,
-  ) {
+  readonly tool: string;
+  readonly failure: ToolFailure;
+  readonly exitCode: number | null;
+  readonly stderrTail: string;
+
+  constructor(tool: string, failure: ToolFailure, exitCode: number | null, stderrTail: string) {
     super(`${tool} ${failure === 'exit' ? `exited with ${exitCode}` : failure}${stderrTail ? `: ${stderrTail}` : ''}`);
+    this.tool = tool;
+    this.failure = failure;
+    this.exitCode = exitCode;
+    this.stderrTail = stderrTail;
   }
 }
 

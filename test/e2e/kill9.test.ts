@@ -11,7 +11,7 @@ const e = useE2E({ WORKER_LOCK_MS: '1500' }, 'api');
 const root = path.resolve(import.meta.dirname, '../..');
 
 function startWorker(): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
+  return spawn(process.execPath, ['services/main.ts', '--role', 'worker'], {
     cwd: root,
     env: { ...process.env, ...e.svc.env },
     stdio: 'ignore',

@@ -41,7 +41,7 @@ const FINISH = 'finish';
 
 /**
  * Live workers by name. The name is the application_name of their PostgreSQL sessions (PGAPPNAME), so the
- * test knows which process a waiting backend belongs to. A few are kept running: node + tsx take seconds
+ * test knows which process a waiting backend belongs to. A few are kept running: node takes a second or more
  * to start on a busy machine, and a spare takes a killed worker's job over as soon as its lock expires.
  */
 const workers = new Map<string, ChildProcess>();
@@ -57,7 +57,7 @@ const trace = (what: string) => {
 
 function startWorker(): string {
   const name = `rd-crash-${e.run}-${++workerSeq}`;
-  const p = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
+  const p = spawn(process.execPath, ['services/main.ts', '--role', 'worker'], {
     cwd: root,
     env: { ...process.env, ...e.svc.env, PGAPPNAME: name, ...(LOGS ? { LOG_LEVEL: 'debug' } : {}) },
     stdio: ['ignore', LOGS ? 'pipe' : 'ignore', 'inherit'],
@@ -112,11 +112,15 @@ class Hold {
   /** a statement of this session is still waiting (then ending the session is the only way out) */
   private waiting = false;
   private released = false;
-  private constructor(
-    private readonly c: pg.Client,
-    readonly pid: number,
-    readonly what: string,
-  ) {}
+  private readonly c: pg.Client;
+  readonly pid: number;
+  readonly what: string;
+
+  private constructor(c: pg.Client, pid: number, what: string) {
+    this.c = c;
+    this.pid = pid;
+    this.what = what;
+  }
 
   private static async open(what: string): Promise<Hold> {
     const c = new pg.Client({ connectionString: e.svc.env.DATABASE_URL });

@@ -57,12 +57,7 @@ afterAll(async () => {
 async function killMidway(target: TargetSpec, landed: number): Promise<boolean> {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(root, 'test/support/mirror-sync-child.ts'),
-      JSON.stringify({ databaseUrl: TEST_DATABASE_URL, storageDir, target }),
-    ],
+    [path.join(root, 'test/support/mirror-sync-child.ts'), JSON.stringify({ databaseUrl: TEST_DATABASE_URL, storageDir, target })],
     {
       cwd: root,
       stdio: 'ignore',

@@ -94,7 +94,7 @@ function roundPlan([a, b, c, d]: number[]): Phase[] {
 }
 
 function startWorker(log: NodeJS.WritableStream) {
-  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
+  const proc: ChildProcess = spawn(process.execPath, ['services/main.ts', '--role', 'worker'], {
     cwd: root,
     env: { ...process.env, ...e.svc.env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -162,7 +162,7 @@ export function kill9LoadSuite(opts: Kill9Options = {}): void {
   let turn = 0;
   function startWorker(log: NodeJS.WritableStream) {
     const machine = opts.scaleOut ? { STORAGE_DIR: machines[turn++ % machines.length]! } : {};
-    const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts', '--role', 'worker'], {
+    const proc: ChildProcess = spawn(process.execPath, ['services/main.ts', '--role', 'worker'], {
       cwd: root,
       env: { ...process.env, ...e.svc.env, ...machine, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],

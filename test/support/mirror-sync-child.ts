@@ -1,6 +1,6 @@
 /**
  * One mirror sync in a process of its own, for the fault tests to SIGKILL mid-way:
- * node --import tsx test/support/mirror-sync-child.ts '<json {databaseUrl, storageDir, target}>'
+ * node test/support/mirror-sync-child.ts '<json {databaseUrl, storageDir, target}>'
  */
 import { createDb } from '../../services/db/knex.ts';
 import { createLogger } from '../../services/log.ts';

@@ -33,7 +33,10 @@ export class Timings {
   private readonly spent = new Map<TimingCategory, number>();
   private readonly open = new Map<TimingCategory, { n: number; since: number }>();
 
-  constructor(private readonly now: () => number = () => performance.now()) {
+  private readonly now: () => number;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.now = now;
     this.started = now();
   }
 

@@ -19,7 +19,10 @@ export class FsObjectStore implements ObjectStore {
   /** a directory is not served to sites */
   readonly sitesRead = false;
 
-  constructor(private readonly root: string) {
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
     this.where = `dir ${root}`;
   }
 

@@ -34,10 +34,12 @@ export class S3ObjectStore implements ObjectStore {
   private readonly s3: S3Client;
   private bucketReady: Promise<void> | null = null;
 
-  constructor(
-    private readonly at: S3Location,
-    private readonly opts: S3StoreOptions = {},
-  ) {
+  private readonly at: S3Location;
+  private readonly opts: S3StoreOptions;
+
+  constructor(at: S3Location, opts: S3StoreOptions = {}) {
+    this.at = at;
+    this.opts = opts;
     this.where = `s3 ${at.endpoint}/${at.bucket}${at.prefix ? `/${at.prefix}` : ''}`;
     this.sitesRead = opts.sitesRead ?? false;
     // a store that takes the connection and then says nothing is away, not slow

@@ -29,11 +29,8 @@ afterAll(async () => {
 
 function runMain(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = execFile(
-      process.execPath,
-      ['--import', 'tsx', MAIN],
-      { env: { ...process.env, ...env }, timeout: 60_000 },
-      (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    const child = execFile(process.execPath, [MAIN], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
+      done({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
     );
     child.stdin?.end();
   });

@@ -168,7 +168,7 @@ describe('readRpm', () => {
       `import { readRpm } from ${JSON.stringify(join(import.meta.dirname, '../../../services/storage/rpm-reader.ts'))};\n` +
         `const r = await readRpm(${JSON.stringify(pk.rpms[0]!.path)});\nconsole.log(r.header ? 'read' : 'not read');\n`,
     );
-    const { stdout } = await exec(process.execPath, ['--import', 'tsx', script], { timeout: 30_000 });
+    const { stdout } = await exec(process.execPath, [script], { timeout: 30_000 });
     expect(stdout.trim()).toBe('read');
   });
 });

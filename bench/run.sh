@@ -6,6 +6,7 @@
 #   release.ts 1000 4 deb  a 1,000-DEB release, the same, with aptly repo add + 2 x publish repo as the index yardstick
 #   release.ts 20 104858   BENCH_BIG=1 only: a ~4 GiB bundle, the worker's peak RSS while ingesting it
 #   headers.ts         package headers of 100 and 1,000 RPMs / DEBs: a process per package vs readPackageHeaders
+#   fs-calls.ts        2,000 small files written and stored: file system calls through libuv's pool vs on the thread
 #   entries.ts         RPM headers and index entries of 100 and 1,000 RPMs: the RPM reader vs rpm -qp and createrepo_c run once
 #   release.ts 1000 4 rpm  a 1,000-RPM release, the same as release.ts 100
 #   promote.ts         promotion of a ~1 GiB vs a ~1 MiB release (time, bytes written); 1,000 DEBs vs aptly move + publish
@@ -18,6 +19,7 @@ node bench/webhook-ingest.ts "${BENCH_SECONDS:-60}" 50
 node bench/latency.ts "${BENCH_TICKETS:-100}"
 node bench/headers.ts 100,1000
 node bench/entries.ts 100,1000
+node bench/fs-calls.ts
 # aptly is only a yardstick (release.ts deb, promote.ts, dist.ts), so it is installed here rather than by setup.sh
 command -v aptly >/dev/null || { apt-get update -q >/dev/null; apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 aptly >/dev/null; }
 node bench/release.ts 100 64

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { fchmodSync } from 'node:fs';
-import { chmod, type FileHandle, mkdir, open, readdir, rm } from 'node:fs/promises';
+import { closeSync, fchmodSync, openSync, writev, writevSync } from 'node:fs';
+import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join, resolve, sep } from 'node:path';
 import type { ReadEntry } from 'tar';
 import pLimit from 'p-limit';
@@ -21,11 +22,12 @@ export async function clear(root: string): Promise<void> {
 }
 
 /**
- * Called with each regular file once its bytes are written and before it is closed: what its reader does
- * with every file anyway (a store makes it read-only and durable) begins while the rest arrives. Says whether
- * it sealed the file: a sealed file keeps the mode the seal gave it, any other gets the unpacker's 0644.
+ * Called with each regular file (its open descriptor) once its bytes are written and before it is closed:
+ * what its reader does with every file anyway (a store makes it read-only and durable) begins while the rest
+ * arrives. Says whether it sealed the file: a sealed file keeps the mode the seal gave it, any other gets the
+ * unpacker's 0644.
  */
-export type Seal = (fh: FileHandle, sha256: string, rel: string) => Promise<boolean>;
+export type Seal = (fd: number, sha256: string, rel: string) => Promise<boolean>;
 
 /** Writes the entries of pass 2: directories and regular files only, fixed modes, never over anything. */
 export class TreeWriter {
@@ -102,10 +104,13 @@ export class TreeWriter {
 
   private async file(entry: ReadEntry, rel: string): Promise<void> {
     const abs = this.inside(rel);
-    let fh: FileHandle;
+    let fd: number;
     try {
       await this.dir(rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
-      fh = await open(abs, 'wx', 0o644);
+      // open, small writes and close are calls of microseconds, made here: a round trip to libuv's pool for
+      // each costs two to three times their CPU on two cores, and a bundle of small packages makes thousands
+      // (bench/RESULTS.md). A write of a whole batch may wait for the disk, and goes to the pool.
+      fd = openSync(abs, 'wx', 0o644);
     } catch (e) {
       entry.resume();
       throw e;
@@ -122,30 +127,33 @@ export class TreeWriter {
       // no stream per file, and never more than a batch of the entry in memory
       let batch: Buffer[] = [];
       let batched = 0;
-      const flush = async () => {
-        await writeAll(fh, batch);
-        batch = [];
-        batched = 0;
-      };
       for await (const chunk of entry as AsyncIterable<Buffer>) {
         hash.update(chunk);
         batch.push(chunk);
         batched += chunk.length;
-        if (batched >= WRITE_BATCH) await flush();
+        if (batched >= WRITE_BATCH) {
+          await writeAll(fd, batch);
+          batch = [];
+          batched = 0;
+        }
         stopIfAborted();
       }
-      await flush();
+      writeAllNow(fd, batch);
       stopIfAborted();
       const sha256 = hash.digest('hex');
       // a mode on an open descriptor takes the kernel microseconds, less than a round trip to the thread pool
-      if (!(await this.seal?.(fh, sha256, rel))) fchmodSync(fh.fd, 0o644);
+      if (!(await this.seal?.(fd, sha256, rel))) fchmodSync(fd, 0o644);
       this.digests.set(rel, sha256);
     } catch (e) {
       entry.resume();
       throw e;
     } finally {
       this.reading.delete(entry);
-      await fh.close().catch(() => undefined);
+      try {
+        closeSync(fd);
+      } catch {
+        // a close that fails after the bytes were written and synced loses nothing
+      }
     }
   }
 }
@@ -153,15 +161,25 @@ export class TreeWriter {
 const WRITE_BATCH = 1 << 20;
 const FILES_OPEN = 8;
 
-/** writev until every byte is down: the kernel may take part of what it is given */
-async function writeAll(fh: FileHandle, chunks: Buffer[]): Promise<void> {
+const writevAsync = promisify(writev);
+
+/** writev until every byte is down, in libuv's pool: the kernel may take part of what it is given */
+async function writeAll(fd: number, chunks: Buffer[]): Promise<void> {
+  for (let rest = chunks; rest.length > 0; ) rest = after(rest, (await writevAsync(fd, rest)).bytesWritten);
+}
+
+/** writeAll for the tail of a file (less than a batch), on this thread */
+function writeAllNow(fd: number, chunks: Buffer[]): void {
+  for (let rest = chunks; rest.length > 0; ) rest = after(rest, writevSync(fd, rest));
+}
+
+/** what is left of `chunks` once the first `n` bytes are written */
+function after(chunks: Buffer[], n: number): Buffer[] {
   let rest = chunks;
-  while (rest.length > 0) {
-    let n = (await fh.writev(rest)).bytesWritten;
-    while (rest.length > 0 && n >= rest[0]!.length) {
-      n -= rest[0]!.length;
-      rest = rest.slice(1);
-    }
-    if (n > 0) rest = [rest[0]!.subarray(n), ...rest.slice(1)];
+  let left = n;
+  while (rest.length > 0 && left >= rest[0]!.length) {
+    left -= rest[0]!.length;
+    rest = rest.slice(1);
   }
+  return left > 0 ? [rest[0]!.subarray(left), ...rest.slice(1)] : rest;
 }

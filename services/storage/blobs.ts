@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, fchmodSync, futimesSync } from 'node:fs';
-import { chmod, copyFile, type FileHandle, link, mkdir, open, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { closeSync, createReadStream, fchmodSync, futimesSync, linkSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { chmod, copyFile, mkdir, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { fsyncFd, inTurns, statNow } from './fs-now.ts';
 import { dirname, join } from 'node:path';
 import pMap from 'p-map';
 import { RdError } from '../errors.ts';
@@ -17,6 +18,8 @@ import type { ObjectStore } from './objects/store.ts';
  * With an object store behind it (BLOB_STORE), what is adopted here is also put there, and a blob this
  * machine lacks is got from there first: STORAGE_DIR's blobs are then a cache that workers on other machines
  * fill from the same store.
+ *
+ * Calls of microseconds (stat, link, unlink, mkdir, open, close) are made on this thread (fs-now.ts says why).
  */
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -72,7 +75,7 @@ export class BlobStore {
   }
 
   async has(sha256: string): Promise<boolean> {
-    return (await statOrNull(this.path(sha256))) !== null;
+    return statNow(this.path(sha256)) !== undefined;
   }
 
   /**
@@ -80,21 +83,19 @@ export class BlobStore {
    * from its digest, bytes and inode on disk. Staged with `sealed`, adoptAll does not do it again; its data
    * went to disk while the rest of its bundle arrived.
    */
-  async seal(fh: FileHandle, sha256: string): Promise<void> {
-    // metadata on an open descriptor takes the kernel microseconds, less than a round trip to the thread
-    // pool, which a bundle of small packages pays per file (bench/RESULTS.md); only the sync waits for the disk
-    fchmodSync(fh.fd, 0o444);
+  async seal(fd: number, sha256: string): Promise<void> {
+    fchmodSync(fd, 0o444);
     const mtime = blobMtime(sha256);
-    futimesSync(fh.fd, mtime, mtime);
-    await fh.sync();
+    futimesSync(fd, mtime, mtime);
+    await fsyncFd(fd);
   }
 
   private async sealFile(file: string, sha256: string): Promise<void> {
-    const fh = await open(file, 'r');
+    const fd = openSync(file, 'r');
     try {
-      await this.seal(fh, sha256);
+      await this.seal(fd, sha256);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 
@@ -131,15 +132,11 @@ export class BlobStore {
 
   /** (1) and (2) of adoptAll: into this STORAGE_DIR only. */
   private async adoptHere(staged: Staged[], stored: string[]): Promise<Adopted[]> {
-    const out: Adopted[] = await pMap(
-      staged,
-      async (s) => {
-        const actual = (await stat(s.file)).size;
-        if (actual !== s.size) throw new RdError('RD_INTERNAL', `adopt ${s.sha256}: file has ${actual} bytes, caller said ${s.size}`);
-        return { path: this.path(s.sha256), existed: (await statOrNull(this.path(s.sha256))) !== null };
-      },
-      { concurrency: SYNC_AT_ONCE },
-    );
+    const out: Adopted[] = await inTurns(staged, (s) => {
+      const actual = statSync(s.file).size;
+      if (actual !== s.size) throw new RdError('RD_INTERNAL', `adopt ${s.sha256}: file has ${actual} bytes, caller said ${s.size}`);
+      return { path: this.path(s.sha256), existed: statNow(this.path(s.sha256)) !== undefined };
+    });
     await pMap(
       staged.filter((s, i) => !out[i]!.existed && !s.sealed),
       (s) => this.sealFile(s.file, s.sha256), // (1)
@@ -149,20 +146,16 @@ export class BlobStore {
     // the same content twice in one batch is linked by one of them (the other finds it there: existed)
     const byContent = new Map<string, number[]>();
     for (const [i, s] of staged.entries()) byContent.set(s.sha256, [...(byContent.get(s.sha256) ?? []), i]);
-    await pMap(
-      byContent.values(),
-      async (indexes) => {
-        for (const i of indexes) {
-          const s = staged[i]!;
-          if (!out[i]!.existed) {
-            if (await mkdir(dirname(out[i]!.path), { recursive: true })) dirs.add(this.blobsDir);
-            out[i]!.existed = await this.linkIn(s);
-          }
-          await unlink(s.file);
+    await inTurns([...byContent.values()], async (indexes) => {
+      for (const i of indexes) {
+        const s = staged[i]!;
+        if (!out[i]!.existed) {
+          if (mkdirSync(dirname(out[i]!.path), { recursive: true })) dirs.add(this.blobsDir);
+          out[i]!.existed = await this.linkIn(s);
         }
-      },
-      { concurrency: SYNC_AT_ONCE },
-    );
+        unlinkSync(s.file);
+      }
+    });
     await pMap(dirs, fsyncPath, { concurrency: SYNC_AT_ONCE }); // (2)
     return out;
   }
@@ -170,7 +163,7 @@ export class BlobStore {
   /** Links a prepared (synced, read-only) file at its blob path; true when that blob was there already. */
   private async linkIn(s: Staged): Promise<boolean> {
     try {
-      await link(s.file, this.path(s.sha256));
+      linkSync(s.file, this.path(s.sha256));
       return false;
     } catch (e) {
       if (errCode(e) === 'EEXIST') return true; // a concurrent adopt of the same content won; same bytes
@@ -195,7 +188,7 @@ export class BlobStore {
    */
   async local(sha256: string): Promise<string> {
     const at = this.path(sha256);
-    if (!this.objects || (await statOrNull(at))) return at;
+    if (!this.objects || statNow(at)) return at;
     await mkdir(this.tmpDir, { recursive: true });
     const tmp = this.tempPath('pull');
     const size = await pullBlob(this.objects, sha256, tmp);
@@ -230,7 +223,7 @@ export class BlobStore {
   async linkInto(sha256: string, destPath: string): Promise<void> {
     const src = await this.local(sha256);
     try {
-      await link(src, destPath);
+      linkSync(src, destPath);
     } catch (e) {
       const code = errCode(e);
       if (code === 'ENOENT' && !(await statOrNull(src))) throw new RdError('RD_INTERNAL', `blob ${sha256} is not in the store`);
@@ -282,10 +275,10 @@ async function sameFile(a: string, b: string): Promise<boolean> {
 
 /** fsync a file or a directory (a directory fsync makes a new name in it durable). */
 export async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
+  const fd = openSync(path, 'r');
   try {
-    await fh.sync();
+    await fsyncFd(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }

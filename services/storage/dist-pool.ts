@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { linkSync, mkdirSync } from 'node:fs';
+import { mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import pMap from 'p-map';
 import { BlobStore, errCode, fsyncPath } from './blobs.ts';
+import { inTurns } from './fs-now.ts';
 import { distRoot, poolHref } from './dist-ref.ts';
 import { inside } from './repo-layout.ts';
 import type { RepoPackage } from './repo-ref.ts';
@@ -19,33 +21,30 @@ export async function addToPool(storageDir: string, packages: RepoPackage[]): Pr
   const blobs = new BlobStore(storageDir);
   const root = distRoot(storageDir);
   const touched = new Set<string>();
-  await pMap(
-    packages,
-    async (p) => {
-      const at = inside(root, poolHref(p.sha256, p.filename));
-      try {
-        await link(blobs.path(p.sha256), at);
-      } catch (e) {
-        const code = errCode(e);
-        if (code === 'EEXIST') return;
-        if (code !== 'ENOENT' && code !== 'EXDEV') throw e;
-        if (code === 'ENOENT') {
-          await mkdir(dirname(at), { recursive: true });
-          touched.add(dirname(dirname(at)));
-          touched.add(dirname(dirname(dirname(at))));
-        }
-        await blobs.linkInto(p.sha256, at); // a missing blob says so; another filesystem copies
+  // links are calls of microseconds, made on this thread (fs-now.ts); the directory fsyncs wait for the disk
+  await inTurns(packages, async (p) => {
+    const at = inside(root, poolHref(p.sha256, p.filename));
+    try {
+      linkSync(blobs.path(p.sha256), at);
+    } catch (e) {
+      const code = errCode(e);
+      if (code === 'EEXIST') return;
+      if (code !== 'ENOENT' && code !== 'EXDEV') throw e;
+      if (code === 'ENOENT') {
+        mkdirSync(dirname(at), { recursive: true });
+        touched.add(dirname(dirname(at)));
+        touched.add(dirname(dirname(dirname(at))));
       }
-      touched.add(dirname(at));
-    },
-    { concurrency: LINKS_AT_ONCE },
-  );
-  await pMap(touched, fsyncPath, { concurrency: LINKS_AT_ONCE });
+      await blobs.linkInto(p.sha256, at); // a missing blob says so; another filesystem copies
+    }
+    touched.add(dirname(at));
+  });
+  await pMap(touched, fsyncPath, { concurrency: SYNCS_AT_ONCE });
   return touched.size;
 }
 
 /** the libuv pool runs 4 at a time; more in flight keeps it busy while results come back */
-const LINKS_AT_ONCE = 16;
+const SYNCS_AT_ONCE = 16;
 
 /** Makes `at` a relative symlink to `target`, replacing whatever link was there (atomic rename). */
 export async function ensureSymlink(at: string, target: string): Promise<void> {

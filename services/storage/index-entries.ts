@@ -1,7 +1,9 @@
+import { mkdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pMap from 'p-map';
+import { inTurns } from './fs-now.ts';
 import { gzip, gzipSync } from 'node:zlib';
 import { RdError } from '../errors.ts';
 import { BlobStore, statOrNull } from './blobs.ts';
@@ -125,8 +127,9 @@ async function aptEntries(blobs: BlobStore, packages: RepoPackage[], opts: Entry
   const dir = await mkdtemp(join(opts.tmpDir, 'entries-'));
   try {
     const at = packages.map((p) => inside(dir, poolHref(p.sha256, p.filename)));
-    await pMap(new Set(at.map((a) => dirname(a))), (d) => mkdir(d, { recursive: true }), { concurrency: 16 });
-    await pMap(packages, (p, i) => blobs.linkInto(p.sha256, at[i]!), { concurrency: 16 });
+    // calls of microseconds, on this thread (fs-now.ts)
+    await inTurns(new Set(at.map((a) => dirname(a))), (d) => mkdirSync(d, { recursive: true }));
+    await inTurns(packages.keys(), (i) => blobs.linkInto(packages[i]!.sha256, at[i]!));
     const { stdout, stderr } = await runTool('apt-ftparchive', [...NO_DIGESTS, 'packages', 'pool'], {
       cwd: dir,
       timeoutMs: opts.timeoutMs,

@@ -6,11 +6,11 @@ import { Header } from 'tar';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 
 // A disk error in the middle of pass 2 (the listing passed): the write of "rpm/boom.rpm" fails.
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const fs = await importOriginal<typeof import('node:fs/promises')>();
-  const open = ((path: string, ...rest: unknown[]) =>
-    fs.open(String(path).endsWith('boom.rpm') ? '/nonexistent/boom.rpm' : path, ...(rest as []))) as typeof fs.open;
-  return { ...fs, default: { ...fs, open }, open };
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const openSync = ((path: string, ...rest: unknown[]) =>
+    fs.openSync(String(path).endsWith('boom.rpm') ? '/nonexistent/boom.rpm' : path, ...(rest as [string]))) as typeof fs.openSync;
+  return { ...fs, default: { ...fs, openSync }, openSync };
 });
 const { unpackBundle } = await import('../../../services/artifacts/unpack.ts');
 

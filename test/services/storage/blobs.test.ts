@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,9 +87,9 @@ describe('BlobStore', () => {
 
   it('seal makes an open file what adoptAll (1) makes it, and adoptAll leaves a file staged as sealed as it is', async () => {
     const f = await download(randomBytes(600));
-    const fh = await open(f.path, 'r+');
-    await store.seal(fh, f.sha256);
-    await fh.close();
+    const fd = openSync(f.path, 'r+');
+    await store.seal(fd, f.sha256);
+    closeSync(fd);
     let st = await stat(f.path);
     expect([st.mode & 0o777, Math.floor(st.mtimeMs / 1000)]).toEqual([0o444, blobMtime(f.sha256)]);
     // (1) is not done again: a file said to be sealed that is not keeps its mode (a caller's promise, trusted)

@@ -9,6 +9,8 @@
  * where the time went: the job's breakdown from the worker's "action done" line (download, hash, header,
  * fsync, db, index, RT reads/writes...) and the RT calls the worker made in the measured window, the
  * outbox's write-backs included (its debug log), and who used the machine's CPU in the window (proc-cpu.ts).
+ * BENCH_WORKER_ARGS adds flags to the worker's node (--cpu-prof, --trace-gc); BENCH_WORKER_STDOUT=file keeps what
+ * it prints that is not a log line.
  *   node bench/release.ts [packages=100] [payloadKiB=64] [rpm|deb]
  *   node bench/release.ts 20 104858      # ~2 GiB bundle: peak RSS while ingesting it
  *   node bench/release.ts 1000 4 deb     # 1,000 DEBs; the index yardstick is aptly (repo add +
@@ -17,7 +19,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, createReadStream, readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -326,7 +328,8 @@ function workerLog(out: NodeJS.ReadableStream) {
     try {
       lines.push(JSON.parse(l) as LogLine);
     } catch {
-      // not a log line
+      // not a log line: V8's own output with BENCH_WORKER_ARGS=--trace-gc, say, kept in BENCH_WORKER_STDOUT
+      if (process.env.BENCH_WORKER_STDOUT) appendFileSync(process.env.BENCH_WORKER_STDOUT, `${Date.now()} ${l}\n`);
     }
   });
   return {

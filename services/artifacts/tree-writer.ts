@@ -107,9 +107,8 @@ export class TreeWriter {
     let fd: number;
     try {
       await this.dir(rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
-      // open, small writes and close are calls of microseconds, made here: a round trip to libuv's pool for
-      // each costs two to three times their CPU on two cores, and a bundle of small packages makes thousands
-      // (bench/RESULTS.md). A write of a whole batch may wait for the disk, and goes to the pool.
+      // open, the tail's write and close on this thread (storage/fs-now.ts says why); a full batch's write
+      // may wait for the disk, and goes to libuv's pool
       fd = openSync(abs, 'wx', 0o644);
     } catch (e) {
       entry.resume();

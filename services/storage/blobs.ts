@@ -146,7 +146,7 @@ export class BlobStore {
     // the same content twice in one batch is linked by one of them (the other finds it there: existed)
     const byContent = new Map<string, number[]>();
     for (const [i, s] of staged.entries()) byContent.set(s.sha256, [...(byContent.get(s.sha256) ?? []), i]);
-    await inTurns([...byContent.values()], async (indexes) => {
+    await inTurns(byContent.values(), async (indexes) => {
       for (const i of indexes) {
         const s = staged[i]!;
         if (!out[i]!.existed) {

@@ -8,9 +8,10 @@
  * path of the bytes either side downloads. Prints both times, the ratio, the worker's peak RSS (VmHWM), and
  * where the time went: the job's breakdown from the worker's "action done" line (download, hash, header,
  * fsync, db, index, RT reads/writes...) and the RT calls the worker made in the measured window, the
- * outbox's write-backs included (its debug log), and who used the machine's CPU in the window (proc-cpu.ts).
- * BENCH_WORKER_ARGS adds flags to the worker's node (--cpu-prof, --trace-gc); BENCH_WORKER_STDOUT=file keeps what
- * it prints that is not a log line.
+ * outbox's write-backs included (its debug log), who used the machine's CPU in the window (proc-cpu.ts),
+ * and the worker's garbage collections in the window (its --trace-gc lines, gc-trace.ts).
+ * BENCH_WORKER_ARGS adds flags to the worker's node (--cpu-prof, --trace-gc-verbose); BENCH_WORKER_STDOUT=file keeps
+ * what it prints that is not a log line.
  *   node bench/release.ts [packages=100] [payloadKiB=64] [rpm|deb]
  *   node bench/release.ts 20 104858      # ~2 GiB bundle: peak RSS while ingesting it
  *   node bench/release.ts 1000 4 deb     # 1,000 DEBs; the index yardstick is aptly (repo add +
@@ -26,6 +27,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildTestPackages, type TestPackage } from '../test/support/packages.ts';
 import { startFileServer } from './file-server.ts';
+import { type GcLine, gcSummary, isGcLine } from './gc-trace.ts';
 import { cpuSnapshot, printCpu, printThreads, threadCpu } from './proc-cpu.ts';
 import { releaseXml } from '../test/support/release-xml.ts';
 import { ensureRtRunning, pointWebhookAt, RT_URL, rtClient, rtTokens } from '../test/support/rt.ts';
@@ -132,7 +134,8 @@ async function main() {
   // debug: the "RT call" lines; the job's own breakdown is on its "action done" line
   // BENCH_WORKER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": the worker stops with SIGTERM, so a profile is written
   const workerArgs = (process.env.BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean);
-  const worker = spawn(process.execPath, ['--max-semi-space-size=2', ...workerArgs, 'services/main.ts', '--role', 'worker'], {
+  // --trace-gc: the worker's collections in the window are counted (gc-trace.ts)
+  const worker = spawn(process.execPath, ['--max-semi-space-size=2', '--trace-gc', ...workerArgs, 'services/main.ts', '--role', 'worker'], {
     cwd: root,
     env: { ...process.env, ...svc.env, LOG_LEVEL: 'debug' },
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -211,6 +214,7 @@ async function main() {
     printBreakdown(t, svcMs, log.since());
     printCpu(cpu0, cpu1, 'releasedesk, from RepoAction set to RepoStatus in RT');
     printThreads(threads0, threads1, 'the worker');
+    console.log(`    its GC in the window: ${gcSummary(log.gcSince(s0 + svcMs))}`);
     printCpu(rawCpu0, rawCpu1, 'the raw tools');
     printCpu(rtCpu0, rtCpu1, 'the same RT calls with curl');
     // BENCH_TIMELINE=1: the worker's log lines of the window, in ms from RepoAction set, to see the gaps
@@ -323,20 +327,25 @@ async function replayRtCalls(calls: LogLine[], ticket: number, twin: number): Pr
 /** The worker's JSON log lines; since() gives those after the last mark(). */
 function workerLog(out: NodeJS.ReadableStream) {
   const lines: LogLine[] = [];
+  const gcs: GcLine[] = [];
   let from = 0;
+  let fromGc = 0;
   createInterface({ input: out }).on('line', (l) => {
     try {
       lines.push(JSON.parse(l) as LogLine);
     } catch {
-      // not a log line: V8's own output with BENCH_WORKER_ARGS=--trace-gc, say, kept in BENCH_WORKER_STDOUT
+      // not a log line: V8's own output (--trace-gc, or what BENCH_WORKER_ARGS asks), kept in BENCH_WORKER_STDOUT
+      if (isGcLine(l)) gcs.push({ at: Date.now(), line: l });
       if (process.env.BENCH_WORKER_STDOUT) appendFileSync(process.env.BENCH_WORKER_STDOUT, `${Date.now()} ${l}\n`);
     }
   });
   return {
     mark: () => {
       from = lines.length;
+      fromGc = gcs.length;
     },
     since: () => lines.slice(from),
+    gcSince: (until: number) => gcs.slice(fromGc).filter((g) => g.at <= until),
   };
 }
 

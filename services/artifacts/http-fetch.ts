@@ -9,6 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import axios from 'axios';
 import { isRdError, RdError } from '../errors.ts';
+import { youngGcEvery } from '../young-gc.ts';
 import { checkUrl, guardedLookup, redact } from './url-policy.ts';
 
 /** One GET (and its redirects) streamed into a BodyTarget: the network half of download(). */
@@ -207,6 +208,7 @@ type StreamCtx = FetchContext & { url: string; total?: number; signal: AbortSign
 async function streamBody<T>(body: Readable, target: BodyTarget<T>, ctx: StreamCtx): Promise<Omit<Fetched<T>, 'finalUrl'>> {
   const hash = createHash('sha256');
   const report = progressReporter(ctx);
+  const freeBuffers = youngGcEvery();
   let size = 0;
   try {
     await pipeline(
@@ -219,6 +221,9 @@ async function streamBody<T>(body: Readable, target: BodyTarget<T>, ctx: StreamC
           hash.update(chunk);
           report(size);
           yield chunk;
+          // resumed once the target took the chunk: most buffers of the bytes before it (the socket's reads,
+          // gunzip's output) are dead by now
+          freeBuffers(chunk.length);
         }
       },
       target.writable,

@@ -5,6 +5,7 @@ import { fsyncFd, inTurns, statNow } from './fs-now.ts';
 import { dirname, join } from 'node:path';
 import pMap from 'p-map';
 import { RdError } from '../errors.ts';
+import { youngGcEvery } from '../young-gc.ts';
 import { blobKey, forgetBlobs, pullBlob, pushBlobs } from './objects/blob-copies.ts';
 import { objectStoreOf } from './objects/open.ts';
 import type { ObjectStore } from './objects/store.ts';
@@ -36,10 +37,12 @@ export function blobMtime(sha256: string): number {
 
 export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
+  const freeBuffers = youngGcEvery();
   let size = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     hash.update(chunk);
     size += chunk.length;
+    freeBuffers(chunk.length);
   }
   return { sha256: hash.digest('hex'), size };
 }

@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RdError } from '../../errors.ts';
+import { youngGcEvery } from '../../young-gc.ts';
 import type { Digest } from './store.ts';
 
 /**
@@ -13,6 +14,7 @@ import type { Digest } from './store.ts';
  */
 export async function receive(body: Readable, dest: string, key: string, recorded: string | null | undefined): Promise<Digest> {
   const hash = createHash('sha256');
+  const freeBuffers = youngGcEvery();
   let size = 0;
   try {
     await pipeline(
@@ -22,6 +24,7 @@ export async function receive(body: Readable, dest: string, key: string, recorde
           hash.update(chunk);
           size += chunk.length;
           yield chunk;
+          freeBuffers(chunk.length);
         }
       },
       createWriteStream(dest, { mode: 0o600 }),

@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { Header } from 'tar';
 import { download, downloadBundle, type DownloadOptions } from '../../../services/artifacts/download.ts';
 import { nextHop } from '../../../services/artifacts/http-fetch.ts';
@@ -338,6 +339,28 @@ describe('download: memory', () => {
       clearInterval(sampler);
     }
     expect(peak - before).toBeLessThan(128 * 2 ** 20);
+  });
+
+  it('frees the dead buffers of the body with a young collection per MiB (young-gc.ts)', async () => {
+    const body = randomBytes(8 * 2 ** 20);
+    provider.route('/eight.rpm', { body });
+    const forcedMinor: number[] = [];
+    const obs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const d = (e as PerformanceEntry & { detail: { kind: number; flags: number } }).detail;
+        if (d.kind === constants.NODE_PERFORMANCE_GC_MINOR && d.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) forcedMinor.push(1);
+      }
+    });
+    obs.observe({ entryTypes: ['gc'] });
+    try {
+      const r = await download(`${provider.url}/eight.rpm`, opts({ maxBytes: body.length }));
+      expect(r.sha256).toBe(sha(body));
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      obs.disconnect();
+    }
+    expect(forcedMinor.length).toBeGreaterThanOrEqual(7);
+    expect(forcedMinor.length).toBeLessThanOrEqual(8);
   });
 });
 

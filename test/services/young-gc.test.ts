@@ -1,0 +1,49 @@
+/** The young collections a byte stream asks for: how often, and that they are V8's own minor GCs. */
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
+import { YOUNG_GC_EVERY, youngGcEvery } from '../../services/young-gc.ts';
+
+/** The GCs V8 reports while `work` runs, as [kind, forced]. */
+async function gcsDuring(work: () => void): Promise<Array<[number, boolean]>> {
+  const seen: Array<[number, boolean]> = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const d = (e as PerformanceEntry & { detail: { kind: number; flags: number } }).detail;
+      seen.push([d.kind, (d.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0]);
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  work();
+  await new Promise((r) => setTimeout(r, 50)); // entries are delivered after the turn
+  obs.disconnect();
+  return seen;
+}
+
+describe('youngGcEvery', () => {
+  it('collects once per `every` bytes, counting across chunks', () => {
+    let calls = 0;
+    const add = youngGcEvery(100, () => calls++);
+    for (let i = 0; i < 9; i++) add(10);
+    expect(calls).toBe(0);
+    add(10);
+    expect(calls).toBe(1);
+    add(250);
+    expect(calls).toBe(2);
+    add(99);
+    expect(calls).toBe(2);
+  });
+
+  it('runs a forced young-generation GC of this process, without a global gc()', async () => {
+    const gcs = await gcsDuring(() => {
+      const add = youngGcEvery(YOUNG_GC_EVERY);
+      add(YOUNG_GC_EVERY);
+      add(YOUNG_GC_EVERY);
+    });
+    const forced = gcs.filter(([, f]) => f);
+    expect(forced).toEqual([
+      [constants.NODE_PERFORMANCE_GC_MINOR, true],
+      [constants.NODE_PERFORMANCE_GC_MINOR, true],
+    ]);
+    expect(typeof (globalThis as { gc?: unknown }).gc === 'function').toBe(process.execArgv.includes('--expose-gc'));
+  });
+});

@@ -215,7 +215,7 @@ async function indexedFiles(repo: LiveRepo, report: DriftReport): Promise<NamedP
 async function compareMirrors(deps: DriftDeps, report: DriftReport): Promise<void> {
   for (const spec of deps.config.MIRROR_TARGETS) {
     try {
-      const target = openTarget(spec, deps.config.STORAGE_DIR);
+      const target = await openTarget(spec, deps.config.STORAGE_DIR);
       let listed: Awaited<ReturnType<typeof target.list>>;
       try {
         listed = await target.list();

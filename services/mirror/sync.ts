@@ -8,7 +8,6 @@ import { BlobStore } from '../storage/blobs.ts';
 import type { MirrorFile } from './files.ts';
 import { planSync, type SyncPlan, type Upload } from './plan.ts';
 import { RsyncTarget } from './rsync-target.ts';
-import { S3Target } from './s3-target.ts';
 import { describeTarget, type MirrorTarget, type TargetSpec } from './target.ts';
 import { mirrorView, type MirrorView } from './view.ts';
 
@@ -34,8 +33,11 @@ export interface SyncReport {
   durationMs: number;
 }
 
-export function openTarget(spec: TargetSpec, storageDir: string): MirrorTarget {
-  return spec.kind === 's3' ? new S3Target(spec) : new RsyncTarget(spec, join(storageDir, 'tmp'));
+export async function openTarget(spec: TargetSpec, storageDir: string): Promise<MirrorTarget> {
+  if (spec.kind === 'rsync') return new RsyncTarget(spec, join(storageDir, 'tmp'));
+  // only a service with an S3 mirror loads the AWS SDK (~6 MB of heap that every full GC marks)
+  const { S3Target } = await import('./s3-target.ts');
+  return new S3Target(spec);
 }
 
 /**
@@ -55,7 +57,7 @@ export async function syncTarget(spec: TargetSpec, deps: SyncDeps, opts: SyncOpt
   const t0 = performance.now();
   const view =
     opts.view ?? (await mirrorView({ db: deps.db, storageDir: deps.storageDir, stage: 'production', publicUrl: spec.publicUrl }));
-  const opened = openTarget(spec, deps.storageDir);
+  const opened = await openTarget(spec, deps.storageDir);
   const target = opts.wrapTarget ? opts.wrapTarget(opened) : opened;
   try {
     if (!opts.dryRun) await markSyncAttempt(deps.db, spec.name);

@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import { FsObjectStore } from './fs-store.ts';
-import { S3ObjectStore } from './s3-store.ts';
 import type { BlobStoreSpec, ObjectStore } from './store.ts';
 
 /** The object store BLOB_STORE names; null for `local` (the blobs stay in STORAGE_DIR only). */
-export function openObjectStore(spec: BlobStoreSpec): ObjectStore | null {
+export async function openObjectStore(spec: BlobStoreSpec): Promise<ObjectStore | null> {
   if (spec.kind === 'local') return null;
   if (spec.kind === 'dir') return new FsObjectStore(spec.dir);
+  // only a service that uses S3 loads the AWS SDK (~6 MB of heap that every full GC marks)
+  const { S3ObjectStore } = await import('./s3-store.ts');
   const { sitesRead, ...at } = spec;
   return new S3ObjectStore(at, { sitesRead });
 }

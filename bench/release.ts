@@ -14,6 +14,7 @@
  * what it prints that is not a log line.
  *   node bench/release.ts [packages=100] [payloadKiB=64] [rpm|deb]
  *   node bench/release.ts 20 104858      # ~2 GiB bundle: peak RSS while ingesting it
+ *   BENCH_BLOB_STORE=swift node bench/release.ts 20 26214   # the blobs also put to Swift's S3 API
  *   node bench/release.ts 1000 4 deb     # 1,000 DEBs; the index yardstick is aptly (repo add +
  *                                                     # publish repo twice, unsigned) in place of createrepo_c
  */
@@ -27,6 +28,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildTestPackages, type TestPackage } from '../test/support/packages.ts';
 import { startFileServer } from './file-server.ts';
+import { startPrivateSwift } from '../test/support/mirror-servers.ts';
 import { type GcLine, gcSummary, isGcLine } from './gc-trace.ts';
 import { cpuSnapshot, printCpu, printThreads, threadCpu } from './proc-cpu.ts';
 import { releaseXml } from '../test/support/release-xml.ts';
@@ -127,8 +129,15 @@ async function main() {
   const pkgsOf = format === 'rpm' ? pkgs.rpms : pkgs.debs;
 
   process.env.STORAGE_TMP = work; // the blob store beside the packages: one filesystem
+  // BENCH_BLOB_STORE=swift: the blobs also go to OpenStack Swift's S3 API (BLOB_STORE), as on a desk of several machines
+  const swift = process.env.BENCH_BLOB_STORE === 'swift' ? await startPrivateSwift() : undefined;
   const svc = await startTestService(
-    { MAX_DOWNLOAD_BYTES: String(2 ** 40), MAX_BUNDLE_BYTES: String(2 ** 40), DOWNLOAD_TIMEOUT_MS: '60000' },
+    {
+      MAX_DOWNLOAD_BYTES: String(2 ** 40),
+      MAX_BUNDLE_BYTES: String(2 ** 40),
+      DOWNLOAD_TIMEOUT_MS: '60000',
+      ...(swift && { BLOB_STORE: swift.targetUrl('bench') }),
+    },
     'api',
   );
   // debug: the "RT call" lines; the job's own breakdown is on its "action done" line
@@ -231,6 +240,7 @@ async function main() {
     await hook.restore();
     await svc.close();
     await provider.close();
+    await swift?.stop();
     await rm(work, { recursive: true, force: true });
   }
 }

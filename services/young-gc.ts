@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -40,4 +41,18 @@ export function youngGcEvery(every = YOUNG_GC_EVERY, collect: Collect = minorGc(
     since = 0;
     collect();
   };
+}
+
+/** `body` as a stream that runs a young collection after every MiB it gives: for a consumer that reads it (an upload). */
+export function youngGcAsRead(body: AsyncIterable<Buffer>, every = YOUNG_GC_EVERY): Readable {
+  const freeBuffers = youngGcEvery(every);
+  return Readable.from(
+    (async function* () {
+      for await (const chunk of body) {
+        yield chunk;
+        freeBuffers(chunk.length);
+      }
+    })(),
+    { objectMode: false },
+  );
 }

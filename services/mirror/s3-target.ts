@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload as MultipartUpload } from '@aws-sdk/lib-storage';
 import pMap from 'p-map';
+import { youngGcAsRead } from '../young-gc.ts';
 import { RdError } from '../errors.ts';
 import { etag, s3Client, s3Failure, SINGLE_PUT_MAX } from '../s3/client.ts';
 import type { Listed, Upload } from './plan.ts';
@@ -86,10 +87,14 @@ export class S3Target implements MirrorTarget {
     }
     if ('bytes' in f.source) return etag((await this.s3.send(new PutObjectCommand({ ...common, Body: f.source.bytes }))).ETag);
     if (f.size <= SINGLE_PUT_MAX) {
-      const body = createReadStream(f.source.file);
+      const body = youngGcAsRead(createReadStream(f.source.file));
       return etag((await this.s3.send(new PutObjectCommand({ ...common, Body: body, ContentLength: f.size }))).ETag);
     }
-    const up = new MultipartUpload({ client: this.s3, params: { ...common, Body: createReadStream(f.source.file) }, queueSize: 2 });
+    const up = new MultipartUpload({
+      client: this.s3,
+      params: { ...common, Body: youngGcAsRead(createReadStream(f.source.file)) },
+      queueSize: 2,
+    });
     return etag((await up.done()).ETag);
   }
 

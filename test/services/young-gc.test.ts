@@ -1,10 +1,11 @@
 /** The young collections a byte stream asks for: how often, and that they are V8's own minor GCs. */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { YOUNG_GC_EVERY, youngGcEvery } from '../../services/young-gc.ts';
+import { buffer } from 'node:stream/consumers';
+import { YOUNG_GC_EVERY, youngGcAsRead, youngGcEvery } from '../../services/young-gc.ts';
 
 /** The GCs V8 reports while `work` runs, as [kind, forced]. */
-async function gcsDuring(work: () => void): Promise<Array<[number, boolean]>> {
+async function gcsDuring(work: () => unknown): Promise<Array<[number, boolean]>> {
   const seen: Array<[number, boolean]> = [];
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -13,7 +14,7 @@ async function gcsDuring(work: () => void): Promise<Array<[number, boolean]>> {
     }
   });
   obs.observe({ entryTypes: ['gc'] });
-  work();
+  await work();
   await new Promise((r) => setTimeout(r, 50)); // entries are delivered after the turn
   obs.disconnect();
   return seen;
@@ -45,5 +46,21 @@ describe('youngGcEvery', () => {
       [constants.NODE_PERFORMANCE_GC_MINOR, true],
     ]);
     expect(typeof (globalThis as { gc?: unknown }).gc === 'function').toBe(process.execArgv.includes('--expose-gc'));
+  });
+
+  it('gives a stream read through unchanged, with a young collection after each MiB of it', async () => {
+    const chunks = Array.from({ length: 48 }, (_, i) => Buffer.alloc(64 * 1024, i)); // 3 MiB
+    let got = Buffer.alloc(0);
+    const gcs = await gcsDuring(async () => {
+      got = await buffer(
+        youngGcAsRead(
+          (async function* () {
+            yield* chunks;
+          })(),
+        ),
+      );
+    });
+    expect(got.equals(Buffer.concat(chunks))).toBe(true);
+    expect(gcs.filter(([kind, forced]) => forced && kind === constants.NODE_PERFORMANCE_GC_MINOR)).toHaveLength(3);
   });
 });

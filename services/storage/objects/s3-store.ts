@@ -13,6 +13,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { youngGcAsRead } from '../../young-gc.ts';
 import { RdError, isRdError } from '../../errors.ts';
 import { type S3Location, s3Client, s3Failure, SINGLE_PUT_MAX } from '../../s3/client.ts';
 import { receive } from './receive.ts';
@@ -53,12 +54,12 @@ export class S3ObjectStore implements ObjectStore {
     const params = { Bucket: this.at.bucket, Key: this.key(key), Metadata: { sha256: digest.sha256 } };
     await this.call(key, async () => {
       if (digest.size <= (this.opts.singlePutMax ?? SINGLE_PUT_MAX)) {
-        await this.s3.send(new PutObjectCommand({ ...params, Body: createReadStream(file), ContentLength: digest.size }));
+        await this.s3.send(new PutObjectCommand({ ...params, Body: youngGcAsRead(createReadStream(file)), ContentLength: digest.size }));
         return;
       }
       const up = new Upload({
         client: this.s3,
-        params: { ...params, Body: createReadStream(file) },
+        params: { ...params, Body: youngGcAsRead(createReadStream(file)) },
         queueSize: 2,
         partSize: this.opts.partSize,
       });

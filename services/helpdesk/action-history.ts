@@ -18,6 +18,7 @@ export function actionHistory(all: RtTransaction[], fieldId: number, currentValu
   if (create && initial) changes.unshift({ ...create, field: 'RepoAction', oldValue: null, newValue: initial });
   return {
     changes,
+    newest: Math.max(0, ...all.map((t) => t.id)),
     // RT's update page (Ticket/Display.html) records the comment first and the field change after it: the
     // note is by the same author, after the previous RepoAction change and before this one
     notesOf(txnId) {

@@ -24,6 +24,8 @@ export interface TicketHistory {
   changes: FieldChange[];
   /** the comment and reply transactions the author of RepoAction change `txnId` wrote with it */
   notesOf(txnId: number): number[];
+  /** the id of the newest transaction of the ticket the read saw (of any kind) */
+  newest: number;
 }
 
 export interface Helpdesk {

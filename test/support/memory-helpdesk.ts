@@ -59,7 +59,8 @@ export class MemoryHelpdesk implements Helpdesk {
   }
 
   private async history(ticket: TicketInfo): Promise<TicketHistory> {
-    return { changes: structuredClone(this.changes.get(ticket.id) ?? []), notesOf: () => [] };
+    const changes = structuredClone(this.changes.get(ticket.id) ?? []);
+    return { changes, notesOf: () => [], newest: Math.max(0, ...changes.map((c) => c.id)) };
   }
 
   async readTicket(id: number) {

@@ -79,7 +79,7 @@ export class MemoryHelpdesk implements Helpdesk {
   }
 
   async readTicket(id: number) {
-    const history: TicketHistory = { changes: [], notesOf: () => [] };
+    const history: TicketHistory = { changes: [], notesOf: () => [], newest: 0 };
     return { ticket: await this.getTicket(id), history: Promise.resolve(history) };
   }
 
@@ -181,7 +181,7 @@ export function useStepEnv(env: Record<string, string> = {}): StepEnv {
         inboxId: releaseId, // one action per release in these tests
         transactionId: 1,
         actor: 'tug1',
-        history: { changes: [], notesOf: () => [] },
+        history: { changes: [], notesOf: () => [], newest: 0 },
         fromStatus: 'New',
         workDir: s.workDir,
         outputs: {},

@@ -4,6 +4,7 @@
  * (run-steps.ts) and ended (finish.ts); a landed action wakes the releases waiting for it (waiting.ts).
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import type { ActionJobV1 } from '../../schemas/job-action.v1.ts';
 import {
@@ -50,7 +51,7 @@ export async function processTicket(deps: EngineDeps, job: Pick<ActionJobV1, 'ti
     // record decides what runs; a read for another action is dropped)
     const lead = pending[0]!;
     const early = isRepoAction(lead.action) ? startEarlyReads(deps.plans[lead.action].steps, rt, ticketId) : undefined;
-    const seen = await readTicket({ ...deps, rt }, ticketId);
+    const seen = await caughtUp({ ...deps, rt }, ticketId, upTo);
     if ('history' in seen) await backfill(deps, ticketId, seen.history, upTo);
     // a change that arrived after RT was read is not in `seen`: its own job takes it
     for (const row of await pendingForTicket(deps.db, ticketId)) {
@@ -73,6 +74,29 @@ async function readTicket(deps: Pick<EngineDeps, 'rt' | 'config'>, ticketId: num
     if (isRdError(e) && e.code === 'RD_TICKET_NOT_FOUND') return { ignore: `ticket ${ticketId} not found in RT` };
     throw e;
   }
+}
+
+/** Waits between reads of a ticket whose history stops before the event's transaction (3.15 s in all). */
+const CATCH_UP_MS = [50, 100, 200, 400, 800, 1600];
+
+/**
+ * RT calls the webhook while the change's own request is still running: a read that comes at once can find the
+ * history without that transaction (kill9-load saw "not a RepoAction change" for a change RT holds). So a history
+ * that stops before `upTo` is read again, briefly; only a transaction RT still does not show after that is
+ * taken for one it does not have (a forged or mistaken event), and ignored.
+ */
+async function caughtUp(deps: Pick<EngineDeps, 'rt' | 'config' | 'log'>, ticketId: number, upTo: number): Promise<Seen> {
+  let seen = await readTicket(deps, ticketId);
+  for (const ms of CATCH_UP_MS) {
+    if (!('history' in seen) || seen.history.newest >= upTo) return seen;
+    deps.log.info(
+      { ticket: ticketId, txn: upTo, newest: seen.history.newest, waitMs: ms },
+      'RT does not show the transaction yet; reading again',
+    );
+    await sleep(ms);
+    seen = await readTicket(deps, ticketId);
+  }
+  return seen;
 }
 
 /**

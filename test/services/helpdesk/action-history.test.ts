@@ -64,5 +64,8 @@ describe('actionHistory', () => {
     expect(h.notesOf(all[7]!.id)).toEqual([all[3]!.id, all[4]!.id]);
     expect(h.notesOf(all[9]!.id)).toEqual([all[8]!.id]);
     expect(h.notesOf(all[5]!.id)).toEqual([]); // not a RepoAction change
+    // how far the read reached, whatever the kind of its last transaction
+    expect(actionHistory(all.slice(0, 7), FIELD, null).newest).toBe(all[6]!.id);
+    expect(actionHistory([], FIELD, null).newest).toBe(0);
   });
 });

@@ -341,6 +341,24 @@ describe('a refused action', () => {
 });
 
 describe('an event RT does not confirm', () => {
+  it('is read again while RT does not show its transaction yet, and runs once RT does (RT calls the webhook from inside its request)', async () => {
+    const h = harness();
+    h.steps.MoveToUnverified = [h.step('a')];
+    const reads: number[] = [];
+    const read = h.rt.readTicket.bind(h.rt);
+    h.rt.readTicket = async (id) => {
+      reads.push(Date.now());
+      if (reads.length === 3) h.rt.change(TICKET, { id: 12, action: 'MoveToUnverified', by: 'provider1' }); // RT shows it at the third read
+      return read(id);
+    };
+    await webhookEvent(t.db, TICKET, 12, { action: 'MoveToUnverified', actorName: 'provider1' });
+    await h.run();
+    expect(reads).toHaveLength(3);
+    expect(reads[2]! - reads[0]!).toBeGreaterThanOrEqual(140); // 50 + 100 ms apart, not in a busy loop
+    expect((await inboxRows()).map((r) => [r.transaction_id, r.state])).toEqual([[12, 'done']]);
+    expect(h.trail).toEqual(['run a']);
+  });
+
   it('is ignored with the reason on its inbox row: a transaction RT does not have, one made by the service user, an unknown ticket, another queue', async () => {
     const h = harness();
     h.steps.MoveToUnverified = [h.step('a')];

@@ -27,7 +27,7 @@ const fresh = (inboxId: number): StepContext => ({
   inboxId,
   transactionId: 1,
   actor: 'provider1',
-  history: { changes: [], notesOf: () => [] },
+  history: { changes: [], notesOf: () => [], newest: 0 },
   releaseId: 1,
   fromStatus: 'New',
   workDir: '/nonexistent',

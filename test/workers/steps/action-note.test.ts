@@ -6,7 +6,7 @@ const env = useStepEnv();
 
 /** The context of an action asked for by transaction 50 of ticket 7, whose author also wrote comments 51 and 52. */
 const ctxOf = (notes: Record<number, number[]> = { 50: [51, 52] }) =>
-  env.ctx(1, { ticketId: 7, transactionId: 50, actor: 'tug1', history: { changes: [], notesOf: (txn) => notes[txn] ?? [] } });
+  env.ctx(1, { ticketId: 7, transactionId: 50, actor: 'tug1', history: { changes: [], notesOf: (txn) => notes[txn] ?? [], newest: 50 } });
 
 describe('action-note', () => {
   it('reads the newest comment written with the RepoAction change', async () => {

@@ -20,7 +20,7 @@ function ctx(releaseId: number, loaded: Partial<ReturnType<typeof base>> = {}): 
     inboxId: releaseId,
     transactionId: releaseId,
     actor: 'rollout1',
-    history: { changes: [], notesOf: () => [] },
+    history: { changes: [], notesOf: () => [], newest: 0 },
     releaseId,
     fromStatus: 'StageRollOut',
     workDir: '/nonexistent',

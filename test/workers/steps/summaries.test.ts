@@ -25,7 +25,7 @@ function ctx(outputs: Record<string, unknown>, actor = 'tug1'): StepContext {
     inboxId: 1,
     transactionId: 50,
     actor,
-    history: { changes: [], notesOf: () => [] },
+    history: { changes: [], notesOf: () => [], newest: 0 },
     releaseId: 1,
     fromStatus: 'Unverified',
     workDir: '/nonexistent',

@@ -30,8 +30,14 @@ export function s3Client(at: S3Location, timeouts?: { connectMs: number; idleMs:
   });
 }
 
-/** Above this a file goes up in parts (lib-storage), so memory stays at a few parts whatever its size. */
-export const SINGLE_PUT_MAX = 64 * 1024 * 1024;
+/**
+ * Above this a file goes up in parts (lib-storage); below, one PUT streams it from disk. The limit is the largest
+ * object S3 takes in one PUT (Swift: 5 GiB + 2 bytes). It was 64 MiB, but parts are 5 MiB buffers that live
+ * until each is sent, long enough for V8 to promote them: a 4 GiB bundle put to Swift in 100 MiB parts peaked at
+ * 271 MiB RSS with 182 mark-compacts, and at 158 MiB with 40 as single PUTs (bench/RESULTS.md, session 18).
+ * A failed PUT is sent again whole: RD_STORE_UNAVAILABLE, and the action is retried.
+ */
+export const SINGLE_PUT_MAX = 5 * 1024 ** 3;
 
 export const etag = (t: string | undefined) => (t ?? '').replace(/"/g, '');
 

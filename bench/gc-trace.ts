@@ -1,5 +1,5 @@
 /**
- * V8's --trace-gc lines of a process, summed: how many full mark-compacts and scavenges, and the time they held
+ * V8's --trace-gc lines of a process (isGcLine keeps only these), summed: how many full mark-compacts and scavenges, and the time they held
  * its main thread (pauses, and the incremental marking steps a mark-compact reports).
  */
 export type GcLine = { at: number; line: string };
@@ -16,11 +16,11 @@ export function gcSummary(lines: GcLine[]): string {
   let scMs = 0;
   for (const { line } of lines) {
     const pause = Number(/MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \//.exec(line)?.[1] ?? 0);
-    if (line.includes(': Mark-Compact ')) {
+    if (kind.exec(line)?.[1] === 'Mark-Compact') {
       mc++;
       mcMs += pause;
       steps += Number(/\(\+ ([\d.]+) ms in/.exec(line)?.[1] ?? 0);
-    } else if (line.includes(': Scavenge ')) {
+    } else {
       sc++;
       scMs += pause;
     }

@@ -1,24 +1,9 @@
 /** The young collections a byte stream asks for: how often, and that they are V8's own minor GCs. */
-import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { constants } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { buffer } from 'node:stream/consumers';
 import { YOUNG_GC_EVERY, youngGcAsRead, youngGcEvery } from '../../services/young-gc.ts';
-
-/** The GCs V8 reports while `work` runs, as [kind, forced]. */
-async function gcsDuring(work: () => unknown): Promise<Array<[number, boolean]>> {
-  const seen: Array<[number, boolean]> = [];
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      const d = (e as PerformanceEntry & { detail: { kind: number; flags: number } }).detail;
-      seen.push([d.kind, (d.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0]);
-    }
-  });
-  obs.observe({ entryTypes: ['gc'] });
-  await work();
-  await new Promise((r) => setTimeout(r, 50)); // entries are delivered after the turn
-  obs.disconnect();
-  return seen;
-}
+import { forcedMinor, gcsDuring } from '../support/gc.ts';
 
 describe('youngGcEvery', () => {
   it('collects once per `every` bytes, counting across chunks', () => {
@@ -61,6 +46,6 @@ describe('youngGcEvery', () => {
       );
     });
     expect(got.equals(Buffer.concat(chunks))).toBe(true);
-    expect(gcs.filter(([kind, forced]) => forced && kind === constants.NODE_PERFORMANCE_GC_MINOR)).toHaveLength(3);
+    expect(forcedMinor(gcs)).toBe(3);
   });
 });

@@ -5,13 +5,13 @@ import { basename, join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
-import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { Header } from 'tar';
 import { download, downloadBundle, type DownloadOptions } from '../../../services/artifacts/download.ts';
 import { nextHop } from '../../../services/artifacts/http-fetch.ts';
 import { fails } from '../../support/errors.ts';
 import { startProviderServer, type ProviderServer } from '../../support/provider-server.ts';
 import { entry, tarOf } from '../../support/tar.ts';
+import { forcedMinor, gcsDuring } from '../../support/gc.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const RPM = randomBytes(100_000);
@@ -344,23 +344,12 @@ describe('download: memory', () => {
   it('frees the dead buffers of the body with a young collection per MiB (young-gc.ts)', async () => {
     const body = randomBytes(8 * 2 ** 20);
     provider.route('/eight.rpm', { body });
-    const forcedMinor: number[] = [];
-    const obs = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        const d = (e as PerformanceEntry & { detail: { kind: number; flags: number } }).detail;
-        if (d.kind === constants.NODE_PERFORMANCE_GC_MINOR && d.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) forcedMinor.push(1);
-      }
-    });
-    obs.observe({ entryTypes: ['gc'] });
-    try {
+    const gcs = await gcsDuring(async () => {
       const r = await download(`${provider.url}/eight.rpm`, opts({ maxBytes: body.length }));
       expect(r.sha256).toBe(sha(body));
-      await new Promise((r) => setTimeout(r, 50));
-    } finally {
-      obs.disconnect();
-    }
-    expect(forcedMinor.length).toBeGreaterThanOrEqual(7);
-    expect(forcedMinor.length).toBeLessThanOrEqual(8);
+    });
+    expect(forcedMinor(gcs)).toBeGreaterThanOrEqual(7);
+    expect(forcedMinor(gcs)).toBeLessThanOrEqual(8);
   });
 });
 

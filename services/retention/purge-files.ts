@@ -1,13 +1,12 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import pMap from 'p-map';
 import { exportsDir } from '../bundles/export.ts';
 import { removeUnusedBlobs } from '../db/blobs.ts';
 import type { Db } from '../db/knex.ts';
 import { isRdError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { BlobStore, errCode } from '../storage/blobs.ts';
-import { poolDir } from '../storage/dist-pool.ts';
+import { removeBlobsEverywhere } from '../storage/dist-pool.ts';
 
 /**
  * The files a purge deletes. With an object store behind STORAGE_DIR (BLOB_STORE) a blob is deleted there
@@ -28,12 +27,8 @@ export async function storeAnswers(storageDir: string, log: Logger): Promise<voi
 /** Deletes the blobs among `shas` nobody uses any more (object store, blob store, pool); returns those deleted. */
 export async function removeBlobs(db: Db, log: Logger, storageDir: string, shas: string[]): Promise<string[]> {
   const blobs = new BlobStore(storageDir);
-  const pool = poolDir(storageDir);
   try {
-    return await removeUnusedBlobs(db, shas, async (unused) => {
-      await blobs.remove(unused);
-      await pMap(unused, (sha) => rm(join(pool, sha.slice(0, 2), sha), { recursive: true, force: true }), { concurrency: 8 });
-    });
+    return await removeUnusedBlobs(db, shas, (unused) => removeBlobsEverywhere(storageDir, unused));
   } catch (e) {
     if (isRdError(e) && (e.code === 'RD_STORE_UNAVAILABLE' || e.code === 'RD_STORE_REFUSED'))
       log.error(

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync } from 'node:fs';
-import { mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { mkdir, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import pMap from 'p-map';
 import { BlobStore, errCode, fsyncPath } from './blobs.ts';
@@ -45,6 +45,17 @@ export async function addToPool(storageDir: string, packages: RepoPackage[]): Pr
 
 /** the libuv pool runs 4 at a time; more in flight keeps it busy while results come back */
 const SYNCS_AT_ONCE = 16;
+
+/**
+ * Deletes blobs nobody uses from every place they have a name: the object store and the blob store
+ * (BlobStore.remove), then the pool, where a publication linked them and where a link would keep their bytes.
+ * The `remove` of releaseBlobs and removeUnusedBlobs (services/db/blobs.ts); idempotent.
+ */
+export async function removeBlobsEverywhere(storageDir: string, shas: string[]): Promise<void> {
+  await new BlobStore(storageDir).remove(shas);
+  const pool = poolDir(storageDir);
+  await pMap(shas, (sha) => rm(join(pool, sha.slice(0, 2), sha), { recursive: true, force: true }), { concurrency: 8 });
+}
 
 /** Makes `at` a relative symlink to `target`, replacing whatever link was there (atomic rename). */
 export async function ensureSymlink(at: string, target: string): Promise<void> {

@@ -8,6 +8,7 @@ import { peerAuthorization } from '../../services/bundles/peers.ts';
 import { isExportedBundle, verifyExportedBundle, type ImportedFrom } from '../../services/bundles/verify.ts';
 import type { PackageSpec, ReleaseMetadata } from '../../services/metadata/release-xml.ts';
 import { BlobStore, type Staged } from '../../services/storage/blobs.ts';
+import { removeBlobsEverywhere } from '../../services/storage/dist-pool.ts';
 import { pushBlobs } from '../../services/storage/objects/blob-copies.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { outputOf, type Step, type StepContext } from '../engine/step.ts';
@@ -41,12 +42,12 @@ export const fetchPackages: Step<PackagesOutput> = {
     return { ...got, bytes: got.packages.reduce((n, p) => n + p.size, 0) };
   },
   // Blobs are shared by digest: those this action used that no recorded package and no other action
-  // in flight (its claim) uses are removed, here and from the object store behind the blobs. A store that
-  // fails leaves them recorded for retention's sweep of leftovers.
+  // in flight (its claim) uses are removed, here, from the pool (a publication of this action may have
+  // linked them) and from the object store behind the blobs. A store that fails leaves them recorded for
+  // retention's sweep of leftovers.
   async undo(ctx, out) {
-    const blobs = new BlobStore(ctx.deps.config.STORAGE_DIR);
     const shas = [...new Set(out.packages.map((p) => p.sha256))];
-    await releaseBlobs(ctx.deps.db, ctx.inboxId, shas, (unused) => blobs.remove(unused));
+    await releaseBlobs(ctx.deps.db, ctx.inboxId, shas, (unused) => removeBlobsEverywhere(ctx.deps.config.STORAGE_DIR, unused));
   },
 };
 

@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { copyFile, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { claimBlobs } from '../../../services/db/blobs.ts';
 import { parseReleaseXml } from '../../../services/metadata/release-xml.ts';
 import { BlobStore, sha256File } from '../../../services/storage/blobs.ts';
+import { addToPool } from '../../../services/storage/dist-pool.ts';
+import { poolHref } from '../../../services/storage/dist-ref.ts';
 import { checkHeaders } from '../../../workers/steps/check-headers.ts';
 import { fetchPackages } from '../../../workers/steps/fetch-packages.ts';
 import { fails } from '../../support/errors.ts';
@@ -129,6 +133,26 @@ describe('fetch-packages undo', () => {
     expect(await inStore(older)).toBe(false);
     // a second undo (the engine may undo again after a crash) is harmless
     await fetchPackages.undo!(ctx, out);
+  });
+
+  it('a blob it removes leaves the pool too: a publication had linked it there, and the link would keep its bytes', async () => {
+    const ctx = ctxFor(xmlFor(PRODUCT, pk().rpms, { baseUrl: provider.url }));
+    const out = checkpointed(await fetchPackages.run(ctx));
+    await addToPool(env.config.STORAGE_DIR, pk().rpms);
+    const pooled = (p: TestPackage) => existsSync(join(env.config.STORAGE_DIR, 'repos', 'dist', poolHref(p.sha256, p.filename)));
+    expect(pk().rpms.every(pooled)).toBe(true);
+    await seedRelease(env, {
+      ticketId: 2,
+      product: PRODUCT,
+      pkgs: [pk().rpms[0]!],
+      headers: await headersOf([pk().rpms[0]!]),
+      store: false,
+    });
+    await fetchPackages.undo!(ctx, out);
+    expect(pk().rpms.map(pooled)).toEqual([true, false, false]);
+    expect(await readdir(join(env.config.STORAGE_DIR, 'repos', 'dist', 'pool', pk().rpms[1]!.sha256.slice(0, 2)))).not.toContain(
+      pk().rpms[1]!.sha256,
+    );
   });
 
   it('undoes a bundle run: the named packages it stored are gone, nothing of the bundle stays', async () => {

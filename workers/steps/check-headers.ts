@@ -3,7 +3,7 @@ import { checkPackageAgainstSpec, type PackageHeader } from '../../services/stor
 import { type HeaderFile, readPackageHeaders } from '../../services/storage/package-headers.ts';
 import { fetchMetadata } from './fetch-metadata.ts';
 import { fetchPackages } from './fetch-packages.ts';
-import { recordEntriesEarly } from './early-entries.ts';
+import { poolEarly, recordEntriesEarly } from './early-entries.ts';
 import { outputOf, type Step } from '../engine/step.ts';
 
 export interface HeadersOutput {
@@ -24,12 +24,11 @@ export const checkHeaders: Step<HeadersOutput> = {
       const path = await blobs.local(byName.get(spec.filename)!.sha256);
       files.push({ path, format: spec.format, displayName: spec.filename });
     }
+    const fetched = metadata.packages.map((spec) => ({ ...byName.get(spec.filename)!, format: spec.format }));
     const [read] = await Promise.all([
       ctx.timings.time('header', () => readPackageHeaders(files)),
-      recordEntriesEarly(
-        ctx,
-        metadata.packages.map((spec) => ({ ...byName.get(spec.filename)!, format: spec.format })),
-      ),
+      recordEntriesEarly(ctx, fetched),
+      poolEarly(ctx, fetched),
     ]);
     const headers: Record<string, PackageHeader> = {};
     // the first package, in release.xml's order, that cannot be read or disagrees with it fails the step

@@ -1,4 +1,5 @@
 import { recordedKeys, saveEntries } from '../../services/db/index-entries.ts';
+import { addToPool } from '../../services/storage/dist-pool.ts';
 import { makeIndexEntries } from '../../services/storage/index-entries.ts';
 import type { RepoKind } from '../../services/storage/repo-ref.ts';
 import type { StepContext } from '../engine/step.ts';
@@ -29,5 +30,20 @@ export async function recordEntriesEarly(
     }
   } catch (e) {
     ctx.log.debug({ err: e }, 'index entries not made early; the publication makes them');
+  }
+}
+
+/**
+ * Links a release's packages into the pool while its headers are read, so that the publication, which holds
+ * the repository's and the distribution's locks, finds them there (one failed link(2) each) instead of making
+ * a directory, a link and their fsyncs per package. The pool is append-only and names content: a link made
+ * for a release that fails later names the same bytes, and fetch-packages' undo deletes it with the blob.
+ * Best effort: the publication links what is missing and fails as it always did.
+ */
+export async function poolEarly(ctx: StepContext, packages: Array<{ sha256: string; filename: string }>): Promise<void> {
+  try {
+    await ctx.timings.time('index', () => addToPool(ctx.deps.config.STORAGE_DIR, packages));
+  } catch (e) {
+    ctx.log.debug({ err: e }, 'packages not pooled early; the publication pools them');
   }
 }

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseReleaseXml } from '../../../services/metadata/release-xml.ts';
+import { addToPool } from '../../../services/storage/dist-pool.ts';
+import { poolHref } from '../../../services/storage/dist-ref.ts';
 import { checkHeaders } from '../../../workers/steps/check-headers.ts';
 import { fails } from '../../support/errors.ts';
 import type { TestPackage } from '../../support/packages.ts';
@@ -79,11 +82,22 @@ describe('check-headers', () => {
     expect(await env.db('index_entries').count('* as n')).toEqual([{ n: 0 }]);
   });
 
-  it('has nothing to undo: it writes no release row and changes no file; the entries it records describe bytes', async () => {
+  it('has nothing to undo: it writes no release row; the entries it records and the pool links it makes describe bytes', async () => {
     await checkHeaders.run(await ctxFor(YUM, pk().rpms));
     expect(checkHeaders.undo).toBeUndefined();
     for (const table of ['releases', 'packages', 'blobs']) expect(await env.db(table).count('* as n')).toEqual([{ n: 0 }]);
     for (const p of pk().rpms) expect(await env.blobs.has(p.sha256)).toBe(true);
+  });
+
+  it('links each package into the pool while it reads the headers (the blob itself, by a hard link), so the publication links none', async () => {
+    await checkHeaders.run(await ctxFor(YUM, pk().rpms));
+    for (const p of pk().rpms) {
+      const pooled = await stat(join(env.config.STORAGE_DIR, 'repos', 'dist', poolHref(p.sha256, p.filename)));
+      expect(pooled.ino).toBe((await stat(env.blobs.path(p.sha256))).ino);
+    }
+    // a second run finds them there
+    await checkHeaders.run(await ctxFor(YUM, pk().rpms));
+    expect(await addToPool(env.config.STORAGE_DIR, pk().rpms)).toBe(0);
   });
 
   it.each([

@@ -31,6 +31,7 @@ import type { StepContext } from '../workers/engine/step.ts';
 import { Timings } from '../workers/engine/timings.ts';
 import { publishView } from '../workers/steps/views.ts';
 import { adoptTestPackages, buildTestPackages } from '../test/support/packages.ts';
+import { median } from './stats.ts';
 
 const exec = promisify(execFile);
 const small = Number(process.argv[2] ?? 1000);
@@ -38,7 +39,6 @@ const big = Number(process.argv[3] ?? 10000);
 const promote = Number(process.argv[4] ?? 1000);
 const root = path.resolve(import.meta.dirname, '..');
 const ms = (v: number) => `${v.toFixed(0)} ms`;
-const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const log = createLogger('silent');
 const BASE_DB = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/releasedesk_bench_dist';
 

@@ -20,6 +20,7 @@ import { RPM_QF, rpmQuery } from '../services/storage/package-header.ts';
 import { readPackageHeaders } from '../services/storage/package-headers.ts';
 import { adoptTestPackages, buildTestPackages } from '../test/support/packages.ts';
 import { runMain } from './run-main.ts';
+import { median } from './stats.ts';
 
 const exec = promisify(execFile);
 const counts = (process.argv[2] ?? '100,1000').split(',').map(Number);
@@ -30,7 +31,6 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   await fn();
   return performance.now() - t0;
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function main() {
   const work = await mkdtemp(path.join(process.env.BENCH_TMP ?? tmpdir(), 'rd-bench-entries-'));

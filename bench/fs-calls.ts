@@ -14,6 +14,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { inTurns, statNow } from '../services/storage/fs-now.ts';
 import { runMain } from './run-main.ts';
+import { median } from './stats.ts';
 
 const files = Number(process.argv[2] ?? 2000);
 const bytes = Number(process.argv[3] ?? 5600);
@@ -70,8 +71,6 @@ async function measure(way: typeof pool): Promise<{ ms: number; cpuMs: number }>
   await rm(dir, { recursive: true, force: true });
   return { ms, cpuMs: (c.user + c.system) / 1000 };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   await measure(pool); // warm-up: the first run pays the directory's and the code's first touches

@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { runMain } from './run-main.ts';
+import { median } from './stats.ts';
 
 const exec = promisify(execFile);
 const [runs = 5, ...args] = process.argv.slice(2);
@@ -44,12 +45,6 @@ function read(out: string): Record<Figure, number> {
   return Object.fromEntries(names.map((k) => [k, Number(FIGURES[k].exec(out)?.[1] ?? Number.NaN)])) as Record<Figure, number>;
 }
 
-const median = (xs: number[]) => {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 const cell = (k: Figure, v: number) => (Number.isNaN(v) ? '-' : k.endsWith(' s') || k === 'ratio' ? v.toFixed(2) : String(Math.round(v)));
 
 function table(rows: Array<{ label: string; got: Record<Figure, number> }>) {
@@ -81,10 +76,17 @@ async function main() {
     ...rows,
     ...trees.map((t) => ({
       label: `median ${t.name}`,
-      got: Object.fromEntries(names.map((k) => [k, median(rows.filter((r) => r.tree === t.name).map((r) => r.got[k]))])) as Record<
-        Figure,
-        number
-      >,
+      got: Object.fromEntries(
+        names.map((k) => [
+          k,
+          median(
+            rows
+              .filter((r) => r.tree === t.name)
+              .map((r) => r.got[k])
+              .filter((x) => !Number.isNaN(x)),
+          ),
+        ]),
+      ) as Record<Figure, number>,
     })),
   ]);
 }

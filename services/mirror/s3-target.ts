@@ -86,15 +86,9 @@ export class S3Target implements MirrorTarget {
       return etag(out.CopyObjectResult?.ETag);
     }
     if ('bytes' in f.source) return etag((await this.s3.send(new PutObjectCommand({ ...common, Body: f.source.bytes }))).ETag);
-    if (f.size <= SINGLE_PUT_MAX) {
-      const body = youngGcAsRead(createReadStream(f.source.file));
-      return etag((await this.s3.send(new PutObjectCommand({ ...common, Body: body, ContentLength: f.size }))).ETag);
-    }
-    const up = new MultipartUpload({
-      client: this.s3,
-      params: { ...common, Body: youngGcAsRead(createReadStream(f.source.file)) },
-      queueSize: 2,
-    });
+    const Body = youngGcAsRead(createReadStream(f.source.file));
+    if (f.size <= SINGLE_PUT_MAX) return etag((await this.s3.send(new PutObjectCommand({ ...common, Body, ContentLength: f.size }))).ETag);
+    const up = new MultipartUpload({ client: this.s3, params: { ...common, Body }, queueSize: 2 });
     return etag((await up.done()).ETag);
   }
 

@@ -53,13 +53,15 @@ export class S3ObjectStore implements ObjectStore {
     await this.ensureBucket();
     const params = { Bucket: this.at.bucket, Key: this.key(key), Metadata: { sha256: digest.sha256 } };
     await this.call(key, async () => {
+      // a stream per attempt: a retried call reads the file again
+      const Body = youngGcAsRead(createReadStream(file));
       if (digest.size <= (this.opts.singlePutMax ?? SINGLE_PUT_MAX)) {
-        await this.s3.send(new PutObjectCommand({ ...params, Body: youngGcAsRead(createReadStream(file)), ContentLength: digest.size }));
+        await this.s3.send(new PutObjectCommand({ ...params, Body, ContentLength: digest.size }));
         return;
       }
       const up = new Upload({
         client: this.s3,
-        params: { ...params, Body: youngGcAsRead(createReadStream(file)) },
+        params: { ...params, Body },
         queueSize: 2,
         partSize: this.opts.partSize,
       });

@@ -3,7 +3,9 @@
  * against the raw tools on the same files in the same run: curl + tar + sha256sum + createrepo_c, then the
  * RT calls the worker made before the status showed, made again with curl one after the other (on a twin
  * ticket: same attachment, writes of the same fields). The worker has already run one small release (a
- * service is measured warm, as it runs; the first action of a fresh process also compiles its code).
+ * service is measured warm, as it runs; the first action of a fresh process also compiles its code):
+ * BENCH_WARM_PACKAGES (default 3) packages of 4 KiB. With as many as the release has, the loops over a
+ * release's packages have run hot before too, as in a worker that has handled releases of that size.
  * The files are served by a process of their own (file-server.ts), so the bench's own work is not on the
  * path of the bytes either side downloads. Prints both times, the ratio, the worker's peak RSS (VmHWM), and
  * where the time went: the job's breakdown from the worker's "action done" line (download, hash, header,
@@ -37,6 +39,9 @@ import { E2E_SECRET, startTestService } from '../test/support/service.ts';
 import { runMain } from './run-main.ts';
 
 // async: the provider server answering curl lives in this process
+const warmPackages = Number(process.env.BENCH_WARM_PACKAGES ?? 3);
+if (!Number.isInteger(warmPackages) || warmPackages < 1)
+  throw new Error('BENCH_WARM_PACKAGES must be a whole number of packages, 1 or more');
 const execAsync = promisify(execFile);
 const n = Number(process.argv[2] ?? 100);
 const payloadKb = Number(process.argv[3] ?? 64);
@@ -170,7 +175,7 @@ async function main() {
     });
     // another version of a package: nothing of it is in the measured release
     // the same kind of release, smaller: the same code paths have run once
-    const warm = await buildTestPackages(path.join(work, 'warm'), 3, { version: '0.9.0', payloadKb: 4 });
+    const warm = await buildTestPackages(path.join(work, 'warm'), warmPackages, { version: '0.9.0', payloadKb: 4 });
     const warmBundle = readFileSync(warm.bundle);
     await warmUp(
       prov,

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { createDb, dropDatabase, ensureDatabase, migrate } from '../services/db/knex.ts';
 import { TEST_DATABASE_URL } from './support/env.ts';
@@ -8,7 +11,10 @@ import { alive } from '../services/pid.ts';
  * started by tests get a database of their own (support/service.ts), named `<suite db>_svc_<pid>_<n>`: those
  * of a test process that no longer runs (killed before its cleanup) are dropped here.
  */
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => Promise<void>> {
+  // test packages built once per run (support/packages.ts); the test processes inherit the variable
+  const packages = await mkdtemp(join(tmpdir(), 'rd-test-packages-'));
+  process.env.RD_TEST_PACKAGES_CACHE = packages;
   await ensureDatabase(TEST_DATABASE_URL);
   await dropOrphans();
   const db = createDb(TEST_DATABASE_URL);
@@ -17,6 +23,7 @@ export default async function setup(): Promise<void> {
   } finally {
     await db.destroy();
   }
+  return () => rm(packages, { recursive: true, force: true });
 }
 
 async function dropOrphans(): Promise<void> {

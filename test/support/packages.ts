@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { copyFile, readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -54,7 +55,7 @@ export async function buildTestPackages(outDir: string, n = 3, o: BuildOptions =
   if (o.fillStart !== undefined) env.FILL_START = String(o.fillStart);
   if (o.core === false) env.CORE = '0';
   if (o.payloadKb !== undefined) env.PAYLOAD_KB = String(o.payloadKb);
-  await promisify(execFile)('bash', [SCRIPT, outDir, String(n)], { env, timeout: 600_000, maxBuffer: 2 ** 24 });
+  await build(outDir, n, env);
   const sums = await readFile(join(outDir, 'SHA256SUMS'), 'utf8');
   const all = await Promise.all(
     sums
@@ -70,6 +71,49 @@ export async function buildTestPackages(outDir: string, n = 3, o: BuildOptions =
     return p;
   };
   return { dir: outDir, rpms, debs, bundle: join(outDir, 'bundle.tar.gz'), rpm: find(rpms, 'rpm'), deb: find(debs, 'deb') };
+}
+
+/** what make-test-packages.sh writes into its OUTDIR, and wipes there first */
+const OUTPUTS = ['rpm', 'deb', 'SHA256SUMS', 'bundle.tar.gz'];
+/** what the packages' bytes depend on besides the script and N */
+const INPUTS = ['PKG_VERSION', 'PKG_RELEASE', 'FILL_PREFIX', 'FILL_START', 'CORE', 'PAYLOAD_KB', 'SOURCE_DATE_EPOCH'];
+
+/**
+ * The script's builds are reproducible (SOURCE_DATE_EPOCH, fixed payloads): within one test run
+ * (RD_TEST_PACKAGES_CACHE, made by global-setup.ts) a set is built once and each caller gets a copy of its
+ * own, which it may damage as it likes. Outside a test run (the benches) every call builds.
+ */
+async function build(outDir: string, n: number, env: NodeJS.ProcessEnv): Promise<void> {
+  const run = (dir: string) => promisify(execFile)('bash', [SCRIPT, dir, String(n)], { env, timeout: 600_000, maxBuffer: 2 ** 24 });
+  const cache = process.env.RD_TEST_PACKAGES_CACHE;
+  if (!cache) {
+    await run(outDir);
+    return;
+  }
+  const key = createHash('sha256')
+    .update(await readFile(SCRIPT))
+    .update(JSON.stringify([n, INPUTS.map((k) => env[k] ?? null)]))
+    .digest('hex')
+    .slice(0, 24);
+  const kept = join(cache, key);
+  if (!(await stat(join(kept, 'SHA256SUMS')).catch(() => null))) {
+    await mkdir(cache, { recursive: true });
+    const scratch = await mkdtemp(join(cache, '.build-'));
+    try {
+      await run(join(scratch, 'out'));
+      // two builds of one set at once: the first rename wins, the other's copy is the same bytes
+      await rename(join(scratch, 'out'), kept).catch(async (e) => {
+        if (!(await stat(join(kept, 'SHA256SUMS')).catch(() => null))) throw e;
+      });
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+  await mkdir(outDir, { recursive: true });
+  for (const name of OUTPUTS) {
+    await rm(join(outDir, name), { recursive: true, force: true });
+    await cp(join(kept, name), join(outDir, name), { recursive: true });
+  }
 }
 
 async function entry(outDir: string, line: string): Promise<TestPackage> {

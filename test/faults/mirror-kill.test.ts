@@ -53,25 +53,32 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Runs a sync in a child and SIGKILLs it once `landed` files are recorded; false if it finished first. */
-async function killMidway(target: TargetSpec, landed: number): Promise<boolean> {
+/**
+ * Runs a sync in a child and SIGKILLs it once `landed` files are recorded; otherwise says how the child ended
+ * (its exit code, the end of what it printed to stderr).
+ */
+async function killMidway(target: TargetSpec, landed: number): Promise<string> {
   const child = spawn(
     process.execPath,
     [path.join(root, 'test/support/mirror-sync-child.ts'), JSON.stringify({ databaseUrl: TEST_DATABASE_URL, storageDir, target })],
     {
       cwd: root,
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr = (stderr + d).slice(-2000);
+  });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   for (;;) {
     const n = Number((await t.db('mirror_objects').where({ target: target.name }).count('* as n').first())?.n ?? 0);
     if (n >= landed) {
       child.kill('SIGKILL');
       await exited;
-      return true;
+      return 'killed';
     }
-    if (child.exitCode !== null) return false;
+    if (child.exitCode !== null) return `ended with ${child.exitCode} after ${n} files: ${stderr}`;
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -98,8 +105,7 @@ describe('a mirror sync killed by SIGKILL', () => {
       const bucket = `kill-${round}`;
       const [target] = parseMirrorTargets(`k${round}=${swift.targetUrl(bucket)};delete`);
       const landed = 3 + round;
-      const killed = await killMidway(target!, landed);
-      expect(killed, 'the child was killed before it finished').toBe(true);
+      expect(await killMidway(target!, landed), 'the child was killed before it finished').toBe('killed');
       const recorded = Number((await t.db('mirror_objects').where({ target: target!.name }).count('* as n').first())?.n);
       const rest = await syncTarget(target!, { db: t.db, log: createLogger('silent'), storageDir });
       expect(rest.upload.files).toBeLessThanOrEqual(view.files.length - recorded);

@@ -7,7 +7,6 @@ import type { Helpdesk } from './port.ts';
 
 export { enqueueWriteBack, pendingCount } from '../db/outbox.ts';
 type OutboxRow = outbox.OutboxRow;
-type OutboxItem = outbox.OutboxItem;
 
 /** Tells another desk the status of a release imported from it (the source ticket's comment is theirs to write). */
 export interface PeerStatusSender {

@@ -39,10 +39,10 @@ import { E2E_SECRET, startTestService } from '../test/support/service.ts';
 import { runMain } from './run-main.ts';
 
 // async: the provider server answering curl lives in this process
+const execAsync = promisify(execFile);
 const warmPackages = Number(process.env.BENCH_WARM_PACKAGES ?? 3);
 if (!Number.isInteger(warmPackages) || warmPackages < 1)
   throw new Error('BENCH_WARM_PACKAGES must be a whole number of packages, 1 or more');
-const execAsync = promisify(execFile);
 const n = Number(process.argv[2] ?? 100);
 const payloadKb = Number(process.argv[3] ?? 64);
 const format = process.argv[4] ?? 'rpm';

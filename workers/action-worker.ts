@@ -25,7 +25,7 @@ export function createActionWorker(
     async (job) => {
       const data = actionJobV1.parse(job.data);
       const log = deps.log.child({ job: job.id, inbox: data.inboxId });
-      // how long the job waited in the queue: the webhook's answer to the first step
+      // since the job was queued (after the webhook's answer); on a retry that includes the earlier attempts
       log.debug({ queuedMs: Date.now() - job.timestamp, attempt: job.attemptsMade + 1 }, 'job taken');
       const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       // Progress is for watchers, best effort: a Redis that is away, or restarted and forgot the job

@@ -96,14 +96,19 @@ async function build(outDir: string, n: number, env: NodeJS.ProcessEnv): Promise
     .digest('hex')
     .slice(0, 24);
   const kept = join(cache, key);
-  if (!(await stat(join(kept, 'SHA256SUMS')).catch(() => null))) {
+  const done = () =>
+    stat(join(kept, 'SHA256SUMS')).then(
+      () => true,
+      () => false,
+    );
+  if (!(await done())) {
     await mkdir(cache, { recursive: true });
     const scratch = await mkdtemp(join(cache, '.build-'));
     try {
       await run(join(scratch, 'out'));
       // two builds of one set at once: the first rename wins, the other's copy is the same bytes
       await rename(join(scratch, 'out'), kept).catch(async (e) => {
-        if (!(await stat(join(kept, 'SHA256SUMS')).catch(() => null))) throw e;
+        if (!(await done())) throw e;
       });
     } finally {
       await rm(scratch, { recursive: true, force: true });
